@@ -1,0 +1,618 @@
+//! The DynamoDB store. One table, one item collection per tenant:
+//!
+//! | pk              | sk              | attributes                                    | read by            |
+//! |-----------------|-----------------|-----------------------------------------------|--------------------|
+//! | `TENANT#<t>`    | `TAG#<tag>`     | id, name                                      | get by tag, list   |
+//! | `TENANT#<t>`    | `ID#<id>`       | tag, name, createdAt, updatedAt               | get by id          |
+//! | `TENANT#<t>`    | `VALUE#<id>`    | ciphertext, nonce, wrappedKey, wrappingKeyId, cipher, updatedAt | resolve only |
+//! | `TENANT#<t>`    | `COUNT`         | count                                         | list (total)       |
+//!
+//! Values live apart from metadata so that no read of the public API pays for
+//! (or touches) ciphertext, and list pages cost the same for 100 B and 64 KiB
+//! values. Create, update and delete are single transactions over these
+//! items, with conditions that make them all-or-nothing under races.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, Select, TransactWriteItem, Update};
+
+use crate::aws::{classify, unavailable};
+use crate::crypto::{CIPHER_SCHEME, SealedValue};
+use crate::domain::{SecretId, SecretKey, SecretName, SecretSummary, Tag, TenantId, random_hex};
+use crate::error::{DEFAULT_RETRY_AFTER_SECS, Error, Result};
+use crate::page::{Page, PageRequest};
+use crate::store::{NewSecret, SecretChanges, SecretStore};
+
+const PK: &str = "pk";
+const SK: &str = "sk";
+const TAG_PREFIX: &str = "TAG#";
+const ID_PREFIX: &str = "ID#";
+const VALUE_PREFIX: &str = "VALUE#";
+const COUNT_SK: &str = "COUNT";
+
+/// Attempts at a transaction that DynamoDB cancels for a conflict with
+/// another in-flight transaction on the same items; then 503.
+const TRANSACTION_ATTEMPTS: u32 = 3;
+
+type Item = HashMap<String, AttributeValue>;
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn key(&self, tenant: &TenantId, sort_key: String) -> Item {
+        HashMap::from([
+            (PK.to_owned(), partition_key(tenant)),
+            (SK.to_owned(), AttributeValue::S(sort_key)),
+        ])
+    }
+
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        sort_key: String,
+        attributes: &[&str],
+    ) -> Result<Option<Item>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(tenant, sort_key)))
+            .consistent_read(true)
+            .projection_expression(projection(attributes))
+            .set_expression_attribute_names(Some(placeholders(attributes)))
+            .send()
+            .await
+            .map_err(|e| classify("reading an item", e))?;
+        Ok(output.item)
+    }
+
+    async fn count(&self, tenant: &TenantId) -> Result<u64> {
+        let item = self.get(tenant, COUNT_SK.to_owned(), &["count"]).await?;
+        match item.as_ref().and_then(|item| item.get("count")) {
+            None => Ok(0),
+            // A negative count would mean a bug elsewhere: report no rows
+            // rather than fail every list.
+            Some(AttributeValue::N(n)) => Ok(n.parse::<i64>().map_or(0, |n| n.max(0) as u64)),
+            Some(_) => Err(corrupt("count is not a number")),
+        }
+    }
+
+    fn tag_query(
+        &self,
+        tenant: &TenantId,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", partition_key(tenant))
+            .expression_attribute_values(":prefix", AttributeValue::S(TAG_PREFIX.to_owned()))
+            .consistent_read(true)
+    }
+
+    /// Walks past `rows` tag items with `Select=COUNT` queries, which return
+    /// no items: DynamoDB still reads (and bills) the skipped items, but they
+    /// are the smallest items of the tenant, and each call covers up to 1 MB
+    /// of them. Returns where the page starts, or `None` past the end.
+    async fn skip(&self, tenant: &TenantId, rows: u64) -> Result<Option<Item>> {
+        let mut remaining = rows;
+        let mut start: Option<Item> = None;
+        while remaining > 0 {
+            let output = self
+                .tag_query(tenant)
+                .select(Select::Count)
+                .limit(i32::try_from(remaining).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("skipping to a page", e))?;
+            remaining = remaining.saturating_sub(u64::try_from(output.count).unwrap_or(0));
+            match output.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(None),
+            }
+        }
+        Ok(start)
+    }
+
+    async fn rows(
+        &self,
+        tenant: &TenantId,
+        start: Option<Item>,
+        size: u32,
+    ) -> Result<Vec<SecretSummary>> {
+        let mut rows = Vec::with_capacity(size as usize);
+        let mut start = start;
+        loop {
+            let wanted = size as usize - rows.len();
+            let output = self
+                .tag_query(tenant)
+                .projection_expression(projection(&[SK, "id", "name"]))
+                .expression_attribute_names("#id", "id")
+                .expression_attribute_names("#name", "name")
+                .limit(wanted as i32)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("reading a page", e))?;
+            for item in output.items.unwrap_or_default() {
+                rows.push(summary_from_tag_item(&item)?);
+            }
+            match output.last_evaluated_key {
+                Some(key) if rows.len() < size as usize => start = Some(key),
+                _ => return Ok(rows),
+            }
+        }
+    }
+
+    /// Runs a transaction, retrying cancellations caused by conflicts with
+    /// other transactions. `on_condition_failed` names the error when one of
+    /// the conditions does not hold, given the index of the failing item.
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+        on_condition_failed: impl Fn(usize) -> Error,
+    ) -> Result<()> {
+        for attempt in 1..=TRANSACTION_ATTEMPTS {
+            // A token per attempt: the SDK's own retries of one attempt (say,
+            // after a lost response) reuse it, so a committed write is never
+            // applied twice; a new attempt after a cancellation is a new write.
+            let token = random_hex::<16>()?;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .client_request_token(token)
+                .send()
+                .await;
+            let error = match result {
+                Ok(_) => return Ok(()),
+                Err(error) => error,
+            };
+            match cancellation(&error) {
+                Some(Cancellation::ConditionFailed(index)) => {
+                    return Err(on_condition_failed(index));
+                }
+                Some(Cancellation::Conflict) if attempt < TRANSACTION_ATTEMPTS => {
+                    tokio::time::sleep(Duration::from_millis(25 * u64::from(attempt))).await;
+                }
+                Some(Cancellation::Conflict) => return Err(unavailable(error)),
+                Some(Cancellation::Throttled) => {
+                    return Err(Error::Throttled {
+                        retry_after_secs: DEFAULT_RETRY_AFTER_SECS,
+                    });
+                }
+                None => return Err(classify("writing a transaction", error)),
+            }
+        }
+        Err(Error::Unavailable {
+            retry_after_secs: DEFAULT_RETRY_AFTER_SECS,
+            source: None,
+        })
+    }
+
+    fn put(&self, item: Item, condition: &str) -> Result<TransactWriteItem> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .expression_attribute_names("#pk", PK)
+            .build()
+            .map_err(|e| Error::internal("building a put", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// `attributes`: every attribute the expressions name, as `#attribute`.
+    fn update_item(
+        &self,
+        tenant: &TenantId,
+        sort_key: String,
+        expression: &str,
+        condition: Option<&str>,
+        attributes: &[&str],
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<TransactWriteItem> {
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(self.key(tenant, sort_key)))
+            .update_expression(expression)
+            .set_condition_expression(condition.map(str::to_owned))
+            .set_expression_attribute_names(Some(placeholders(attributes)));
+        for (placeholder, value) in values {
+            update = update.expression_attribute_values(placeholder, value);
+        }
+        let update = update
+            .build()
+            .map_err(|e| Error::internal("building an update", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    fn delete_item(
+        &self,
+        tenant: &TenantId,
+        sort_key: String,
+        condition: &str,
+        attributes: &[&str],
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<TransactWriteItem> {
+        let mut delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(self.key(tenant, sort_key)))
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(placeholders(attributes)));
+        for (placeholder, value) in values {
+            delete = delete.expression_attribute_values(placeholder, value);
+        }
+        let delete = delete
+            .build()
+            .map_err(|e| Error::internal("building a delete", e))?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    fn count_change(&self, tenant: &TenantId, delta: i64) -> Result<TransactWriteItem> {
+        self.update_item(
+            tenant,
+            COUNT_SK.to_owned(),
+            "ADD #count :delta",
+            None,
+            &["count"],
+            vec![(":delta", AttributeValue::N(delta.to_string()))],
+        )
+    }
+
+    fn value_item(
+        &self,
+        tenant: &TenantId,
+        id: &SecretId,
+        sealed: &SealedValue,
+        now: &AttributeValue,
+    ) -> Item {
+        let mut item = self.key(tenant, format!("{VALUE_PREFIX}{id}"));
+        item.extend([
+            (
+                "ciphertext".to_owned(),
+                AttributeValue::B(Blob::new(sealed.ciphertext.clone())),
+            ),
+            (
+                "nonce".to_owned(),
+                AttributeValue::B(Blob::new(sealed.nonce.to_vec())),
+            ),
+            (
+                "wrappedKey".to_owned(),
+                AttributeValue::B(Blob::new(sealed.wrapped_key.clone())),
+            ),
+            (
+                "wrappingKeyId".to_owned(),
+                AttributeValue::S(sealed.wrapping_key_id.clone()),
+            ),
+            (
+                "cipher".to_owned(),
+                AttributeValue::S(CIPHER_SCHEME.to_owned()),
+            ),
+            ("updatedAt".to_owned(), now.clone()),
+        ]);
+        item
+    }
+}
+
+impl SecretStore for DynamoStore {
+    async fn find(&self, tenant: &TenantId, key: &SecretKey) -> Result<Option<SecretSummary>> {
+        match key {
+            SecretKey::Tag(tag) => {
+                let item = self
+                    .get(tenant, format!("{TAG_PREFIX}{tag}"), &["id", "name"])
+                    .await?;
+                item.map(|item| {
+                    Ok(SecretSummary {
+                        id: parse_id(string_attr(&item, "id")?)?,
+                        name: parse_name(string_attr(&item, "name")?)?,
+                        tag: tag.clone(),
+                    })
+                })
+                .transpose()
+            }
+            SecretKey::Id(id) => {
+                let item = self
+                    .get(tenant, format!("{ID_PREFIX}{id}"), &["tag", "name"])
+                    .await?;
+                item.map(|item| {
+                    Ok(SecretSummary {
+                        id: id.clone(),
+                        name: parse_name(string_attr(&item, "name")?)?,
+                        tag: parse_tag(string_attr(&item, "tag")?)?,
+                    })
+                })
+                .transpose()
+            }
+        }
+    }
+
+    async fn list(&self, tenant: &TenantId, request: PageRequest) -> Result<Page> {
+        if request.skip() == 0 {
+            // The first page needs no skipping: read rows and total at once.
+            let (total, rows) =
+                tokio::try_join!(self.count(tenant), self.rows(tenant, None, request.size()))?;
+            return Ok(Page::new(request, rows, total));
+        }
+        let total = self.count(tenant).await?;
+        if request.is_past_end(total) {
+            return Ok(Page::new(request, Vec::new(), total));
+        }
+        let rows = match self.skip(tenant, request.skip()).await? {
+            Some(start) => self.rows(tenant, Some(start), request.size()).await?,
+            None => Vec::new(),
+        };
+        Ok(Page::new(request, rows, total))
+    }
+
+    async fn insert(&self, tenant: &TenantId, secret: NewSecret) -> Result<()> {
+        let SecretSummary { id, name, tag } = &secret.summary;
+        let now = now_attr();
+        let mut tag_item = self.key(tenant, format!("{TAG_PREFIX}{tag}"));
+        tag_item.extend([
+            ("id".to_owned(), AttributeValue::S(id.to_string())),
+            (
+                "name".to_owned(),
+                AttributeValue::S(name.as_str().to_owned()),
+            ),
+        ]);
+        let mut id_item = self.key(tenant, format!("{ID_PREFIX}{id}"));
+        id_item.extend([
+            ("tag".to_owned(), AttributeValue::S(tag.to_string())),
+            (
+                "name".to_owned(),
+                AttributeValue::S(name.as_str().to_owned()),
+            ),
+            ("createdAt".to_owned(), now.clone()),
+            ("updatedAt".to_owned(), now.clone()),
+        ]);
+        let absent = "attribute_not_exists(#pk)";
+        let items = vec![
+            self.put(tag_item, absent)?,
+            self.put(id_item, absent)?,
+            self.put(self.value_item(tenant, id, &secret.sealed, &now), absent)?,
+            self.count_change(tenant, 1)?,
+        ];
+        self.transact(items, |index| match index {
+            0 => Error::TagTaken {
+                tag: tag.to_string(),
+            },
+            _ => Error::Internal {
+                context: "creating a secret",
+                source: Some("a freshly generated secret id is already in use".into()),
+            },
+        })
+        .await
+    }
+
+    async fn update(
+        &self,
+        tenant: &TenantId,
+        current: &SecretSummary,
+        changes: SecretChanges,
+    ) -> Result<SecretSummary> {
+        let now = now_attr();
+        let mut items = Vec::with_capacity(3);
+        let mut id_update = "SET #updatedAt = :now".to_owned();
+        let mut id_attributes = vec![PK, "tag", "updatedAt"];
+        let mut id_values = vec![
+            (":now", now.clone()),
+            (":tag", AttributeValue::S(current.tag.to_string())),
+        ];
+        if let Some(name) = &changes.name {
+            let name_value = AttributeValue::S(name.as_str().to_owned());
+            items.push(self.update_item(
+                tenant,
+                format!("{TAG_PREFIX}{}", current.tag),
+                "SET #name = :name",
+                Some("attribute_exists(#pk) AND #id = :id"),
+                &[PK, "id", "name"],
+                vec![
+                    (":name", name_value.clone()),
+                    (":id", AttributeValue::S(current.id.to_string())),
+                ],
+            )?);
+            id_update.push_str(", #name = :name");
+            id_attributes.push("name");
+            id_values.push((":name", name_value));
+        }
+        // Always written: it is the existence check that keeps a concurrent
+        // delete from being undone.
+        items.push(self.update_item(
+            tenant,
+            format!("{ID_PREFIX}{}", current.id),
+            &id_update,
+            Some("attribute_exists(#pk) AND #tag = :tag"),
+            &id_attributes,
+            id_values,
+        )?);
+        if let Some(sealed) = &changes.sealed {
+            items.push(self.put(
+                self.value_item(tenant, &current.id, sealed, &now),
+                "attribute_exists(#pk)",
+            )?);
+        }
+        self.transact(items, |_| Error::NotFound).await?;
+        Ok(SecretSummary {
+            name: changes.name.unwrap_or_else(|| current.name.clone()),
+            ..current.clone()
+        })
+    }
+
+    async fn delete(&self, tenant: &TenantId, key: &SecretKey) -> Result<()> {
+        let current = self.find(tenant, key).await?.ok_or(Error::NotFound)?;
+        let exists = "attribute_exists(#pk)";
+        let items = vec![
+            self.delete_item(
+                tenant,
+                format!("{TAG_PREFIX}{}", current.tag),
+                "attribute_exists(#pk) AND #id = :id",
+                &[PK, "id"],
+                vec![(":id", AttributeValue::S(current.id.to_string()))],
+            )?,
+            self.delete_item(
+                tenant,
+                format!("{ID_PREFIX}{}", current.id),
+                exists,
+                &[PK],
+                vec![],
+            )?,
+            self.delete_item(
+                tenant,
+                format!("{VALUE_PREFIX}{}", current.id),
+                exists,
+                &[PK],
+                vec![],
+            )?,
+            self.count_change(tenant, -1)?,
+        ];
+        self.transact(items, |_| Error::NotFound).await
+    }
+
+    async fn sealed_value(&self, tenant: &TenantId, id: &SecretId) -> Result<Option<SealedValue>> {
+        let item = self
+            .get(
+                tenant,
+                format!("{VALUE_PREFIX}{id}"),
+                &["ciphertext", "nonce", "wrappedKey", "wrappingKeyId"],
+            )
+            .await?;
+        item.map(|item| {
+            Ok(SealedValue {
+                ciphertext: binary_attr(&item, "ciphertext")?.to_vec(),
+                nonce: binary_attr(&item, "nonce")?
+                    .try_into()
+                    .map_err(|_| corrupt("nonce has the wrong length"))?,
+                wrapped_key: binary_attr(&item, "wrappedKey")?.to_vec(),
+                wrapping_key_id: string_attr(&item, "wrappingKeyId")?.to_owned(),
+            })
+        })
+        .transpose()
+    }
+}
+
+enum Cancellation {
+    ConditionFailed(usize),
+    Conflict,
+    Throttled,
+}
+
+fn cancellation<R>(error: &SdkError<TransactWriteItemsError, R>) -> Option<Cancellation> {
+    let TransactWriteItemsError::TransactionCanceledException(canceled) =
+        error.as_service_error()?
+    else {
+        return None;
+    };
+    let codes: Vec<&str> = canceled
+        .cancellation_reasons()
+        .iter()
+        .map(|reason| reason.code().unwrap_or("None"))
+        .collect();
+    if let Some(index) = codes
+        .iter()
+        .position(|code| *code == "ConditionalCheckFailed")
+    {
+        return Some(Cancellation::ConditionFailed(index));
+    }
+    if codes.contains(&"TransactionConflict") {
+        return Some(Cancellation::Conflict);
+    }
+    if codes
+        .iter()
+        .any(|code| matches!(*code, "ThrottlingError" | "ProvisionedThroughputExceeded"))
+    {
+        return Some(Cancellation::Throttled);
+    }
+    None
+}
+
+fn partition_key(tenant: &TenantId) -> AttributeValue {
+    AttributeValue::S(format!("TENANT#{tenant}"))
+}
+
+/// Every attribute is named through a `#attribute` placeholder, so that no
+/// attribute name can ever collide with one of DynamoDB's reserved words.
+fn placeholders(attributes: &[&str]) -> HashMap<String, String> {
+    attributes
+        .iter()
+        .map(|attribute| (format!("#{attribute}"), (*attribute).to_owned()))
+        .collect()
+}
+
+fn projection(attributes: &[&str]) -> String {
+    attributes
+        .iter()
+        .map(|attribute| format!("#{attribute}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn now_attr() -> AttributeValue {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis());
+    AttributeValue::N(millis.to_string())
+}
+
+fn summary_from_tag_item(item: &Item) -> Result<SecretSummary> {
+    let sort_key = string_attr(item, SK)?;
+    let tag = sort_key
+        .strip_prefix(TAG_PREFIX)
+        .ok_or_else(|| corrupt("tag item without the tag prefix"))?;
+    Ok(SecretSummary {
+        id: parse_id(string_attr(item, "id")?)?,
+        name: parse_name(string_attr(item, "name")?)?,
+        tag: parse_tag(tag)?,
+    })
+}
+
+fn string_attr<'a>(item: &'a Item, name: &'static str) -> Result<&'a str> {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => Ok(value),
+        _ => Err(corrupt(name)),
+    }
+}
+
+fn binary_attr<'a>(item: &'a Item, name: &'static str) -> Result<&'a [u8]> {
+    match item.get(name) {
+        Some(AttributeValue::B(value)) => Ok(value.as_ref()),
+        _ => Err(corrupt(name)),
+    }
+}
+
+fn parse_id(raw: &str) -> Result<SecretId> {
+    SecretId::parse(raw).ok_or_else(|| corrupt("id"))
+}
+
+fn parse_tag(raw: &str) -> Result<Tag> {
+    Tag::parse(raw).map_err(|_| corrupt("tag"))
+}
+
+fn parse_name(raw: &str) -> Result<SecretName> {
+    SecretName::parse(raw.to_owned()).map_err(|_| corrupt("name"))
+}
+
+fn corrupt(what: &'static str) -> Error {
+    Error::Internal {
+        context: "reading a stored item",
+        source: Some(format!("missing or malformed attribute: {what}").into()),
+    }
+}

@@ -1,0 +1,80 @@
+//! Data keys from AWS KMS: `GenerateDataKey` to seal, `Decrypt` to open.
+
+use aws_sdk_kms::Client;
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::DataKeySpec;
+use zeroize::Zeroizing;
+
+use crate::aws::classify;
+use crate::crypto::{
+    DATA_KEY_LEN, DataKey, DataKeys, EncryptionContext, SealedValue, take_data_key,
+};
+use crate::error::{Error, Result};
+
+#[derive(Clone)]
+pub struct KmsDataKeys {
+    client: Client,
+    key_id: String,
+}
+
+impl KmsDataKeys {
+    /// `key_id`: a key id, key ARN, alias name or alias ARN.
+    pub fn new(client: Client, key_id: impl Into<String>) -> Self {
+        Self {
+            client,
+            key_id: key_id.into(),
+        }
+    }
+}
+
+impl DataKeys for KmsDataKeys {
+    async fn generate(&self, context: EncryptionContext<'_>) -> Result<DataKey> {
+        let mut request = self
+            .client
+            .generate_data_key()
+            .key_id(&self.key_id)
+            .key_spec(DataKeySpec::Aes256);
+        for (key, value) in context.pairs() {
+            request = request.encryption_context(key, value);
+        }
+        let output = request
+            .send()
+            .await
+            .map_err(|e| classify("generating a data key", e))?;
+        let plaintext = take_data_key(output.plaintext.map(Blob::into_inner).unwrap_or_default())?;
+        let wrapped = output
+            .ciphertext_blob
+            .map(Blob::into_inner)
+            .filter(|wrapped| !wrapped.is_empty())
+            .ok_or(Error::Internal {
+                context: "generating a data key",
+                source: Some("KMS returned no wrapped key".into()),
+            })?;
+        Ok(DataKey {
+            plaintext,
+            wrapped,
+            wrapping_key_id: output.key_id.unwrap_or_else(|| self.key_id.clone()),
+        })
+    }
+
+    async fn unwrap_key(
+        &self,
+        sealed: &SealedValue,
+        context: EncryptionContext<'_>,
+    ) -> Result<Zeroizing<[u8; DATA_KEY_LEN]>> {
+        let mut request = self
+            .client
+            .decrypt()
+            // Pinning the key makes KMS refuse a wrapped key from any other.
+            .key_id(&sealed.wrapping_key_id)
+            .ciphertext_blob(Blob::new(sealed.wrapped_key.clone()));
+        for (key, value) in context.pairs() {
+            request = request.encryption_context(key, value);
+        }
+        let output = request
+            .send()
+            .await
+            .map_err(|e| classify("unwrapping a data key", e))?;
+        take_data_key(output.plaintext.map(Blob::into_inner).unwrap_or_default())
+    }
+}

@@ -1,0 +1,26 @@
+//! The core of the secrets API: everything but the Lambda/HTTP glue.
+//!
+//! - [`domain`], [`page`], [`input`]: values that can only be valid, and the
+//!   parsing of request bodies and query parameters into them.
+//! - [`error`]: the one error type, with its single status mapping.
+//! - [`auth`]: bearer JWT verification into a [`auth::Caller`].
+//! - [`crypto`], [`kms`]: envelope encryption with KMS data keys.
+//! - [`store`], [`dynamo`]: the storage port and its DynamoDB adapter.
+//! - [`service`]: the five operations over a store and a key source.
+//! - [`config`]: start-up configuration from the environment.
+
+mod aws;
+
+pub mod auth;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod dynamo;
+pub mod error;
+pub mod input;
+pub mod kms;
+pub mod page;
+pub mod service;
+pub mod store;
+
+pub use error::{Error, Result};

@@ -1,0 +1,347 @@
+//! The five operations, independent of HTTP and of AWS.
+
+use crate::crypto::{DataKeys, EncryptionContext, seal};
+use crate::domain::{SecretId, SecretKey, SecretSummary, TenantId};
+use crate::error::{Error, Result};
+use crate::input::{CreateSecret, UpdateSecret};
+use crate::page::{Page, PageRequest};
+use crate::store::{NewSecret, SecretChanges, SecretStore};
+
+/// The secrets service of one function. `K` is the data key source; the
+/// read-only functions use `()` and so cannot write values at all.
+pub struct Secrets<S, K = ()> {
+    store: S,
+    keys: K,
+}
+
+impl<S: SecretStore, K> Secrets<S, K> {
+    pub fn new(store: S, keys: K) -> Self {
+        Self { store, keys }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn keys(&self) -> &K {
+        &self.keys
+    }
+
+    pub async fn list(&self, tenant: &TenantId, request: PageRequest) -> Result<Page> {
+        self.store.list(tenant, request).await
+    }
+
+    pub async fn get(&self, tenant: &TenantId, key: &SecretKey) -> Result<SecretSummary> {
+        self.store.find(tenant, key).await?.ok_or(Error::NotFound)
+    }
+
+    pub async fn delete(&self, tenant: &TenantId, key: &SecretKey) -> Result<()> {
+        self.store.delete(tenant, key).await
+    }
+}
+
+impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
+    pub async fn create(&self, tenant: &TenantId, request: CreateSecret) -> Result<SecretSummary> {
+        let id = SecretId::generate()?;
+        let sealed = seal(
+            &self.keys,
+            EncryptionContext::new(tenant, &id),
+            &request.secret,
+        )
+        .await?;
+        let summary = SecretSummary {
+            id,
+            name: request.name,
+            tag: request.tag,
+        };
+        self.store
+            .insert(
+                tenant,
+                NewSecret {
+                    summary: summary.clone(),
+                    sealed,
+                },
+            )
+            .await?;
+        Ok(summary)
+    }
+
+    /// An update with no fields changes nothing and returns the secret as it
+    /// is. A new value is sealed under a new data key.
+    pub async fn update(
+        &self,
+        tenant: &TenantId,
+        key: &SecretKey,
+        request: UpdateSecret,
+    ) -> Result<SecretSummary> {
+        let current = self.get(tenant, key).await?;
+        if request.is_empty() {
+            return Ok(current);
+        }
+        let sealed = match &request.secret {
+            Some(value) => Some(
+                seal(
+                    &self.keys,
+                    EncryptionContext::new(tenant, &current.id),
+                    value,
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        let changes = SecretChanges {
+            name: request.name,
+            sealed,
+        };
+        self.store.update(tenant, &current, changes).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use zeroize::Zeroizing;
+
+    use super::*;
+    use crate::crypto::{LocalDataKeys, open};
+    use crate::domain::{SecretName, SecretValue, Tag};
+    use crate::store::MemoryStore;
+
+    fn service() -> Secrets<MemoryStore, LocalDataKeys> {
+        Secrets::new(MemoryStore::default(), LocalDataKeys::default())
+    }
+
+    fn tenant(name: &str) -> TenantId {
+        TenantId::parse(name).unwrap()
+    }
+
+    fn create_request(tag: &str, value: &str) -> CreateSecret {
+        CreateSecret {
+            tag: Tag::parse(tag).unwrap(),
+            name: SecretName::parse(format!("Name of {tag}")).unwrap(),
+            secret: SecretValue::parse(Zeroizing::new(value.into())).unwrap(),
+        }
+    }
+
+    fn by_tag(tag: &str) -> SecretKey {
+        SecretKey::Tag(Tag::parse(tag).unwrap())
+    }
+
+    async fn stored_plaintext(
+        service: &Secrets<MemoryStore, LocalDataKeys>,
+        tenant: &TenantId,
+        id: &SecretId,
+    ) -> Vec<u8> {
+        let sealed = service
+            .store()
+            .sealed_value(tenant, id)
+            .await
+            .unwrap()
+            .unwrap();
+        open(service.keys(), EncryptionContext::new(tenant, id), &sealed)
+            .await
+            .unwrap()
+            .to_vec()
+    }
+
+    #[tokio::test]
+    async fn create_seals_the_value_and_returns_the_summary() {
+        let service = service();
+        let acme = tenant("acme");
+        let created = service
+            .create(&acme, create_request("db", "hunter2"))
+            .await
+            .unwrap();
+        assert_eq!(created.tag.as_str(), "db");
+        assert_eq!(service.get(&acme, &by_tag("db")).await.unwrap(), created);
+        assert_eq!(
+            service
+                .get(&acme, &SecretKey::Id(created.id.clone()))
+                .await
+                .unwrap(),
+            created
+        );
+        assert_eq!(
+            stored_plaintext(&service, &acme, &created.id).await,
+            b"hunter2"
+        );
+        assert_eq!(service.keys().generated(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_taken_tag_is_a_conflict() {
+        let service = service();
+        let acme = tenant("acme");
+        service
+            .create(&acme, create_request("db", "1"))
+            .await
+            .unwrap();
+        let error = service
+            .create(&acme, create_request("db", "2"))
+            .await
+            .unwrap_err();
+        assert_eq!(error.http_status(), 409);
+        assert_eq!(
+            service
+                .list(&acme, PageRequest::new(0, 10).unwrap())
+                .await
+                .unwrap()
+                .total,
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn updating_the_name_needs_no_data_key_and_a_new_value_gets_a_new_one() {
+        let service = service();
+        let acme = tenant("acme");
+        let created = service
+            .create(&acme, create_request("db", "old"))
+            .await
+            .unwrap();
+        let before = service
+            .store()
+            .sealed_value(&acme, &created.id)
+            .await
+            .unwrap()
+            .unwrap();
+
+        let renamed = service
+            .update(
+                &acme,
+                &by_tag("db"),
+                UpdateSecret {
+                    name: Some(SecretName::parse("Renamed".into()).unwrap()),
+                    secret: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(renamed.name.as_str(), "Renamed");
+        assert_eq!(
+            (renamed.id.clone(), renamed.tag.clone()),
+            (created.id.clone(), created.tag.clone())
+        );
+        assert_eq!(service.keys().generated(), 1);
+
+        service
+            .update(
+                &acme,
+                &SecretKey::Id(created.id.clone()),
+                UpdateSecret {
+                    name: None,
+                    secret: Some(SecretValue::parse(Zeroizing::new("new".into())).unwrap()),
+                },
+            )
+            .await
+            .unwrap();
+        let after = service
+            .store()
+            .sealed_value(&acme, &created.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(service.keys().generated(), 2);
+        assert_ne!(before.wrapped_key, after.wrapped_key);
+        assert_eq!(stored_plaintext(&service, &acme, &created.id).await, b"new");
+    }
+
+    #[tokio::test]
+    async fn an_empty_update_changes_nothing() {
+        let service = service();
+        let acme = tenant("acme");
+        let created = service
+            .create(&acme, create_request("db", "v"))
+            .await
+            .unwrap();
+        let same = service
+            .update(&acme, &by_tag("db"), UpdateSecret::default())
+            .await
+            .unwrap();
+        assert_eq!(same, created);
+    }
+
+    #[tokio::test]
+    async fn when_kms_fails_nothing_is_written() {
+        let service = service();
+        let acme = tenant("acme");
+        service.keys().fail();
+        let error = service
+            .create(&acme, create_request("db", "v"))
+            .await
+            .unwrap_err();
+        assert_eq!(error.http_status(), 503);
+        let page = service
+            .list(&acme, PageRequest::new(0, 10).unwrap())
+            .await
+            .unwrap();
+        assert_eq!((page.total, page.secrets.len()), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn tenants_never_see_each_other() {
+        let service = service();
+        let (acme, globex) = (tenant("acme"), tenant("globex"));
+        let created = service
+            .create(&acme, create_request("db", "v"))
+            .await
+            .unwrap();
+        for key in [by_tag("db"), SecretKey::Id(created.id.clone())] {
+            assert_eq!(
+                service.get(&globex, &key).await.unwrap_err().http_status(),
+                404
+            );
+            assert_eq!(
+                service
+                    .delete(&globex, &key)
+                    .await
+                    .unwrap_err()
+                    .http_status(),
+                404
+            );
+            let update = UpdateSecret {
+                name: Some(SecretName::parse("x".into()).unwrap()),
+                secret: None,
+            };
+            assert_eq!(
+                service
+                    .update(&globex, &key, update)
+                    .await
+                    .unwrap_err()
+                    .http_status(),
+                404
+            );
+        }
+        assert_eq!(
+            service
+                .list(&globex, PageRequest::new(0, 10).unwrap())
+                .await
+                .unwrap()
+                .total,
+            0
+        );
+        assert_eq!(service.get(&acme, &by_tag("db")).await.unwrap(), created);
+    }
+
+    #[tokio::test]
+    async fn delete_frees_the_tag_at_once() {
+        let service = service();
+        let acme = tenant("acme");
+        service
+            .create(&acme, create_request("db", "v"))
+            .await
+            .unwrap();
+        service.delete(&acme, &by_tag("db")).await.unwrap();
+        assert_eq!(
+            service
+                .delete(&acme, &by_tag("db"))
+                .await
+                .unwrap_err()
+                .http_status(),
+            404
+        );
+        service
+            .create(&acme, create_request("db", "again"))
+            .await
+            .unwrap();
+    }
+}

@@ -1,0 +1,186 @@
+//! The storage port: the few operations the service needs, each scoped to
+//! one tenant, with a DynamoDB adapter (`dynamo`) and an in-memory one here.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::Mutex;
+
+use crate::crypto::SealedValue;
+use crate::domain::{SecretId, SecretKey, SecretName, SecretSummary, Tag, TenantId};
+use crate::error::{Error, Result};
+use crate::page::{Page, PageRequest};
+
+/// A secret ready to be written: metadata and its sealed value.
+#[derive(Debug, Clone)]
+pub struct NewSecret {
+    pub summary: SecretSummary,
+    pub sealed: SealedValue,
+}
+
+/// What an update changes; `None` leaves a part as it is.
+#[derive(Debug, Clone, Default)]
+pub struct SecretChanges {
+    pub name: Option<SecretName>,
+    pub sealed: Option<SealedValue>,
+}
+
+pub trait SecretStore: Send + Sync {
+    fn find(
+        &self,
+        tenant: &TenantId,
+        key: &SecretKey,
+    ) -> impl Future<Output = Result<Option<SecretSummary>>> + Send;
+
+    /// One page in tag order, with the tenant's total.
+    fn list(
+        &self,
+        tenant: &TenantId,
+        request: PageRequest,
+    ) -> impl Future<Output = Result<Page>> + Send;
+
+    /// Writes the secret and counts it, all or nothing.
+    /// `Error::TagTaken` when the tenant already has a secret with this tag.
+    fn insert(
+        &self,
+        tenant: &TenantId,
+        secret: NewSecret,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Applies `changes` to the secret `current` describes, all or nothing.
+    /// `Error::NotFound` if it was deleted meanwhile: an update never
+    /// brings a secret back.
+    fn update(
+        &self,
+        tenant: &TenantId,
+        current: &SecretSummary,
+        changes: SecretChanges,
+    ) -> impl Future<Output = Result<SecretSummary>> + Send;
+
+    /// Removes the secret and uncounts it, all or nothing. `Error::NotFound`
+    /// if there is none (also when a concurrent delete won).
+    fn delete(&self, tenant: &TenantId, key: &SecretKey)
+    -> impl Future<Output = Result<()>> + Send;
+
+    /// The stored envelope of a secret, for trusted readers and tests.
+    fn sealed_value(
+        &self,
+        tenant: &TenantId,
+        id: &SecretId,
+    ) -> impl Future<Output = Result<Option<SealedValue>>> + Send;
+}
+
+/// An in-process store with the same semantics as the DynamoDB one, for
+/// unit tests and local experiments without AWS.
+#[derive(Default)]
+pub struct MemoryStore {
+    tenants: Mutex<HashMap<TenantId, TenantSecrets>>,
+}
+
+#[derive(Default)]
+struct TenantSecrets {
+    by_tag: BTreeMap<Tag, NewSecret>,
+    tag_by_id: HashMap<SecretId, Tag>,
+}
+
+impl TenantSecrets {
+    fn tag_of(&self, key: &SecretKey) -> Option<Tag> {
+        match key {
+            SecretKey::Tag(tag) => self.by_tag.contains_key(tag).then(|| tag.clone()),
+            SecretKey::Id(id) => self.tag_by_id.get(id).cloned(),
+        }
+    }
+}
+
+impl MemoryStore {
+    fn with_tenant<T>(
+        &self,
+        tenant: &TenantId,
+        f: impl FnOnce(&mut TenantSecrets) -> T,
+    ) -> Result<T> {
+        let mut tenants = self
+            .tenants
+            .lock()
+            .map_err(|_| Error::internal("locking the memory store", "a writer panicked"))?;
+        Ok(f(tenants.entry(tenant.clone()).or_default()))
+    }
+}
+
+impl SecretStore for MemoryStore {
+    async fn find(&self, tenant: &TenantId, key: &SecretKey) -> Result<Option<SecretSummary>> {
+        self.with_tenant(tenant, |secrets| {
+            let tag = secrets.tag_of(key)?;
+            secrets
+                .by_tag
+                .get(&tag)
+                .map(|stored| stored.summary.clone())
+        })
+    }
+
+    async fn list(&self, tenant: &TenantId, request: PageRequest) -> Result<Page> {
+        self.with_tenant(tenant, |secrets| {
+            let total = secrets.by_tag.len() as u64;
+            let rows = secrets
+                .by_tag
+                .values()
+                .skip(usize::try_from(request.skip()).unwrap_or(usize::MAX))
+                .take(request.size() as usize)
+                .map(|stored| stored.summary.clone())
+                .collect();
+            Page::new(request, rows, total)
+        })
+    }
+
+    async fn insert(&self, tenant: &TenantId, secret: NewSecret) -> Result<()> {
+        self.with_tenant(tenant, |secrets| {
+            let tag = secret.summary.tag.clone();
+            if secrets.by_tag.contains_key(&tag) {
+                return Err(Error::TagTaken {
+                    tag: tag.to_string(),
+                });
+            }
+            secrets
+                .tag_by_id
+                .insert(secret.summary.id.clone(), tag.clone());
+            secrets.by_tag.insert(tag, secret);
+            Ok(())
+        })?
+    }
+
+    async fn update(
+        &self,
+        tenant: &TenantId,
+        current: &SecretSummary,
+        changes: SecretChanges,
+    ) -> Result<SecretSummary> {
+        self.with_tenant(tenant, |secrets| {
+            let stored = secrets
+                .by_tag
+                .get_mut(&current.tag)
+                .filter(|stored| stored.summary.id == current.id)
+                .ok_or(Error::NotFound)?;
+            if let Some(name) = changes.name {
+                stored.summary.name = name;
+            }
+            if let Some(sealed) = changes.sealed {
+                stored.sealed = sealed;
+            }
+            Ok(stored.summary.clone())
+        })?
+    }
+
+    async fn delete(&self, tenant: &TenantId, key: &SecretKey) -> Result<()> {
+        self.with_tenant(tenant, |secrets| {
+            let tag = secrets.tag_of(key).ok_or(Error::NotFound)?;
+            let removed = secrets.by_tag.remove(&tag).ok_or(Error::NotFound)?;
+            secrets.tag_by_id.remove(&removed.summary.id);
+            Ok(())
+        })?
+    }
+
+    async fn sealed_value(&self, tenant: &TenantId, id: &SecretId) -> Result<Option<SealedValue>> {
+        self.with_tenant(tenant, |secrets| {
+            let tag = secrets.tag_of(&SecretKey::Id(id.clone()))?;
+            secrets.by_tag.get(&tag).map(|stored| stored.sealed.clone())
+        })
+    }
+}

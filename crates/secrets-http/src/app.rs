@@ -1,0 +1,107 @@
+//! What a function builds once per cold start and lends to every request.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use lambda_http::{Body, Error as LambdaError, Request, Response, service_fn};
+use secrets_core::Result;
+use secrets_core::auth::{Authenticator, Caller};
+use secrets_core::config::{Access, Config};
+use secrets_core::dynamo::DynamoStore;
+use secrets_core::kms::KmsDataKeys;
+use secrets_core::service::Secrets;
+
+use crate::request::authorization;
+
+/// Bounds on every AWS call, well inside the functions' 10 s timeout: a
+/// stuck dependency costs a 503, never a timed-out invocation.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
+const MAX_ATTEMPTS: u32 = 3;
+
+pub struct App<S, K = ()> {
+    pub secrets: Secrets<S, K>,
+    pub auth: Authenticator,
+}
+
+impl<S, K> App<S, K> {
+    pub fn new(secrets: Secrets<S, K>, auth: Authenticator) -> Self {
+        Self { secrets, auth }
+    }
+
+    pub async fn authenticate(&self, request: &Request) -> Result<Caller> {
+        self.auth.authenticate(authorization(request)).await
+    }
+}
+
+impl App<DynamoStore> {
+    /// The app of a function that never writes a value: no KMS client, no
+    /// KMS key, no way to call create or update.
+    pub async fn read_only() -> std::result::Result<Self, LambdaError> {
+        let (config, sdk) = start(Access::ReadOnly).await?;
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name);
+        Ok(Self::new(Secrets::new(store, ()), authenticator(config)?))
+    }
+}
+
+impl App<DynamoStore, KmsDataKeys> {
+    pub async fn read_write() -> std::result::Result<Self, LambdaError> {
+        let (config, sdk) = start(Access::ReadWrite).await?;
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name);
+        let key_id = config.kms_key_id.clone().unwrap_or_default();
+        let keys = KmsDataKeys::new(aws_sdk_kms::Client::new(&sdk), key_id);
+        Ok(Self::new(Secrets::new(store, keys), authenticator(config)?))
+    }
+}
+
+/// Logging first, so that a configuration error is reported; then the
+/// configuration, checked as a whole; then the shared SDK configuration.
+async fn start(
+    access: Access,
+) -> std::result::Result<(Config, aws_config::SdkConfig), LambdaError> {
+    lambda_http::tracing::init_default_subscriber();
+    let config =
+        Config::from_env(access).inspect_err(|error| tracing::error!(%error, "cannot start"))?;
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .load()
+        .await;
+    Ok((config, sdk))
+}
+
+fn authenticator(config: Config) -> std::result::Result<Authenticator, LambdaError> {
+    Authenticator::new(config.auth).map_err(|problem| {
+        tracing::error!(error = %problem, "cannot start");
+        LambdaError::from(format!("invalid configuration: {problem}"))
+    })
+}
+
+/// Runs the Lambda loop with `handler`. The app is leaked on purpose: it
+/// lives exactly as long as the process, and a `'static` borrow lets every
+/// invocation use the same clients without reference counting.
+pub async fn serve<S, K, H, F>(app: App<S, K>, handler: H) -> std::result::Result<(), LambdaError>
+where
+    S: Send + Sync + 'static,
+    K: Send + Sync + 'static,
+    H: Fn(&'static App<S, K>, Request) -> F,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
+    let app: &'static App<S, K> = Box::leak(Box::new(app));
+    lambda_http::run(service_fn(move |request| {
+        let response = handler(app, request);
+        async move { Ok::<_, Infallible>(response.await) }
+    }))
+    .await
+}
