@@ -93,7 +93,8 @@ struct RawUpdate {
 pub const MAX_JSON_DEPTH: usize = 32;
 
 fn parse_object<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    // Checked up front: serde would also read a JSON array as a struct.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(Error::bad_request("request body must be a JSON object"));
     }
     if nesting_depth(body) > MAX_JSON_DEPTH {
@@ -329,6 +330,7 @@ mod tests {
             "not json",
             r#""hunter2-marker""#,
             "[1,2]",
+            r#"["t","n","hunter2-marker"]"#,
             "42",
             "null",
             r#"{"tag":"t","name":"n","secret":"hunter2-marker""#,

@@ -5,6 +5,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header, get_current_timestamp};
 use lambda_http::{Body, Request, Response};
 use secrets_core::auth::{AuthSettings, Authenticator, KeySource};
 use secrets_core::crypto::LocalDataKeys;
+use secrets_core::domain::{SecretSummary, TenantId};
+use secrets_core::input::CreateSecret;
 use secrets_core::service::Secrets;
 use secrets_core::store::MemoryStore;
 use serde_json::{Map, Value, json};
@@ -34,6 +36,16 @@ pub fn app() -> TestApp {
         Secrets::new(MemoryStore::default(), LocalDataKeys::default()),
         auth,
     )
+}
+
+/// Creates a secret directly through the service, as test set-up.
+pub async fn seed(app: &TestApp, tenant: &str, tag: &str, value: &str) -> SecretSummary {
+    let body = json!({"tag": tag, "name": format!("Secret {tag}"), "secret": value}).to_string();
+    let request = CreateSecret::from_json(body.as_bytes()).expect("valid seed");
+    app.secrets
+        .create(&TenantId::parse(tenant).expect("tenant"), request)
+        .await
+        .expect("seeded")
 }
 
 /// A valid token for `tenant` holding `permissions`.

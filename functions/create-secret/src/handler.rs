@@ -1,0 +1,218 @@
+use secrets_core::crypto::DataKeys;
+use secrets_core::input::CreateSecret;
+use secrets_core::store::SecretStore;
+use secrets_http::request::take_json_body;
+use secrets_http::response::{Exchange, json};
+use secrets_http::{App, Body, Request, Response};
+
+pub async fn handle<S: SecretStore, K: DataKeys>(
+    app: &App<S, K>,
+    mut request: Request,
+) -> Response<Body> {
+    let exchange = Exchange::begin(&request, "createSecret");
+    let result = async {
+        let caller = app.authenticate(&request).await?;
+        let create = CreateSecret::from_json(&take_json_body(&mut request)?)?;
+        json(&app.secrets.create(&caller.tenant, create).await?)
+    };
+    exchange.finish(result.await)
+}
+
+#[cfg(test)]
+mod tests {
+    use secrets_core::domain::{SecretId, SecretKey, Tag, TenantId};
+    use secrets_core::page::PageRequest;
+    use secrets_http::testing::{PERMISSION, TestApp, TestRequest, app, json_body, token};
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn create(body: &str) -> TestRequest {
+        TestRequest::new("POST", "/api/v1/secrets")
+            .bearer(&token("acme", &[PERMISSION]))
+            .json(body)
+    }
+
+    async fn total(app: &TestApp) -> u32 {
+        let acme = TenantId::parse("acme").unwrap();
+        app.secrets
+            .list(&acme, PageRequest::new(0, 1).unwrap())
+            .await
+            .unwrap()
+            .total
+    }
+
+    #[tokio::test]
+    async fn creates_a_secret_and_answers_with_its_summary_only() {
+        let app = app();
+        for (tag, event) in [
+            (
+                "from-v1",
+                create(r#"{"tag":"from-v1","name":"One","secret":"hunter2-marker"}"#).rest_v1(),
+            ),
+            (
+                "from-v2",
+                create(r#"{"tag":"from-v2","name":"Two","secret":"hunter2-marker"}"#).http_v2(),
+            ),
+        ] {
+            let response = handle(&app, event).await;
+            assert_eq!(response.status(), 200);
+            let body = json_body(&response);
+            assert_eq!(body["tag"], tag);
+            assert!(
+                SecretId::has_id_shape(body["id"].as_str().unwrap()),
+                "{body}"
+            );
+            assert_eq!(body.as_object().unwrap().len(), 3);
+            assert!(!body.to_string().contains("hunter2-marker"));
+        }
+        assert_eq!(app.secrets.keys().generated(), 2, "one data key per value");
+        assert_eq!(total(&app).await, 2);
+    }
+
+    #[tokio::test]
+    async fn unknown_fields_are_ignored_and_never_applied() {
+        let app = app();
+        let body = r#"{"tag":"t","name":"n","secret":"s","id":"se0000000000000000","total":9}"#;
+        let created = json_body(&handle(&app, create(body).rest_v1()).await);
+        assert_ne!(created["id"], "se0000000000000000");
+        let acme = TenantId::parse("acme").unwrap();
+        assert!(
+            app.secrets
+                .get(&acme, &SecretKey::Tag(Tag::parse("t").unwrap()))
+                .await
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_taken_tag_is_409_conflict_and_counts_once() {
+        let app = app();
+        let body = r#"{"tag":"dup","name":"n","secret":"s"}"#;
+        assert_eq!(handle(&app, create(body).rest_v1()).await.status(), 200);
+        let response = handle(&app, create(body).http_v2()).await;
+        assert_eq!(response.status(), 409);
+        assert_eq!(json_body(&response)["type"], "CONFLICT");
+        assert_eq!(total(&app).await, 1);
+    }
+
+    #[tokio::test]
+    async fn invalid_bodies_are_400_naming_the_field_and_write_nothing() {
+        let app = app();
+        let cases = [
+            (r#"{"name":"n","secret":"s"}"#, "tag is required"),
+            (
+                r#"{"tag":"bad tag","name":"n","secret":"s"}"#,
+                "tag must be",
+            ),
+            (
+                r#"{"tag":"se0123456789abcdef","name":"n","secret":"s"}"#,
+                "tag must not have the shape",
+            ),
+            (
+                r#"{"tag":"t","name":"  ","secret":"s"}"#,
+                "name must not be blank",
+            ),
+            (r#"{"tag":"t","name":"n","secret":""}"#, "secret must be"),
+            (
+                r#"{"tag":"t","name":"n","secret":null}"#,
+                "secret must be a string",
+            ),
+            ("not json", "request body must be a JSON object"),
+            (r#"{"tag":"t","#, "request body is not valid JSON"),
+            ("[]", "request body must be a JSON object"),
+        ];
+        for (body, message) in cases {
+            let response = handle(&app, create(body).http_v2()).await;
+            assert_eq!(response.status(), 400, "{body}");
+            let error = json_body(&response);
+            assert_eq!(error["type"], "BAD_REQUEST");
+            assert!(
+                error["message"].as_str().unwrap().contains(message),
+                "{body}: {error}"
+            );
+        }
+        assert_eq!(total(&app).await, 0);
+    }
+
+    #[tokio::test]
+    async fn a_secret_over_64_kib_is_400_and_a_body_over_the_limit_413() {
+        let app = app();
+        let big = format!(
+            r#"{{"tag":"t","name":"n","secret":"{}"}}"#,
+            "s".repeat(64 * 1024 + 1)
+        );
+        assert_eq!(handle(&app, create(&big).rest_v1()).await.status(), 400);
+        let huge = format!(
+            r#"{{"tag":"t","name":"n","secret":"{}"}}"#,
+            "s".repeat(500 * 1024)
+        );
+        let response = handle(&app, create(&huge).rest_v1()).await;
+        assert_eq!(response.status(), 413);
+        assert_eq!(json_body(&response)["type"], "BAD_REQUEST");
+    }
+
+    #[tokio::test]
+    async fn a_body_that_is_not_declared_json_is_415() {
+        let app = app();
+        let body = r#"{"tag":"t","name":"n","secret":"s"}"#;
+        let untyped = TestRequest::new("POST", "/api/v1/secrets")
+            .bearer(&token("acme", &[PERMISSION]))
+            .body(body);
+        let form = untyped
+            .clone()
+            .header("Content-Type", "application/x-www-form-urlencoded");
+        for request in [untyped, form] {
+            let response = handle(&app, request.rest_v1()).await;
+            assert_eq!(response.status(), 415);
+            assert_eq!(json_body(&response)["type"], "BAD_REQUEST");
+        }
+        let with_charset = TestRequest::new("POST", "/api/v1/secrets")
+            .bearer(&token("acme", &[PERMISSION]))
+            .header("Content-Type", "application/json; charset=utf-8")
+            .body(body);
+        assert_eq!(handle(&app, with_charset.http_v2()).await.status(), 200);
+    }
+
+    #[tokio::test]
+    async fn authentication_comes_before_validation() {
+        let app = app();
+        let anonymous = TestRequest::new("POST", "/api/v1/secrets").json("not json");
+        assert_eq!(handle(&app, anonymous.rest_v1()).await.status(), 401);
+        let forbidden = TestRequest::new("POST", "/api/v1/secrets")
+            .bearer(&token("acme", &[]))
+            .json("{}");
+        let response = handle(&app, forbidden.http_v2()).await;
+        assert_eq!(response.status(), 403);
+        assert_eq!(json_body(&response)["type"], "FORBIDDEN");
+        assert_eq!(
+            json_body(&anonymous_error(&app).await)["type"],
+            Value::from("UNCATEGORIZED")
+        );
+    }
+
+    async fn anonymous_error(app: &TestApp) -> Response<Body> {
+        handle(
+            app,
+            TestRequest::new("POST", "/api/v1/secrets")
+                .json("{}")
+                .http_v2(),
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn error_bodies_have_the_contract_shape() {
+        let app = app();
+        let body = json_body(&handle(&app, create("{}").rest_v1()).await);
+        assert_eq!(
+            body,
+            json!({
+                "message": "tag is required; name is required; secret is required",
+                "type": "BAD_REQUEST",
+                "httpStatus": 400,
+                "requestId": "v1-request-id",
+            })
+        );
+    }
+}

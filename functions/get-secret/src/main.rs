@@ -1,0 +1,9 @@
+//! `GET /api/v1/secrets/{tagOrId}`: one secret's id, name and tag.
+
+mod handler;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    let app = secrets_http::App::read_only().await?;
+    secrets_http::serve(app, handler::handle).await
+}

@@ -1,0 +1,161 @@
+use secrets_core::crypto::DataKeys;
+use secrets_core::input::UpdateSecret;
+use secrets_core::store::SecretStore;
+use secrets_http::request::{secret_key, take_json_body};
+use secrets_http::response::{Exchange, json};
+use secrets_http::{App, Body, Request, Response};
+
+pub async fn handle<S: SecretStore, K: DataKeys>(
+    app: &App<S, K>,
+    mut request: Request,
+) -> Response<Body> {
+    let exchange = Exchange::begin(&request, "updateSecret");
+    let result = async {
+        let caller = app.authenticate(&request).await?;
+        let key = secret_key(&request)?;
+        let update = UpdateSecret::from_json(&take_json_body(&mut request)?)?;
+        json(&app.secrets.update(&caller.tenant, &key, update).await?)
+    };
+    exchange.finish(result.await)
+}
+
+#[cfg(test)]
+mod tests {
+    use secrets_core::crypto::{EncryptionContext, open};
+    use secrets_core::domain::{SecretId, TenantId};
+    use secrets_core::store::SecretStore;
+    use secrets_http::testing::{PERMISSION, TestApp, TestRequest, app, json_body, seed, token};
+    use serde_json::json;
+
+    use super::*;
+
+    fn update(key: &str, body: &str) -> TestRequest {
+        TestRequest::for_secret("PUT", key)
+            .bearer(&token("acme", &[PERMISSION]))
+            .json(body)
+    }
+
+    async fn stored_value(app: &TestApp, id: &SecretId) -> Vec<u8> {
+        let acme = TenantId::parse("acme").unwrap();
+        let sealed = app
+            .secrets
+            .store()
+            .sealed_value(&acme, id)
+            .await
+            .unwrap()
+            .unwrap();
+        open(
+            app.secrets.keys(),
+            EncryptionContext::new(&acme, id),
+            &sealed,
+        )
+        .await
+        .unwrap()
+        .to_vec()
+    }
+
+    #[tokio::test]
+    async fn renames_without_a_data_key_from_either_event_shape() {
+        let app = app();
+        let secret = seed(&app, "acme", "db", "v").await;
+        for (name, event) in [
+            ("By tag", update("db", r#"{"name":"By tag"}"#).rest_v1()),
+            (
+                "By id",
+                update(secret.id.as_str(), r#"{"name":"By id"}"#).http_v2(),
+            ),
+        ] {
+            let response = handle(&app, event).await;
+            assert_eq!(response.status(), 200);
+            assert_eq!(
+                json_body(&response),
+                json!({"id": secret.id.as_str(), "name": name, "tag": "db"})
+            );
+        }
+        assert_eq!(
+            app.secrets.keys().generated(),
+            1,
+            "only the seed's data key"
+        );
+        assert_eq!(stored_value(&app, &secret.id).await, b"v");
+    }
+
+    #[tokio::test]
+    async fn a_new_value_is_sealed_under_a_new_data_key() {
+        let app = app();
+        let secret = seed(&app, "acme", "db", "old").await;
+        let response = handle(&app, update("db", r#"{"secret":"new-marker"}"#).rest_v1()).await;
+        assert_eq!(response.status(), 200);
+        assert!(!json_body(&response).to_string().contains("new-marker"));
+        assert_eq!(app.secrets.keys().generated(), 2);
+        assert_eq!(stored_value(&app, &secret.id).await, b"new-marker");
+    }
+
+    #[tokio::test]
+    async fn the_tag_is_immutable_and_unknown_fields_ignored() {
+        let app = app();
+        let secret = seed(&app, "acme", "db", "v").await;
+        let response = handle(
+            &app,
+            update("db", r#"{"tag":"other","id":"se0000000000000000"}"#).http_v2(),
+        )
+        .await;
+        assert_eq!(
+            json_body(&response),
+            json!({"id": secret.id.as_str(), "name": "Secret db", "tag": "db"})
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_and_foreign_secrets_are_404() {
+        let app = app();
+        seed(&app, "acme", "db", "v").await;
+        assert_eq!(
+            handle(&app, update("nope", r#"{"name":"x"}"#).rest_v1())
+                .await
+                .status(),
+            404
+        );
+        let foreign = TestRequest::for_secret("PUT", "db")
+            .bearer(&token("globex", &[PERMISSION]))
+            .json(r#"{"name":"x"}"#);
+        assert_eq!(handle(&app, foreign.http_v2()).await.status(), 404);
+    }
+
+    #[tokio::test]
+    async fn invalid_fields_are_400_and_change_nothing() {
+        let app = app();
+        seed(&app, "acme", "db", "v").await;
+        for (body, message) in [
+            (r#"{"name":""}"#, "name must be 1 to 255"),
+            (r#"{"name":null}"#, "name must be a string, not null"),
+            (r#"{"secret":12}"#, "secret must be a string, not a number"),
+            (
+                r#"{"name":"ok","name":"twice"}"#,
+                "field `name` appears more than once",
+            ),
+        ] {
+            let response = handle(&app, update("db", body).rest_v1()).await;
+            assert_eq!(response.status(), 400, "{body}");
+            assert!(
+                json_body(&response)["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains(message),
+                "{body}"
+            );
+        }
+        let unchanged = handle(&app, update("db", "{}").rest_v1()).await;
+        assert_eq!(json_body(&unchanged)["name"], "Secret db");
+    }
+
+    #[tokio::test]
+    async fn a_body_must_be_declared_json() {
+        let app = app();
+        seed(&app, "acme", "db", "v").await;
+        let request = TestRequest::for_secret("PUT", "db")
+            .bearer(&token("acme", &[PERMISSION]))
+            .body(r#"{"name":"x"}"#);
+        assert_eq!(handle(&app, request.http_v2()).await.status(), 415);
+    }
+}
