@@ -1,1 +1,5 @@
+//! The DynamoDB and KMS adapters against a fresh emulator (moto_server),
+//! started for this run by `make test`.
 
+mod dynamo;
+mod kms;

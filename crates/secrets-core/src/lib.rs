@@ -8,6 +8,7 @@
 //! - [`store`], [`dynamo`]: the storage port and its DynamoDB adapter.
 //! - [`service`]: the five operations over a store and a key source.
 //! - [`config`]: start-up configuration from the environment.
+//! - [`metrics`]: counting AWS calls per operation.
 
 mod aws;
 
@@ -19,6 +20,7 @@ pub mod dynamo;
 pub mod error;
 pub mod input;
 pub mod kms;
+pub mod metrics;
 pub mod page;
 pub mod service;
 pub mod store;

@@ -184,3 +184,16 @@ impl SecretStore for MemoryStore {
         })
     }
 }
+
+#[cfg(any(test, feature = "test-support"))]
+pub mod conformance;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_memory_store_conforms() {
+        conformance::run_all(&MemoryStore::default(), conformance::random_tenant).await;
+    }
+}

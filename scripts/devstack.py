@@ -1,0 +1,410 @@
+#!/usr/bin/env python3
+"""The local stack: moto_server standing in for DynamoDB and KMS, and
+`cargo lambda watch` serving the five functions behind their routes.
+
+    devstack.py run                      serve until Ctrl-C or SIGTERM
+    devstack.py token [--tenant T] [--permissions "A B"]
+    devstack.py test                     fresh stack on free ports, run the
+                                         adapter and end-to-end suites
+
+Everything started here runs in its own process group and is stopped,
+with all its descendants, on exit, on Ctrl-C and on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL = ROOT / ".local"
+VENV_BIN = ROOT / ".venv" / "bin"
+
+HOST = "127.0.0.1"
+MOTO_PORT = 5000
+API_PORT = 9000
+REGION = "us-east-1"
+TABLE = "cortex-secrets"
+KEY_ALIAS = "alias/cortex-secrets"
+ISSUER = "https://cortex-secrets.local/issuer"
+AUDIENCE = "cortex-secrets"
+PERMISSION = "CREATE_SECRETS"
+DEFAULT_TENANT = "local"
+# Compiling every function from scratch on 2 cores takes a few minutes.
+READY_TIMEOUT_S = 20 * 60
+ROUTES = [
+    ("GET", "/api/v1/secrets"),
+    ("POST", "/api/v1/secrets"),
+    ("GET", "/api/v1/secrets/warm-up"),
+    ("PUT", "/api/v1/secrets/warm-up"),
+    ("DELETE", "/api/v1/secrets/warm-up"),
+]
+
+
+def log(message: str) -> None:
+    print(f"[devstack] {message}", file=sys.stderr, flush=True)
+
+
+# --- tokens -----------------------------------------------------------------
+
+
+def jwt_secret() -> str:
+    """The local HS256 secret: random, made once per checkout, never committed."""
+    path = LOCAL / "jwt-hs256-secret"
+    if not path.exists():
+        LOCAL.mkdir(exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def mint_token(tenant: str, permissions: list[str], ttl_s: int = 3600) -> str:
+    now = int(time.time())
+    header = {"alg": "HS256", "typ": "JWT"}
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "local-developer",
+        "iat": now,
+        "exp": now + ttl_s,
+        "tenant": tenant,
+        "permissions": permissions,
+    }
+    signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
+    signature = hmac.new(jwt_secret().encode(), signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64url(signature)}"
+
+
+# --- processes --------------------------------------------------------------
+
+
+class Stack:
+    """Processes started by this script, stopped together however we exit."""
+
+    def __init__(self) -> None:
+        self.processes: list[subprocess.Popen] = []
+        self.stopping = False
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    def start(self, name: str, command: list[str], env: dict[str, str], log_path: Path | None) -> subprocess.Popen:
+        output = open(log_path, "ab") if log_path else None
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+            start_new_session=True,
+        )
+        log(f"started {name} (pid {process.pid})" + (f", log: {log_path.relative_to(ROOT)}" if log_path else ""))
+        self.processes.append(process)
+        return process
+
+    def stop(self) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for process in reversed(self.processes):
+            tree = [process.pid, *descendants(process.pid)]
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                for pid in tree:
+                    signal_process_and_group(pid, sig)
+                if wait_gone(tree, timeout_s=10):
+                    break
+            process.poll()
+        log("stopped everything it started")
+
+
+def descendants(pid: int) -> list[int]:
+    """All live descendants of `pid`, whatever process group they moved to."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    found, queue = [], [pid]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def signal_process_and_group(pid: int, sig: int) -> None:
+    for send in (lambda: os.killpg(pid, sig), lambda: os.kill(pid, sig)):
+        try:
+            send()
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def wait_gone(pids: list[int], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not any(alive(pid) for pid in pids):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    if state == "Z":  # a zombie child of ours: reap it
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex((HOST, port)) == 0
+
+
+def tool_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+# --- the stack --------------------------------------------------------------
+
+
+def aws_env(moto_port: int) -> dict[str, str]:
+    """What the SDK (in the functions and the tests) needs to reach moto."""
+    return {
+        "AWS_ENDPOINT_URL": f"http://{HOST}:{moto_port}",
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+def function_env(moto_port: int) -> dict[str, str]:
+    return {
+        **aws_env(moto_port),
+        "TABLE_NAME": TABLE,
+        "KMS_KEY_ID": KEY_ALIAS,
+        "JWT_ISSUER": ISSUER,
+        "JWT_AUDIENCE": AUDIENCE,
+        "JWT_HS256_SECRET": jwt_secret(),
+        "RUST_LOG": os.environ.get("RUST_LOG", "info"),
+    }
+
+
+def start_moto(stack: Stack, port: int) -> None:
+    if port_in_use(port):
+        sys.exit(f"port {port} is taken: is another `make run` going? (set MOTO_PORT to use another)")
+    stack.start("moto_server", [str(VENV_BIN / "moto_server"), "-H", HOST, "-p", str(port)], tool_env(), LOCAL / "moto.log")
+    wait_for(f"http://{HOST}:{port}/moto-api/", lambda status: status == 200, timeout_s=60, what="moto_server")
+
+
+def bootstrap(moto_port: int) -> None:
+    """Creates the table and the key if absent: the same shapes as template.yaml."""
+    import boto3  # from the venv, installed with moto
+
+    session = boto3.session.Session(
+        aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION
+    )
+    endpoint = f"http://{HOST}:{moto_port}"
+    dynamodb = session.client("dynamodb", endpoint_url=endpoint)
+    if TABLE not in dynamodb.list_tables()["TableNames"]:
+        dynamodb.create_table(
+            TableName=TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+        )
+        log(f"created table {TABLE}")
+    kms = session.client("kms", endpoint_url=endpoint)
+    aliases = {alias["AliasName"] for alias in kms.list_aliases()["Aliases"]}
+    if KEY_ALIAS not in aliases:
+        key = kms.create_key(Description="cortex-secrets local data key wrapping key")
+        kms.create_alias(AliasName=KEY_ALIAS, TargetKeyId=key["KeyMetadata"]["KeyId"])
+        log(f"created KMS key {KEY_ALIAS}")
+
+
+def start_api(stack: Stack, moto_port: int, api_port: int, reload: bool) -> str:
+    if port_in_use(api_port):
+        sys.exit(f"port {api_port} is taken: is another `make run` going? (set API_PORT to use another)")
+    env_file = LOCAL / f"functions-{api_port}.env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in function_env(moto_port).items()))
+    env_file.chmod(0o600)
+    command = ["cargo", "lambda", "watch", "--invoke-address", HOST, "--invoke-port", str(api_port),
+               "--env-file", str(env_file)]
+    if not reload:
+        command.append("--ignore-changes")
+    stack.start("cargo lambda watch", command, tool_env(), None if reload else LOCAL / "watch.log")
+    base_url = f"http://{HOST}:{api_port}"
+    log("waiting for every function to compile and answer (first run: a few minutes)")
+    for method, path in ROUTES:
+        wait_for(f"{base_url}{path}", lambda status: status == 401, timeout_s=READY_TIMEOUT_S,
+                 what=f"{method} {path}", method=method)
+    return base_url
+
+
+def wait_for(url: str, ready, timeout_s: float, what: str, method: str = "GET") -> None:
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=30) as response:
+                status = response.status
+        except urllib.error.HTTPError as error:
+            status = error.code
+        except (urllib.error.URLError, OSError) as error:
+            status, last = None, str(error)
+        if status is not None:
+            if ready(status):
+                return
+            last = f"HTTP {status}"
+        time.sleep(1)
+    raise RuntimeError(f"{what} not ready after {timeout_s:.0f} s ({last})")
+
+
+def build_binaries() -> None:
+    log("building the functions")
+    subprocess.run(["cargo", "build", "--workspace", "--bins", "--locked"], cwd=ROOT, env=tool_env(), check=True)
+
+
+# --- commands ---------------------------------------------------------------
+
+
+def command_run(_args) -> int:
+    LOCAL.mkdir(exist_ok=True)
+    moto_port = int(os.environ.get("MOTO_PORT", MOTO_PORT))
+    api_port = int(os.environ.get("API_PORT", API_PORT))
+    stack = Stack()
+    try:
+        build_binaries()
+        start_moto(stack, moto_port)
+        bootstrap(moto_port)
+        base_url = start_api(stack, moto_port, api_port, reload=True)
+        token = mint_token(DEFAULT_TENANT, [PERMISSION])
+        print(
+            f"""
+The secrets API is up.
+
+  base URL     {base_url}/api/v1/secrets
+  DynamoDB/KMS {aws_env(moto_port)["AWS_ENDPOINT_URL"]} (moto_server)
+  token        {token}
+               (tenant "{DEFAULT_TENANT}", 1 hour; `make token` prints a fresh one)
+
+  curl -s -X POST {base_url}/api/v1/secrets \\
+    -H "Authorization: Bearer {token}" \\
+    -H 'Content-Type: application/json' \\
+    -d '{{"name":"My Secret","secret":"my-secret-password","tag":"my-secret"}}'
+
+Code changes are rebuilt on the fly. Ctrl-C stops everything.
+""",
+            flush=True,
+        )
+        while all(process.poll() is None for process in stack.processes):
+            time.sleep(0.5)
+        log("a process of the stack exited on its own; stopping")
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.stop()
+
+
+def command_token(args) -> int:
+    permissions = [PERMISSION] if args.permissions is None else args.permissions.split()
+    print(mint_token(args.tenant, permissions))
+    return 0
+
+
+def command_test(_args) -> int:
+    LOCAL.mkdir(exist_ok=True)
+    log("compiling the test suites")
+    subprocess.run(["cargo", "test", "-p", "secrets-tests", "--locked", "--no-run"], cwd=ROOT, env=tool_env(), check=True)
+    build_binaries()
+    moto_port, api_port = free_port(), free_port()
+    stack = Stack()
+    try:
+        start_moto(stack, moto_port)
+        bootstrap(moto_port)
+        base = {**tool_env(), **aws_env(moto_port), "TABLE_NAME": TABLE, "KMS_KEY_ID": KEY_ALIAS}
+        run_suite("adapters", base)
+        base_url = start_api(stack, moto_port, api_port, reload=False)
+        run_suite("e2e", {
+            **base,
+            "E2E_BASE_URL": base_url,
+            "E2E_JWT_HS256_SECRET": jwt_secret(),
+            "E2E_JWT_ISSUER": ISSUER,
+            "E2E_JWT_AUDIENCE": AUDIENCE,
+        })
+        return 0
+    except subprocess.CalledProcessError as error:
+        log(f"failed: {' '.join(error.cmd)}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        stack.stop()
+
+
+def run_suite(name: str, env: dict[str, str]) -> None:
+    log(f"running the {name} suite")
+    subprocess.run(["cargo", "test", "-p", "secrets-tests", "--locked", "--test", name], cwd=ROOT, env=env, check=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run").set_defaults(handler=command_run)
+    token = commands.add_parser("token")
+    token.add_argument("--tenant", default=DEFAULT_TENANT)
+    token.add_argument("--permissions", default=None, help="space-separated; empty for none")
+    token.set_defaults(handler=command_token)
+    commands.add_parser("test").set_defaults(handler=command_test)
+    args = parser.parse_args()
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,323 @@
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use secrets_core::crypto::{EncryptionContext, open};
+use secrets_core::domain::{SecretKey, Tag, TenantId};
+use secrets_core::dynamo::DynamoStore;
+use secrets_core::input::{CreateSecret, UpdateSecret};
+use secrets_core::kms::KmsDataKeys;
+use secrets_core::metrics::CallCounter;
+use secrets_core::page::PageRequest;
+use secrets_core::service::Secrets;
+use secrets_core::store::{SecretStore, conformance};
+use secrets_tests::{required_env, sdk_config, unique};
+
+struct Harness {
+    secrets: Secrets<DynamoStore, KmsDataKeys>,
+    raw: Client,
+    calls: CallCounter,
+}
+
+/// The store and KMS key source as the functions build them, plus a call
+/// counter on both clients and a plain client for looking at raw items.
+async fn harness() -> Harness {
+    let sdk = sdk_config().await;
+    let calls = CallCounter::default();
+    let dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .interceptor(calls.clone())
+        .build();
+    let kms = aws_sdk_kms::config::Builder::from(&sdk)
+        .interceptor(calls.clone())
+        .build();
+    let store = DynamoStore::new(Client::from_conf(dynamodb), required_env("TABLE_NAME"));
+    let keys = KmsDataKeys::new(
+        aws_sdk_kms::Client::from_conf(kms),
+        required_env("KMS_KEY_ID"),
+    );
+    Harness {
+        secrets: Secrets::new(store, keys),
+        raw: Client::new(&sdk),
+        calls,
+    }
+}
+
+fn tenant() -> TenantId {
+    TenantId::parse(&unique("tenant")).unwrap()
+}
+
+fn calls(expected: &[(&str, u32)]) -> BTreeMap<String, u32> {
+    expected
+        .iter()
+        .map(|(name, n)| ((*name).to_owned(), *n))
+        .collect()
+}
+
+fn create(tag: &str, value: &str) -> CreateSecret {
+    let body = serde_json::json!({"tag": tag, "name": format!("Name {tag}"), "secret": value});
+    CreateSecret::from_json(body.to_string().as_bytes()).unwrap()
+}
+
+fn by_tag(tag: &str) -> SecretKey {
+    SecretKey::Tag(Tag::parse(tag).unwrap())
+}
+
+#[tokio::test]
+async fn the_dynamodb_store_conforms() {
+    let harness = harness().await;
+    conformance::run_all(harness.secrets.store(), tenant).await;
+}
+
+#[tokio::test]
+async fn each_operation_makes_the_fewest_calls() {
+    let harness = harness().await;
+    let acme = tenant();
+    let created = harness
+        .secrets
+        .create(&acme, create("counted", "v"))
+        .await
+        .unwrap();
+    assert_eq!(
+        harness.calls.take(),
+        calls(&[
+            ("KMS.GenerateDataKey", 1),
+            ("DynamoDB.TransactWriteItems", 1)
+        ])
+    );
+
+    harness
+        .secrets
+        .get(&acme, &by_tag("counted"))
+        .await
+        .unwrap();
+    assert_eq!(
+        harness.calls.take(),
+        calls(&[("DynamoDB.GetItem", 1)]),
+        "get by tag"
+    );
+    harness
+        .secrets
+        .get(&acme, &SecretKey::Id(created.id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        harness.calls.take(),
+        calls(&[("DynamoDB.GetItem", 1)]),
+        "get by id"
+    );
+
+    harness
+        .secrets
+        .list(&acme, PageRequest::new(0, 250).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        harness.calls.take(),
+        calls(&[("DynamoDB.GetItem", 1), ("DynamoDB.Query", 1)]),
+        "page 0"
+    );
+
+    let rename = UpdateSecret::from_json(br#"{"name":"Renamed"}"#).unwrap();
+    harness
+        .secrets
+        .update(&acme, &by_tag("counted"), rename)
+        .await
+        .unwrap();
+    assert_eq!(
+        harness.calls.take(),
+        calls(&[("DynamoDB.GetItem", 1), ("DynamoDB.TransactWriteItems", 1)]),
+        "a rename needs no KMS"
+    );
+
+    harness
+        .secrets
+        .delete(&acme, &by_tag("counted"))
+        .await
+        .unwrap();
+    assert_eq!(
+        harness.calls.take(),
+        calls(&[("DynamoDB.GetItem", 1), ("DynamoDB.TransactWriteItems", 1)]),
+        "delete"
+    );
+}
+
+#[tokio::test]
+async fn deep_pages_skip_rows_with_count_queries() {
+    let harness = harness().await;
+    let acme = tenant();
+    for i in 0..30 {
+        harness
+            .secrets
+            .create(&acme, create(&format!("row-{i:02}"), "v"))
+            .await
+            .unwrap();
+    }
+    harness.calls.take();
+    let page = harness
+        .secrets
+        .list(&acme, PageRequest::new(2, 10).unwrap())
+        .await
+        .unwrap();
+    let tags: Vec<_> = page.secrets.iter().map(|s| s.tag.to_string()).collect();
+    assert_eq!(
+        tags,
+        (20..30).map(|i| format!("row-{i}")).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        harness.calls.take(),
+        calls(&[("DynamoDB.GetItem", 1), ("DynamoDB.Query", 2)]),
+        "count, one skipping query, one reading query"
+    );
+    let past = harness
+        .secrets
+        .list(&acme, PageRequest::new(3, 10).unwrap())
+        .await
+        .unwrap();
+    assert!(past.secrets.is_empty());
+    assert_eq!(
+        harness.calls.take(),
+        calls(&[("DynamoDB.GetItem", 1)]),
+        "past the end costs the count only"
+    );
+}
+
+#[tokio::test]
+async fn only_ciphertext_is_stored_and_values_live_apart() {
+    let harness = harness().await;
+    let acme = tenant();
+    let marker = unique("plaintext-marker");
+    let created = harness
+        .secrets
+        .create(&acme, create("apart", &marker))
+        .await
+        .unwrap();
+
+    let items = harness
+        .raw
+        .query()
+        .table_name(required_env("TABLE_NAME"))
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("TENANT#{acme}")))
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap();
+    let layout: BTreeMap<String, Vec<String>> = items
+        .iter()
+        .map(|item| {
+            let sk = item["sk"]
+                .as_s()
+                .unwrap()
+                .split('#')
+                .next()
+                .unwrap()
+                .to_owned();
+            let mut names: Vec<String> = item.keys().cloned().collect();
+            names.sort();
+            (sk, names)
+        })
+        .collect();
+    let expected: BTreeMap<String, Vec<String>> = [
+        ("COUNT", vec!["count", "pk", "sk"]),
+        (
+            "ID",
+            vec!["createdAt", "name", "pk", "sk", "tag", "updatedAt"],
+        ),
+        ("TAG", vec!["id", "name", "pk", "sk"]),
+        (
+            "VALUE",
+            vec![
+                "cipher",
+                "ciphertext",
+                "nonce",
+                "pk",
+                "sk",
+                "updatedAt",
+                "wrappedKey",
+                "wrappingKeyId",
+            ],
+        ),
+    ]
+    .into_iter()
+    .map(|(sk, names)| {
+        (
+            sk.to_owned(),
+            names.into_iter().map(str::to_owned).collect(),
+        )
+    })
+    .collect();
+    assert_eq!(layout, expected);
+
+    for item in &items {
+        for (name, value) in item {
+            let bytes: &[u8] = match value {
+                AttributeValue::S(text) => text.as_bytes(),
+                AttributeValue::B(blob) => blob.as_ref(),
+                _ => continue,
+            };
+            assert!(
+                !bytes.windows(marker.len()).any(|w| w == marker.as_bytes()),
+                "plaintext in {name}"
+            );
+        }
+    }
+
+    let sealed = harness
+        .secrets
+        .store()
+        .sealed_value(&acme, &created.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let plaintext = open(
+        harness.secrets.keys(),
+        EncryptionContext::new(&acme, &created.id),
+        &sealed,
+    )
+    .await
+    .unwrap();
+    assert_eq!(plaintext.as_slice(), marker.as_bytes());
+}
+
+#[tokio::test]
+async fn a_new_value_gets_a_new_data_key() {
+    let harness = harness().await;
+    let acme = tenant();
+    let created = harness
+        .secrets
+        .create(&acme, create("rotated", "old"))
+        .await
+        .unwrap();
+    let before = harness
+        .secrets
+        .store()
+        .sealed_value(&acme, &created.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let update = UpdateSecret::from_json(br#"{"secret":"new"}"#).unwrap();
+    harness.calls.take();
+    harness
+        .secrets
+        .update(&acme, &by_tag("rotated"), update)
+        .await
+        .unwrap();
+    assert_eq!(harness.calls.take().get("KMS.GenerateDataKey"), Some(&1));
+    let after = harness
+        .secrets
+        .store()
+        .sealed_value(&acme, &created.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(before.wrapped_key, after.wrapped_key);
+    let plaintext = open(
+        harness.secrets.keys(),
+        EncryptionContext::new(&acme, &created.id),
+        &after,
+    )
+    .await
+    .unwrap();
+    assert_eq!(plaintext.as_slice(), b"new");
+}
