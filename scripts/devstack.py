@@ -378,14 +378,39 @@ def command_test(_args) -> int:
             "E2E_JWT_ISSUER": ISSUER,
             "E2E_JWT_AUDIENCE": AUDIENCE,
         })
+        run_readme_session(f"{base_url}/api/v1/secrets")
         return 0
     except subprocess.CalledProcessError as error:
-        log(f"failed: {' '.join(error.cmd)}")
+        log(f"failed: {' '.join(map(str, error.cmd))}")
+        return 1
+    except AssertionError as error:
+        log(f"failed: {error}")
         return 1
     except KeyboardInterrupt:
         return 130
     finally:
         stack.stop()
+
+
+def run_readme_session(api: str) -> None:
+    """Runs the README's curl session verbatim, so that the docs stay true."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- readme-session", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    log("running the README's curl session")
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=ROOT, env={**tool_env(), "API": api},
+                            capture_output=True, text=True, check=True)
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    expected = [
+        '"name":"My Secret","tag":"my-secret"}',
+        '"name":"My Secret","tag":"my-secret"}',
+        '"total":1,"totalPages":1}',
+        '"name":"Renamed","tag":"my-secret"}',
+        "200",
+        '"type":"NOT_FOUND"',
+    ]
+    assert len(lines) == len(expected), f"README session printed {len(lines)} lines: {result.stdout}"
+    for line, fragment in zip(lines, expected):
+        assert fragment in line, f"README session: expected {fragment!r} in {line!r}"
 
 
 def run_suite(name: str, env: dict[str, str]) -> None:

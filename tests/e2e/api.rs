@@ -1,0 +1,182 @@
+//! A small client for the API under test.
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header, get_current_timestamp};
+use reqwest::header::HeaderMap;
+use reqwest::{Client, Method};
+use secrets_tests::{required_env, unique};
+use serde_json::{Value, json};
+
+pub const PERMISSION: &str = "CREATE_SECRETS";
+
+pub struct Api {
+    client: Client,
+    base_url: String,
+    signing_secret: String,
+    issuer: String,
+    audience: String,
+}
+
+/// A tenant of its own for one test, with a token holding the permission.
+pub struct Tenant {
+    pub name: String,
+    pub token: String,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the contract's `ErrorResponse` shape and returns the body.
+    pub fn error(&self, status: u16, error_type: &str) -> Value {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/json"),
+            "{}",
+            self.body
+        );
+        let body = self.json();
+        assert_eq!(body["type"], error_type, "{body}");
+        assert_eq!(body["httpStatus"], status, "{body}");
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
+        assert!(
+            body["requestId"].as_str().is_some_and(|id| !id.is_empty()),
+            "{body}"
+        );
+        body
+    }
+}
+
+impl Api {
+    pub fn from_env() -> Self {
+        Self {
+            client: Client::new(),
+            base_url: required_env("E2E_BASE_URL")
+                .trim_end_matches('/')
+                .to_owned(),
+            signing_secret: required_env("E2E_JWT_HS256_SECRET"),
+            issuer: required_env("E2E_JWT_ISSUER"),
+            audience: required_env("E2E_JWT_AUDIENCE"),
+        }
+    }
+
+    pub fn token_with(&self, tenant: &str, permissions: &[&str], extra: Value) -> String {
+        let mut claims = json!({
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": "e2e",
+            "exp": get_current_timestamp() + 600,
+            "tenant": tenant,
+            "permissions": permissions,
+        });
+        for (key, value) in extra.as_object().into_iter().flatten() {
+            claims[key] = value.clone();
+        }
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(self.signing_secret.as_bytes()),
+        )
+        .unwrap()
+    }
+
+    pub fn token(&self, tenant: &str, permissions: &[&str]) -> String {
+        self.token_with(tenant, permissions, json!({}))
+    }
+
+    pub fn tenant(&self) -> Tenant {
+        let name = unique("e2e");
+        let token = self.token(&name, &[PERMISSION]);
+        Tenant { name, token }
+    }
+
+    /// Sends a request; `path` is relative to `/api/v1/secrets`.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, String)>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .request(method, format!("{}/api/v1/secrets{path}", self.base_url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some((content_type, body)) = body {
+            if !content_type.is_empty() {
+                request = request.header("content-type", content_type);
+            }
+            request = request.body(body);
+        }
+        let response = request.send().await.expect("the API answers");
+        Reply {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            body: response.text().await.expect("a body"),
+        }
+    }
+
+    pub async fn get(&self, tenant: &Tenant, path: &str) -> Reply {
+        self.send(Method::GET, path, Some(&tenant.token), None)
+            .await
+    }
+
+    pub async fn delete(&self, tenant: &Tenant, path: &str) -> Reply {
+        self.send(Method::DELETE, path, Some(&tenant.token), None)
+            .await
+    }
+
+    pub async fn post(&self, tenant: &Tenant, body: Value) -> Reply {
+        self.send(
+            Method::POST,
+            "",
+            Some(&tenant.token),
+            Some(("application/json", body.to_string())),
+        )
+        .await
+    }
+
+    pub async fn put(&self, tenant: &Tenant, path: &str, body: Value) -> Reply {
+        self.send(
+            Method::PUT,
+            path,
+            Some(&tenant.token),
+            Some(("application/json", body.to_string())),
+        )
+        .await
+    }
+
+    /// Creates a secret and returns the response body.
+    pub async fn create(&self, tenant: &Tenant, tag: &str) -> Value {
+        let reply = self
+            .post(
+                tenant,
+                json!({"tag": tag, "name": format!("Secret {tag}"), "secret": "s3cr3t"}),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.json()
+    }
+
+    pub async fn total(&self, tenant: &Tenant) -> u64 {
+        let reply = self.get(tenant, "?pageSize=1").await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.json()["total"].as_u64().expect("total")
+    }
+}
