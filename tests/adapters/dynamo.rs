@@ -2,8 +2,8 @@ use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use secrets_core::crypto::{EncryptionContext, open};
-use secrets_core::domain::{SecretKey, Tag, TenantId};
+use secrets_core::crypto::{EncryptionContext, SealedValue, open};
+use secrets_core::domain::{SecretId, SecretKey, Tag, TenantId};
 use secrets_core::dynamo::DynamoStore;
 use secrets_core::input::{CreateSecret, UpdateSecret};
 use secrets_core::kms::KmsDataKeys;
@@ -17,6 +17,22 @@ struct Harness {
     secrets: Secrets<DynamoStore, KmsDataKeys>,
     raw: Client,
     calls: CallCounter,
+}
+
+impl Harness {
+    /// A secret's stored envelope, and what it decrypts to through KMS.
+    async fn stored(&self, tenant: &TenantId, id: &SecretId) -> (SealedValue, Vec<u8>) {
+        let sealed = self
+            .secrets
+            .store()
+            .sealed_value(tenant, id)
+            .await
+            .unwrap()
+            .unwrap();
+        let context = EncryptionContext::new(tenant, id);
+        let plaintext = open(self.secrets.keys(), context, &sealed).await.unwrap();
+        (sealed, plaintext.to_vec())
+    }
 }
 
 /// The store and KMS key source as the functions build them, plus a call
@@ -263,20 +279,7 @@ async fn only_ciphertext_is_stored_and_values_live_apart() {
         }
     }
 
-    let sealed = harness
-        .secrets
-        .store()
-        .sealed_value(&acme, &created.id)
-        .await
-        .unwrap()
-        .unwrap();
-    let plaintext = open(
-        harness.secrets.keys(),
-        EncryptionContext::new(&acme, &created.id),
-        &sealed,
-    )
-    .await
-    .unwrap();
+    let (_, plaintext) = harness.stored(&acme, &created.id).await;
     assert_eq!(plaintext.as_slice(), marker.as_bytes());
 }
 
@@ -289,13 +292,7 @@ async fn a_new_value_gets_a_new_data_key() {
         .create(&acme, create("rotated", "old"))
         .await
         .unwrap();
-    let before = harness
-        .secrets
-        .store()
-        .sealed_value(&acme, &created.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let (before, _) = harness.stored(&acme, &created.id).await;
     let update = UpdateSecret::from_json(br#"{"secret":"new"}"#).unwrap();
     harness.calls.take();
     harness
@@ -304,20 +301,7 @@ async fn a_new_value_gets_a_new_data_key() {
         .await
         .unwrap();
     assert_eq!(harness.calls.take().get("KMS.GenerateDataKey"), Some(&1));
-    let after = harness
-        .secrets
-        .store()
-        .sealed_value(&acme, &created.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let (after, plaintext) = harness.stored(&acme, &created.id).await;
     assert_ne!(before.wrapped_key, after.wrapped_key);
-    let plaintext = open(
-        harness.secrets.keys(),
-        EncryptionContext::new(&acme, &created.id),
-        &after,
-    )
-    .await
-    .unwrap();
     assert_eq!(plaintext.as_slice(), b"new");
 }

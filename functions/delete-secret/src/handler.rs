@@ -71,28 +71,10 @@ mod tests {
         .await;
         assert_eq!(foreign.status(), 404);
         let acme = token("acme", &[PERMISSION]);
-        assert_eq!(
-            handle(
-                &app,
-                TestRequest::for_secret("DELETE", "db")
-                    .bearer(&acme)
-                    .rest_v1()
-            )
-            .await
-            .status(),
-            200
-        );
-        assert_eq!(
-            handle(
-                &app,
-                TestRequest::for_secret("DELETE", "db")
-                    .bearer(&acme)
-                    .rest_v1()
-            )
-            .await
-            .status(),
-            404
-        );
+        for expected in [200, 404] {
+            let request = TestRequest::for_secret("DELETE", "db").bearer(&acme);
+            assert_eq!(handle(&app, request.rest_v1()).await.status(), expected);
+        }
     }
 
     #[tokio::test]
