@@ -5,10 +5,13 @@ PYTHON ?= python3
 VENV := .venv
 VENV_STAMP := $(VENV)/.installed-requirements
 PY := $(VENV)/bin/python
-# cargo-lambda and zig are found by cargo through PATH.
+# cargo-lambda, zig and sam are found through PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# SAM CLI: no telemetry calls, and a region for its offline validation.
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run token test lint unit stack-test clean-local
+.PHONY: run token test lint check-template unit stack-test build deploy smoke clean-local
 
 ## make run: the whole API on http://127.0.0.1:9000 with moto on :5000.
 run: $(VENV_STAMP)
@@ -18,19 +21,54 @@ run: $(VENV_STAMP)
 token: $(VENV_STAMP)
 	@$(PY) scripts/devstack.py token $(if $(TENANT),--tenant "$(TENANT)") $(if $(filter undefined,$(origin PERMISSIONS)),,--permissions "$(PERMISSIONS)")
 
-## make test: formatting, lints, unit tests, adapter tests against a fresh
-## emulator, end-to-end tests over HTTP through `cargo lambda watch`.
-test: lint unit stack-test
+## make test: formatting, lints, the deployment template's checks, unit tests,
+## adapter tests against a fresh emulator, end-to-end tests over HTTP.
+test: lint check-template unit stack-test
 
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# Offline: no AWS account or network needed.
+check-template: $(VENV_STAMP)
+	sam validate --template template.yaml
+	sam validate --lint --template template.yaml
+	cfn-lint template.yaml
+	$(PY) scripts/check_template.py
+	$(PY) -m unittest discover --start-directory scripts --pattern 'test_*.py'
 
 unit:
 	cargo test --workspace --exclude secrets-tests --locked
 
 stack-test: $(VENV_STAMP)
 	$(PY) scripts/devstack.py test
+
+## make build: release builds of every function for Lambda on arm64, in
+## target/lambda/<function>/bootstrap.
+build: $(VENV_STAMP)
+	cargo lambda build --release --arm64 --workspace --locked
+	@ls -l target/lambda/*/bootstrap
+
+## make deploy JWT_ISSUER=... (JWT_JWKS_URL=... | JWT_PUBLIC_KEY_PEM=...):
+## sam build and sam deploy with samconfig.toml, to the AWS account and
+## region of the current credentials.
+deploy: $(VENV_STAMP)
+	@test -n "$(JWT_ISSUER)" || { echo "make deploy needs JWT_ISSUER (and JWT_JWKS_URL or JWT_PUBLIC_KEY_PEM)"; exit 2; }
+	sam build --template template.yaml
+	sam deploy --parameter-overrides \
+	  "JwtIssuer=$(JWT_ISSUER)" \
+	  "JwtJwksUrl=$(JWT_JWKS_URL)" \
+	  "JwtPublicKeyPem=$(JWT_PUBLIC_KEY_PEM)" \
+	  $(if $(JWT_AUDIENCE),"JwtAudience=$(JWT_AUDIENCE)") \
+	  $(if $(THROTTLING_RATE_LIMIT),"ThrottlingRateLimit=$(THROTTLING_RATE_LIMIT)") \
+	  $(if $(THROTTLING_BURST_LIMIT),"ThrottlingBurstLimit=$(THROTTLING_BURST_LIMIT)")
+
+## make smoke API_URL=https://... TOKEN=...: the end-to-end smoke tests
+## against a deployment (the stack output ApiUrl, and a token it accepts).
+smoke:
+	@test -n "$(API_URL)" -a -n "$(TOKEN)" || { echo "usage: make smoke API_URL=https://... TOKEN=..."; exit 2; }
+	@# Not echoed: the command line holds the token.
+	@E2E_BASE_URL="$(API_URL)" E2E_TOKEN="$(TOKEN)" cargo test -p secrets-tests --test e2e --locked smoke_
 
 # The venv is rebuilt whenever requirements.txt changes.
 $(VENV_STAMP): requirements.txt

@@ -377,6 +377,7 @@ def command_test(_args) -> int:
             "E2E_JWT_HS256_SECRET": jwt_secret(),
             "E2E_JWT_ISSUER": ISSUER,
             "E2E_JWT_AUDIENCE": AUDIENCE,
+            "E2E_TOKEN": mint_token(f"smoke-{secrets.token_hex(4)}", [PERMISSION]),
         })
         run_readme_session(f"{base_url}/api/v1/secrets")
         return 0

@@ -305,3 +305,86 @@ async fn a_new_value_gets_a_new_data_key() {
     assert_ne!(before.wrapped_key, after.wrapped_key);
     assert_eq!(plaintext.as_slice(), b"new");
 }
+
+/// The IAM actions each function's code needs, per the manifest that the
+/// template check also reads: the code must need exactly these.
+#[tokio::test]
+async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
+    let manifest: serde_json::Value =
+        serde_json::from_str(include_str!("../../deploy/function-permissions.json")).unwrap();
+    let granted = |function: &str| -> std::collections::BTreeSet<String> {
+        manifest["functions"][function]
+            .as_array()
+            .unwrap_or_else(|| panic!("{function} missing from the manifest"))
+            .iter()
+            .map(|action| action.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let harness = harness().await;
+    let acme = tenant();
+    let secret = harness
+        .secrets
+        .create(&acme, create("iam", "v"))
+        .await
+        .unwrap();
+    assert_eq!(
+        harness.calls.take_iam_actions(),
+        granted("CreateSecretFunction")
+    );
+    // The conflict path needs nothing more than the success path.
+    harness
+        .secrets
+        .create(&acme, create("iam", "v"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        harness.calls.take_iam_actions(),
+        granted("CreateSecretFunction")
+    );
+
+    harness.secrets.get(&acme, &by_tag("iam")).await.unwrap();
+    harness
+        .secrets
+        .get(&acme, &SecretKey::Id(secret.id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        harness.calls.take_iam_actions(),
+        granted("GetSecretFunction")
+    );
+
+    for page in [0, 1, 5] {
+        harness
+            .secrets
+            .list(&acme, PageRequest::new(page, 1).unwrap())
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        harness.calls.take_iam_actions(),
+        granted("ListSecretsFunction")
+    );
+
+    for body in [
+        &br#"{"name":"n"}"#[..],
+        br#"{"secret":"s"}"#,
+        br#"{"name":"m","secret":"t"}"#,
+    ] {
+        let update = UpdateSecret::from_json(body).unwrap();
+        harness
+            .secrets
+            .update(&acme, &by_tag("iam"), update)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        harness.calls.take_iam_actions(),
+        granted("UpdateSecretFunction")
+    );
+
+    harness.secrets.delete(&acme, &by_tag("iam")).await.unwrap();
+    assert_eq!(
+        harness.calls.take_iam_actions(),
+        granted("DeleteSecretFunction")
+    );
+}

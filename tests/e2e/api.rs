@@ -11,7 +11,13 @@ pub const PERMISSION: &str = "CREATE_SECRETS";
 pub struct Api {
     client: Client,
     base_url: String,
-    signing_secret: String,
+    signer: Option<Signer>,
+    given_token: Option<String>,
+}
+
+/// What minting tokens takes: the stack's HS256 secret and its claims.
+struct Signer {
+    secret: String,
     issuer: String,
     audience: String,
 }
@@ -62,22 +68,50 @@ impl Reply {
 }
 
 impl Api {
+    /// `E2E_BASE_URL`, plus either the signing settings (`E2E_JWT_HS256_SECRET`,
+    /// `E2E_JWT_ISSUER`, `E2E_JWT_AUDIENCE`) for the full suite, or a ready
+    /// token (`E2E_TOKEN`) for the `smoke_` tests, or both.
     pub fn from_env() -> Self {
+        let signer = std::env::var("E2E_JWT_HS256_SECRET")
+            .ok()
+            .map(|secret| Signer {
+                secret,
+                issuer: required_env("E2E_JWT_ISSUER"),
+                audience: required_env("E2E_JWT_AUDIENCE"),
+            });
         Self {
             client: Client::new(),
             base_url: required_env("E2E_BASE_URL")
                 .trim_end_matches('/')
                 .to_owned(),
-            signing_secret: required_env("E2E_JWT_HS256_SECRET"),
-            issuer: required_env("E2E_JWT_ISSUER"),
-            audience: required_env("E2E_JWT_AUDIENCE"),
+            signer,
+            given_token: std::env::var("E2E_TOKEN")
+                .ok()
+                .filter(|token| !token.is_empty()),
+        }
+    }
+
+    /// The token given in `E2E_TOKEN`, as smoke tests against a deployment use.
+    pub fn given_token(&self) -> Tenant {
+        let token = self.given_token.clone().unwrap_or_else(|| {
+            panic!("E2E_TOKEN is not set: `make smoke API_URL=... TOKEN=...` sets it")
+        });
+        Tenant {
+            name: "given".into(),
+            token,
         }
     }
 
     pub fn token_with(&self, tenant: &str, permissions: &[&str], extra: Value) -> String {
+        let signer = self.signer.as_ref().unwrap_or_else(|| {
+            panic!(
+                "E2E_JWT_HS256_SECRET is not set: this test mints tokens; against a deployment \
+                 only the smoke_ tests run (`make smoke`)"
+            )
+        });
         let mut claims = json!({
-            "iss": self.issuer,
-            "aud": self.audience,
+            "iss": signer.issuer,
+            "aud": signer.audience,
             "sub": "e2e",
             "exp": get_current_timestamp() + 600,
             "tenant": tenant,
@@ -89,7 +123,7 @@ impl Api {
         jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             &claims,
-            &EncodingKey::from_secret(self.signing_secret.as_bytes()),
+            &EncodingKey::from_secret(signer.secret.as_bytes()),
         )
         .unwrap()
     }

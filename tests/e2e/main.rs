@@ -1,9 +1,11 @@
 //! End-to-end tests over HTTP against a running stack: the local one that
-//! `make test` starts (moto + `cargo lambda watch`), or any deployment whose
-//! URL and token signing secret are given in the environment.
+//! `make test` starts (moto + `cargo lambda watch`), or a deployment. The
+//! full suite mints its own tokens (it needs the stack's HS256 secret); the
+//! `smoke_` tests need only a URL and one token (`make smoke`).
 
 mod api;
 mod crud;
 mod errors;
 mod pagination;
+mod smoke;
 mod tenancy;

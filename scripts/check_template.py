@@ -1,0 +1,293 @@
+#!/usr/bin/env python3
+"""Offline policy checks of template.yaml, run by `make test`.
+
+The SAM template is transformed to plain CloudFormation (as `sam deploy`
+would) and checked for what a secrets service must never ship:
+
+- IAM: wildcard actions, NotAction, managed policies, `Resource: "*"` for
+  anything but X-Ray; every function's role must grant exactly the actions
+  deploy/function-permissions.json lists for it (the adapter tests check the
+  code against the same file), DynamoDB actions only on the table, KMS only
+  on the key and only under the encryption context the code uses.
+- Data: the table on demand, with point-in-time recovery, deletion
+  protection, encryption and a retain policy; the KMS key rotating, retained,
+  without wildcard principals, with an alias.
+- Functions: arm64 on provided.al2023, 128 MB, a short timeout, X-Ray, JSON
+  logs into a log group with a retention period.
+- API: stage throttling and the contract-shaped gateway responses.
+
+Prints every violation and exits 1 if there is any.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+MANIFEST = ROOT / "deploy" / "function-permissions.json"
+# Values for parameters without defaults: the transform needs some.
+PARAMETERS = {"JwtIssuer": "https://issuer.example", "JwtJwksUrl": "https://issuer.example/jwks.json"}
+ENCRYPTION_CONTEXT_KEYS = {"tenant", "secretId"}
+# X-Ray's write actions cannot be scoped to a resource.
+RESOURCE_STAR_ALLOWED = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+MAX_TIMEOUT_S = 15
+MEMORY_MB = 128
+
+
+def load_sam(path: Path = TEMPLATE) -> dict[str, Any]:
+    from samtranslator.yaml_helper import yaml_parse
+
+    return yaml_parse(path.read_text())
+
+
+def load_manifest(path: Path = MANIFEST) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def transform(sam: dict[str, Any]) -> dict[str, Any]:
+    """The CloudFormation template `sam deploy` would submit."""
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
+    from samtranslator.translator.transform import transform as sam_transform
+
+    class NoManagedPolicies(ManagedPolicyLoader):
+        """Our roles name no managed policy, so nothing needs looking up."""
+
+        def __init__(self) -> None:
+            pass
+
+        def load(self) -> dict[str, str]:
+            return {}
+
+    packaged = json.loads(json.dumps(sam))
+    # As `sam package` does: local code paths become S3 locations.
+    packaged.get("Globals", {}).get("Function", {})["CodeUri"] = "s3://bucket/code.zip"
+    for resource in packaged["Resources"].values():
+        if resource.get("Type") == "AWS::Serverless::Function":
+            resource.get("Properties", {}).pop("CodeUri", None)
+    # The translator warns about feature toggles it was not given; noise here.
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)
+    return sam_transform(packaged, PARAMETERS, NoManagedPolicies())
+
+
+# --- helpers ----------------------------------------------------------------
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def resources_of(cfn: dict[str, Any], kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, resource in cfn.get("Resources", {}).items():
+        if resource.get("Type") == kind:
+            yield name, resource
+
+
+def getatt_target(value: Any) -> str | None:
+    """`X` for `{"Fn::GetAtt": ["X", "Arn"]}` (or `"X.Arn"`), else None."""
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        target = value["Fn::GetAtt"]
+        return target[0] if isinstance(target, list) else str(target).split(".")[0]
+    return None
+
+
+def ref_target(value: Any) -> str | None:
+    return value.get("Ref") if isinstance(value, dict) else None
+
+
+def statements(role: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for policy in role.get("Properties", {}).get("Policies", []):
+        yield from as_list(policy.get("PolicyDocument", {}).get("Statement", []))
+
+
+def only_resource(cfn_resource_names: set[str], resources: list[Any]) -> bool:
+    return all(getatt_target(resource) in cfn_resource_names for resource in resources)
+
+
+# --- checks -----------------------------------------------------------------
+
+
+def check_iam(cfn: dict[str, Any]) -> Iterator[str]:
+    for kind in ("AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for name, resource in resources_of(cfn, kind):
+            properties = resource.get("Properties", {})
+            if properties.get("ManagedPolicyArns"):
+                yield f"{name}: managed policies are not allowed (their actions escape this check)"
+            documents = [policy.get("PolicyDocument", {}) for policy in properties.get("Policies", [])]
+            documents.append(properties.get("PolicyDocument", {}))
+            for document in documents:
+                for statement in as_list(document.get("Statement", [])):
+                    yield from check_statement(name, statement)
+
+
+def check_statement(name: str, statement: dict[str, Any]) -> Iterator[str]:
+    if "NotAction" in statement or "NotResource" in statement:
+        yield f"{name}: NotAction/NotResource grant more than they name"
+    actions = [str(action) for action in as_list(statement.get("Action", []))]
+    for action in actions:
+        if "*" in action or "?" in action:
+            yield f"{name}: wildcard action {action}"
+    if statement.get("Effect") == "Allow" and "*" in as_list(statement.get("Resource", [])):
+        broad = sorted(set(actions) - RESOURCE_STAR_ALLOWED)
+        if broad:
+            yield f"{name}: Resource \"*\" for {', '.join(broad)}"
+
+
+def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[str]:
+    baseline = set(manifest["baseline"])
+    expected_functions = set(manifest["functions"])
+    resources = cfn["Resources"]
+    tables = {name for name, _ in resources_of(cfn, "AWS::DynamoDB::Table")}
+    keys = {name for name, _ in resources_of(cfn, "AWS::KMS::Key")}
+    seen = set()
+    for name, function in resources_of(cfn, "AWS::Lambda::Function"):
+        seen.add(name)
+        properties = function.get("Properties", {})
+        if properties.get("Runtime") != "provided.al2023":
+            yield f"{name}: runtime must be provided.al2023"
+        if properties.get("Architectures") != ["arm64"]:
+            yield f"{name}: architecture must be arm64"
+        if properties.get("MemorySize") != MEMORY_MB:
+            yield f"{name}: memory must be {MEMORY_MB} MB"
+        if not 0 < int(properties.get("Timeout", 3)) <= MAX_TIMEOUT_S:
+            yield f"{name}: timeout must be at most {MAX_TIMEOUT_S} s"
+        if properties.get("TracingConfig", {}).get("Mode") != "Active":
+            yield f"{name}: X-Ray tracing must be active"
+        logging = properties.get("LoggingConfig", {})
+        log_group = ref_target(logging.get("LogGroup"))
+        if logging.get("LogFormat") != "JSON":
+            yield f"{name}: logs must be JSON (LoggingConfig.LogFormat)"
+        if log_group not in resources or "RetentionInDays" not in resources[log_group].get("Properties", {}):
+            yield f"{name}: logs must go to a log group of this stack with a retention period"
+
+        role_name = getatt_target(properties.get("Role"))
+        if role_name not in resources:
+            yield f"{name}: must use a role defined in this stack"
+            continue
+        if name not in expected_functions:
+            yield f"{name}: not in {MANIFEST.relative_to(ROOT)}"
+            continue
+        granted: set[str] = set()
+        for statement in statements(resources[role_name]):
+            if statement.get("Effect") != "Allow":
+                continue
+            actions = {str(action) for action in as_list(statement.get("Action", []))}
+            granted |= actions
+            scope = as_list(statement.get("Resource", []))
+            if any(action.startswith("dynamodb:") for action in actions) and not only_resource(tables, scope):
+                yield f"{role_name}: DynamoDB actions must be limited to the table"
+            if any(action.startswith("kms:") for action in actions):
+                if not only_resource(keys, scope):
+                    yield f"{role_name}: KMS actions must be limited to the key"
+                context_keys = statement.get("Condition", {}).get("ForAllValues:StringEquals", {})
+                if set(as_list(context_keys.get("kms:EncryptionContextKeys", []))) != ENCRYPTION_CONTEXT_KEYS:
+                    yield f"{role_name}: KMS actions must be conditioned on the encryption context keys {sorted(ENCRYPTION_CONTEXT_KEYS)}"
+            if any(action.startswith("logs:") for action in actions) and not only_resource({log_group}, scope):
+                yield f"{role_name}: log actions must be limited to the function's own log group"
+        needed = baseline | set(manifest["functions"][name])
+        for action in sorted(granted - needed):
+            yield f"{name}: holds {action}, which its code does not use"
+        for action in sorted(needed - granted):
+            yield f"{name}: lacks {action}, which its code needs"
+    for missing in sorted(expected_functions - seen):
+        yield f"{missing}: listed in {MANIFEST.relative_to(ROOT)} but not in the template"
+
+
+def check_data(cfn: dict[str, Any]) -> Iterator[str]:
+    tables = list(resources_of(cfn, "AWS::DynamoDB::Table"))
+    if not tables:
+        yield "the template has no DynamoDB table"
+    for name, table in tables:
+        properties = table.get("Properties", {})
+        if properties.get("BillingMode") != "PAY_PER_REQUEST":
+            yield f"{name}: must be on-demand (BillingMode PAY_PER_REQUEST)"
+        if properties.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled") is not True:
+            yield f"{name}: point-in-time recovery must be enabled"
+        if properties.get("DeletionProtectionEnabled") is not True:
+            yield f"{name}: deletion protection must be enabled"
+        if properties.get("SSESpecification", {}).get("SSEEnabled") is not True:
+            yield f"{name}: server-side encryption must be enabled"
+        yield from check_retained(name, table)
+
+    keys = list(resources_of(cfn, "AWS::KMS::Key"))
+    if not keys:
+        yield "the template has no KMS key"
+    aliased = {ref_target(alias.get("Properties", {}).get("TargetKeyId")) for _, alias in resources_of(cfn, "AWS::KMS::Alias")}
+    for name, key in keys:
+        properties = key.get("Properties", {})
+        if properties.get("EnableKeyRotation") is not True:
+            yield f"{name}: key rotation must be enabled"
+        if name not in aliased:
+            yield f"{name}: needs an alias"
+        for statement in as_list(properties.get("KeyPolicy", {}).get("Statement", [])):
+            principal = statement.get("Principal")
+            principals = as_list(principal.get("AWS", [])) if isinstance(principal, dict) else as_list(principal)
+            if "*" in principals:
+                yield f"{name}: the key policy must not name a wildcard principal"
+        yield from check_retained(name, key)
+
+    for name, group in resources_of(cfn, "AWS::Logs::LogGroup"):
+        if "RetentionInDays" not in group.get("Properties", {}):
+            yield f"{name}: log groups need a retention period"
+
+
+def check_retained(name: str, resource: dict[str, Any]) -> Iterator[str]:
+    for policy in ("DeletionPolicy", "UpdateReplacePolicy"):
+        if resource.get(policy) != "Retain":
+            yield f"{name}: {policy} must be Retain"
+
+
+def check_api(cfn: dict[str, Any]) -> Iterator[str]:
+    stages = list(resources_of(cfn, "AWS::ApiGateway::Stage"))
+    if not stages:
+        yield "the template has no API Gateway stage"
+    for name, stage in stages:
+        settings = stage.get("Properties", {}).get("MethodSettings", [])
+        if not any("ThrottlingRateLimit" in s and "ThrottlingBurstLimit" in s for s in settings):
+            yield f"{name}: stage throttling (rate and burst) must be set"
+    # SAM writes gateway responses into the API's OpenAPI body.
+    responses: dict[str, Any] = {}
+    for _, api in resources_of(cfn, "AWS::ApiGateway::RestApi"):
+        responses.update(api.get("Properties", {}).get("Body", {}).get("x-amazon-apigateway-gateway-responses", {}))
+    throttled = responses.get("THROTTLED", {})
+    headers = throttled.get("responseParameters", {})
+    if (
+        str(throttled.get("statusCode")) != "429"
+        or "problem+json" not in headers.get("gatewayresponse.header.Content-Type", "")
+        or "gatewayresponse.header.Retry-After" not in headers
+    ):
+        yield "THROTTLED gateway response must be a 429 application/problem+json with Retry-After"
+    for response_type in ("UNAUTHORIZED", "ACCESS_DENIED", "REQUEST_TOO_LARGE", "DEFAULT_4XX", "DEFAULT_5XX"):
+        templates = responses.get(response_type, {}).get("responseTemplates", {})
+        body = templates.get("application/json", "")
+        if '"message"' not in body or '"type"' not in body:
+            yield f"{response_type} gateway response must use the contract's ErrorResponse shape"
+
+
+def violations(sam: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
+    cfn = transform(sam)
+    return [
+        *check_iam(cfn),
+        *check_functions(cfn, manifest),
+        *check_data(cfn),
+        *check_api(cfn),
+    ]
+
+
+def main() -> int:
+    found = violations(load_sam(), load_manifest())
+    for violation in found:
+        print(f"template.yaml: {violation}")
+    if not found:
+        print("template.yaml: policy checks passed")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""The template check catches each kind of fault: one is planted per test in
+a copy of template.yaml, and the check must name it. Run by `make test`."""
+
+from __future__ import annotations
+
+import copy
+import unittest
+from typing import Any, Callable
+
+import check_template
+
+SAM = check_template.load_sam()
+MANIFEST = check_template.load_manifest()
+
+
+def statement(sam: dict[str, Any], role: str, action_prefix: str) -> dict[str, Any]:
+    """The statement of `role` whose first action starts with `action_prefix`."""
+    for policy in sam["Resources"][role]["Properties"]["Policies"]:
+        for entry in policy["PolicyDocument"]["Statement"]:
+            if str(check_template.as_list(entry["Action"])[0]).startswith(action_prefix):
+                return entry
+    raise KeyError(f"{role} has no {action_prefix} statement")
+
+
+class PlantedFaults(unittest.TestCase):
+    def violations_after(self, plant: Callable[[dict[str, Any]], None], manifest: dict[str, Any] = MANIFEST) -> list[str]:
+        sam = copy.deepcopy(SAM)
+        plant(sam)
+        return check_template.violations(sam, manifest)
+
+    def assert_caught(self, plant: Callable[[dict[str, Any]], None], expected: str) -> None:
+        found = self.violations_after(plant)
+        self.assertTrue(any(expected in violation for violation in found), f"{expected!r} not in {found}")
+
+    def test_the_template_as_committed_passes(self) -> None:
+        self.assertEqual(check_template.violations(copy.deepcopy(SAM), MANIFEST), [])
+
+    def test_a_wildcard_action(self) -> None:
+        def plant(sam):
+            statement(sam, "ListSecretsRole", "dynamodb:")["Action"] = ["dynamodb:*"]
+
+        self.assert_caught(plant, "ListSecretsRole: wildcard action dynamodb:*")
+
+    def test_a_prefix_wildcard_action(self) -> None:
+        def plant(sam):
+            statement(sam, "GetSecretRole", "dynamodb:").setdefault("Action", []).append("dynamodb:Get*")
+
+        self.assert_caught(plant, "wildcard action dynamodb:Get*")
+
+    def test_a_resource_wildcard_on_data(self) -> None:
+        def plant(sam):
+            statement(sam, "GetSecretRole", "dynamodb:")["Resource"] = "*"
+
+        self.assert_caught(plant, 'GetSecretRole: Resource "*" for dynamodb:GetItem')
+
+    def test_point_in_time_recovery_off(self) -> None:
+        def plant(sam):
+            sam["Resources"]["SecretsTable"]["Properties"]["PointInTimeRecoverySpecification"][
+                "PointInTimeRecoveryEnabled"
+            ] = False
+
+        self.assert_caught(plant, "SecretsTable: point-in-time recovery must be enabled")
+
+    def test_key_rotation_off(self) -> None:
+        def plant(sam):
+            sam["Resources"]["SecretsKey"]["Properties"]["EnableKeyRotation"] = False
+
+        self.assert_caught(plant, "SecretsKey: key rotation must be enabled")
+
+    def test_deletion_protection_off(self) -> None:
+        def plant(sam):
+            del sam["Resources"]["SecretsTable"]["Properties"]["DeletionProtectionEnabled"]
+
+        self.assert_caught(plant, "SecretsTable: deletion protection must be enabled")
+
+    def test_a_table_that_is_not_retained(self) -> None:
+        def plant(sam):
+            sam["Resources"]["SecretsTable"]["DeletionPolicy"] = "Delete"
+
+        self.assert_caught(plant, "SecretsTable: DeletionPolicy must be Retain")
+
+    def test_a_permission_the_code_does_not_use(self) -> None:
+        def plant(sam):
+            statement(sam, "GetSecretRole", "dynamodb:")["Action"].append("dynamodb:Scan")
+
+        self.assert_caught(plant, "GetSecretFunction: holds dynamodb:Scan, which its code does not use")
+
+    def test_kms_for_a_function_that_only_reads(self) -> None:
+        def plant(sam):
+            kms = copy.deepcopy(statement(sam, "CreateSecretRole", "kms:"))
+            sam["Resources"]["ListSecretsRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].append(kms)
+
+        self.assert_caught(plant, "ListSecretsFunction: holds kms:GenerateDataKey, which its code does not use")
+
+    def test_a_permission_the_code_needs_is_missing(self) -> None:
+        def plant(sam):
+            statement(sam, "ListSecretsRole", "dynamodb:")["Action"] = ["dynamodb:GetItem"]
+
+        self.assert_caught(plant, "ListSecretsFunction: lacks dynamodb:Query, which its code needs")
+
+    def test_kms_without_the_encryption_context_condition(self) -> None:
+        def plant(sam):
+            del statement(sam, "CreateSecretRole", "kms:")["Condition"]
+
+        self.assert_caught(plant, "CreateSecretRole: KMS actions must be conditioned on the encryption context keys")
+
+    def test_a_wildcard_principal_in_the_key_policy(self) -> None:
+        def plant(sam):
+            sam["Resources"]["SecretsKey"]["Properties"]["KeyPolicy"]["Statement"][0]["Principal"] = {"AWS": "*"}
+
+        self.assert_caught(plant, "SecretsKey: the key policy must not name a wildcard principal")
+
+    def test_a_managed_policy_on_a_role(self) -> None:
+        def plant(sam):
+            sam["Resources"]["DeleteSecretRole"]["Properties"]["ManagedPolicyArns"] = [
+                "arn:aws:iam::aws:policy/AmazonDynamoDBFullAccess"
+            ]
+
+        self.assert_caught(plant, "DeleteSecretRole: managed policies are not allowed")
+
+    def test_logs_without_retention(self) -> None:
+        def plant(sam):
+            del sam["Resources"]["GetSecretLogs"]["Properties"]["RetentionInDays"]
+
+        self.assert_caught(plant, "GetSecretLogs: log groups need a retention period")
+
+    def test_a_function_without_tracing(self) -> None:
+        def plant(sam):
+            sam["Resources"]["GetSecretFunction"]["Properties"]["Tracing"] = "PassThrough"
+
+        self.assert_caught(plant, "GetSecretFunction: X-Ray tracing must be active")
+
+    def test_a_function_on_x86(self) -> None:
+        def plant(sam):
+            sam["Resources"]["GetSecretFunction"]["Properties"]["Architectures"] = ["x86_64"]
+
+        self.assert_caught(plant, "GetSecretFunction: architecture must be arm64")
+
+    def test_a_throttled_response_outside_the_contract(self) -> None:
+        def plant(sam):
+            del sam["Resources"]["SecretsApi"]["Properties"]["GatewayResponses"]["THROTTLED"]
+
+        self.assert_caught(plant, "THROTTLED gateway response must be a 429 application/problem+json")
+
+    def test_a_manifest_entry_without_a_function(self) -> None:
+        manifest = copy.deepcopy(MANIFEST)
+        manifest["functions"]["ResolveSecretFunction"] = ["kms:Decrypt"]
+        found = self.violations_after(lambda sam: None, manifest)
+        self.assertIn(
+            "ResolveSecretFunction: listed in deploy/function-permissions.json but not in the template", found
+        )
+
+
+if __name__ == "__main__":
+    unittest.main()
