@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run token test lint check-template unit stack-test build deploy smoke clean-local
+.PHONY: run token test lint check-template check-openapi unit stack-test build deploy smoke clean-local
 
 ## make run: the whole API on http://127.0.0.1:9000 with moto on :5000.
 run: $(VENV_STAMP)
@@ -21,9 +21,10 @@ run: $(VENV_STAMP)
 token: $(VENV_STAMP)
 	@$(PY) scripts/devstack.py token $(if $(TENANT),--tenant "$(TENANT)") $(if $(filter undefined,$(origin PERMISSIONS)),,--permissions "$(PERMISSIONS)")
 
-## make test: formatting, lints, the deployment template's checks, unit tests,
-## adapter tests against a fresh emulator, end-to-end tests over HTTP.
-test: lint check-template unit stack-test
+## make test: formatting, lints, the deployment template's and the OpenAPI
+## document's checks, unit tests, adapter tests against a fresh emulator,
+## end-to-end tests and schemathesis conformance runs over HTTP.
+test: lint check-template check-openapi unit stack-test
 
 lint:
 	cargo fmt --all --check
@@ -36,6 +37,12 @@ check-template: $(VENV_STAMP)
 	cfn-lint template.yaml
 	$(PY) scripts/check_template.py
 	$(PY) -m unittest discover --start-directory scripts --pattern 'test_*.py'
+
+# Our OpenAPI document is built from the upstream one; the committed copy
+# must be what the build gives, and valid.
+check-openapi: $(VENV_STAMP)
+	$(PY) scripts/openapi.py --check
+	openapi-spec-validator openapi/cortex-secrets.json
 
 unit:
 	cargo test --workspace --exclude secrets-tests --locked

@@ -14,7 +14,8 @@ would) and checked for what a secrets service must never ship:
   without wildcard principals, with an alias.
 - Functions: arm64 on provided.al2023, 128 MB, a short timeout, X-Ray, JSON
   logs into a log group with a retention period.
-- API: stage throttling and the contract-shaped gateway responses.
+- API: stage throttling, every media type binary, 405 with an exact Allow
+  header for undeclared methods, and the contract-shaped gateway responses.
 
 Prints every violation and exits 1 if there is any.
 """
@@ -253,8 +254,13 @@ def check_api(cfn: dict[str, Any]) -> Iterator[str]:
             yield f"{name}: stage throttling (rate and burst) must be set"
     # SAM writes gateway responses into the API's OpenAPI body.
     responses: dict[str, Any] = {}
-    for _, api in resources_of(cfn, "AWS::ApiGateway::RestApi"):
-        responses.update(api.get("Properties", {}).get("Body", {}).get("x-amazon-apigateway-gateway-responses", {}))
+    for name, api in resources_of(cfn, "AWS::ApiGateway::RestApi"):
+        body = api.get("Properties", {}).get("Body", {})
+        responses.update(body.get("x-amazon-apigateway-gateway-responses", {}))
+        if "*/*" not in body.get("x-amazon-apigateway-binary-media-types", []):
+            yield f"{name}: every media type must be binary (*/*), so bodies reach the functions byte for byte"
+        for path, methods in body.get("paths", {}).items():
+            yield from check_other_methods(path, methods)
     throttled = responses.get("THROTTLED", {})
     headers = throttled.get("responseParameters", {})
     if (
@@ -268,6 +274,23 @@ def check_api(cfn: dict[str, Any]) -> Iterator[str]:
         body = templates.get("application/json", "")
         if '"message"' not in body or '"type"' not in body:
             yield f"{response_type} gateway response must use the contract's ErrorResponse shape"
+
+
+HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
+
+
+def check_other_methods(path: str, methods: dict[str, Any]) -> Iterator[str]:
+    """A routed path answers its undeclared methods 405 with an exact Allow."""
+    declared = sorted(method.upper() for method in methods if method in HTTP_METHODS)
+    integration = methods.get("x-amazon-apigateway-any-method", {}).get("x-amazon-apigateway-integration", {})
+    default = integration.get("responses", {}).get("default", {})
+    allow = default.get("responseParameters", {}).get("method.response.header.Allow", "").strip("'")
+    if (
+        integration.get("type") != "mock"
+        or str(default.get("statusCode")) != "405"
+        or sorted(method.strip() for method in allow.split(",")) != declared
+    ):
+        yield f"{path}: other methods must be answered 405 with Allow: {', '.join(declared)}"
 
 
 def violations(sam: dict[str, Any], manifest: dict[str, Any]) -> list[str]:

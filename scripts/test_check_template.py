@@ -142,6 +142,20 @@ class PlantedFaults(unittest.TestCase):
 
         self.assert_caught(plant, "THROTTLED gateway response must be a 429 application/problem+json")
 
+    def test_bodies_handed_over_as_text(self) -> None:
+        def plant(sam):
+            del sam["Resources"]["SecretsApi"]["Properties"]["BinaryMediaTypes"]
+
+        self.assert_caught(plant, "SecretsApi: every media type must be binary")
+
+    def test_an_allow_header_that_lies(self) -> None:
+        def plant(sam):
+            paths = sam["Resources"]["SecretsApi"]["Properties"]["DefinitionBody"]["paths"]
+            responses = paths["/api/v1/secrets"]["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"]
+            responses["responses"]["default"]["responseParameters"]["method.response.header.Allow"] = "'GET'"
+
+        self.assert_caught(plant, "/api/v1/secrets: other methods must be answered 405 with Allow: GET, POST")
+
     def test_a_manifest_entry_without_a_function(self) -> None:
         manifest = copy.deepcopy(MANIFEST)
         manifest["functions"]["ResolveSecretFunction"] = ["kms:Decrypt"]

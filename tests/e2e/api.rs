@@ -128,6 +128,17 @@ impl Api {
         .unwrap()
     }
 
+    /// Signs arbitrary claims with the stack's secret, under `header`.
+    pub fn sign_claims(&self, header: Header, claims: &Value) -> String {
+        let signer = self.signer.as_ref().expect("E2E_JWT_HS256_SECRET");
+        jsonwebtoken::encode(
+            &header,
+            claims,
+            &EncodingKey::from_secret(signer.secret.as_bytes()),
+        )
+        .unwrap()
+    }
+
     pub fn token(&self, tenant: &str, permissions: &[&str]) -> String {
         self.token_with(tenant, permissions, json!({}))
     }
@@ -146,6 +157,18 @@ impl Api {
         token: Option<&str>,
         body: Option<(&str, String)>,
     ) -> Reply {
+        let body = body.map(|(content_type, body)| (content_type, body.into_bytes()));
+        self.send_bytes(method, path, token, body).await
+    }
+
+    /// Sends any bytes as the body; an empty content type sends none.
+    pub async fn send_bytes(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Reply {
         let mut request = self
             .client
             .request(method, format!("{}/api/v1/secrets{path}", self.base_url));
@@ -162,7 +185,7 @@ impl Api {
         Reply {
             status: response.status().as_u16(),
             headers: response.headers().clone(),
-            body: response.text().await.expect("a body"),
+            body: String::from_utf8_lossy(&response.bytes().await.expect("a body")).into_owned(),
         }
     }
 

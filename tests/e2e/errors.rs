@@ -241,7 +241,8 @@ async fn bodies_must_be_declared_json_and_not_too_large() {
                 Some((content_type, body.clone())),
             )
             .await;
-        reply.error(415, "BAD_REQUEST");
+        let error = reply.error(400, "BAD_REQUEST");
+        assert_eq!(error["message"], "Content-Type must be application/json");
     }
     let huge = json!({"tag": "t", "name": "n", "secret": "s".repeat(450 * 1024)}).to_string();
     let reply = api

@@ -6,6 +6,8 @@
 mod api;
 mod crud;
 mod errors;
+mod hostile;
 mod pagination;
 mod smoke;
 mod tenancy;
+mod tokens;

@@ -24,8 +24,21 @@ pub enum Access {
     ReadWrite,
 }
 
+/// Bounds on each AWS call: one attempt, and the call with its retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallTimeouts {
+    pub attempt: Duration,
+    pub operation: Duration,
+}
+
+pub const DEFAULT_ATTEMPT_TIMEOUT_MS: u64 = 2_000;
+pub const DEFAULT_OPERATION_TIMEOUT_MS: u64 = 5_000;
+/// Below the functions' 10 s timeout, so that a stuck call ends in a 503.
+pub const MAX_CALL_TIMEOUT_MS: u64 = 9_000;
+
 pub struct Config {
     pub table_name: String,
+    pub call_timeouts: CallTimeouts,
     /// Present exactly for `Access::ReadWrite`.
     pub kms_key_id: Option<String>,
     pub auth: AuthSettings,
@@ -60,29 +73,57 @@ impl Config {
             Access::ReadOnly => None,
         };
 
-        let mut number = |name: &str, default: u64, max: u64| match get(name) {
+        let mut number = |name: &str,
+                          default: u64,
+                          range: std::ops::RangeInclusive<u64>,
+                          unit: &str| match get(name) {
             None => default,
             Some(raw) => match raw.parse::<u64>() {
-                Ok(value) if value <= max => value,
+                Ok(value) if range.contains(&value) => value,
                 _ => {
                     problems.push(format!(
-                        "{name} must be a whole number of seconds from 0 to {max}"
+                        "{name} must be a whole number of {unit} from {} to {}",
+                        range.start(),
+                        range.end()
                     ));
                     default
                 }
             },
         };
-        let leeway_secs = number("JWT_LEEWAY_SECONDS", DEFAULT_LEEWAY_SECS, MAX_LEEWAY_SECS);
+        let leeway_secs = number(
+            "JWT_LEEWAY_SECONDS",
+            DEFAULT_LEEWAY_SECS,
+            0..=MAX_LEEWAY_SECS,
+            "seconds",
+        );
         let min_refresh = number(
             "JWT_JWKS_MIN_REFRESH_SECONDS",
             DEFAULT_JWKS_MIN_REFRESH_SECS,
-            86_400,
+            0..=86_400,
+            "seconds",
         );
         let max_age = number(
             "JWT_JWKS_MAX_AGE_SECONDS",
             DEFAULT_JWKS_MAX_AGE_SECS,
-            7 * 86_400,
+            0..=7 * 86_400,
+            "seconds",
         );
+        let attempt_ms = number(
+            "SDK_ATTEMPT_TIMEOUT_MS",
+            DEFAULT_ATTEMPT_TIMEOUT_MS,
+            100..=MAX_CALL_TIMEOUT_MS,
+            "milliseconds",
+        );
+        let operation_ms = number(
+            "SDK_OPERATION_TIMEOUT_MS",
+            DEFAULT_OPERATION_TIMEOUT_MS,
+            100..=MAX_CALL_TIMEOUT_MS,
+            "milliseconds",
+        );
+        if attempt_ms > operation_ms {
+            problems
+                .push("SDK_ATTEMPT_TIMEOUT_MS must not exceed SDK_OPERATION_TIMEOUT_MS".to_owned());
+        }
 
         let key_sources: Vec<KeySource> = [
             get("JWT_HS256_SECRET")
@@ -132,6 +173,10 @@ impl Config {
         };
         Ok(Self {
             table_name,
+            call_timeouts: CallTimeouts {
+                attempt: Duration::from_millis(attempt_ms),
+                operation: Duration::from_millis(operation_ms),
+            },
             kms_key_id,
             auth: AuthSettings {
                 issuer,
@@ -177,6 +222,13 @@ mod tests {
         assert_eq!(config.auth.permission, "CREATE_SECRETS");
         assert_eq!(config.auth.tenant_claim, "tenant");
         assert_eq!(config.auth.leeway_secs, 5);
+        assert_eq!(
+            config.call_timeouts,
+            CallTimeouts {
+                attempt: Duration::from_secs(2),
+                operation: Duration::from_secs(5)
+            }
+        );
         assert!(config.auth.algorithms.is_none());
         assert!(Authenticator::new(config.auth).is_ok());
     }
@@ -208,6 +260,8 @@ mod tests {
                 ("JWT_JWKS_URL", "https://issuer.test/jwks"),
                 ("JWT_LEEWAY_SECONDS", "600"),
                 ("JWT_ALGORITHMS", "HS256,none"),
+                ("SDK_ATTEMPT_TIMEOUT_MS", "9000"),
+                ("SDK_OPERATION_TIMEOUT_MS", "20000"),
             ],
         )
         .err()
@@ -221,6 +275,7 @@ mod tests {
             "exactly one of JWT_HS256_SECRET",
             "JWT_LEEWAY_SECONDS must be",
             "unknown algorithm `none`",
+            "SDK_OPERATION_TIMEOUT_MS must be a whole number of milliseconds from 100 to 9000",
         ] {
             assert!(error.contains(expected), "{expected} missing from: {error}");
         }

@@ -39,9 +39,6 @@ pub enum Error {
     #[error("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
 
-    #[error("Content-Type must be application/json")]
-    UnsupportedMediaType,
-
     /// A dependency throttled us past the SDK's retries.
     #[error("too many requests; retry after {retry_after_secs} seconds")]
     Throttled { retry_after_secs: u32 },
@@ -119,7 +116,6 @@ impl Error {
             Self::NotFound => 404,
             Self::TagTaken { .. } => 409,
             Self::PayloadTooLarge { .. } => 413,
-            Self::UnsupportedMediaType => 415,
             Self::Throttled { .. } => 429,
             Self::Unavailable { .. } => 503,
             Self::Internal { .. } => 500,
@@ -131,9 +127,7 @@ impl Error {
     /// where the enum has no exact member the status carries the meaning.
     pub fn error_type(&self) -> &'static str {
         match self {
-            Self::BadRequest { .. } | Self::PayloadTooLarge { .. } | Self::UnsupportedMediaType => {
-                "BAD_REQUEST"
-            }
+            Self::BadRequest { .. } | Self::PayloadTooLarge { .. } => "BAD_REQUEST",
             Self::Unauthenticated { .. } => "UNCATEGORIZED",
             Self::Forbidden { .. } => "FORBIDDEN",
             Self::NotFound => "NOT_FOUND",
@@ -195,7 +189,6 @@ mod tests {
             (Error::NotFound, 404, "NOT_FOUND"),
             (Error::TagTaken { tag: "a".into() }, 409, "CONFLICT"),
             (Error::PayloadTooLarge { limit: 1 }, 413, "BAD_REQUEST"),
-            (Error::UnsupportedMediaType, 415, "BAD_REQUEST"),
             (
                 Error::Throttled {
                     retry_after_secs: 1,

@@ -114,8 +114,8 @@ fn parse_object<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T> {
                 None => Error::bad_request("request body must be a JSON object"),
             },
             Category::Syntax | Category::Eof | Category::Io => Error::bad_request(format!(
-                "request body is not valid JSON (line {}, column {}): it must be UTF-8, \
-                 without lone surrogates, nested at most 128 levels deep",
+                "request body is not valid JSON (line {}, column {}); it must be UTF-8 \
+                 without lone surrogates",
                 error.line(),
                 error.column()
             )),

@@ -22,6 +22,8 @@ pub mod input;
 pub mod kms;
 pub mod metrics;
 pub mod page;
+#[cfg(test)]
+mod properties;
 pub mod service;
 pub mod store;
 

@@ -17,11 +17,10 @@ use secrets_core::service::Secrets;
 
 use crate::request::authorization;
 
-/// Bounds on every AWS call, well inside the functions' 10 s timeout: a
-/// stuck dependency costs a 503, never a timed-out invocation.
+/// Bounds on every AWS call, inside the functions' 10 s timeout (attempt and
+/// operation timeouts come from the configuration, 2 s and 5 s by default):
+/// a stuck dependency costs a 503, never a timed-out invocation.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
-const OPERATION_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_ATTEMPTS: u32 = 3;
 
 pub struct App<S, K = ()> {
@@ -71,8 +70,8 @@ async fn start(
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
-                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                .operation_timeout(OPERATION_TIMEOUT)
+                .operation_attempt_timeout(config.call_timeouts.attempt)
+                .operation_timeout(config.call_timeouts.operation)
                 .build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))

@@ -91,17 +91,16 @@ pub fn page_request(request: &Request) -> Result<PageRequest> {
     PageRequest::from_query(&values("page"), &values("pageSize"))
 }
 
-/// Takes the JSON body out of the request, checking its media type and size.
+/// Takes the JSON body out of the request, checking its size and media type.
 /// The returned buffer is wiped when dropped, since it may hold a secret.
+/// A missing body or a wrong media type is a 400, as the contract documents
+/// for these operations, rather than an undocumented 415.
 pub fn take_json_body(request: &mut Request) -> Result<Zeroizing<Vec<u8>>> {
     let is_json = request
         .headers()
         .get(lambda_http::http::header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(is_json_media_type);
-    if !is_json {
-        return Err(Error::UnsupportedMediaType);
-    }
     let body = Zeroizing::new(match std::mem::take(request.body_mut()) {
         Body::Text(text) => text.into_bytes(),
         Body::Binary(bytes) => bytes,
@@ -111,6 +110,12 @@ pub fn take_json_body(request: &mut Request) -> Result<Zeroizing<Vec<u8>>> {
         return Err(Error::PayloadTooLarge {
             limit: MAX_BODY_BYTES,
         });
+    }
+    if body.is_empty() {
+        return Err(Error::bad_request("a JSON request body is required"));
+    }
+    if !is_json {
+        return Err(Error::bad_request("Content-Type must be application/json"));
     }
     Ok(body)
 }

@@ -153,7 +153,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_body_that_is_not_declared_json_is_415() {
+    async fn a_body_that_is_missing_or_not_declared_json_is_400() {
         let app = app();
         let body = r#"{"tag":"t","name":"n","secret":"s"}"#;
         let untyped = TestRequest::new("POST", "/api/v1/secrets")
@@ -164,9 +164,19 @@ mod tests {
             .header("Content-Type", "application/x-www-form-urlencoded");
         for request in [untyped, form] {
             let response = handle(&app, request.rest_v1()).await;
-            assert_eq!(response.status(), 415);
-            assert_eq!(json_body(&response)["type"], "BAD_REQUEST");
+            assert_eq!(response.status(), 400);
+            assert_eq!(
+                json_body(&response)["message"],
+                "Content-Type must be application/json"
+            );
         }
+        let missing =
+            TestRequest::new("POST", "/api/v1/secrets").bearer(&token("acme", &[PERMISSION]));
+        let response = handle(&app, missing.http_v2()).await;
+        assert_eq!(
+            json_body(&response)["message"],
+            "a JSON request body is required"
+        );
         let with_charset = TestRequest::new("POST", "/api/v1/secrets")
             .bearer(&token("acme", &[PERMISSION]))
             .header("Content-Type", "application/json; charset=utf-8")

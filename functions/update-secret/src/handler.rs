@@ -156,6 +156,11 @@ mod tests {
         let request = TestRequest::for_secret("PUT", "db")
             .bearer(&token("acme", &[PERMISSION]))
             .body(r#"{"name":"x"}"#);
-        assert_eq!(handle(&app, request.http_v2()).await.status(), 415);
+        let response = handle(&app, request.http_v2()).await;
+        assert_eq!(response.status(), 400);
+        assert_eq!(
+            json_body(&response)["message"],
+            "Content-Type must be application/json"
+        );
     }
 }

@@ -210,28 +210,8 @@ fn usable_keys(set: &JwkSet) -> HashMap<String, CachedKey> {
 
 #[cfg(test)]
 mod tests {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
-
+    use super::super::test_server::JwksServer;
     use super::*;
-
-    /// Answers every connection with one fixed HTTP response.
-    async fn serve(status: &'static str, body: String) -> String {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
-                let mut request = [0u8; 4096];
-                let _ = socket.read(&mut request).await;
-                let response = format!(
-                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = socket.write_all(response.as_bytes()).await;
-            }
-        });
-        format!("http://{address}/jwks.json")
-    }
 
     fn document() -> String {
         let pem = include_str!("../../testdata/rsa-a.private.pem");
@@ -243,28 +223,22 @@ mod tests {
 
     #[tokio::test]
     async fn fetches_a_jwks_over_http() {
-        let url = serve("200 OK", document()).await;
-        let set = HttpJwks::new(&url).fetch().await.unwrap();
+        let server = JwksServer::start("200 OK", document()).await;
+        let set = HttpJwks::new(&server.url).fetch().await.unwrap();
         assert_eq!(set.keys.len(), 1);
         assert_eq!(usable_keys(&set).len(), 1);
     }
 
     #[tokio::test]
     async fn refuses_error_statuses_and_oversized_documents() {
-        let url = serve("500 Internal Server Error", "{}".into()).await;
-        assert!(HttpJwks::new(&url).fetch().await.is_err());
-        let url = serve(
+        let server = JwksServer::start("500 Internal Server Error", "{}".into()).await;
+        assert!(HttpJwks::new(&server.url).fetch().await.is_err());
+        server.serve(
             "200 OK",
             format!("{{\"keys\":[],\"pad\":\"{}\"}}", "x".repeat(MAX_JWKS_BYTES)),
-        )
-        .await;
-        assert!(
-            HttpJwks::new(&url)
-                .fetch()
-                .await
-                .unwrap_err()
-                .contains("larger than")
         );
+        let error = HttpJwks::new(&server.url).fetch().await.unwrap_err();
+        assert!(error.contains("larger than"), "{error}");
     }
 
     #[test]
@@ -283,7 +257,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_endpoint_is_an_error_not_a_hang() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
         drop(listener);
         assert!(HttpJwks::new(&url).fetch().await.is_err());

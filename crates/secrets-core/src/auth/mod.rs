@@ -3,6 +3,8 @@
 //! present, then the tenant and permission claims.
 
 mod jwks;
+#[cfg(test)]
+mod test_server;
 
 use std::collections::HashSet;
 use std::time::Duration;

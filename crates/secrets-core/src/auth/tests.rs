@@ -504,3 +504,73 @@ async fn a_jwks_key_only_verifies_its_own_algorithm() {
     );
     assert_eq!(failure(outcome(&auth, Some(&bearer(&token))).await).0, 401);
 }
+
+// --- JWKS over real HTTP ------------------------------------------------
+
+fn jwks_document(keys: Vec<Jwk>) -> String {
+    serde_json::to_string(&JwkSet { keys }).unwrap()
+}
+
+fn http_jwks_auth(url: &str, min_refresh_interval: Duration) -> Authenticator {
+    let source = KeySource::Jwks {
+        url: url.to_owned(),
+        min_refresh_interval,
+        max_age: Duration::from_secs(600),
+    };
+    Authenticator::new(settings(source, &[Algorithm::RS256])).unwrap()
+}
+
+#[tokio::test]
+async fn a_flood_of_unknown_kids_makes_one_http_fetch_per_interval() {
+    let server =
+        test_server::JwksServer::start("200 OK", jwks_document(vec![jwk(RSA_A_PRIVATE, "a")]))
+            .await;
+    let auth = http_jwks_auth(&server.url, Duration::from_secs(60));
+    for i in 0..200 {
+        let token = rsa_token(RSA_A_PRIVATE, Some(&format!("unknown-{i}")), &claims());
+        assert_eq!(failure(outcome(&auth, Some(&bearer(&token))).await).0, 401);
+    }
+    let known = rsa_token(RSA_A_PRIVATE, Some("a"), &claims());
+    assert!(outcome(&auth, Some(&bearer(&known))).await.is_ok());
+    assert_eq!(
+        server.hits(),
+        1,
+        "one fetch for 200 unknown kids and a known one"
+    );
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_accepted_after_one_more_http_fetch() {
+    let server =
+        test_server::JwksServer::start("200 OK", jwks_document(vec![jwk(RSA_A_PRIVATE, "a")]))
+            .await;
+    let auth = http_jwks_auth(&server.url, Duration::from_millis(300));
+    let old = rsa_token(RSA_A_PRIVATE, Some("a"), &claims());
+    assert!(outcome(&auth, Some(&bearer(&old))).await.is_ok());
+    server.serve(
+        "200 OK",
+        jwks_document(vec![jwk(RSA_A_PRIVATE, "a"), jwk(RSA_B_PRIVATE, "b")]),
+    );
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let rotated = rsa_token(RSA_B_PRIVATE, Some("b"), &claims());
+    assert!(outcome(&auth, Some(&bearer(&rotated))).await.is_ok());
+    assert_eq!(server.hits(), 2);
+}
+
+#[tokio::test]
+async fn a_jwks_endpoint_that_goes_down_leaves_the_cached_keys_working() {
+    let server =
+        test_server::JwksServer::start("200 OK", jwks_document(vec![jwk(RSA_A_PRIVATE, "a")]))
+            .await;
+    let auth = http_jwks_auth(&server.url, Duration::ZERO);
+    let token = rsa_token(RSA_A_PRIVATE, Some("a"), &claims());
+    assert!(outcome(&auth, Some(&bearer(&token))).await.is_ok());
+    server.serve("503 Service Unavailable", "{}".into());
+    let unknown = rsa_token(RSA_B_PRIVATE, Some("b"), &claims());
+    assert_eq!(
+        failure(outcome(&auth, Some(&bearer(&unknown))).await).0,
+        401
+    );
+    assert!(outcome(&auth, Some(&bearer(&token))).await.is_ok());
+    assert_eq!(server.hits(), 2, "the failed refresh was tried once");
+}

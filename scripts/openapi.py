@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""Builds our OpenAPI document: the upstream contract, unchanged, plus what
+this implementation adds. Every addition is below, in one place.
+
+    openapi.py          write openapi/cortex-secrets.json
+    openapi.py --check  fail if the committed document is not what this builds
+
+The numbers here are the service's limits; the Rust test
+crates/secrets-http/tests/openapi.rs fails if they drift from the code.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+UPSTREAM = ROOT / "openapi" / "upstream" / "cortex-secrets-openapi.json"
+OURS = ROOT / "openapi" / "cortex-secrets.json"
+
+TAG = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 100,
+    "pattern": "^[A-Za-z0-9_-]+$",
+    "description": "Unique identifier for the secret: 1 to 100 of A-Z a-z 0-9 _ -, case-sensitive, "
+    "never shaped like an id ('se' followed by 16 lowercase hex digits). Immutable.",
+    "example": "my-secret",
+}
+# Not blank, no control characters (Unicode category Cc); the middle class is
+# every character that is neither a control character nor white space.
+NAME = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 255,
+    "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*"
+    "[^\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    "[^\\u0000-\\u001f\\u007f-\\u009f]*$",
+    "description": "Human-readable name for the secret: 1 to 255 characters, not only white space, "
+    "no control characters",
+    "example": "My Secret",
+}
+SECRET = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 65536,
+    "description": "Value of the secret: 1 to 65536 bytes of UTF-8. Write-only: never returned.",
+    "example": "my-secret-password",
+    "writeOnly": True,
+}
+ID = {
+    "type": "string",
+    "pattern": "^se[0-9a-f]{16}$",
+    "description": "Unique, immutable, 18-character auto-generated identifier for the secret",
+    "example": "se2da8159dbeefb974",
+}
+PAGE = {"type": "integer", "format": "int32", "default": 0, "minimum": 0, "maximum": 2147483647}
+PAGE_SIZE = {"type": "integer", "format": "int32", "default": 250, "minimum": 1, "maximum": 1000}
+
+ERROR = {"$ref": "#/components/schemas/ErrorResponse"}
+BEARER_CHALLENGE = {
+    "description": "RFC 6750 bearer challenge, e.g. `Bearer realm=\"cortex-secrets\", error=\"invalid_token\"`",
+    "schema": {"type": "string"},
+}
+RETRY_AFTER = {"description": "Seconds to wait before retrying.", "schema": {"type": "integer", "minimum": 0}}
+
+RESPONSES = {
+    "Unauthorized": {
+        "description": "Missing or invalid bearer token (type UNCATEGORIZED: the contract's enum has no "
+        "'unauthorized')",
+        "headers": {"WWW-Authenticate": BEARER_CHALLENGE},
+        "content": {"application/json": {"schema": ERROR}},
+    },
+    "Forbidden": {
+        "description": "The token does not grant the required permission (type FORBIDDEN)",
+        "headers": {"WWW-Authenticate": BEARER_CHALLENGE},
+        "content": {"application/json": {"schema": ERROR}},
+    },
+    "Conflict": {
+        "description": "The tenant already has a secret with this tag (type CONFLICT)",
+        "content": {"application/json": {"schema": ERROR}},
+    },
+    "PayloadTooLarge": {
+        "description": "The request body is larger than 400 KiB (type BAD_REQUEST)",
+        "content": {"application/json": {"schema": ERROR}},
+    },
+    "InternalError": {
+        "description": "A fault of the service (type UNHANDLED_EXCEPTION); the message says nothing more",
+        "content": {"application/json": {"schema": ERROR}},
+    },
+    "Unavailable": {
+        "description": "A dependency is briefly unavailable (type INTEGRATION_UNAVAILABLE)",
+        "headers": {"Retry-After": RETRY_AFTER},
+        "content": {"application/json": {"schema": ERROR}},
+    },
+}
+
+# Statuses every operation can answer, and those only some can.
+COMMON = {"401": "Unauthorized", "403": "Forbidden", "500": "InternalError", "503": "Unavailable"}
+EXTRA = {
+    ("post", "/api/v1/secrets"): {"409": "Conflict", "413": "PayloadTooLarge"},
+    ("put", "/api/v1/secrets/{tagOrId}"): {"413": "PayloadTooLarge"},
+}
+
+
+def link(operation_id: str, field: str) -> dict:
+    return {"operationId": operation_id, "parameters": {"tagOrId": f"$response.body#/{field}"}}
+
+
+# How a created or updated secret can be addressed next, for clients and for
+# schemathesis' stateful tests. By id only: a tag link would let a stateful
+# run delete a secret by id and then expect it by tag.
+LINKS = {
+    ("post", "/api/v1/secrets"): {
+        "GetSecretById": link("getSecret", "id"),
+        "UpdateSecretById": link("updateSecret", "id"),
+        "DeleteSecretById": link("deleteSecret", "id"),
+    },
+    ("put", "/api/v1/secrets/{tagOrId}"): {
+        "GetSecretById": link("getSecret", "id"),
+        "DeleteSecretById": link("deleteSecret", "id"),
+    },
+}
+
+
+def build(upstream: dict) -> dict:
+    doc = copy.deepcopy(upstream)
+    doc["info"]["title"] = "Cortex API: Secrets (this implementation)"
+    doc["info"]["description"] = (
+        upstream["info"]["description"]
+        + " This implementation adds what the upstream document leaves unsaid: the 401, 403, 409, 413, 500 "
+        "and 503 responses it can give, the Retry-After and WWW-Authenticate headers, its validation limits "
+        "as schema constraints, page and pageSize as optional with their defaults, and links between "
+        "operations. scripts/openapi.py lists every addition."
+    )
+    schemas = doc["components"]["schemas"]
+    for request in ("CreateSecretRequest", "UpdateSecretRequest"):
+        properties = schemas[request]["properties"]
+        properties["name"] = copy.deepcopy(NAME)
+        properties["secret"] = copy.deepcopy(SECRET)
+        if "tag" in properties:
+            properties["tag"] = copy.deepcopy(TAG)
+    schemas["UpdateSecretRequest"]["description"] = (
+        "Partial update: absent fields stay as they are; an empty object changes nothing. "
+        "Unknown fields (a `tag`, say) are ignored."
+    )
+    response = schemas["SecretResponse"]
+    response["required"] = ["id", "name", "tag"]
+    response["properties"]["id"] = copy.deepcopy(ID)
+    response["properties"]["tag"] = {k: v for k, v in TAG.items() if k != "description"} | {
+        "description": "Unique identifier for the secret"
+    }
+    for field in ("page", "total", "totalPages"):
+        schemas["AllSecretsResponse"]["properties"][field]["minimum"] = 0
+
+    doc["components"]["responses"].update(copy.deepcopy(RESPONSES))
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            for status, name in {**COMMON, **EXTRA.get((method, path), {})}.items():
+                responses[status] = {"$ref": f"#/components/responses/{name}"}
+            if (method, path) in LINKS:
+                responses["200"]["links"] = copy.deepcopy(LINKS[(method, path)])
+            for parameter in operation.get("parameters", []):
+                if parameter["name"] in ("page", "pageSize"):
+                    parameter["required"] = False
+                    parameter["schema"] = copy.deepcopy(PAGE if parameter["name"] == "page" else PAGE_SIZE)
+    return doc
+
+
+def render(doc: dict) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def main() -> int:
+    built = render(build(json.loads(UPSTREAM.read_text())))
+    if "--check" in sys.argv:
+        if OURS.read_text() != built:
+            print(f"{OURS.relative_to(ROOT)} is stale: run `python3 scripts/openapi.py`", file=sys.stderr)
+            return 1
+        print(f"{OURS.relative_to(ROOT)} is up to date")
+        return 0
+    OURS.write_text(built)
+    print(f"wrote {OURS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
