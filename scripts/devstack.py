@@ -48,6 +48,7 @@ PERMISSION = "CREATE_SECRETS"
 DEFAULT_TENANT = "local"
 # Compiling every function from scratch on 2 cores takes a few minutes.
 READY_TIMEOUT_S = 20 * 60
+FUNCTION_INSTANCES = 4
 ROUTES = [
     ("GET", "/api/v1/secrets"),
     ("POST", "/api/v1/secrets"),
@@ -243,7 +244,8 @@ def function_env(moto_port: int) -> dict[str, str]:
 def start_moto(stack: Stack, port: int) -> None:
     if port_in_use(port):
         sys.exit(f"port {port} is taken: is another `make run` going? (set MOTO_PORT to use another)")
-    stack.start("moto_server", [str(VENV_BIN / "moto_server"), "-H", HOST, "-p", str(port)], tool_env(), LOCAL / "moto.log")
+    command = [str(VENV_BIN / "python"), str(ROOT / "scripts" / "emulator.py"), HOST, str(port)]
+    stack.start("moto (one request at a time)", command, tool_env(), LOCAL / "moto.log")
     wait_for(f"http://{HOST}:{port}/moto-api/", lambda status: status == 200, timeout_s=60, what="moto_server")
 
 
@@ -285,8 +287,10 @@ def start_api(stack: Stack, moto_port: int, api_port: int, reload: bool) -> str:
     env_file.write_text("".join(f"{k}={v}\n" for k, v in function_env(moto_port).items()))
     env_file.chmod(0o600)
     router_port = free_port()
+    # Several instances of each function, as Lambda runs under load, so that
+    # concurrent requests really overlap.
     command = ["cargo", "lambda", "watch", "--invoke-address", HOST, "--invoke-port", str(router_port),
-               "--env-file", str(env_file)]
+               "--env-file", str(env_file), "--concurrency", str(FUNCTION_INSTANCES)]
     if not reload:
         command.append("--ignore-changes")
     stack.start("cargo lambda watch", command, tool_env(), None if reload else LOCAL / "watch.log")

@@ -79,7 +79,8 @@ RESPONSES = {
         "content": {"application/json": {"schema": ERROR}},
     },
     "Conflict": {
-        "description": "The tenant already has a secret with this tag (type CONFLICT)",
+        "description": "The tenant already has a secret with this tag, or holds its maximum number of secrets "
+        "(100000 by default) (type CONFLICT)",
         "content": {"application/json": {"schema": ERROR}},
     },
     "PayloadTooLarge": {

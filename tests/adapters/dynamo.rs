@@ -82,6 +82,8 @@ fn by_tag(tag: &str) -> SecretKey {
 async fn the_dynamodb_store_conforms() {
     let harness = harness().await;
     conformance::run_all(harness.secrets.store(), tenant).await;
+    let limited = harness.secrets.store().clone().with_max_secrets(3);
+    conformance::the_tenant_limit_holds(&limited, &tenant()).await;
 }
 
 #[tokio::test]

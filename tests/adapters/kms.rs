@@ -62,3 +62,81 @@ async fn a_missing_key_is_an_internal_error_not_a_crash() {
     assert_eq!(error.http_status(), 500);
     assert_eq!(error.to_string(), "internal error");
 }
+
+/// Moving a stored envelope, or any part of it, to another secret or tenant
+/// makes it undecryptable: KMS refuses the wrapped key under the wrong
+/// context, and AES-GCM refuses a ciphertext under the wrong key or context.
+#[tokio::test]
+async fn swapped_or_tampered_envelopes_fail_to_decrypt() {
+    use secrets_core::crypto::SealedValue;
+
+    let keys = keys().await;
+    let (tenant, a) = ids();
+    let (_, b) = ids();
+    let (other_tenant, c) = ids();
+    let value = |text: &str| SecretValue::parse(Zeroizing::new(text.into())).unwrap();
+    let seal_for = |tenant, id| {
+        let keys = keys.clone();
+        let value = value("swap me");
+        async move {
+            seal(&keys, EncryptionContext::new(tenant, id), &value)
+                .await
+                .unwrap()
+        }
+    };
+    let (sealed_a, sealed_b, sealed_c) = (
+        seal_for(&tenant, &a).await,
+        seal_for(&tenant, &b).await,
+        seal_for(&other_tenant, &c).await,
+    );
+    let context_a = EncryptionContext::new(&tenant, &a);
+    assert!(open(&keys, context_a, &sealed_a).await.is_ok());
+
+    let with = |change: &dyn Fn(&mut SealedValue)| {
+        let mut sealed = sealed_a.clone();
+        change(&mut sealed);
+        sealed
+    };
+    let forgeries: Vec<(&str, SealedValue)> = vec![
+        ("another secret's envelope", sealed_b.clone()),
+        ("another tenant's envelope", sealed_c.clone()),
+        (
+            "another secret's wrapped key",
+            with(&|s| s.wrapped_key = sealed_b.wrapped_key.clone()),
+        ),
+        (
+            "another tenant's wrapped key",
+            with(&|s| s.wrapped_key = sealed_c.wrapped_key.clone()),
+        ),
+        (
+            "another secret's ciphertext and nonce",
+            with(&|s| {
+                s.ciphertext = sealed_b.ciphertext.clone();
+                s.nonce = sealed_b.nonce;
+            }),
+        ),
+        (
+            "a flipped ciphertext byte",
+            with(&|s| s.ciphertext[0] ^= 0x01),
+        ),
+        (
+            "a flipped tag byte",
+            with(&|s| *s.ciphertext.last_mut().unwrap() ^= 0x80),
+        ),
+        ("a flipped nonce byte", with(&|s| s.nonce[11] ^= 0x01)),
+        (
+            "a flipped wrapped key byte",
+            with(&|s| s.wrapped_key[20] ^= 0x01),
+        ),
+        (
+            "a truncated ciphertext",
+            with(&|s| s.ciphertext.truncate(4)),
+        ),
+    ];
+    for (name, forged) in forgeries {
+        assert!(
+            open(&keys, context_a, &forged).await.is_err(),
+            "{name} decrypted"
+        );
+    }
+}

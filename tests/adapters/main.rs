@@ -3,3 +3,4 @@
 
 mod dynamo;
 mod kms;
+mod logs;

@@ -8,6 +8,7 @@ mod crud;
 mod errors;
 mod hostile;
 mod pagination;
+mod races;
 mod smoke;
 mod tenancy;
 mod tokens;

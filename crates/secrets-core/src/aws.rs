@@ -2,10 +2,33 @@
 //! about them: retry later (429, 503) or nothing (500).
 
 use std::fmt::Debug;
+use std::time::Duration;
 
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
+use crate::config::CallTimeouts;
 use crate::error::{DEFAULT_RETRY_AFTER_SECS, Error};
+
+/// Attempts per AWS call, the first included: throttling and brief outages
+/// get two retries, with the SDK's jittered backoff, then become 429/503.
+pub const MAX_ATTEMPTS: u32 = 3;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS)
+}
+
+/// Every AWS call is bounded, inside the functions' 10 s timeout: a stuck
+/// dependency costs a 503, never a timed-out invocation.
+pub fn timeout_config(timeouts: CallTimeouts) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(timeouts.attempt)
+        .operation_timeout(timeouts.operation)
+        .build()
+}
 
 /// Error codes meaning "too many requests" (after the SDK's own retries).
 const THROTTLING_CODES: &[&str] = &[

@@ -8,6 +8,7 @@ use jsonwebtoken::Algorithm;
 use zeroize::Zeroizing;
 
 use crate::auth::{AuthSettings, KeySource};
+use crate::store::DEFAULT_MAX_SECRETS_PER_TENANT;
 
 pub const DEFAULT_PERMISSION: &str = "CREATE_SECRETS";
 pub const DEFAULT_TENANT_CLAIM: &str = "tenant";
@@ -36,8 +37,12 @@ pub const DEFAULT_OPERATION_TIMEOUT_MS: u64 = 5_000;
 /// Below the functions' 10 s timeout, so that a stuck call ends in a 503.
 pub const MAX_CALL_TIMEOUT_MS: u64 = 9_000;
 
+/// Beyond this, skipping to the deepest page could outlast the function.
+pub const MAX_MAX_SECRETS_PER_TENANT: u64 = 250_000;
+
 pub struct Config {
     pub table_name: String,
+    pub max_secrets_per_tenant: u64,
     pub call_timeouts: CallTimeouts,
     /// Present exactly for `Access::ReadWrite`.
     pub kms_key_id: Option<String>,
@@ -120,6 +125,12 @@ impl Config {
             100..=MAX_CALL_TIMEOUT_MS,
             "milliseconds",
         );
+        let max_secrets_per_tenant = number(
+            "MAX_SECRETS_PER_TENANT",
+            DEFAULT_MAX_SECRETS_PER_TENANT,
+            1..=MAX_MAX_SECRETS_PER_TENANT,
+            "secrets",
+        );
         if attempt_ms > operation_ms {
             problems
                 .push("SDK_ATTEMPT_TIMEOUT_MS must not exceed SDK_OPERATION_TIMEOUT_MS".to_owned());
@@ -173,6 +184,7 @@ impl Config {
         };
         Ok(Self {
             table_name,
+            max_secrets_per_tenant,
             call_timeouts: CallTimeouts {
                 attempt: Duration::from_millis(attempt_ms),
                 operation: Duration::from_millis(operation_ms),
@@ -222,6 +234,7 @@ mod tests {
         assert_eq!(config.auth.permission, "CREATE_SECRETS");
         assert_eq!(config.auth.tenant_claim, "tenant");
         assert_eq!(config.auth.leeway_secs, 5);
+        assert_eq!(config.max_secrets_per_tenant, 100_000);
         assert_eq!(
             config.call_timeouts,
             CallTimeouts {

@@ -26,7 +26,7 @@ use crate::crypto::{CIPHER_SCHEME, SealedValue};
 use crate::domain::{SecretId, SecretKey, SecretName, SecretSummary, Tag, TenantId, random_hex};
 use crate::error::{DEFAULT_RETRY_AFTER_SECS, Error, Result};
 use crate::page::{Page, PageRequest};
-use crate::store::{NewSecret, SecretChanges, SecretStore};
+use crate::store::{DEFAULT_MAX_SECRETS_PER_TENANT, NewSecret, SecretChanges, SecretStore};
 
 const PK: &str = "pk";
 const SK: &str = "sk";
@@ -39,12 +39,19 @@ const COUNT_SK: &str = "COUNT";
 /// another in-flight transaction on the same items; then 503.
 const TRANSACTION_ATTEMPTS: u32 = 3;
 
+/// Skipping to a deep page reads at most the tenant's limit of secrets (by
+/// default 100,000 small items, about 15 one-megabyte queries); should
+/// DynamoDB be slow, the request gives up with a 503 before the function's
+/// own timeout would end it without an answer.
+const SKIP_DEADLINE: Duration = Duration::from_secs(7);
+
 type Item = HashMap<String, AttributeValue>;
 
 #[derive(Clone)]
 pub struct DynamoStore {
     client: Client,
     table: String,
+    max_secrets: u64,
 }
 
 impl DynamoStore {
@@ -52,6 +59,14 @@ impl DynamoStore {
         Self {
             client,
             table: table.into(),
+            max_secrets: DEFAULT_MAX_SECRETS_PER_TENANT,
+        }
+    }
+
+    pub fn with_max_secrets(self, max_secrets: u64) -> Self {
+        Self {
+            max_secrets,
+            ..self
         }
     }
 
@@ -113,9 +128,13 @@ impl DynamoStore {
     /// are the smallest items of the tenant, and each call covers up to 1 MB
     /// of them. Returns where the page starts, or `None` past the end.
     async fn skip(&self, tenant: &TenantId, rows: u64) -> Result<Option<Item>> {
+        let started = tokio::time::Instant::now();
         let mut remaining = rows;
         let mut start: Option<Item> = None;
         while remaining > 0 {
+            if started.elapsed() > SKIP_DEADLINE {
+                return Err(unavailable("skipping to a deep page took too long"));
+            }
             let output = self
                 .tag_query(tenant)
                 .select(Select::Count)
@@ -267,14 +286,29 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
-    fn count_change(&self, tenant: &TenantId, delta: i64) -> Result<TransactWriteItem> {
+    /// Counts one more secret, if the tenant is below its limit.
+    fn count_up(&self, tenant: &TenantId) -> Result<TransactWriteItem> {
         self.update_item(
             tenant,
             COUNT_SK.to_owned(),
-            "ADD #count :delta",
+            "ADD #count :one",
+            Some("attribute_not_exists(#count) OR #count < :max"),
+            &["count"],
+            vec![
+                (":one", AttributeValue::N("1".into())),
+                (":max", AttributeValue::N(self.max_secrets.to_string())),
+            ],
+        )
+    }
+
+    fn count_down(&self, tenant: &TenantId) -> Result<TransactWriteItem> {
+        self.update_item(
+            tenant,
+            COUNT_SK.to_owned(),
+            "ADD #count :minus_one",
             None,
             &["count"],
-            vec![(":delta", AttributeValue::N(delta.to_string()))],
+            vec![(":minus_one", AttributeValue::N("-1".into()))],
         )
     }
 
@@ -389,11 +423,14 @@ impl SecretStore for DynamoStore {
             self.put(tag_item, absent)?,
             self.put(id_item, absent)?,
             self.put(self.value_item(tenant, id, &secret.sealed, &now), absent)?,
-            self.count_change(tenant, 1)?,
+            self.count_up(tenant)?,
         ];
         self.transact(items, |index| match index {
             0 => Error::TagTaken {
                 tag: tag.to_string(),
+            },
+            3 => Error::QuotaExceeded {
+                limit: self.max_secrets,
             },
             _ => Error::Internal {
                 context: "creating a secret",
@@ -482,7 +519,7 @@ impl SecretStore for DynamoStore {
                 &[PK],
                 vec![],
             )?,
-            self.count_change(tenant, -1)?,
+            self.count_down(tenant)?,
         ];
         self.transact(items, |_| Error::NotFound).await
     }

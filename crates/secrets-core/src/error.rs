@@ -36,6 +36,10 @@ pub enum Error {
     #[error("a secret with tag `{tag}` already exists")]
     TagTaken { tag: String },
 
+    /// The tenant holds as many secrets as it may.
+    #[error("the tenant already has the maximum of {limit} secrets; delete some first")]
+    QuotaExceeded { limit: u64 },
+
     #[error("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
 
@@ -114,7 +118,7 @@ impl Error {
             Self::Unauthenticated { .. } => 401,
             Self::Forbidden { .. } => 403,
             Self::NotFound => 404,
-            Self::TagTaken { .. } => 409,
+            Self::TagTaken { .. } | Self::QuotaExceeded { .. } => 409,
             Self::PayloadTooLarge { .. } => 413,
             Self::Throttled { .. } => 429,
             Self::Unavailable { .. } => 503,
@@ -131,7 +135,7 @@ impl Error {
             Self::Unauthenticated { .. } => "UNCATEGORIZED",
             Self::Forbidden { .. } => "FORBIDDEN",
             Self::NotFound => "NOT_FOUND",
-            Self::TagTaken { .. } => "CONFLICT",
+            Self::TagTaken { .. } | Self::QuotaExceeded { .. } => "CONFLICT",
             Self::Throttled { .. } => "INTEGRATION_RATE_LIMITED",
             Self::Unavailable { .. } => "INTEGRATION_UNAVAILABLE",
             Self::Internal { .. } => "UNHANDLED_EXCEPTION",
@@ -188,6 +192,7 @@ mod tests {
             ),
             (Error::NotFound, 404, "NOT_FOUND"),
             (Error::TagTaken { tag: "a".into() }, 409, "CONFLICT"),
+            (Error::QuotaExceeded { limit: 5 }, 409, "CONFLICT"),
             (Error::PayloadTooLarge { limit: 1 }, 413, "BAD_REQUEST"),
             (
                 Error::Throttled {

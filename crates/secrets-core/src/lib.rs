@@ -10,7 +10,7 @@
 //! - [`config`]: start-up configuration from the environment.
 //! - [`metrics`]: counting AWS calls per operation.
 
-mod aws;
+pub mod aws;
 
 pub mod auth;
 pub mod config;
@@ -18,6 +18,8 @@ pub mod crypto;
 pub mod domain;
 pub mod dynamo;
 pub mod error;
+#[cfg(test)]
+mod faults;
 pub mod input;
 pub mod kms;
 pub mod metrics;

@@ -39,7 +39,8 @@ pub trait SecretStore: Send + Sync {
     ) -> impl Future<Output = Result<Page>> + Send;
 
     /// Writes the secret and counts it, all or nothing.
-    /// `Error::TagTaken` when the tenant already has a secret with this tag.
+    /// `Error::TagTaken` when the tenant already has a secret with this tag,
+    /// `Error::QuotaExceeded` when it already has its maximum number.
     fn insert(
         &self,
         tenant: &TenantId,
@@ -69,11 +70,21 @@ pub trait SecretStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<SealedValue>>> + Send;
 }
 
+/// The most secrets one tenant may hold. It bounds what any request can
+/// read: skipping to the deepest page reads at most this many (small) items.
+pub const DEFAULT_MAX_SECRETS_PER_TENANT: u64 = 100_000;
+
 /// An in-process store with the same semantics as the DynamoDB one, for
 /// unit tests and local experiments without AWS.
-#[derive(Default)]
 pub struct MemoryStore {
     tenants: Mutex<HashMap<TenantId, TenantSecrets>>,
+    max_secrets: u64,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::with_max_secrets(DEFAULT_MAX_SECRETS_PER_TENANT)
+    }
 }
 
 #[derive(Default)]
@@ -92,6 +103,13 @@ impl TenantSecrets {
 }
 
 impl MemoryStore {
+    pub fn with_max_secrets(max_secrets: u64) -> Self {
+        Self {
+            tenants: Mutex::default(),
+            max_secrets,
+        }
+    }
+
     fn with_tenant<T>(
         &self,
         tenant: &TenantId,
@@ -136,6 +154,11 @@ impl SecretStore for MemoryStore {
             if secrets.by_tag.contains_key(&tag) {
                 return Err(Error::TagTaken {
                     tag: tag.to_string(),
+                });
+            }
+            if secrets.by_tag.len() as u64 >= self.max_secrets {
+                return Err(Error::QuotaExceeded {
+                    limit: self.max_secrets,
                 });
             }
             secrets
@@ -195,5 +218,10 @@ mod tests {
     #[tokio::test]
     async fn the_memory_store_conforms() {
         conformance::run_all(&MemoryStore::default(), conformance::random_tenant).await;
+        conformance::the_tenant_limit_holds(
+            &MemoryStore::with_max_secrets(3),
+            &conformance::random_tenant(),
+        )
+        .await;
     }
 }

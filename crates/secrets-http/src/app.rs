@@ -2,26 +2,18 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::time::Duration;
 
 use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
 use lambda_http::{Body, Error as LambdaError, Request, Response, service_fn};
 use secrets_core::Result;
 use secrets_core::auth::{Authenticator, Caller};
+use secrets_core::aws::{retry_config, timeout_config};
 use secrets_core::config::{Access, Config};
 use secrets_core::dynamo::DynamoStore;
 use secrets_core::kms::KmsDataKeys;
 use secrets_core::service::Secrets;
 
 use crate::request::authorization;
-
-/// Bounds on every AWS call, inside the functions' 10 s timeout (attempt and
-/// operation timeouts come from the configuration, 2 s and 5 s by default):
-/// a stuck dependency costs a 503, never a timed-out invocation.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-const MAX_ATTEMPTS: u32 = 3;
 
 pub struct App<S, K = ()> {
     pub secrets: Secrets<S, K>,
@@ -43,7 +35,7 @@ impl App<DynamoStore> {
     /// KMS key, no way to call create or update.
     pub async fn read_only() -> std::result::Result<Self, LambdaError> {
         let (config, sdk) = start(Access::ReadOnly).await?;
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name);
+        let store = store(&config, &sdk);
         Ok(Self::new(Secrets::new(store, ()), authenticator(config)?))
     }
 }
@@ -51,7 +43,7 @@ impl App<DynamoStore> {
 impl App<DynamoStore, KmsDataKeys> {
     pub async fn read_write() -> std::result::Result<Self, LambdaError> {
         let (config, sdk) = start(Access::ReadWrite).await?;
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name);
+        let store = store(&config, &sdk);
         let key_id = config.kms_key_id.clone().unwrap_or_default();
         let keys = KmsDataKeys::new(aws_sdk_kms::Client::new(&sdk), key_id);
         Ok(Self::new(Secrets::new(store, keys), authenticator(config)?))
@@ -63,21 +55,20 @@ impl App<DynamoStore, KmsDataKeys> {
 async fn start(
     access: Access,
 ) -> std::result::Result<(Config, aws_config::SdkConfig), LambdaError> {
-    lambda_http::tracing::init_default_subscriber();
+    crate::logging::init();
     let config =
         Config::from_env(access).inspect_err(|error| tracing::error!(%error, "cannot start"))?;
     let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .operation_attempt_timeout(config.call_timeouts.attempt)
-                .operation_timeout(config.call_timeouts.operation)
-                .build(),
-        )
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .timeout_config(timeout_config(config.call_timeouts))
+        .retry_config(retry_config())
         .load()
         .await;
     Ok((config, sdk))
+}
+
+fn store(config: &Config, sdk: &aws_config::SdkConfig) -> DynamoStore {
+    DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name)
+        .with_max_secrets(config.max_secrets_per_tenant)
 }
 
 fn authenticator(config: Config) -> std::result::Result<Authenticator, LambdaError> {

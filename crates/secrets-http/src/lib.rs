@@ -3,6 +3,7 @@
 //! Handlers in `functions/` are a few lines over these.
 
 mod app;
+pub mod logging;
 pub mod request;
 pub mod response;
 #[cfg(any(test, feature = "test-support"))]

@@ -47,6 +47,7 @@ fn every_error() -> Vec<Error> {
         },
         Error::NotFound,
         Error::TagTaken { tag: "t".into() },
+        Error::QuotaExceeded { limit: 1 },
         Error::PayloadTooLarge { limit: 1 },
         Error::Throttled {
             retry_after_secs: 1,
@@ -64,6 +65,7 @@ fn every_error() -> Vec<Error> {
             | Error::Forbidden { .. }
             | Error::NotFound
             | Error::TagTaken { .. }
+            | Error::QuotaExceeded { .. }
             | Error::PayloadTooLarge { .. }
             | Error::Throttled { .. }
             | Error::Unavailable { .. }

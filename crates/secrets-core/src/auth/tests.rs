@@ -558,6 +558,24 @@ async fn a_rotated_key_is_accepted_after_one_more_http_fetch() {
 }
 
 #[tokio::test]
+async fn a_cold_start_with_an_unreachable_jwks_answers_401_promptly() {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/jwks.json", closed.local_addr().unwrap());
+    drop(closed);
+    let auth = http_jwks_auth(&url, Duration::from_secs(60));
+    let started = std::time::Instant::now();
+    let token = rsa_token(RSA_A_PRIVATE, Some("a"), &claims());
+    assert_eq!(
+        failure(outcome(&auth, Some(&bearer(&token))).await),
+        (401, Some(AuthFailure::Invalid))
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "bounded by the fetch timeout"
+    );
+}
+
+#[tokio::test]
 async fn a_jwks_endpoint_that_goes_down_leaves_the_cached_keys_working() {
     let server =
         test_server::JwksServer::start("200 OK", jwks_document(vec![jwk(RSA_A_PRIVATE, "a")]))

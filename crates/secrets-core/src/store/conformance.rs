@@ -249,6 +249,31 @@ pub async fn deletes_uncount_and_free_the_tag<S: SecretStore>(store: &S, tenant:
     assert_eq!(total(store, tenant).await, 1);
 }
 
+/// For a store built with a limit of 3 secrets per tenant.
+pub async fn the_tenant_limit_holds<S: SecretStore>(store: &S, tenant: &TenantId) {
+    for tag in ["one", "two", "three"] {
+        store.insert(tenant, new_secret(tag)).await.expect("insert");
+    }
+    let error = store.insert(tenant, new_secret("four")).await.unwrap_err();
+    assert!(
+        matches!(error, Error::QuotaExceeded { limit: 3 }),
+        "{error}"
+    );
+    assert_eq!(store.find(tenant, &tag("four")).await.unwrap(), None);
+    assert_eq!(total(store, tenant).await, 3);
+    // A taken tag is still reported as such, not as the limit.
+    assert!(matches!(
+        store.insert(tenant, new_secret("one")).await,
+        Err(Error::TagTaken { .. })
+    ));
+    store.delete(tenant, &tag("two")).await.expect("delete");
+    store
+        .insert(tenant, new_secret("four"))
+        .await
+        .expect("room again");
+    assert_eq!(total(store, tenant).await, 3);
+}
+
 pub async fn tenants_are_isolated<S: SecretStore>(
     store: &S,
     owner: &TenantId,

@@ -1,0 +1,153 @@
+//! Logs: the level Lambda's advanced logging controls (or `RUST_LOG`) ask
+//! for, JSON when `AWS_LAMBDA_LOG_FORMAT=JSON`, and a ceiling that no
+//! setting can lift for the dependencies that log payloads when verbose:
+//! at TRACE the Lambda runtime logs each raw event (request bodies, secret
+//! values included) and the AWS SDK each HTTP request and response.
+
+use std::io::Write;
+
+use lambda_http::tracing::subscriber::filter::{EnvFilter, LevelFilter, Targets};
+use lambda_http::tracing::subscriber::fmt::MakeWriter;
+use lambda_http::tracing::subscriber::layer::SubscriberExt;
+use lambda_http::tracing::subscriber::util::SubscriberInitExt;
+use lambda_http::tracing::subscriber::{Layer, fmt};
+use tracing::Subscriber;
+
+/// Targets whose TRACE (and for some DEBUG) output can carry payloads.
+const PAYLOAD_LOGGERS: &[(&str, LevelFilter)] = &[
+    ("lambda_runtime", LevelFilter::DEBUG),
+    ("lambda_http", LevelFilter::DEBUG),
+    ("aws_smithy_runtime", LevelFilter::DEBUG),
+    ("aws_smithy_runtime_api", LevelFilter::DEBUG),
+    ("aws_smithy_http", LevelFilter::DEBUG),
+    ("aws_smithy_http_client", LevelFilter::DEBUG),
+    ("aws_sdk_dynamodb", LevelFilter::DEBUG),
+    ("aws_sdk_kms", LevelFilter::DEBUG),
+    ("aws_runtime", LevelFilter::DEBUG),
+    ("aws_sigv4", LevelFilter::INFO),
+    ("hyper", LevelFilter::INFO),
+    ("hyper_util", LevelFilter::INFO),
+    ("h2", LevelFilter::INFO),
+    ("rustls", LevelFilter::INFO),
+    ("reqwest", LevelFilter::INFO),
+];
+
+/// The ceiling: everything else may log at any level.
+pub fn payload_ceiling() -> Targets {
+    PAYLOAD_LOGGERS.iter().fold(
+        Targets::new().with_default(LevelFilter::TRACE),
+        |targets, (target, level)| targets.with_target(*target, *level),
+    )
+}
+
+/// The level asked for: `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO.
+fn requested() -> EnvFilter {
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG"));
+    EnvFilter::builder()
+        .with_default_directive(LevelFilter::INFO.into())
+        .parse_lossy(level.unwrap_or_default())
+}
+
+/// A subscriber writing to `writer` with `filter` under the ceiling.
+pub fn subscriber<W>(writer: W, filter: EnvFilter, json: bool) -> impl Subscriber + Send + Sync
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let format = fmt::layer()
+        .with_target(false)
+        .without_time()
+        .with_writer(writer);
+    let format = if json {
+        format.json().boxed()
+    } else {
+        format.boxed()
+    };
+    lambda_http::tracing::subscriber::registry()
+        .with(format.with_filter(filter).with_filter(payload_ceiling()))
+}
+
+pub fn init() {
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT")
+        .is_ok_and(|format| format.eq_ignore_ascii_case("json"));
+    // A second initialization (tests) keeps the first subscriber.
+    let _ = subscriber(std::io::stdout, requested(), json).try_init();
+}
+
+/// Captures everything logged on this thread, at every level the ceiling
+/// allows, until the guard is dropped: for tests of what reaches the logs.
+pub fn capture_all() -> (Captured, tracing::subscriber::DefaultGuard) {
+    let captured = Captured::default();
+    let guard = tracing::subscriber::set_default(subscriber(
+        captured.clone(),
+        EnvFilter::new("trace"),
+        false,
+    ));
+    (captured, guard)
+}
+
+/// A writer collecting everything into memory, for tests of what is logged.
+#[derive(Clone, Default)]
+pub struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Captured {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+}
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'w> MakeWriter<'w> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'w self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_loggers_stay_quiet_at_trace_whatever_is_asked() {
+        let captured = Captured::default();
+        let everything = EnvFilter::new("trace,lambda_runtime=trace,aws_smithy_runtime=trace");
+        let _guard =
+            tracing::subscriber::set_default(subscriber(captured.clone(), everything, false));
+        tracing::trace!(target: "lambda_runtime::layers::api_response", body = "raw-event-marker", "raw JSON event received from Lambda");
+        tracing::trace!(target: "aws_smithy_runtime::client::orchestrator", response = "http-body-marker", "read HTTP response body");
+        tracing::debug!(target: "aws_smithy_runtime::client::retries", "retry-debug-marker");
+        tracing::trace!(target: "secrets_core::dynamo", "our-trace-marker");
+        let text = captured.text();
+        assert!(!text.contains("raw-event-marker"), "{text}");
+        assert!(!text.contains("http-body-marker"), "{text}");
+        assert!(text.contains("retry-debug-marker"), "{text}");
+        assert!(text.contains("our-trace-marker"), "{text}");
+    }
+
+    #[test]
+    fn json_logs_are_json() {
+        let captured = Captured::default();
+        let _guard = tracing::subscriber::set_default(subscriber(
+            captured.clone(),
+            EnvFilter::new("info"),
+            true,
+        ));
+        tracing::info!(operation = "getSecret", "request served");
+        let line: serde_json::Value = serde_json::from_str(captured.text().trim()).unwrap();
+        assert_eq!(line["fields"]["operation"], "getSecret");
+    }
+}

@@ -1,0 +1,202 @@
+//! Requests racing each other: the store must stay exact. (The local stack
+//! runs several instances of each function, so these requests really do
+//! overlap.)
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::json;
+use tokio::task::JoinSet;
+
+use crate::api::{Api, Tenant};
+
+fn shared() -> (Arc<Api>, Arc<Tenant>) {
+    let api = Api::from_env();
+    let tenant = api.tenant();
+    (Arc::new(api), Arc::new(tenant))
+}
+
+/// Runs `count` copies of a request at once; returns their statuses, sorted.
+async fn at_once<F, Fut>(count: usize, request: F) -> Vec<u16>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = u16> + Send + 'static,
+{
+    let mut set = JoinSet::new();
+    for _ in 0..count {
+        set.spawn(request());
+    }
+    let mut statuses = set.join_all().await;
+    statuses.sort_unstable();
+    statuses
+}
+
+#[tokio::test]
+async fn fifty_creates_of_one_tag_make_one_secret() {
+    let (api, tenant) = shared();
+    let statuses = at_once(50, || {
+        let (api, tenant) = (api.clone(), tenant.clone());
+        async move {
+            let body = json!({"tag": "contended", "name": "n", "secret": "s"});
+            api.post(&tenant, body).await.status
+        }
+    })
+    .await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        49,
+        "{statuses:?}"
+    );
+    assert_eq!(api.total(&tenant).await, 1);
+    let listed = api.get(&tenant, "").await.json();
+    assert_eq!(listed["secrets"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn two_deletes_of_one_secret_count_down_once() {
+    let (api, tenant) = shared();
+    for round in 0..8 {
+        let tag = format!("doomed-{round}");
+        api.create(&tenant, &tag).await;
+        let statuses = at_once(2, || {
+            let (api, tenant, path) = (api.clone(), tenant.clone(), format!("/{tag}"));
+            async move { api.delete(&tenant, &path).await.status }
+        })
+        .await;
+        assert_eq!(statuses, [200, 404], "round {round}");
+        assert_eq!(api.total(&tenant).await, 0, "round {round}");
+    }
+}
+
+#[tokio::test]
+async fn an_update_racing_a_delete_never_brings_the_secret_back() {
+    let (api, tenant) = shared();
+    for round in 0..8 {
+        let tag = format!("racing-{round}");
+        let id = api.create(&tenant, &tag).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (by_id, by_tag) = (format!("/{id}"), format!("/{tag}"));
+        let change = json!({"name": "renamed", "secret": "new value"});
+        let (update, delete) = tokio::join!(
+            api.put(&tenant, &by_id, change),
+            api.delete(&tenant, &by_tag),
+        );
+        assert_eq!(delete.status, 200, "round {round}: {}", delete.body);
+        assert!(
+            matches!(update.status, 200 | 404),
+            "round {round}: {}",
+            update.body
+        );
+        for path in [format!("/{tag}"), format!("/{id}")] {
+            api.get(&tenant, &path).await.error(404, "NOT_FOUND");
+        }
+        assert_eq!(api.total(&tenant).await, 0, "round {round}");
+    }
+}
+
+/// A small deterministic generator: races need variety, not cryptography.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, sides: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % sides
+    }
+}
+
+#[tokio::test]
+async fn random_creates_deletes_and_updates_leave_the_count_exact() {
+    const TAGS: u64 = 12;
+    const WORKERS: u64 = 8;
+    let (api, tenant) = shared();
+    let deadline = Instant::now() + Duration::from_secs(8);
+    let mut workers = JoinSet::new();
+    for worker in 0..WORKERS {
+        let (api, tenant) = (api.clone(), tenant.clone());
+        workers.spawn(async move {
+            let mut dice = Dice(0x9e37_79b9_7f4a_7c15 ^ (worker + 1));
+            let mut requests = 0;
+            while Instant::now() < deadline {
+                let tag = format!("churn-{}", dice.roll(TAGS));
+                let reply = match dice.roll(3) {
+                    0 => {
+                        api.post(&tenant, json!({"tag": tag, "name": "n", "secret": "s"}))
+                            .await
+                    }
+                    1 => api.delete(&tenant, &format!("/{tag}")).await,
+                    _ => {
+                        api.put(
+                            &tenant,
+                            &format!("/{tag}"),
+                            json!({"name": format!("w{worker}")}),
+                        )
+                        .await
+                    }
+                };
+                assert!(
+                    matches!(reply.status, 200 | 404 | 409),
+                    "{}: {}",
+                    reply.status,
+                    reply.body
+                );
+                requests += 1;
+            }
+            requests
+        });
+    }
+    let requests: u64 = workers.join_all().await.into_iter().sum();
+    assert!(
+        requests > WORKERS * 5,
+        "the workers did race ({requests} requests)"
+    );
+
+    let listed = api.get(&tenant, "?pageSize=1000").await.json();
+    let tags: Vec<String> = listed["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["tag"].as_str().unwrap().to_owned())
+        .collect();
+    let unique: BTreeSet<&String> = tags.iter().collect();
+    assert_eq!(unique.len(), tags.len(), "no secret listed twice: {tags:?}");
+    assert_eq!(
+        listed["total"],
+        tags.len(),
+        "the count equals what is stored"
+    );
+    for page_size in [1, 5] {
+        let mut walked = Vec::new();
+        for page in 0..tags.len().div_ceil(page_size) {
+            let reply = api
+                .get(&tenant, &format!("?page={page}&pageSize={page_size}"))
+                .await
+                .json();
+            walked.extend(
+                reply["secrets"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s["tag"].as_str().unwrap().to_owned()),
+            );
+        }
+        assert_eq!(walked, tags, "page size {page_size}");
+    }
+    for tag in (0..TAGS).map(|i| format!("churn-{i}")) {
+        let status = api
+            .send(Method::GET, &format!("/{tag}"), Some(&tenant.token), None)
+            .await
+            .status;
+        assert_eq!(status == 200, unique.contains(&tag), "{tag}: {status}");
+    }
+}
