@@ -96,7 +96,7 @@ async fn each_operation_makes_the_fewest_calls() {
         .await
         .unwrap();
     assert_eq!(
-        harness.calls.take(),
+        harness.calls.take().calls,
         calls(&[
             ("KMS.GenerateDataKey", 1),
             ("DynamoDB.TransactWriteItems", 1)
@@ -109,7 +109,7 @@ async fn each_operation_makes_the_fewest_calls() {
         .await
         .unwrap();
     assert_eq!(
-        harness.calls.take(),
+        harness.calls.take().calls,
         calls(&[("DynamoDB.GetItem", 1)]),
         "get by tag"
     );
@@ -119,7 +119,7 @@ async fn each_operation_makes_the_fewest_calls() {
         .await
         .unwrap();
     assert_eq!(
-        harness.calls.take(),
+        harness.calls.take().calls,
         calls(&[("DynamoDB.GetItem", 1)]),
         "get by id"
     );
@@ -130,7 +130,7 @@ async fn each_operation_makes_the_fewest_calls() {
         .await
         .unwrap();
     assert_eq!(
-        harness.calls.take(),
+        harness.calls.take().calls,
         calls(&[("DynamoDB.GetItem", 1), ("DynamoDB.Query", 1)]),
         "page 0"
     );
@@ -142,7 +142,7 @@ async fn each_operation_makes_the_fewest_calls() {
         .await
         .unwrap();
     assert_eq!(
-        harness.calls.take(),
+        harness.calls.take().calls,
         calls(&[("DynamoDB.GetItem", 1), ("DynamoDB.TransactWriteItems", 1)]),
         "a rename needs no KMS"
     );
@@ -153,7 +153,7 @@ async fn each_operation_makes_the_fewest_calls() {
         .await
         .unwrap();
     assert_eq!(
-        harness.calls.take(),
+        harness.calls.take().calls,
         calls(&[("DynamoDB.GetItem", 1), ("DynamoDB.TransactWriteItems", 1)]),
         "delete"
     );
@@ -182,7 +182,7 @@ async fn deep_pages_skip_rows_with_count_queries() {
         (20..30).map(|i| format!("row-{i}")).collect::<Vec<_>>()
     );
     assert_eq!(
-        harness.calls.take(),
+        harness.calls.take().calls,
         calls(&[("DynamoDB.GetItem", 1), ("DynamoDB.Query", 2)]),
         "count, one skipping query, one reading query"
     );
@@ -193,7 +193,7 @@ async fn deep_pages_skip_rows_with_count_queries() {
         .unwrap();
     assert!(past.secrets.is_empty());
     assert_eq!(
-        harness.calls.take(),
+        harness.calls.take().calls,
         calls(&[("DynamoDB.GetItem", 1)]),
         "past the end costs the count only"
     );
@@ -210,41 +210,45 @@ async fn only_ciphertext_is_stored_and_values_live_apart() {
         .await
         .unwrap();
 
-    let items = harness
-        .raw
-        .query()
-        .table_name(required_env("TABLE_NAME"))
-        .key_condition_expression("pk = :pk")
-        .expression_attribute_values(":pk", AttributeValue::S(format!("TENANT#{acme}")))
-        .send()
-        .await
-        .unwrap()
-        .items
-        .unwrap();
+    // The whole table: every item this test's tenant owns, wherever it is.
+    let partitions = [
+        format!("TENANT#{acme}"),
+        format!("SECRET#{acme}#{}", created.id),
+    ];
+    let mut items = Vec::new();
+    for partition in &partitions {
+        let found = harness
+            .raw
+            .query()
+            .table_name(required_env("TABLE_NAME"))
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(partition.clone()))
+            .send()
+            .await
+            .unwrap()
+            .items
+            .unwrap();
+        items.extend(found);
+    }
     let layout: BTreeMap<String, Vec<String>> = items
         .iter()
         .map(|item| {
-            let sk = item["sk"]
-                .as_s()
-                .unwrap()
-                .split('#')
-                .next()
-                .unwrap()
-                .to_owned();
+            let partition = item["pk"].as_s().unwrap().split('#').next().unwrap();
+            let sort = item["sk"].as_s().unwrap().split('#').next().unwrap();
             let mut names: Vec<String> = item.keys().cloned().collect();
             names.sort();
-            (sk, names)
+            (format!("{partition} {sort}"), names)
         })
         .collect();
     let expected: BTreeMap<String, Vec<String>> = [
-        ("COUNT", vec!["count", "pk", "sk"]),
+        ("TENANT COUNT", vec!["count", "pk", "sk"]),
+        ("TENANT TAG", vec!["id", "name", "pk", "sk"]),
         (
-            "ID",
+            "SECRET META",
             vec!["createdAt", "name", "pk", "sk", "tag", "updatedAt"],
         ),
-        ("TAG", vec!["id", "name", "pk", "sk"]),
         (
-            "VALUE",
+            "SECRET VALUE",
             vec![
                 "cipher",
                 "ciphertext",
@@ -258,9 +262,9 @@ async fn only_ciphertext_is_stored_and_values_live_apart() {
         ),
     ]
     .into_iter()
-    .map(|(sk, names)| {
+    .map(|(key, names)| {
         (
-            sk.to_owned(),
+            key.to_owned(),
             names.into_iter().map(str::to_owned).collect(),
         )
     })
@@ -302,7 +306,10 @@ async fn a_new_value_gets_a_new_data_key() {
         .update(&acme, &by_tag("rotated"), update)
         .await
         .unwrap();
-    assert_eq!(harness.calls.take().get("KMS.GenerateDataKey"), Some(&1));
+    assert_eq!(
+        harness.calls.take().calls.get("KMS.GenerateDataKey"),
+        Some(&1)
+    );
     let (after, plaintext) = harness.stored(&acme, &created.id).await;
     assert_ne!(before.wrapped_key, after.wrapped_key);
     assert_eq!(plaintext.as_slice(), b"new");
@@ -330,7 +337,7 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
         .await
         .unwrap();
     assert_eq!(
-        harness.calls.take_iam_actions(),
+        harness.calls.take().iam_actions,
         granted("CreateSecretFunction")
     );
     // The conflict path needs nothing more than the success path.
@@ -340,7 +347,7 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
         .await
         .unwrap_err();
     assert_eq!(
-        harness.calls.take_iam_actions(),
+        harness.calls.take().iam_actions,
         granted("CreateSecretFunction")
     );
 
@@ -351,7 +358,7 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
         .await
         .unwrap();
     assert_eq!(
-        harness.calls.take_iam_actions(),
+        harness.calls.take().iam_actions,
         granted("GetSecretFunction")
     );
 
@@ -363,7 +370,7 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
             .unwrap();
     }
     assert_eq!(
-        harness.calls.take_iam_actions(),
+        harness.calls.take().iam_actions,
         granted("ListSecretsFunction")
     );
 
@@ -380,13 +387,13 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
             .unwrap();
     }
     assert_eq!(
-        harness.calls.take_iam_actions(),
+        harness.calls.take().iam_actions,
         granted("UpdateSecretFunction")
     );
 
     harness.secrets.delete(&acme, &by_tag("iam")).await.unwrap();
     assert_eq!(
-        harness.calls.take_iam_actions(),
+        harness.calls.take().iam_actions,
         granted("DeleteSecretFunction")
     );
 }

@@ -24,7 +24,7 @@ async fn no_secret_value_or_data_key_reaches_the_logs_even_at_trace() {
     // hold even against an operator who turns it on.
     // SAFETY: no other thread of this test binary sets the environment.
     unsafe { std::env::set_var("LOG_SENSITIVE_BODIES", "true") };
-    let (captured, _guard) = capture_all();
+    let captured = capture_all();
     let sdk = sdk_config().await;
     let keys = KmsDataKeys::new(aws_sdk_kms::Client::new(&sdk), required_env("KMS_KEY_ID"));
     let secrets = Secrets::new(

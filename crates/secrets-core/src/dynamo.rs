@@ -1,16 +1,19 @@
-//! The DynamoDB store. One table, one item collection per tenant:
+//! The DynamoDB store. One table; a tenant's item collection holds only its
+//! small tag items and its count, and each secret has a collection of its own:
 //!
-//! | pk              | sk              | attributes                                    | read by            |
-//! |-----------------|-----------------|-----------------------------------------------|--------------------|
-//! | `TENANT#<t>`    | `TAG#<tag>`     | id, name                                      | get by tag, list   |
-//! | `TENANT#<t>`    | `ID#<id>`       | tag, name, createdAt, updatedAt               | get by id          |
-//! | `TENANT#<t>`    | `VALUE#<id>`    | ciphertext, nonce, wrappedKey, wrappingKeyId, cipher, updatedAt | resolve only |
-//! | `TENANT#<t>`    | `COUNT`         | count                                         | list (total)       |
+//! | pk                      | sk          | attributes                                   | read by          |
+//! |-------------------------|-------------|----------------------------------------------|------------------|
+//! | `TENANT#<t>`            | `TAG#<tag>` | id, name                                     | get by tag, list |
+//! | `TENANT#<t>`            | `COUNT`     | count                                        | list (total)     |
+//! | `SECRET#<t>#<id>`       | `META`      | tag, name, createdAt, updatedAt              | get by id        |
+//! | `SECRET#<t>#<id>`       | `VALUE`     | ciphertext, nonce, wrappedKey, wrappingKeyId, cipher, updatedAt | trusted readers |
 //!
 //! Values live apart from metadata so that no read of the public API pays for
 //! (or touches) ciphertext, and list pages cost the same for 100 B and 64 KiB
-//! values. Create, update and delete are single transactions over these
-//! items, with conditions that make them all-or-nothing under races.
+//! values; per-secret items spread over DynamoDB's partitions instead of
+//! piling onto the tenant's. Create, update and delete are single
+//! transactions over these items, with conditions that make them
+//! all-or-nothing under races.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -19,7 +22,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, Select, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnConsumedCapacity, Select, TransactWriteItem, Update,
+};
 
 use crate::aws::{classify, unavailable};
 use crate::crypto::{CIPHER_SCHEME, SealedValue};
@@ -31,9 +36,46 @@ use crate::store::{DEFAULT_MAX_SECRETS_PER_TENANT, NewSecret, SecretChanges, Sec
 const PK: &str = "pk";
 const SK: &str = "sk";
 const TAG_PREFIX: &str = "TAG#";
-const ID_PREFIX: &str = "ID#";
-const VALUE_PREFIX: &str = "VALUE#";
-const COUNT_SK: &str = "COUNT";
+
+/// Where an item lives. The secret id, of fixed shape, ends the secret's
+/// partition key, so that no two (tenant, id) pairs share one.
+struct ItemKey {
+    partition: String,
+    sort: String,
+}
+
+impl ItemKey {
+    fn tenant_partition(tenant: &TenantId) -> String {
+        format!("TENANT#{tenant}")
+    }
+
+    fn tag(tenant: &TenantId, tag: &Tag) -> Self {
+        Self::new(Self::tenant_partition(tenant), format!("{TAG_PREFIX}{tag}"))
+    }
+
+    fn count(tenant: &TenantId) -> Self {
+        Self::new(Self::tenant_partition(tenant), "COUNT".to_owned())
+    }
+
+    fn meta(tenant: &TenantId, id: &SecretId) -> Self {
+        Self::new(format!("SECRET#{tenant}#{id}"), "META".to_owned())
+    }
+
+    fn value(tenant: &TenantId, id: &SecretId) -> Self {
+        Self::new(format!("SECRET#{tenant}#{id}"), "VALUE".to_owned())
+    }
+
+    fn new(partition: String, sort: String) -> Self {
+        Self { partition, sort }
+    }
+
+    fn to_item(&self) -> Item {
+        HashMap::from([
+            (PK.to_owned(), AttributeValue::S(self.partition.clone())),
+            (SK.to_owned(), AttributeValue::S(self.sort.clone())),
+        ])
+    }
+}
 
 /// Attempts at a transaction that DynamoDB cancels for a conflict with
 /// another in-flight transaction on the same items; then 503.
@@ -70,25 +112,14 @@ impl DynamoStore {
         }
     }
 
-    fn key(&self, tenant: &TenantId, sort_key: String) -> Item {
-        HashMap::from([
-            (PK.to_owned(), partition_key(tenant)),
-            (SK.to_owned(), AttributeValue::S(sort_key)),
-        ])
-    }
-
-    async fn get(
-        &self,
-        tenant: &TenantId,
-        sort_key: String,
-        attributes: &[&str],
-    ) -> Result<Option<Item>> {
+    async fn get(&self, key: ItemKey, attributes: &[&str]) -> Result<Option<Item>> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(self.key(tenant, sort_key)))
+            .set_key(Some(key.to_item()))
             .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .projection_expression(projection(attributes))
             .set_expression_attribute_names(Some(placeholders(attributes)))
             .send()
@@ -98,7 +129,7 @@ impl DynamoStore {
     }
 
     async fn count(&self, tenant: &TenantId) -> Result<u64> {
-        let item = self.get(tenant, COUNT_SK.to_owned(), &["count"]).await?;
+        let item = self.get(ItemKey::count(tenant), &["count"]).await?;
         match item.as_ref().and_then(|item| item.get("count")) {
             None => Ok(0),
             // A negative count would mean a bug elsewhere: report no rows
@@ -118,9 +149,13 @@ impl DynamoStore {
             .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", partition_key(tenant))
+            .expression_attribute_values(
+                ":pk",
+                AttributeValue::S(ItemKey::tenant_partition(tenant)),
+            )
             .expression_attribute_values(":prefix", AttributeValue::S(TAG_PREFIX.to_owned()))
             .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
     }
 
     /// Walks past `rows` tag items with `Select=COUNT` queries, which return
@@ -199,6 +234,7 @@ impl DynamoStore {
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(items.clone()))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .client_request_token(token)
                 .send()
                 .await;
@@ -242,8 +278,7 @@ impl DynamoStore {
     /// `attributes`: every attribute the expressions name, as `#attribute`.
     fn update_item(
         &self,
-        tenant: &TenantId,
-        sort_key: String,
+        key: ItemKey,
         expression: &str,
         condition: Option<&str>,
         attributes: &[&str],
@@ -251,7 +286,7 @@ impl DynamoStore {
     ) -> Result<TransactWriteItem> {
         let mut update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(self.key(tenant, sort_key)))
+            .set_key(Some(key.to_item()))
             .update_expression(expression)
             .set_condition_expression(condition.map(str::to_owned))
             .set_expression_attribute_names(Some(placeholders(attributes)));
@@ -266,15 +301,14 @@ impl DynamoStore {
 
     fn delete_item(
         &self,
-        tenant: &TenantId,
-        sort_key: String,
+        key: ItemKey,
         condition: &str,
         attributes: &[&str],
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<TransactWriteItem> {
         let mut delete = Delete::builder()
             .table_name(&self.table)
-            .set_key(Some(self.key(tenant, sort_key)))
+            .set_key(Some(key.to_item()))
             .condition_expression(condition)
             .set_expression_attribute_names(Some(placeholders(attributes)));
         for (placeholder, value) in values {
@@ -289,8 +323,7 @@ impl DynamoStore {
     /// Counts one more secret, if the tenant is below its limit.
     fn count_up(&self, tenant: &TenantId) -> Result<TransactWriteItem> {
         self.update_item(
-            tenant,
-            COUNT_SK.to_owned(),
+            ItemKey::count(tenant),
             "ADD #count :one",
             Some("attribute_not_exists(#count) OR #count < :max"),
             &["count"],
@@ -303,8 +336,7 @@ impl DynamoStore {
 
     fn count_down(&self, tenant: &TenantId) -> Result<TransactWriteItem> {
         self.update_item(
-            tenant,
-            COUNT_SK.to_owned(),
+            ItemKey::count(tenant),
             "ADD #count :minus_one",
             None,
             &["count"],
@@ -319,7 +351,7 @@ impl DynamoStore {
         sealed: &SealedValue,
         now: &AttributeValue,
     ) -> Item {
-        let mut item = self.key(tenant, format!("{VALUE_PREFIX}{id}"));
+        let mut item = ItemKey::value(tenant, id).to_item();
         item.extend([
             (
                 "ciphertext".to_owned(),
@@ -351,9 +383,7 @@ impl SecretStore for DynamoStore {
     async fn find(&self, tenant: &TenantId, key: &SecretKey) -> Result<Option<SecretSummary>> {
         match key {
             SecretKey::Tag(tag) => {
-                let item = self
-                    .get(tenant, format!("{TAG_PREFIX}{tag}"), &["id", "name"])
-                    .await?;
+                let item = self.get(ItemKey::tag(tenant, tag), &["id", "name"]).await?;
                 item.map(|item| {
                     Ok(SecretSummary {
                         id: parse_id(string_attr(&item, "id")?)?,
@@ -365,7 +395,7 @@ impl SecretStore for DynamoStore {
             }
             SecretKey::Id(id) => {
                 let item = self
-                    .get(tenant, format!("{ID_PREFIX}{id}"), &["tag", "name"])
+                    .get(ItemKey::meta(tenant, id), &["tag", "name"])
                     .await?;
                 item.map(|item| {
                     Ok(SecretSummary {
@@ -400,7 +430,7 @@ impl SecretStore for DynamoStore {
     async fn insert(&self, tenant: &TenantId, secret: NewSecret) -> Result<()> {
         let SecretSummary { id, name, tag } = &secret.summary;
         let now = now_attr();
-        let mut tag_item = self.key(tenant, format!("{TAG_PREFIX}{tag}"));
+        let mut tag_item = ItemKey::tag(tenant, tag).to_item();
         tag_item.extend([
             ("id".to_owned(), AttributeValue::S(id.to_string())),
             (
@@ -408,7 +438,7 @@ impl SecretStore for DynamoStore {
                 AttributeValue::S(name.as_str().to_owned()),
             ),
         ]);
-        let mut id_item = self.key(tenant, format!("{ID_PREFIX}{id}"));
+        let mut id_item = ItemKey::meta(tenant, id).to_item();
         id_item.extend([
             ("tag".to_owned(), AttributeValue::S(tag.to_string())),
             (
@@ -457,8 +487,7 @@ impl SecretStore for DynamoStore {
         if let Some(name) = &changes.name {
             let name_value = AttributeValue::S(name.as_str().to_owned());
             items.push(self.update_item(
-                tenant,
-                format!("{TAG_PREFIX}{}", current.tag),
+                ItemKey::tag(tenant, &current.tag),
                 "SET #name = :name",
                 Some("attribute_exists(#pk) AND #id = :id"),
                 &[PK, "id", "name"],
@@ -474,8 +503,7 @@ impl SecretStore for DynamoStore {
         // Always written: it is the existence check that keeps a concurrent
         // delete from being undone.
         items.push(self.update_item(
-            tenant,
-            format!("{ID_PREFIX}{}", current.id),
+            ItemKey::meta(tenant, &current.id),
             &id_update,
             Some("attribute_exists(#pk) AND #tag = :tag"),
             &id_attributes,
@@ -499,26 +527,13 @@ impl SecretStore for DynamoStore {
         let exists = "attribute_exists(#pk)";
         let items = vec![
             self.delete_item(
-                tenant,
-                format!("{TAG_PREFIX}{}", current.tag),
+                ItemKey::tag(tenant, &current.tag),
                 "attribute_exists(#pk) AND #id = :id",
                 &[PK, "id"],
                 vec![(":id", AttributeValue::S(current.id.to_string()))],
             )?,
-            self.delete_item(
-                tenant,
-                format!("{ID_PREFIX}{}", current.id),
-                exists,
-                &[PK],
-                vec![],
-            )?,
-            self.delete_item(
-                tenant,
-                format!("{VALUE_PREFIX}{}", current.id),
-                exists,
-                &[PK],
-                vec![],
-            )?,
+            self.delete_item(ItemKey::meta(tenant, &current.id), exists, &[PK], vec![])?,
+            self.delete_item(ItemKey::value(tenant, &current.id), exists, &[PK], vec![])?,
             self.count_down(tenant)?,
         ];
         self.transact(items, |_| Error::NotFound).await
@@ -527,8 +542,7 @@ impl SecretStore for DynamoStore {
     async fn sealed_value(&self, tenant: &TenantId, id: &SecretId) -> Result<Option<SealedValue>> {
         let item = self
             .get(
-                tenant,
-                format!("{VALUE_PREFIX}{id}"),
+                ItemKey::value(tenant, id),
                 &["ciphertext", "nonce", "wrappedKey", "wrappingKeyId"],
             )
             .await?;
@@ -579,10 +593,6 @@ fn cancellation<R>(error: &SdkError<TransactWriteItemsError, R>) -> Option<Cance
         return Some(Cancellation::Throttled);
     }
     None
-}
-
-fn partition_key(tenant: &TenantId) -> AttributeValue {
-    AttributeValue::S(format!("TENANT#{tenant}"))
 }
 
 /// Every attribute is named through a `#attribute` placeholder, so that no

@@ -1,43 +1,93 @@
-//! Counting the AWS calls an operation makes, from inside the process, and
-//! the IAM actions those calls need.
+//! What an operation costs in AWS terms, measured from inside the process:
+//! calls per service and operation, the IAM actions they need, and the
+//! DynamoDB capacity they consume, emitted per invocation as CloudWatch
+//! Embedded Metric Format.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_dynamodb::config::interceptors::{
+    AfterDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextRef,
+};
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
-use aws_sdk_dynamodb::types::TransactWriteItem;
+use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+use aws_sdk_dynamodb::operation::query::QueryOutput;
+use aws_sdk_dynamodb::operation::transact_write_items::{
+    TransactWriteItemsInput, TransactWriteItemsOutput,
+};
+use aws_sdk_dynamodb::types::{ConsumedCapacity, TransactWriteItem};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use serde_json::json;
 
-/// An SDK interceptor counting calls by `Service.Operation`: one per call,
-/// however many attempts the SDK's retries make. Clones share the counts.
-#[derive(Debug, Clone, Default)]
-pub struct CallCounter {
-    recorded: Arc<Mutex<Recorded>>,
+/// The CloudWatch namespace of the service's metrics.
+pub const NAMESPACE: &str = "CortexSecrets";
+
+/// AWS usage since the last `take`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Usage {
+    /// Calls by `Service.Operation`, one per call however many attempts.
+    pub calls: BTreeMap<String, u32>,
+    /// The IAM actions the calls needed (a transaction: those of its items).
+    pub iam_actions: BTreeSet<String>,
+    /// As DynamoDB reported them (`ReturnConsumedCapacity=TOTAL`).
+    pub read_capacity_units: f64,
+    pub write_capacity_units: f64,
 }
 
-#[derive(Debug, Default)]
-struct Recorded {
-    calls: BTreeMap<String, u32>,
-    iam_actions: BTreeSet<String>,
+impl Usage {
+    /// Calls to one service (`DynamoDB`, `KMS`).
+    pub fn calls_to(&self, service: &str) -> u32 {
+        self.calls
+            .iter()
+            .filter(|(name, _)| name.split('.').next() == Some(service))
+            .map(|(_, count)| count)
+            .sum()
+    }
+
+    /// One Embedded Metric Format record: CloudWatch turns it into metrics
+    /// with the operation as dimension, and keeps the details searchable.
+    pub fn to_emf(&self, operation: &str, status: u16, timestamp_ms: u128) -> String {
+        let metric = |name: &str| json!({"Name": name, "Unit": "Count"});
+        json!({
+            "_aws": {
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [["Operation"]],
+                    "Metrics": [
+                        metric("DynamoDBCalls"),
+                        metric("KMSCalls"),
+                        metric("ReadCapacityUnits"),
+                        metric("WriteCapacityUnits"),
+                    ],
+                }],
+            },
+            "Operation": operation,
+            "Status": status,
+            "DynamoDBCalls": self.calls_to("DynamoDB"),
+            "KMSCalls": self.calls_to("KMS"),
+            "ReadCapacityUnits": self.read_capacity_units,
+            "WriteCapacityUnits": self.write_capacity_units,
+            "Calls": self.calls,
+        })
+        .to_string()
+    }
+}
+
+/// An SDK interceptor recording [`Usage`]. Clones share what they record.
+#[derive(Debug, Clone, Default)]
+pub struct CallCounter {
+    recorded: Arc<Mutex<Usage>>,
 }
 
 impl CallCounter {
-    /// The calls counted since the last `take`, and a fresh start.
-    pub fn take(&self) -> BTreeMap<String, u32> {
-        std::mem::take(&mut self.lock().calls)
+    /// The usage since the last `take`, and a fresh start.
+    pub fn take(&self) -> Usage {
+        std::mem::take(&mut *self.lock())
     }
 
-    /// The IAM actions (`dynamodb:PutItem`, `kms:GenerateDataKey`...) the
-    /// calls since the last `take_iam_actions` needed, and a fresh start.
-    /// A transaction needs the actions of its items, not an action of its own.
-    pub fn take_iam_actions(&self) -> BTreeSet<String> {
-        std::mem::take(&mut self.lock().iam_actions)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Recorded> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Usage> {
         self.recorded
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -69,12 +119,41 @@ impl Intercept for CallCounter {
                 .collect(),
             None => vec![format!("{}:{operation}", service.to_ascii_lowercase())],
         };
-        let mut recorded = self.lock();
-        *recorded
+        let mut usage = self.lock();
+        *usage
             .calls
             .entry(format!("{service}.{operation}"))
             .or_default() += 1;
-        recorded.iam_actions.extend(actions);
+        usage.iam_actions.extend(actions);
+        Ok(())
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Ok(output) = context.output_or_error() else {
+            return Ok(());
+        };
+        let reads = output
+            .downcast_ref::<GetItemOutput>()
+            .and_then(GetItemOutput::consumed_capacity)
+            .into_iter()
+            .chain(
+                output
+                    .downcast_ref::<QueryOutput>()
+                    .and_then(QueryOutput::consumed_capacity),
+            );
+        let writes = output
+            .downcast_ref::<TransactWriteItemsOutput>()
+            .map(TransactWriteItemsOutput::consumed_capacity)
+            .unwrap_or_default();
+        let units = |capacity: &ConsumedCapacity| capacity.capacity_units().unwrap_or_default();
+        let mut usage = self.lock();
+        usage.read_capacity_units += reads.map(units).sum::<f64>();
+        usage.write_capacity_units += writes.iter().map(units).sum::<f64>();
         Ok(())
     }
 }
@@ -90,5 +169,49 @@ fn item_action(item: &TransactWriteItem) -> Option<&'static str> {
         Some("dynamodb:ConditionCheckItem")
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emf_records_carry_the_metrics_and_their_declaration() {
+        let usage = Usage {
+            calls: BTreeMap::from([
+                ("DynamoDB.GetItem".to_owned(), 1),
+                ("DynamoDB.TransactWriteItems".to_owned(), 1),
+                ("KMS.GenerateDataKey".to_owned(), 1),
+            ]),
+            iam_actions: BTreeSet::new(),
+            read_capacity_units: 1.0,
+            write_capacity_units: 8.0,
+        };
+        let record: serde_json::Value =
+            serde_json::from_str(&usage.to_emf("updateSecret", 200, 1_795_000_000_000)).unwrap();
+        assert_eq!(
+            record["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            NAMESPACE
+        );
+        assert_eq!(
+            record["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Operation"]])
+        );
+        let declared: Vec<&str> = record["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        for name in declared {
+            assert!(record[name].is_number(), "{name} declared but missing");
+        }
+        assert_eq!(
+            (record["DynamoDBCalls"].clone(), record["KMSCalls"].clone()),
+            (json!(2), json!(1))
+        );
+        assert_eq!(record["WriteCapacityUnits"], 8.0);
+        assert_eq!(record["Operation"], "updateSecret");
     }
 }

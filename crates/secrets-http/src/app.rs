@@ -11,18 +11,31 @@ use secrets_core::aws::{retry_config, timeout_config};
 use secrets_core::config::{Access, Config};
 use secrets_core::dynamo::DynamoStore;
 use secrets_core::kms::KmsDataKeys;
+use secrets_core::metrics::CallCounter;
 use secrets_core::service::Secrets;
 
 use crate::request::authorization;
+use crate::response::Exchange;
 
 pub struct App<S, K = ()> {
     pub secrets: Secrets<S, K>,
     pub auth: Authenticator,
+    /// Records the AWS usage of each invocation, for its metrics.
+    usage: CallCounter,
 }
 
 impl<S, K> App<S, K> {
     pub fn new(secrets: Secrets<S, K>, auth: Authenticator) -> Self {
-        Self { secrets, auth }
+        Self {
+            secrets,
+            auth,
+            usage: CallCounter::default(),
+        }
+    }
+
+    /// Starts the handling of one request: its log line and metrics.
+    pub fn exchange(&self, request: &Request, operation: &'static str) -> Exchange<'_> {
+        Exchange::begin(request, operation, &self.usage)
     }
 
     pub async fn authenticate(&self, request: &Request) -> Result<Caller> {
@@ -35,18 +48,33 @@ impl App<DynamoStore> {
     /// KMS key, no way to call create or update.
     pub async fn read_only() -> std::result::Result<Self, LambdaError> {
         let (config, sdk) = start(Access::ReadOnly).await?;
-        let store = store(&config, &sdk);
-        Ok(Self::new(Secrets::new(store, ()), authenticator(config)?))
+        let usage = CallCounter::default();
+        let store = store(&config, &sdk, &usage);
+        let secrets = Secrets::new(store, ());
+        Ok(Self {
+            secrets,
+            auth: authenticator(config)?,
+            usage,
+        })
     }
 }
 
 impl App<DynamoStore, KmsDataKeys> {
     pub async fn read_write() -> std::result::Result<Self, LambdaError> {
         let (config, sdk) = start(Access::ReadWrite).await?;
-        let store = store(&config, &sdk);
+        let usage = CallCounter::default();
+        let store = store(&config, &sdk, &usage);
+        let kms = aws_sdk_kms::config::Builder::from(&sdk)
+            .interceptor(usage.clone())
+            .build();
         let key_id = config.kms_key_id.clone().unwrap_or_default();
-        let keys = KmsDataKeys::new(aws_sdk_kms::Client::new(&sdk), key_id);
-        Ok(Self::new(Secrets::new(store, keys), authenticator(config)?))
+        let keys = KmsDataKeys::new(aws_sdk_kms::Client::from_conf(kms), key_id);
+        let secrets = Secrets::new(store, keys);
+        Ok(Self {
+            secrets,
+            auth: authenticator(config)?,
+            usage,
+        })
     }
 }
 
@@ -66,9 +94,15 @@ async fn start(
     Ok((config, sdk))
 }
 
-fn store(config: &Config, sdk: &aws_config::SdkConfig) -> DynamoStore {
-    DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name)
-        .with_max_secrets(config.max_secrets_per_tenant)
+fn store(config: &Config, sdk: &aws_config::SdkConfig, usage: &CallCounter) -> DynamoStore {
+    let dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk)
+        .interceptor(usage.clone())
+        .build();
+    DynamoStore::new(
+        aws_sdk_dynamodb::Client::from_conf(dynamodb),
+        &config.table_name,
+    )
+    .with_max_secrets(config.max_secrets_per_tenant)
 }
 
 fn authenticator(config: Config) -> std::result::Result<Authenticator, LambdaError> {

@@ -73,16 +73,21 @@ pub fn init() {
     let _ = subscriber(std::io::stdout, requested(), json).try_init();
 }
 
-/// Captures everything logged on this thread, at every level the ceiling
-/// allows, until the guard is dropped: for tests of what reaches the logs.
-pub fn capture_all() -> (Captured, tracing::subscriber::DefaultGuard) {
-    let captured = Captured::default();
-    let guard = tracing::subscriber::set_default(subscriber(
-        captured.clone(),
-        EnvFilter::new("trace"),
-        false,
-    ));
-    (captured, guard)
+/// Captures everything the process logs from now on, at every level the
+/// ceiling allows: for tests of what reaches the logs. Process-wide, since
+/// a thread's own subscriber can miss events of callsites that other
+/// threads hit first.
+pub fn capture_all() -> Captured {
+    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    CAPTURED
+        .get_or_init(|| {
+            let captured = Captured::default();
+            let subscriber = subscriber(captured.clone(), EnvFilter::new("trace"), false);
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("no other global subscriber in tests");
+            captured
+        })
+        .clone()
 }
 
 /// A writer collecting everything into memory, for tests of what is logged.

@@ -1,7 +1,7 @@
 //! Responses: success bodies, and the single mapping of a core error to the
 //! contract's `ErrorResponse` (or, for 429, its problem detail).
 
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_http::http::header::{
     CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE,
@@ -9,6 +9,7 @@ use lambda_http::http::header::{
 use lambda_http::http::{Response, StatusCode};
 use lambda_http::{Body, Request};
 use secrets_core::error::ErrorChain;
+use secrets_core::metrics::CallCounter;
 use secrets_core::{Error, Result};
 use serde::Serialize;
 
@@ -18,20 +19,23 @@ const JSON: &str = "application/json";
 const PROBLEM_JSON: &str = "application/problem+json";
 const REALM: &str = "cortex-secrets";
 
-/// One request from arrival to response: its id, its operation, and the one
-/// log line it produces.
-pub struct Exchange {
+/// One request from arrival to response: its id, its operation, and the
+/// log line and metrics record it produces.
+pub struct Exchange<'a> {
     request_id: String,
     operation: &'static str,
     started: Instant,
+    usage: &'a CallCounter,
 }
 
-impl Exchange {
-    pub fn begin(request: &Request, operation: &'static str) -> Self {
+impl<'a> Exchange<'a> {
+    pub fn begin(request: &Request, operation: &'static str, usage: &'a CallCounter) -> Self {
+        usage.take(); // whatever happened before this request is not its cost
         Self {
             request_id: request_id(request),
             operation,
             started: Instant::now(),
+            usage,
         }
     }
 
@@ -39,6 +43,21 @@ impl Exchange {
     /// logged by their public message, plus their causes for 5xx; never a
     /// token, a body or a debug representation.
     pub fn finish(self, result: Result<Response<Body>>) -> Response<Body> {
+        let response = self.respond(result);
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        // EMF records are read by CloudWatch from stdout, one JSON per line.
+        println!(
+            "{}",
+            self.usage
+                .take()
+                .to_emf(self.operation, response.status().as_u16(), now_ms)
+        );
+        response
+    }
+
+    fn respond(&self, result: Result<Response<Body>>) -> Response<Body> {
         let elapsed_ms = self.started.elapsed().as_millis() as u64;
         let (request_id, operation) = (self.request_id.as_str(), self.operation);
         match result {

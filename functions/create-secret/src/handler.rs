@@ -2,14 +2,14 @@ use secrets_core::crypto::DataKeys;
 use secrets_core::input::CreateSecret;
 use secrets_core::store::SecretStore;
 use secrets_http::request::take_json_body;
-use secrets_http::response::{Exchange, json};
+use secrets_http::response::json;
 use secrets_http::{App, Body, Request, Response};
 
 pub async fn handle<S: SecretStore, K: DataKeys>(
     app: &App<S, K>,
     mut request: Request,
 ) -> Response<Body> {
-    let exchange = Exchange::begin(&request, "createSecret");
+    let exchange = app.exchange(&request, "createSecret");
     let result = async {
         let caller = app.authenticate(&request).await?;
         let create = CreateSecret::from_json(&take_json_body(&mut request)?)?;

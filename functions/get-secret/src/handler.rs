@@ -1,10 +1,10 @@
 use secrets_core::store::SecretStore;
 use secrets_http::request::secret_key;
-use secrets_http::response::{Exchange, json};
+use secrets_http::response::json;
 use secrets_http::{App, Body, Request, Response};
 
 pub async fn handle<S: SecretStore, K>(app: &App<S, K>, request: Request) -> Response<Body> {
-    let exchange = Exchange::begin(&request, "getSecret");
+    let exchange = app.exchange(&request, "getSecret");
     let result = async {
         let caller = app.authenticate(&request).await?;
         let key = secret_key(&request)?;

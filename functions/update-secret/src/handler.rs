@@ -2,14 +2,14 @@ use secrets_core::crypto::DataKeys;
 use secrets_core::input::UpdateSecret;
 use secrets_core::store::SecretStore;
 use secrets_http::request::{secret_key, take_json_body};
-use secrets_http::response::{Exchange, json};
+use secrets_http::response::json;
 use secrets_http::{App, Body, Request, Response};
 
 pub async fn handle<S: SecretStore, K: DataKeys>(
     app: &App<S, K>,
     mut request: Request,
 ) -> Response<Body> {
-    let exchange = Exchange::begin(&request, "updateSecret");
+    let exchange = app.exchange(&request, "updateSecret");
     let result = async {
         let caller = app.authenticate(&request).await?;
         let key = secret_key(&request)?;
