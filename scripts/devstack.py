@@ -113,7 +113,7 @@ class Stack:
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
     def start(self, name: str, command: list[str], env: dict[str, str], log_path: Path | None) -> subprocess.Popen:
-        output = open(log_path, "ab") if log_path else None
+        output = open(log_path, "wb") if log_path else None
         process = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -399,6 +399,7 @@ def command_test(_args) -> int:
             "E2E_JWT_AUDIENCE": AUDIENCE,
             "E2E_TOKEN": mint_token(f"smoke-{secrets.token_hex(4)}", [PERMISSION]),
         })
+        check_metric_records(LOCAL / "watch.log")
         log("running the conformance checks (schemathesis)")
         conformance_token = mint_token(f"conformance-{secrets.token_hex(4)}", [PERMISSION])
         subprocess.run([sys.executable, str(ROOT / "scripts" / "conformance.py"), base_url],
@@ -416,6 +417,27 @@ def command_test(_args) -> int:
         return 130
     finally:
         stack.stop()
+
+
+def check_metric_records(log_path: Path) -> None:
+    """Every operation the suites ran left its EMF records, with the
+    emulator's DynamoDB-rule capacity in them."""
+    records = []
+    for line in log_path.read_text(errors="replace").splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            records.append(json.loads(line))
+    by_operation: dict[str, list[dict]] = {}
+    for record in records:
+        by_operation.setdefault(record["Operation"], []).append(record)
+    expected = {"listAllSecrets", "getSecret", "createSecret", "updateSecret", "deleteSecret"}
+    assert expected <= set(by_operation), f"EMF records only for {sorted(by_operation)}"
+    served = [r for r in by_operation["getSecret"] if r["Status"] == 200]
+    assert served and all(r["DynamoDBCalls"] == 1 and r["KMSCalls"] == 0 and r["ReadCapacityUnits"] >= 1
+                          for r in served), "a served get is one consistent read"
+    created = [r for r in by_operation["createSecret"] if r["Status"] == 200]
+    assert created and all(r["KMSCalls"] == 1 and r["WriteCapacityUnits"] >= 8 for r in created), \
+        "a create is one data key and a four-item transaction"
+    log(f"checked {len(records)} EMF records")
 
 
 def run_readme_session(api: str) -> None:

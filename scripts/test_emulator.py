@@ -1,0 +1,104 @@
+"""The emulator charges what DynamoDB would: item sizes by DynamoDB's rules,
+reads in 4 KB units of a request's summed item sizes, writes in 1 KB units
+of each item's larger image, transactions doubled. Run by `make test`."""
+
+from __future__ import annotations
+
+import base64
+import json
+import unittest
+import zlib
+
+from werkzeug.test import Client
+
+import emulator
+
+AUTH = "AWS4-HMAC-SHA256 Credential=test/20261126/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0"
+
+
+class Capacity(unittest.TestCase):
+    def setUp(self) -> None:
+        from moto.dynamodb.models import dynamodb_backends
+
+        dynamodb_backends.reset()
+        self.client = Client(emulator.application())
+        self.call("CreateTable", {
+            "TableName": "t",
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
+                                     {"AttributeName": "sk", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        })
+
+    def call(self, operation: str, body: dict) -> dict:
+        response = self.client.post(
+            "/",
+            data=json.dumps(body),
+            headers={"X-Amz-Target": f"DynamoDB_20120810.{operation}", "Authorization": AUTH,
+                     "Content-Type": "application/x-amz-json-1.0"},
+        )
+        payload = response.get_data()
+        self.assertEqual(response.status_code, 200, payload)
+        if "x-amz-crc32" in response.headers:
+            self.assertEqual(int(response.headers["x-amz-crc32"]), zlib.crc32(payload))
+        return json.loads(payload)
+
+    @staticmethod
+    def item(sk: str, padding: int) -> dict:
+        # pk (2 + 1) + sk (2 + len) + pad (3 + padding) bytes
+        return {"pk": {"S": "p"}, "sk": {"S": sk}, "pad": {"S": "x" * padding}}
+
+    def put(self, sk: str, size: int) -> None:
+        padding = size - (3 + 2 + len(sk) + 3)
+        self.call("PutItem", {"TableName": "t", "Item": self.item(sk, padding)})
+
+    def test_item_sizes_follow_dynamodbs_rules(self) -> None:
+        self.assertEqual(emulator.item_size({"name": {"S": "héllo"}}), 4 + 6)
+        self.assertEqual(emulator.item_size({"b": {"B": base64.b64encode(b"\0" * 100).decode()}}), 1 + 100)
+        self.assertEqual(emulator.item_size({"n": {"N": "12345"}}), 1 + 4)
+        self.assertEqual(emulator.item_size({"f": {"BOOL": True}}), 2)
+
+    def test_a_consistent_read_costs_one_unit_per_started_4_kb(self) -> None:
+        self.put("big", 5000)
+        got = self.call("GetItem", {"TableName": "t", "Key": {"pk": {"S": "p"}, "sk": {"S": "big"}},
+                                    "ConsistentRead": True, "ReturnConsumedCapacity": "TOTAL",
+                                    "ProjectionExpression": "sk"})
+        self.assertEqual(got["ConsumedCapacity"]["CapacityUnits"], 2.0, "the whole item, not the projection")
+        missing = self.call("GetItem", {"TableName": "t", "Key": {"pk": {"S": "p"}, "sk": {"S": "none"}},
+                                        "ReturnConsumedCapacity": "TOTAL"})
+        self.assertEqual(missing["ConsumedCapacity"]["CapacityUnits"], 0.5, "a miss still costs the minimum")
+
+    def test_a_query_costs_the_sum_of_the_items_it_reads(self) -> None:
+        for i in range(10):
+            self.put(f"TAG#{i:02}", 1000)
+        self.put("VALUE", 50_000)
+        request = {"TableName": "t", "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+                   "ExpressionAttributeValues": {":p": {"S": "p"}, ":s": {"S": "TAG#"}},
+                   "ConsistentRead": True, "ReturnConsumedCapacity": "TOTAL"}
+        everything = self.call("Query", request)
+        self.assertEqual(everything["ConsumedCapacity"]["CapacityUnits"], 3.0, "10,000 bytes: 3 units")
+        projected = self.call("Query", {**request, "ProjectionExpression": "#s",
+                                        "ExpressionAttributeNames": {"#s": "sk"}})
+        self.assertEqual(projected["ConsumedCapacity"]["CapacityUnits"], 3.0, "projection saves nothing")
+        counted = self.call("Query", {**request, "Select": "COUNT", "Limit": 4})
+        self.assertEqual(counted["Count"], 4)
+        self.assertEqual(counted["ConsumedCapacity"]["CapacityUnits"], 1.0, "4,000 bytes: 1 unit")
+
+    def test_transactions_pay_twice_for_the_larger_image_of_each_item(self) -> None:
+        self.put("grows", 900)
+        put = {"Put": {"TableName": "t", "Item": self.item("new", 1500)}}
+        update = {"Update": {"TableName": "t", "Key": {"pk": {"S": "p"}, "sk": {"S": "grows"}},
+                             "UpdateExpression": "SET extra = :e",
+                             "ExpressionAttributeValues": {":e": {"S": "y" * 300}}}}
+        done = self.call("TransactWriteItems", {"TransactItems": [put, update], "ReturnConsumedCapacity": "TOTAL"})
+        # put: 1.5 KB -> 2 units; update: 900 -> ~1.2 KB -> 2 units; doubled.
+        self.assertEqual(done["ConsumedCapacity"], [{"TableName": "t", "CapacityUnits": 8.0, "WriteCapacityUnits": 8.0}])
+
+    def test_nothing_is_added_when_not_asked(self) -> None:
+        self.put("plain", 100)
+        got = self.call("GetItem", {"TableName": "t", "Key": {"pk": {"S": "p"}, "sk": {"S": "plain"}}})
+        self.assertNotIn("ConsumedCapacity", got)
+
+
+if __name__ == "__main__":
+    unittest.main()
