@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run token test lint check-template check-openapi unit stack-test build deploy smoke clean-local
+.PHONY: run token test lint check-template check-openapi unit stack-test bench build deploy smoke clean-local
 
 ## make run: the whole API on http://127.0.0.1:9000 with moto on :5000.
 run: $(VENV_STAMP)
@@ -50,11 +50,19 @@ unit:
 stack-test: $(VENV_STAMP)
 	$(PY) scripts/devstack.py test
 
+## make bench: every function measured side by side with its floor (AWS
+## calls, capacity, cold start, CPU, memory, size, price); one table, and
+## target/bench/report.json. About 15 minutes from a clean clone.
+bench: $(VENV_STAMP)
+	$(PY) scripts/bench.py
+
+FUNCTIONS := list-secrets get-secret create-secret update-secret delete-secret
+
 ## make build: release builds of every function for Lambda on arm64, in
 ## target/lambda/<function>/bootstrap.
 build: $(VENV_STAMP)
-	cargo lambda build --release --arm64 --workspace --locked
-	@ls -l target/lambda/*/bootstrap
+	cargo lambda build --release --arm64 --locked $(addprefix --bin ,$(FUNCTIONS))
+	@ls -l $(foreach f,$(FUNCTIONS),target/lambda/$(f)/bootstrap)
 
 ## make deploy JWT_ISSUER=... (JWT_JWKS_URL=... | JWT_PUBLIC_KEY_PEM=...):
 ## sam build and sam deploy with samconfig.toml, to the AWS account and

@@ -99,6 +99,53 @@ class Capacity(unittest.TestCase):
         got = self.call("GetItem", {"TableName": "t", "Key": {"pk": {"S": "p"}, "sk": {"S": "plain"}}})
         self.assertNotIn("ConsumedCapacity", got)
 
+    def test_paging_through_a_partition_visits_each_item_once(self) -> None:
+        for i in range(30):
+            self.put(f"row-{i:02}", 50)
+        self.call("PutItem", {"TableName": "t", "Item": {"pk": {"S": "other"}, "sk": {"S": "row-05x"}}})
+        seen, counted, start = [], 0, None
+        while True:
+            request = {"TableName": "t", "KeyConditionExpression": "pk = :p", "Limit": 7,
+                       "ExpressionAttributeValues": {":p": {"S": "p"}}}
+            if start:
+                request["ExclusiveStartKey"] = start
+            page = self.call("Query", request)
+            counted += self.call("Query", {**request, "Select": "COUNT"})["Count"]
+            seen += [item["sk"]["S"] for item in page["Items"]]
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                break
+        self.assertEqual(seen, [f"row-{i:02}" for i in range(30)])
+        self.assertEqual(counted, 30)
+
+    def test_a_cancelled_transaction_leaves_nothing_of_itself(self) -> None:
+        from moto.dynamodb.models import dynamodb_backends
+
+        self.put("kept", 100)
+        self.put("taken", 100)
+        table = dynamodb_backends["123456789012"]["us-east-1"].tables["t"]
+        cancelled = self.client.post(
+            "/",
+            data=json.dumps({"TransactItems": [
+                {"Put": {"TableName": "t", "Item": self.item("new", 10)}},
+                {"Update": {"TableName": "t", "Key": {"pk": {"S": "p"}, "sk": {"S": "kept"}},
+                            "UpdateExpression": "SET #p = :v", "ExpressionAttributeNames": {"#p": "pad"},
+                            "ExpressionAttributeValues": {":v": {"S": "changed"}}}},
+                {"Put": {"TableName": "t", "Item": self.item("taken", 10),
+                         "ConditionExpression": "attribute_not_exists(pk)"}},
+            ]}),
+            headers={"X-Amz-Target": "DynamoDB_20120810.TransactWriteItems", "Authorization": AUTH,
+                     "Content-Type": "application/x-amz-json-1.0"},
+        )
+        self.assertEqual(cancelled.status_code, 400, cancelled.get_data())
+        self.assertIn(b"TransactionCanceledException", cancelled.get_data())
+        items = self.call("Query", {"TableName": "t", "KeyConditionExpression": "pk = :p",
+                                    "ExpressionAttributeValues": {":p": {"S": "p"}}})["Items"]
+        self.assertEqual([item["sk"]["S"] for item in items], ["kept", "taken"])
+        self.assertTrue(all(len(item["pad"]["S"]) > 10 for item in items), items)
+        # Rolled back item by item, not by swapping in a copy of the table.
+        self.assertIs(dynamodb_backends["123456789012"]["us-east-1"].tables["t"], table)
+
 
 if __name__ == "__main__":
     unittest.main()

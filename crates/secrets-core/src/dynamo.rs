@@ -87,7 +87,8 @@ const TRANSACTION_ATTEMPTS: u32 = 3;
 /// own timeout would end it without an answer.
 const SKIP_DEADLINE: Duration = Duration::from_secs(7);
 
-type Item = HashMap<String, AttributeValue>;
+/// A DynamoDB item.
+pub type Item = HashMap<String, AttributeValue>;
 
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -160,8 +161,12 @@ impl DynamoStore {
 
     /// Walks past `rows` tag items with `Select=COUNT` queries, which return
     /// no items: DynamoDB still reads (and bills) the skipped items, but they
-    /// are the smallest items of the tenant, and each call covers up to 1 MB
-    /// of them. Returns where the page starts, or `None` past the end.
+    /// are the smallest items of the tenant, each call covers up to 1 MB of
+    /// them, and the reads are eventually consistent, at half the price. A
+    /// write in the last second may thus move the page's start by a row, as
+    /// a write between two page requests would anyway; the page's own rows
+    /// and the total are read consistently. Returns where the page starts,
+    /// or `None` past the end.
     async fn skip(&self, tenant: &TenantId, rows: u64) -> Result<Option<Item>> {
         let started = tokio::time::Instant::now();
         let mut remaining = rows;
@@ -173,6 +178,7 @@ impl DynamoStore {
             let output = self
                 .tag_query(tenant)
                 .select(Select::Count)
+                .consistent_read(false)
                 .limit(i32::try_from(remaining).unwrap_or(i32::MAX))
                 .set_exclusive_start_key(start.take())
                 .send()
@@ -343,40 +349,6 @@ impl DynamoStore {
             vec![(":minus_one", AttributeValue::N("-1".into()))],
         )
     }
-
-    fn value_item(
-        &self,
-        tenant: &TenantId,
-        id: &SecretId,
-        sealed: &SealedValue,
-        now: &AttributeValue,
-    ) -> Item {
-        let mut item = ItemKey::value(tenant, id).to_item();
-        item.extend([
-            (
-                "ciphertext".to_owned(),
-                AttributeValue::B(Blob::new(sealed.ciphertext.clone())),
-            ),
-            (
-                "nonce".to_owned(),
-                AttributeValue::B(Blob::new(sealed.nonce.to_vec())),
-            ),
-            (
-                "wrappedKey".to_owned(),
-                AttributeValue::B(Blob::new(sealed.wrapped_key.clone())),
-            ),
-            (
-                "wrappingKeyId".to_owned(),
-                AttributeValue::S(sealed.wrapping_key_id.clone()),
-            ),
-            (
-                "cipher".to_owned(),
-                AttributeValue::S(CIPHER_SCHEME.to_owned()),
-            ),
-            ("updatedAt".to_owned(), now.clone()),
-        ]);
-        item
-    }
 }
 
 impl SecretStore for DynamoStore {
@@ -428,31 +400,13 @@ impl SecretStore for DynamoStore {
     }
 
     async fn insert(&self, tenant: &TenantId, secret: NewSecret) -> Result<()> {
-        let SecretSummary { id, name, tag } = &secret.summary;
-        let now = now_attr();
-        let mut tag_item = ItemKey::tag(tenant, tag).to_item();
-        tag_item.extend([
-            ("id".to_owned(), AttributeValue::S(id.to_string())),
-            (
-                "name".to_owned(),
-                AttributeValue::S(name.as_str().to_owned()),
-            ),
-        ]);
-        let mut id_item = ItemKey::meta(tenant, id).to_item();
-        id_item.extend([
-            ("tag".to_owned(), AttributeValue::S(tag.to_string())),
-            (
-                "name".to_owned(),
-                AttributeValue::S(name.as_str().to_owned()),
-            ),
-            ("createdAt".to_owned(), now.clone()),
-            ("updatedAt".to_owned(), now.clone()),
-        ]);
+        let tag = &secret.summary.tag;
+        let [tag_item, meta_item, value_item] = secret_items(tenant, &secret, &now_attr());
         let absent = "attribute_not_exists(#pk)";
         let items = vec![
             self.put(tag_item, absent)?,
-            self.put(id_item, absent)?,
-            self.put(self.value_item(tenant, id, &secret.sealed, &now), absent)?,
+            self.put(meta_item, absent)?,
+            self.put(value_item, absent)?,
             self.count_up(tenant)?,
         ];
         self.transact(items, |index| match index {
@@ -511,7 +465,7 @@ impl SecretStore for DynamoStore {
         )?);
         if let Some(sealed) = &changes.sealed {
             items.push(self.put(
-                self.value_item(tenant, &current.id, sealed, &now),
+                value_item(tenant, &current.id, sealed, &now),
                 "attribute_exists(#pk)",
             )?);
         }
@@ -558,6 +512,70 @@ impl SecretStore for DynamoStore {
         })
         .transpose()
     }
+}
+
+/// The three items of a secret, as `insert` writes them (its TAG, META and
+/// VALUE items); public for bulk loading, which must write the same layout.
+pub fn secret_items(tenant: &TenantId, secret: &NewSecret, now: &AttributeValue) -> [Item; 3] {
+    let SecretSummary { id, name, tag } = &secret.summary;
+    let name = AttributeValue::S(name.as_str().to_owned());
+    let mut tag_item = ItemKey::tag(tenant, tag).to_item();
+    tag_item.extend([
+        ("id".to_owned(), AttributeValue::S(id.to_string())),
+        ("name".to_owned(), name.clone()),
+    ]);
+    let mut meta_item = ItemKey::meta(tenant, id).to_item();
+    meta_item.extend([
+        ("tag".to_owned(), AttributeValue::S(tag.to_string())),
+        ("name".to_owned(), name),
+        ("createdAt".to_owned(), now.clone()),
+        ("updatedAt".to_owned(), now.clone()),
+    ]);
+    [
+        tag_item,
+        meta_item,
+        value_item(tenant, id, &secret.sealed, now),
+    ]
+}
+
+/// The count item of a tenant holding `count` secrets, for bulk loading.
+pub fn count_item(tenant: &TenantId, count: u64) -> Item {
+    let mut item = ItemKey::count(tenant).to_item();
+    item.insert("count".to_owned(), AttributeValue::N(count.to_string()));
+    item
+}
+
+fn value_item(
+    tenant: &TenantId,
+    id: &SecretId,
+    sealed: &SealedValue,
+    now: &AttributeValue,
+) -> Item {
+    let mut item = ItemKey::value(tenant, id).to_item();
+    item.extend([
+        (
+            "ciphertext".to_owned(),
+            AttributeValue::B(Blob::new(sealed.ciphertext.clone())),
+        ),
+        (
+            "nonce".to_owned(),
+            AttributeValue::B(Blob::new(sealed.nonce.to_vec())),
+        ),
+        (
+            "wrappedKey".to_owned(),
+            AttributeValue::B(Blob::new(sealed.wrapped_key.clone())),
+        ),
+        (
+            "wrappingKeyId".to_owned(),
+            AttributeValue::S(sealed.wrapping_key_id.clone()),
+        ),
+        (
+            "cipher".to_owned(),
+            AttributeValue::S(CIPHER_SCHEME.to_owned()),
+        ),
+        ("updatedAt".to_owned(), now.clone()),
+    ]);
+    item
 }
 
 enum Cancellation {

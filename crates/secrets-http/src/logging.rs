@@ -6,7 +6,7 @@
 
 use std::io::Write;
 
-use lambda_http::tracing::subscriber::filter::{EnvFilter, LevelFilter, Targets};
+use lambda_http::tracing::subscriber::filter::{LevelFilter, Targets};
 use lambda_http::tracing::subscriber::fmt::MakeWriter;
 use lambda_http::tracing::subscriber::layer::SubscriberExt;
 use lambda_http::tracing::subscriber::util::SubscriberInitExt;
@@ -29,7 +29,6 @@ const PAYLOAD_LOGGERS: &[(&str, LevelFilter)] = &[
     ("hyper_util", LevelFilter::INFO),
     ("h2", LevelFilter::INFO),
     ("rustls", LevelFilter::INFO),
-    ("reqwest", LevelFilter::INFO),
 ];
 
 /// The ceiling: everything else may log at any level.
@@ -41,15 +40,35 @@ pub fn payload_ceiling() -> Targets {
 }
 
 /// The level asked for: `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO.
-fn requested() -> EnvFilter {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG"));
-    EnvFilter::builder()
-        .with_default_directive(LevelFilter::INFO.into())
-        .parse_lossy(level.unwrap_or_default())
+/// `RUST_LOG` may name targets (`info,secrets_core=debug`); span and field
+/// directives are not supported, which keeps a regex engine out of the
+/// binaries.
+fn requested() -> Targets {
+    let asked = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG"));
+    parse_level(&asked.unwrap_or_default())
+}
+
+fn parse_level(asked: &str) -> Targets {
+    let info = Targets::new().with_default(LevelFilter::INFO);
+    match asked.trim() {
+        "" => info,
+        // Lambda's advanced logging controls have FATAL; tracing has not.
+        fatal if fatal.eq_ignore_ascii_case("fatal") => {
+            Targets::new().with_default(LevelFilter::ERROR)
+        }
+        // Targets not named stay at INFO; what does not parse means INFO.
+        directives => match directives.parse::<Targets>() {
+            Ok(targets) if targets.default_level().is_none() => {
+                targets.with_default(LevelFilter::INFO)
+            }
+            Ok(targets) => targets,
+            Err(_) => info,
+        },
+    }
 }
 
 /// A subscriber writing to `writer` with `filter` under the ceiling.
-pub fn subscriber<W>(writer: W, filter: EnvFilter, json: bool) -> impl Subscriber + Send + Sync
+pub fn subscriber<W>(writer: W, filter: Targets, json: bool) -> impl Subscriber + Send + Sync
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
@@ -82,7 +101,11 @@ pub fn capture_all() -> Captured {
     CAPTURED
         .get_or_init(|| {
             let captured = Captured::default();
-            let subscriber = subscriber(captured.clone(), EnvFilter::new("trace"), false);
+            let subscriber = subscriber(
+                captured.clone(),
+                Targets::new().with_default(LevelFilter::TRACE),
+                false,
+            );
             tracing::subscriber::set_global_default(subscriber)
                 .expect("no other global subscriber in tests");
             captured
@@ -129,7 +152,7 @@ mod tests {
     #[test]
     fn payload_loggers_stay_quiet_at_trace_whatever_is_asked() {
         let captured = Captured::default();
-        let everything = EnvFilter::new("trace,lambda_runtime=trace,aws_smithy_runtime=trace");
+        let everything = parse_level("trace,lambda_runtime=trace,aws_smithy_runtime=trace");
         let _guard =
             tracing::subscriber::set_default(subscriber(captured.clone(), everything, false));
         tracing::trace!(target: "lambda_runtime::layers::api_response", body = "raw-event-marker", "raw JSON event received from Lambda");
@@ -144,11 +167,39 @@ mod tests {
     }
 
     #[test]
+    fn levels_are_read_as_lambda_and_rust_log_spell_them() {
+        let at = |asked: &str, target: &str| {
+            let targets = parse_level(asked);
+            [
+                LevelFilter::TRACE,
+                LevelFilter::DEBUG,
+                LevelFilter::INFO,
+                LevelFilter::WARN,
+                LevelFilter::ERROR,
+            ]
+            .into_iter()
+            .find(|level| {
+                level
+                    .into_level()
+                    .is_some_and(|level| targets.would_enable(target, &level))
+            })
+        };
+        assert_eq!(at("", "secrets_core"), Some(LevelFilter::INFO));
+        assert_eq!(at("DEBUG", "secrets_core"), Some(LevelFilter::DEBUG));
+        assert_eq!(at("FATAL", "secrets_core"), Some(LevelFilter::ERROR));
+        assert_eq!(at("not a level!", "secrets_core"), Some(LevelFilter::INFO));
+        assert_eq!(at("other=debug", "secrets_core"), Some(LevelFilter::INFO));
+        let mixed = "warn,secrets_core=trace";
+        assert_eq!(at(mixed, "secrets_core::dynamo"), Some(LevelFilter::TRACE));
+        assert_eq!(at(mixed, "secrets_http"), Some(LevelFilter::WARN));
+    }
+
+    #[test]
     fn json_logs_are_json() {
         let captured = Captured::default();
         let _guard = tracing::subscriber::set_default(subscriber(
             captured.clone(),
-            EnvFilter::new("info"),
+            parse_level("info"),
             true,
         ));
         tracing::info!(operation = "getSecret", "request served");

@@ -17,7 +17,8 @@ use crate::App;
 pub const ISSUER: &str = "https://issuer.test";
 pub const AUDIENCE: &str = "cortex-secrets";
 pub const PERMISSION: &str = "CREATE_SECRETS";
-const SHARED_SECRET: &[u8] = b"test-only-shared-secret-of-32-bytes-or-more";
+/// The HS256 secret `app()` verifies and `token()` signs with; test-only.
+pub const SHARED_SECRET: &[u8] = b"test-only-shared-secret-of-32-bytes-or-more";
 
 pub type TestApp = App<MemoryStore, LocalDataKeys>;
 
@@ -124,6 +125,11 @@ impl TestRequest {
 
     /// As API Gateway REST APIs (v1 proxy integration) deliver it.
     pub fn rest_v1(&self) -> Request {
+        lambda_http::request::from_str(&self.rest_v1_json()).expect("a valid REST API event")
+    }
+
+    /// The raw REST API (v1) event, as the Lambda runtime receives it.
+    pub fn rest_v1_json(&self) -> String {
         let mut single = Map::new();
         let mut multi: Map<String, Value> = Map::new();
         for (name, value) in &self.query {
@@ -164,7 +170,7 @@ impl TestRequest {
             "body": self.body,
             "isBase64Encoded": false,
         });
-        lambda_http::request::from_str(&event.to_string()).expect("a valid REST API event")
+        event.to_string()
     }
 
     /// As API Gateway HTTP APIs (payload 2.0) and `cargo lambda watch` deliver it.

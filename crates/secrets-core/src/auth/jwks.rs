@@ -8,6 +8,14 @@ use std::str::FromStr;
 use std::sync::RwLock;
 use std::time::Duration;
 
+use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
+use hyper::body::Bytes;
+use hyper::header::ACCEPT;
+use hyper::{Request, Uri};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use tokio::time::Instant;
@@ -24,52 +32,75 @@ pub trait FetchJwks: Send + Sync {
     fn fetch(&self) -> FetchFuture<'_>;
 }
 
-/// Fetches a JWKS over HTTPS (or HTTP, for local issuers).
+type HttpsClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
+
+/// Fetches a JWKS over HTTPS (or HTTP, for local issuers), with the HTTP
+/// stack the AWS SDK links in anyway: no second client library in the
+/// binary. Redirects are not followed.
 pub struct HttpJwks {
-    client: reqwest::Client,
-    url: String,
+    client: HttpsClient,
+    url: Uri,
 }
 
 impl HttpJwks {
-    pub fn new(url: &str) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(FETCH_TIMEOUT)
-            .connect_timeout(FETCH_TIMEOUT / 2)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
-        Self {
-            client,
-            url: url.to_owned(),
-        }
+    /// Fails when the URL does not parse or the system has no CA roots.
+    pub fn new(url: &str) -> Result<Self, String> {
+        let url = url
+            .parse()
+            .map_err(|_| "the JWKS URL is not a valid URL".to_owned())?;
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(FETCH_TIMEOUT / 2));
+        let tls = HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
+            .map_err(|e| format!("no CA certificates to verify the JWKS endpoint with: {e}"))?
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        Ok(Self {
+            client: Client::builder(TokioExecutor::new()).build(tls),
+            url,
+        })
     }
 
     async fn fetch_document(&self) -> Result<JwkSet, String> {
-        let mut response = self
-            .client
-            .get(&self.url)
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
+        let request = Request::get(self.url.clone())
+            .header(ACCEPT, "application/json")
+            .body(Empty::new())
             .map_err(|e| format!("fetching the JWKS failed: {e}"))?;
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
+        let response = self
+            .client
+            .request(request)
             .await
-            .map_err(|e| format!("reading the JWKS failed: {e}"))?
-        {
-            if body.len() + chunk.len() > MAX_JWKS_BYTES {
-                return Err(format!("the JWKS is larger than {MAX_JWKS_BYTES} bytes"));
-            }
-            body.extend_from_slice(&chunk);
+            .map_err(|e| format!("fetching the JWKS failed: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!(
+                "fetching the JWKS failed: HTTP {}",
+                response.status()
+            ));
         }
+        let body = Limited::new(response.into_body(), MAX_JWKS_BYTES)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.is::<LengthLimitError>() {
+                    format!("the JWKS is larger than {MAX_JWKS_BYTES} bytes")
+                } else {
+                    format!("reading the JWKS failed: {e}")
+                }
+            })?
+            .to_bytes();
         parse_jwks(&body)
     }
 }
 
 impl FetchJwks for HttpJwks {
     fn fetch(&self) -> FetchFuture<'_> {
-        Box::pin(self.fetch_document())
+        Box::pin(async {
+            tokio::time::timeout(FETCH_TIMEOUT, self.fetch_document())
+                .await
+                .unwrap_or_else(|_| Err(format!("fetching the JWKS took over {FETCH_TIMEOUT:?}")))
+        })
     }
 }
 
@@ -224,7 +255,7 @@ mod tests {
     #[tokio::test]
     async fn fetches_a_jwks_over_http() {
         let server = JwksServer::start("200 OK", document()).await;
-        let set = HttpJwks::new(&server.url).fetch().await.unwrap();
+        let set = HttpJwks::new(&server.url).unwrap().fetch().await.unwrap();
         assert_eq!(set.keys.len(), 1);
         assert_eq!(usable_keys(&set).len(), 1);
     }
@@ -232,12 +263,16 @@ mod tests {
     #[tokio::test]
     async fn refuses_error_statuses_and_oversized_documents() {
         let server = JwksServer::start("500 Internal Server Error", "{}".into()).await;
-        assert!(HttpJwks::new(&server.url).fetch().await.is_err());
+        assert!(HttpJwks::new(&server.url).unwrap().fetch().await.is_err());
         server.serve(
             "200 OK",
             format!("{{\"keys\":[],\"pad\":\"{}\"}}", "x".repeat(MAX_JWKS_BYTES)),
         );
-        let error = HttpJwks::new(&server.url).fetch().await.unwrap_err();
+        let error = HttpJwks::new(&server.url)
+            .unwrap()
+            .fetch()
+            .await
+            .unwrap_err();
         assert!(error.contains("larger than"), "{error}");
     }
 
@@ -260,6 +295,6 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
         drop(listener);
-        assert!(HttpJwks::new(&url).fetch().await.is_err());
+        assert!(HttpJwks::new(&url).unwrap().fetch().await.is_err());
     }
 }

@@ -3,6 +3,7 @@
 //! present, then the tenant and permission claims.
 
 mod jwks;
+mod pem;
 #[cfg(test)]
 mod test_server;
 
@@ -80,12 +81,14 @@ impl Authenticator {
     /// Checks the settings and loads static keys; fails on anything that
     /// would otherwise surface as a refused request later.
     pub fn new(settings: AuthSettings) -> std::result::Result<Self, String> {
-        Self::with_jwks_fetcher(settings, |url| Box::new(HttpJwks::new(url)))
+        Self::with_jwks_fetcher(settings, |url| {
+            HttpJwks::new(url).map(|jwks| Box::new(jwks) as Box<dyn FetchJwks>)
+        })
     }
 
     pub fn with_jwks_fetcher(
         settings: AuthSettings,
-        fetcher: impl FnOnce(&str) -> Box<dyn FetchJwks>,
+        fetcher: impl FnOnce(&str) -> std::result::Result<Box<dyn FetchJwks>, String>,
     ) -> std::result::Result<Self, String> {
         let keys = match settings.keys {
             KeySource::SharedSecret(secret) => {
@@ -98,22 +101,18 @@ impl Authenticator {
                 }
             }
             KeySource::PublicKeyPem(pem) => {
-                let (key, algorithm) = DecodingKey::from_rsa_pem(pem.as_bytes())
-                    .map(|key| (key, Algorithm::RS256))
-                    .or_else(|_| {
-                        DecodingKey::from_ec_pem(pem.as_bytes()).map(|key| (key, Algorithm::ES256))
-                    })
-                    .map_err(|_| {
-                        "the JWT public key is neither an RSA nor an EC P-256 public key in PEM"
-                            .to_owned()
-                    })?;
+                let (key, algorithm) = pem::public_key(&pem)?;
                 Keys::Static { key, algorithm }
             }
             KeySource::Jwks {
                 url,
                 min_refresh_interval,
                 max_age,
-            } => Keys::Jwks(JwksCache::new(fetcher(&url), min_refresh_interval, max_age)),
+            } => Keys::Jwks(JwksCache::new(
+                fetcher(&url)?,
+                min_refresh_interval,
+                max_age,
+            )),
         };
         let allowed = match &keys {
             Keys::Static { algorithm, .. } => vec![*algorithm],

@@ -382,7 +382,7 @@ fn jwks_auth(fake: &FakeJwks) -> Authenticator {
     let fake = fake.clone();
     Authenticator::with_jwks_fetcher(
         settings(jwks_source(), &[Algorithm::RS256, Algorithm::ES256]),
-        move |_| Box::new(fake),
+        move |_| Ok(Box::new(fake)),
     )
     .unwrap()
 }

@@ -1,0 +1,439 @@
+//! `make bench`: every function measured side by side with the floors it
+//! could reach, in one run, against the emulator. See README "Benchmarks".
+//!
+//! Environment (set by scripts/bench.py): BENCH_BIN_DIR (native release
+//! binaries), BENCH_ARM64_DIR (cargo lambda's arm64 builds), BENCH_OUTPUT,
+//! BENCH_REQUESTS, BENCH_SCALE, and the emulator's AWS_* settings,
+//! TABLE_NAME and KMS_KEY_ID.
+
+mod function;
+mod report;
+mod runtime_api;
+mod seed;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use aws_config::BehaviorVersion;
+use secrets_core::domain::{SecretSummary, TenantId};
+use secrets_http::testing::{AUDIENCE, ISSUER, PERMISSION, SHARED_SECRET, TestRequest, token};
+use serde_json::{Value, json};
+
+use crate::function::Function;
+use crate::report::{ColdStart, Measured, Report};
+
+const FUNCTIONS: [&str; 5] = [
+    "list-secrets",
+    "get-secret",
+    "create-secret",
+    "update-secret",
+    "delete-secret",
+];
+const FLOORS: [&str; 2] = ["floor-hello", "floor-clients"];
+const COLD_STARTS: usize = 9;
+
+struct Bench {
+    bin_dir: PathBuf,
+    arm64_dir: PathBuf,
+    env: Vec<(String, String)>,
+    dynamodb: aws_sdk_dynamodb::Client,
+    table: String,
+    requests: usize,
+    scale: usize,
+}
+
+/// A batch of requests for one operation, all expected to succeed.
+struct Scenario {
+    operation: String,
+    events: Vec<String>,
+}
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run `make bench`"))
+}
+
+fn tenant(name: &str) -> TenantId {
+    TenantId::parse(name).expect("tenant")
+}
+
+fn event(tenant: &TenantId, request: TestRequest) -> String {
+    request
+        .bearer(&token(tenant.as_str(), &[PERMISSION]))
+        .rest_v1_json()
+}
+
+impl Bench {
+    async fn from_env() -> Self {
+        let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let mut env: Vec<(String, String)> = [
+            "AWS_ENDPOINT_URL",
+            "AWS_REGION",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "TABLE_NAME",
+            "KMS_KEY_ID",
+        ]
+        .into_iter()
+        .map(|name| (name.to_owned(), var(name)))
+        .collect();
+        env.extend(
+            [
+                ("JWT_ISSUER", ISSUER),
+                ("JWT_AUDIENCE", AUDIENCE),
+                (
+                    "JWT_HS256_SECRET",
+                    std::str::from_utf8(SHARED_SECRET).expect("utf-8"),
+                ),
+                ("AWS_EC2_METADATA_DISABLED", "true"),
+                ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+                ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
+                // The emulator serves one request at a time: no retries
+                // against its occasional slowness (see docs/design.md).
+                ("SDK_ATTEMPT_TIMEOUT_MS", "9000"),
+                ("SDK_OPERATION_TIMEOUT_MS", "9000"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
+        Self {
+            bin_dir: var("BENCH_BIN_DIR").into(),
+            arm64_dir: var("BENCH_ARM64_DIR").into(),
+            env,
+            dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+            table: var("TABLE_NAME"),
+            requests: var("BENCH_REQUESTS").parse().expect("BENCH_REQUESTS"),
+            scale: var("BENCH_SCALE").parse().expect("BENCH_SCALE"),
+        }
+    }
+
+    async fn seed(
+        &self,
+        tenant: &TenantId,
+        prefix: &str,
+        count: usize,
+        value_bytes: usize,
+    ) -> Vec<SecretSummary> {
+        let started = Instant::now();
+        let seeded = seed::seed(
+            &self.dynamodb,
+            &self.table,
+            tenant,
+            prefix,
+            count,
+            value_bytes,
+        )
+        .await;
+        eprintln!(
+            "[bench] seeded {count} secrets for {tenant} in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        seeded
+    }
+
+    async fn start(&self, name: &str) -> Function {
+        Function::start(&self.bin_dir.join(name), &self.env)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Runs each scenario on one warm process of `name`; returns what each
+    /// cost, and the process's peak memory.
+    async fn run(&self, name: &str, scenarios: Vec<Scenario>) -> (Vec<Measured>, u64) {
+        let function = self.start(name).await;
+        let mut measured = Vec::new();
+        for scenario in scenarios {
+            // Connections and caches warm up outside the measurement.
+            for warm_up in scenario.events.iter().take(3) {
+                function.invoke(warm_up.clone()).await.expect("warm-up");
+            }
+            function.take_records().await;
+            let events = &scenario.events[3.min(scenario.events.len())..];
+            let (cpu_before, started) = (function.cpu_ns(), Instant::now());
+            let mut failures = Vec::new();
+            for event in events {
+                let response = function
+                    .invoke(event.clone())
+                    .await
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                if response["statusCode"].as_u64() != Some(200) {
+                    failures.push(response);
+                }
+            }
+            let (cpu, wall) = (function.cpu_ns() - cpu_before, started.elapsed());
+            let records = function.take_records().await;
+            assert!(
+                failures.is_empty(),
+                "{name} {}: {} of {} requests failed, the first with {}",
+                &scenario.operation,
+                failures.len(),
+                events.len(),
+                failures[0]
+            );
+            eprintln!(
+                "[bench] {name}, {}: {} requests in {:.1} s",
+                &scenario.operation,
+                events.len(),
+                wall.as_secs_f64()
+            );
+            measured.push(Measured::new(
+                name,
+                &scenario.operation,
+                events.len(),
+                cpu,
+                wall,
+                &records,
+            ));
+        }
+        let peak = function.peak_rss_kib();
+        function.stop().await;
+        (measured, peak)
+    }
+
+    async fn cold_starts(&self, name: &str) -> ColdStart {
+        let mut times = Vec::new();
+        for _ in 0..COLD_STARTS {
+            let function = self.start(name).await;
+            times.push(function.cold_start);
+            function.stop().await;
+        }
+        ColdStart::new(name, times)
+    }
+
+    fn binary_size(&self, name: &str) -> Option<u64> {
+        std::fs::metadata(self.arm64_dir.join(name).join("bootstrap"))
+            .ok()
+            .map(|m| m.len())
+    }
+}
+
+fn s(text: &str) -> String {
+    text.to_owned()
+}
+
+fn repeat(count: usize, make: impl Fn(usize) -> String) -> Vec<String> {
+    (0..count).map(make).collect()
+}
+
+fn list(tenant: &TenantId, page: usize, size: usize) -> String {
+    event(
+        tenant,
+        TestRequest::new("GET", "/api/v1/secrets")
+            .query("page", &page.to_string())
+            .query("pageSize", &size.to_string()),
+    )
+}
+
+#[tokio::main]
+async fn main() {
+    let bench = Bench::from_env().await;
+    let n = bench.requests;
+    let mut report = Report::default();
+
+    eprintln!("[bench] loading data");
+    let browse = tenant("bench-browse");
+    let browsed = bench.seed(&browse, "browse", 2000, 100).await;
+    let doomed_tenant = tenant("bench-delete");
+    let doomed = bench.seed(&doomed_tenant, "doomed", n + 3, 100).await;
+    let (small, large) = (tenant("bench-values-100b"), tenant("bench-values-64kib"));
+    let small_secrets = bench.seed(&small, "value", 1000, 100).await;
+    let large_secrets = bench.seed(&large, "value", 1000, 64 * 1024).await;
+    let scale = tenant("bench-scale");
+    let scaled = bench.seed(&scale, "scale", bench.scale, 100).await;
+    bench
+        .seed(&tenant("bench-noise"), "noise", bench.scale / 5, 100)
+        .await;
+
+    let started = Instant::now();
+    for name in FLOORS.iter().chain(FUNCTIONS.iter()) {
+        report.cold_starts.push(bench.cold_starts(name).await);
+    }
+    eprintln!(
+        "[bench] {COLD_STARTS} cold starts of each in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    eprintln!("[bench] warm runs");
+    let hello = || repeat(n + 3, |_| list(&browse, 0, 250));
+    for floor in FLOORS {
+        let (measured, peak) = bench
+            .run(
+                floor,
+                vec![Scenario {
+                    operation: s("hello"),
+                    events: hello(),
+                }],
+            )
+            .await;
+        report.add(floor, measured, peak);
+    }
+    let by_id = format!("{}", browsed[0].id);
+    let by_tag = browsed[0].tag.to_string();
+    let get = |key: &str| {
+        repeat(n + 3, |_| {
+            event(&browse, TestRequest::for_secret("GET", key))
+        })
+    };
+    let (measured, peak) = bench
+        .run(
+            "get-secret",
+            vec![
+                Scenario {
+                    operation: s("retrieve by id"),
+                    events: get(&by_id),
+                },
+                Scenario {
+                    operation: s("retrieve by tag"),
+                    events: get(&by_tag),
+                },
+            ],
+        )
+        .await;
+    report.add("get-secret", measured, peak);
+
+    let deep = (n / 20).max(20);
+    let (measured, peak) = bench
+        .run(
+            "list-secrets",
+            vec![
+                Scenario {
+                    operation: s("list page 0"),
+                    events: repeat(n + 3, |_| list(&browse, 0, 250)),
+                },
+                Scenario {
+                    operation: s("list middle page (4 of 8)"),
+                    events: repeat(deep, |_| list(&browse, 4, 250)),
+                },
+                Scenario {
+                    operation: s("list last page (7 of 8)"),
+                    events: repeat(deep, |_| list(&browse, 7, 250)),
+                },
+                Scenario {
+                    operation: s("list 1000 rows"),
+                    events: repeat(deep, |_| list(&browse, 0, 1000)),
+                },
+            ],
+        )
+        .await;
+    report.add("list-secrets", measured, peak);
+
+    let creator = tenant("bench-create");
+    let value = "v".repeat(100);
+    let creates = repeat(n + 3, |i| {
+        let body = json!({"tag": format!("created-{i:06}"), "name": "Created", "secret": value});
+        event(
+            &creator,
+            TestRequest::new("POST", "/api/v1/secrets").json(&body.to_string()),
+        )
+    });
+    let (measured, peak) = bench
+        .run(
+            "create-secret",
+            vec![Scenario {
+                operation: s("create"),
+                events: creates,
+            }],
+        )
+        .await;
+    report.add("create-secret", measured, peak);
+
+    let target = browsed[1].id.to_string();
+    let update = |body: Value| {
+        event(
+            &browse,
+            TestRequest::for_secret("PUT", &target).json(&body.to_string()),
+        )
+    };
+    let (measured, peak) = bench
+        .run(
+            "update-secret",
+            vec![
+                Scenario {
+                    operation: s("update name only"),
+                    events: repeat(n + 3, |i| update(json!({"name": format!("Name {i}")}))),
+                },
+                Scenario {
+                    operation: s("update value"),
+                    events: repeat(n + 3, |i| update(json!({"secret": format!("{value}{i}")}))),
+                },
+            ],
+        )
+        .await;
+    report.add("update-secret", measured, peak);
+
+    let deletes = doomed
+        .iter()
+        .map(|secret| {
+            event(
+                &doomed_tenant,
+                TestRequest::for_secret("DELETE", secret.id.as_str()),
+            )
+        })
+        .collect();
+    let (measured, peak) = bench
+        .run(
+            "delete-secret",
+            vec![Scenario {
+                operation: s("delete"),
+                events: deletes,
+            }],
+        )
+        .await;
+    report.add("delete-secret", measured, peak);
+
+    eprintln!(
+        "[bench] scale: {} secrets in one tenant, {} in another",
+        bench.scale,
+        bench.scale / 5
+    );
+    let pages = bench.scale.div_ceil(250);
+    let mut scale_scenarios = Vec::new();
+    for page in [0, pages / 2, pages - 1] {
+        scale_scenarios.push(Scenario {
+            operation: format!("list page {page} of {pages}"),
+            events: repeat(6, |_| list(&scale, page, 250)),
+        });
+    }
+    let (measured, _) = bench.run("list-secrets", scale_scenarios).await;
+    report.scale.extend(measured);
+    let scaled_id = scaled[bench.scale / 2].id.to_string();
+    let (measured, _) = bench
+        .run(
+            "get-secret",
+            vec![Scenario {
+                operation: s("retrieve by id"),
+                events: repeat(20, |_| {
+                    event(&scale, TestRequest::for_secret("GET", &scaled_id))
+                }),
+            }],
+        )
+        .await;
+    report.scale.extend(measured);
+
+    eprintln!("[bench] values of 100 B and of 64 KiB");
+    for (tenant, secrets, label) in [
+        (&small, &small_secrets, "100 B"),
+        (&large, &large_secrets, "64 KiB"),
+    ] {
+        let id = secrets[0].id.to_string();
+        let scenarios = vec![Scenario {
+            operation: format!("list page 0, values of {label}"),
+            events: repeat(10, |_| list(tenant, 0, 250)),
+        }];
+        let (measured, _) = bench.run("list-secrets", scenarios).await;
+        report.values.extend(measured);
+        let scenarios = vec![Scenario {
+            operation: format!("retrieve by id, values of {label}"),
+            events: repeat(10, |_| event(tenant, TestRequest::for_secret("GET", &id))),
+        }];
+        let (measured, _) = bench.run("get-secret", scenarios).await;
+        report.values.extend(measured);
+    }
+
+    for name in FLOORS.iter().chain(FUNCTIONS.iter()) {
+        report
+            .arm64_bytes
+            .insert(name.to_string(), bench.binary_size(name));
+    }
+    report.judge(&FUNCTIONS);
+    println!("{}", report.render());
+    report.write(&PathBuf::from(var("BENCH_OUTPUT")));
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""`make bench`: builds the functions and the floors, starts a fresh emulator,
+and runs the bench (bench/driver/src/main.rs), which prints the table and writes
+target/bench/report.json.
+
+    bench.py [--requests N] [--scale N]
+
+Builds: native release binaries to run and time, and arm64 release binaries
+(cargo lambda, as deployed) to weigh. Both with the release profile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+from devstack import (LOCAL, ROOT, TABLE, KEY_ALIAS, Stack, aws_env, bootstrap, free_port, log, start_moto,
+                      tool_env)
+
+FUNCTIONS = ["list-secrets", "get-secret", "create-secret", "update-secret", "delete-secret"]
+FLOORS = ["floor-hello", "floor-clients"]
+
+
+def bins(names: list[str]) -> list[str]:
+    return [argument for name in names for argument in ("--bin", name)]
+
+
+def build() -> None:
+    started = time.monotonic()
+    targets = bins(FUNCTIONS + FLOORS)
+    log("building the arm64 release binaries, as deployed, to weigh them")
+    subprocess.run(["cargo", "lambda", "build", "--release", "--arm64", "--locked", *targets],
+                   cwd=ROOT, env=tool_env(), check=True)
+    log("building the native release binaries, to run them")
+    subprocess.run(["cargo", "build", "--release", "--locked", *targets], cwd=ROOT, env=tool_env(), check=True)
+    # On its own: built with the functions, its test-support features
+    # would be unified into theirs. In the release profile all the same:
+    # it reuses most of what the functions' build compiled.
+    subprocess.run(["cargo", "build", "--release", "--locked", "-p", "secrets-bench"],
+                   cwd=ROOT, env=tool_env(), check=True)
+    log(f"built in {time.monotonic() - started:.0f} s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=1000, help="requests per measured operation")
+    parser.add_argument("--scale", type=int, default=100_000, help="secrets in the large tenant")
+    parser.add_argument("--no-build", action="store_true", help="use the binaries already built")
+    args = parser.parse_args()
+    LOCAL.mkdir(exist_ok=True)
+    if not args.no_build:
+        build()
+    stack = Stack()
+    try:
+        moto_port = free_port()
+        start_moto(stack, moto_port)
+        bootstrap(moto_port)
+        env = {
+            **tool_env(),
+            **aws_env(moto_port),
+            "TABLE_NAME": TABLE,
+            "KMS_KEY_ID": KEY_ALIAS,
+            "BENCH_BIN_DIR": str(ROOT / "target" / "release"),
+            "BENCH_ARM64_DIR": str(ROOT / "target" / "lambda"),
+            "BENCH_OUTPUT": str(ROOT / "target" / "bench" / "report.json"),
+            "BENCH_REQUESTS": str(args.requests),
+            "BENCH_SCALE": str(args.scale),
+        }
+        started = time.monotonic()
+        subprocess.run([str(ROOT / "target" / "release" / "bench")], cwd=ROOT, env=env, check=True)
+        log(f"measured in {time.monotonic() - started:.0f} s; JSON: target/bench/report.json")
+        return 0
+    except subprocess.CalledProcessError as error:
+        log(f"failed: {' '.join(map(str, error.cmd))}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
