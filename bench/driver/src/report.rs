@@ -132,6 +132,20 @@ pub struct Report {
 
 const HELLO: &str = "floor-hello";
 const CLIENTS: &str = "floor-clients";
+/// One GetItem per request and nothing else: what one DynamoDB call costs.
+pub const ONE_CALL: &str = "floor-get-item";
+/// The page size of the scale scenarios.
+pub const DEEP_PAGE_SIZE: usize = 250;
+
+/// The page of a scale scenario named `list page {page} of {pages}`.
+fn deep_page(operation: &str) -> Option<usize> {
+    operation
+        .strip_prefix("list page ")?
+        .split_once(" of ")?
+        .0
+        .parse()
+        .ok()
+}
 
 impl Report {
     pub fn add(&mut self, function: &str, measured: Vec<Measured>, peak_rss_kib: u64) {
@@ -246,6 +260,11 @@ impl Report {
         let floor_cold = self.cold_start_ms(CLIENTS).unwrap_or(f64::NAN);
         let floor_cpu = self.floor_cpu_us().unwrap_or(f64::NAN);
         let floor_size = self.size(CLIENTS).map_or(f64::NAN, |s| s as f64);
+        let one_call = self
+            .warm
+            .iter()
+            .find(|m| m.function == ONE_CALL)
+            .map_or(f64::NAN, |m| m.cpu_us / floor_cpu);
         for function in functions {
             let cold = self.cold_start_ms(function).unwrap_or(f64::NAN) / floor_cold;
             check(
@@ -261,7 +280,9 @@ impl Report {
                 .fold(f64::NAN, f64::max);
             check(
                 &format!("{function}: warm CPU at most 3x floor-hello"),
-                format!("{worst_cpu:.2}x (its costliest operation)"),
+                format!(
+                    "{worst_cpu:.2}x (its costliest operation; one bare GetItem is {one_call:.2}x)"
+                ),
                 worst_cpu <= 3.0,
             );
             let rss = self
@@ -281,24 +302,37 @@ impl Report {
                 size <= 1.2,
             );
         }
-        let mut deep: Vec<&Measured> = self
+        let first = self
             .scale
             .iter()
-            .filter(|m| m.function == "list-secrets")
+            .find(|m| deep_page(&m.operation) == Some(0));
+        let skipped: Vec<(f64, f64)> = self
+            .scale
+            .iter()
+            .filter_map(|m| Some((deep_page(&m.operation)?, m.read_units?)))
+            .filter(|(page, _)| *page > 0)
+            .map(|(page, units)| {
+                let page_zero = first.and_then(|f| f.read_units).unwrap_or(f64::NAN);
+                let rows = (page * DEEP_PAGE_SIZE) as f64;
+                (rows, (units - page_zero) / rows)
+            })
             .collect();
-        deep.sort_by(|a, b| {
-            a.read_units
-                .partial_cmp(&b.read_units)
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
-        let proportional = deep.windows(2).all(|w| w[0].read_units <= w[1].read_units);
+        let per_row: Vec<f64> = skipped.iter().map(|(_, unit)| *unit).collect();
+        let (least, most) = per_row
+            .iter()
+            .fold((f64::INFINITY, 0.0_f64), |(lo, hi), u| {
+                (lo.min(*u), hi.max(*u))
+            });
         check(
             "deep pages cost in proportion to the rows they skip",
-            deep.iter()
-                .map(|m| format!("{}: {} RCU", m.operation, fmt(m.read_units)))
+            skipped
+                .iter()
+                .map(|(rows, unit)| {
+                    format!("{rows} rows skipped at {:.1} rows per RCU", 1.0 / unit)
+                })
                 .collect::<Vec<_>>()
                 .join("; "),
-            proportional && deep.len() == 3,
+            skipped.len() >= 2 && least > 0.0 && most <= least * 1.1,
         );
         self.targets = targets;
     }
@@ -355,7 +389,7 @@ impl Report {
             out,
             "\nPrices used ($): API Gateway REST {}/M requests; Lambda arm64 {}/GB-s at 128 MB \
              for the wall time rounded up to 1 ms, {}/M requests; DynamoDB on-demand {}/M read \
-             units, {}/M write units; KMS {}/10k requests. CloudWatch Logs ingestion of the one \
+             units, {}/M write units; KMS {:.2}/10k requests. CloudWatch Logs ingestion of the one \
              log line and metric record per request is not included.",
             price::API_GATEWAY_REST_REQUEST * 1e6,
             price::LAMBDA_ARM64_GB_SECOND,
@@ -458,6 +492,29 @@ mod tests {
             "{}",
             m.dollars_per_million()
         );
+    }
+
+    fn deep_pages(read_units: [f64; 3]) -> Option<bool> {
+        let mut report = Report::default();
+        for (page, units) in [0, 200, 399].into_iter().zip(read_units) {
+            let operation = format!("list page {page} of 400");
+            let records = [record(2, 0, units)];
+            let m = Measured::new("list-secrets", &operation, 1, 0, Duration::ZERO, &records);
+            report.scale.push(m);
+        }
+        report.judge(&[]);
+        let target = report
+            .targets
+            .iter()
+            .find(|t| t.target.starts_with("deep pages"))?;
+        Some(target.met)
+    }
+
+    #[test]
+    fn deep_pages_must_cost_the_same_per_skipped_row() {
+        assert_eq!(deep_pages([7.0, 509.5, 1009.0]), Some(true));
+        assert_eq!(deep_pages([7.0, 509.5, 2000.0]), Some(false));
+        assert_eq!(deep_pages([7.0, 7.0, 7.0]), Some(false));
     }
 
     #[test]
