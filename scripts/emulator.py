@@ -48,7 +48,8 @@ def value_size(value: dict[str, Any]) -> int:
         digits = content.lstrip("-").replace(".", "").strip("0") or "0"
         return (len(digits) + 1) // 2 + 1
     if kind == "B":
-        return len(base64.b64decode(content))
+        # Base64 on the wire; moto's own items hold the bytes.
+        return len(content) if isinstance(content, bytes) else len(base64.b64decode(content))
     if kind in ("BOOL", "NULL"):
         return 1
     if kind in ("SS", "NS", "BS"):
@@ -92,7 +93,11 @@ class FaithfulCapacity:
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         request = json.loads(body or b"{}")
         before = self.transaction_sizes(environ, request) if operation == "TransactWriteItems" else None
-        status, headers, payload = self.call(environ, target, body)
+        LAST_QUERY["count_only"] = operation == "Query" and request.get("Select") == "COUNT"
+        try:
+            status, headers, payload = self.call(environ, target, body)
+        finally:
+            LAST_QUERY["count_only"] = False
         if status.startswith("200") and request.get("ReturnConsumedCapacity", "NONE") != "NONE":
             response = json.loads(payload)
             response["ConsumedCapacity"] = self.capacity(environ, operation, request, response, before)
@@ -162,9 +167,10 @@ class FaithfulCapacity:
         return [{"TableName": name, "CapacityUnits": units, "WriteCapacityUnits": units} for name, units in per_table.items()]
 
 
-# The summed size of the items the last query read (before projection):
-# requests are served one at a time, so "last" is the current request's.
-LAST_QUERY = {"bytes": 0}
+# The summed size of the items the last query read (before projection), and
+# whether it only counts them: requests are served one at a time, so "last"
+# is the current request's.
+LAST_QUERY: dict[str, Any] = {"bytes": 0, "count_only": False}
 
 
 def patch_moto() -> None:
@@ -242,9 +248,10 @@ def patch_moto() -> None:
 
 def skip_needless_copies() -> None:
     """moto deep-copies whole tables to back up a transaction (replaced by
-    the item snapshots above) and every query's results before serializing
-    them, half the time of a deep page's skip. Both come back as they are;
-    a copy nobody changes is the original."""
+    the item snapshots above), and every query's results, half the time of a
+    deep page's skip. The tables, and the results of a `Select=COUNT` query,
+    which are only counted, come back as they are; a copy nobody changes is
+    the original. (Serializing does change items: never skip that copy.)"""
     import moto.dynamodb.models as models
     import moto.dynamodb.models.table as table_module
     from moto.dynamodb.models.dynamo_type import Item
@@ -256,8 +263,8 @@ def skip_needless_copies() -> None:
         def deepcopy(value: Any, *args: Any) -> Any:
             if isinstance(value, models.Table):
                 return value
-            if isinstance(value, list) and all(isinstance(item, Item) for item in value):
-                return list(value)  # read and serialized, never changed
+            if LAST_QUERY["count_only"] and isinstance(value, list) and all(isinstance(i, Item) for i in value):
+                return list(value)  # counted, never serialized (which changes binary values)
             return deep_copy(value, *args)
 
     models.copy = CopiesOnlyWhatCanChange  # type: ignore[attr-defined]

@@ -118,6 +118,16 @@ class Capacity(unittest.TestCase):
         self.assertEqual(seen, [f"row-{i:02}" for i in range(30)])
         self.assertEqual(counted, 30)
 
+    def test_binary_values_survive_being_queried_and_counted(self) -> None:
+        value = base64.b64encode(bytes(range(256))).decode()
+        self.call("PutItem", {"TableName": "t", "Item": {"pk": {"S": "p"}, "sk": {"S": "b"}, "v": {"B": value}}})
+        query = {"TableName": "t", "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "p"}},
+                 "ReturnConsumedCapacity": "TOTAL"}
+        for request in [query, {**query, "Select": "COUNT"}, query, {**query, "Select": "COUNT"}]:
+            self.call("Query", request)
+        got = self.call("GetItem", {"TableName": "t", "Key": {"pk": {"S": "p"}, "sk": {"S": "b"}}})
+        self.assertEqual(got["Item"]["v"]["B"], value)
+
     def test_a_cancelled_transaction_leaves_nothing_of_itself(self) -> None:
         from moto.dynamodb.models import dynamodb_backends
 
