@@ -5,20 +5,21 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::str::FromStr;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
 use hyper::body::Bytes;
-use hyper::header::ACCEPT;
+use hyper::header::{ACCEPT, HOST};
+use hyper::rt::{Read, Write};
 use hyper::{Request, Uri};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::TokioIo;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
 use tokio::time::Instant;
+use tokio_rustls::TlsConnector;
 
 /// Largest JWKS document accepted; real ones are a few KiB.
 const MAX_JWKS_BYTES: usize = 256 * 1024;
@@ -32,66 +33,115 @@ pub trait FetchJwks: Send + Sync {
     fn fetch(&self) -> FetchFuture<'_>;
 }
 
-type HttpsClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
-
-/// Fetches a JWKS over HTTPS (or HTTP, for local issuers), with the HTTP
-/// stack the AWS SDK links in anyway: no second client library in the
-/// binary. Redirects are not followed.
+/// Fetches a JWKS over HTTPS (or HTTP, for local issuers) on one plain
+/// HTTP/1 connection per fetch: hyper and rustls, which the AWS SDK links
+/// in anyway, without a pooled client whose HTTP/2 half would come along.
+/// Fetches are rare (at most one per refresh interval), so there is nothing
+/// to pool. Redirects are not followed.
 pub struct HttpJwks {
-    client: HttpsClient,
     url: Uri,
+    /// `None` for an `http://` URL.
+    tls: Option<TlsConnector>,
 }
 
 impl HttpJwks {
-    /// Fails when the URL does not parse or the system has no CA roots.
+    /// Fails when the URL is not an absolute http(s) URL, or the system has
+    /// no CA roots to verify an https one with.
     pub fn new(url: &str) -> Result<Self, String> {
-        let url = url
+        let url: Uri = url
             .parse()
             .map_err(|_| "the JWKS URL is not a valid URL".to_owned())?;
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(FETCH_TIMEOUT / 2));
-        let tls = HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
-            .map_err(|e| format!("no CA certificates to verify the JWKS endpoint with: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        Ok(Self {
-            client: Client::builder(TokioExecutor::new()).build(tls),
-            url,
-        })
+        if url.host().is_none() {
+            return Err("the JWKS URL has no host".to_owned());
+        }
+        let tls = match url.scheme_str() {
+            Some("https") => Some(tls_connector()?),
+            Some("http") => None,
+            _ => return Err("the JWKS URL must be http or https".to_owned()),
+        };
+        Ok(Self { url, tls })
     }
 
     async fn fetch_document(&self) -> Result<JwkSet, String> {
-        let request = Request::get(self.url.clone())
-            .header(ACCEPT, "application/json")
-            .body(Empty::new())
-            .map_err(|e| format!("fetching the JWKS failed: {e}"))?;
-        let response = self
-            .client
-            .request(request)
+        let failed = |e: &dyn std::fmt::Display| format!("fetching the JWKS failed: {e}");
+        let host = self.url.host().unwrap_or_default();
+        let port = self
+            .url
+            .port_u16()
+            .unwrap_or(if self.tls.is_some() { 443 } else { 80 });
+        let tcp = TcpStream::connect((host.trim_matches(['[', ']']), port))
             .await
-            .map_err(|e| format!("fetching the JWKS failed: {e}"))?;
-        if !response.status().is_success() {
-            return Err(format!(
-                "fetching the JWKS failed: HTTP {}",
-                response.status()
-            ));
-        }
-        let body = Limited::new(response.into_body(), MAX_JWKS_BYTES)
-            .collect()
-            .await
-            .map_err(|e| {
-                if e.is::<LengthLimitError>() {
-                    format!("the JWKS is larger than {MAX_JWKS_BYTES} bytes")
-                } else {
-                    format!("reading the JWKS failed: {e}")
-                }
-            })?
-            .to_bytes();
+            .map_err(|e| failed(&e))?;
+        let body = match &self.tls {
+            Some(tls) => {
+                let name = ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
+                    .map_err(|e| failed(&e))?;
+                let stream = tls.connect(name, tcp).await.map_err(|e| failed(&e))?;
+                self.exchange(TokioIo::new(stream)).await?
+            }
+            None => self.exchange(TokioIo::new(tcp)).await?,
+        };
         parse_jwks(&body)
     }
+
+    /// One GET on a fresh connection; the body, at most `MAX_JWKS_BYTES`.
+    async fn exchange<T>(&self, io: T) -> Result<Bytes, String>
+    where
+        T: Read + Write + Unpin + Send + 'static,
+    {
+        let failed = |e: &dyn std::fmt::Display| format!("fetching the JWKS failed: {e}");
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
+            .await
+            .map_err(|e| failed(&e))?;
+        // Drives the connection until the response is read; dropped with it.
+        let connection = tokio::spawn(connection);
+        let path = self.url.path_and_query().map_or("/", |p| p.as_str());
+        let authority = self.url.authority().map_or("", |a| a.as_str());
+        let request = Request::get(path)
+            .header(HOST, authority)
+            .header(ACCEPT, "application/json")
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| failed(&e))?;
+        let response = sender.send_request(request).await.map_err(|e| failed(&e));
+        let body = match response {
+            Ok(response) if !response.status().is_success() => Err(format!(
+                "fetching the JWKS failed: HTTP {}",
+                response.status()
+            )),
+            Ok(response) => Limited::new(response.into_body(), MAX_JWKS_BYTES)
+                .collect()
+                .await
+                .map(|collected| collected.to_bytes())
+                .map_err(|e| {
+                    if e.is::<LengthLimitError>() {
+                        format!("the JWKS is larger than {MAX_JWKS_BYTES} bytes")
+                    } else {
+                        format!("reading the JWKS failed: {e}")
+                    }
+                }),
+            Err(e) => Err(e),
+        };
+        connection.abort();
+        body
+    }
+}
+
+/// TLS with aws-lc-rs (as the SDK uses) and the system's CA roots.
+fn tls_connector() -> Result<TlsConnector, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    let (added, _) = roots.add_parsable_certificates(native.certs);
+    if added == 0 {
+        return Err("no CA certificates to verify the JWKS endpoint with".to_owned());
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| format!("cannot set up TLS for the JWKS endpoint: {e}"))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(TlsConnector::from(Arc::new(config)))
 }
 
 impl FetchJwks for HttpJwks {
@@ -250,6 +300,21 @@ mod tests {
         let mut jwk = Jwk::from_encoding_key(&key, Algorithm::RS256).unwrap();
         jwk.common.key_id = Some("a".into());
         serde_json::json!({ "keys": [jwk] }).to_string()
+    }
+
+    #[test]
+    fn only_absolute_http_and_https_urls_are_taken() {
+        // https also loads the system's CA roots, as a cold start does.
+        assert!(HttpJwks::new("https://issuer.example/.well-known/jwks.json").is_ok());
+        assert!(HttpJwks::new("http://127.0.0.1:8080/jwks").is_ok());
+        for url in [
+            "/jwks.json",
+            "ftp://issuer.example/jwks",
+            "https://",
+            "not a url",
+        ] {
+            assert!(HttpJwks::new(url).is_err(), "{url}");
+        }
     }
 
     #[tokio::test]
