@@ -49,6 +49,15 @@ struct Scenario {
     events: Vec<String>,
 }
 
+impl Scenario {
+    fn new(operation: impl Into<String>, events: Vec<String>) -> Self {
+        Self {
+            operation: operation.into(),
+            events,
+        }
+    }
+}
+
 fn var(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run `make bench`"))
 }
@@ -189,6 +198,12 @@ impl Bench {
         (measured, peak)
     }
 
+    /// Runs `scenarios` on `name` and adds them to the warm table.
+    async fn warm(&self, report: &mut Report, name: &str, scenarios: Vec<Scenario>) {
+        let (measured, peak) = self.run(name, scenarios).await;
+        report.add(name, measured, peak);
+    }
+
     async fn cold_starts(&self, name: &str) -> ColdStart {
         let mut times = Vec::new();
         for _ in 0..COLD_STARTS {
@@ -204,10 +219,6 @@ impl Bench {
             .ok()
             .map(|m| m.len())
     }
-}
-
-fn s(text: &str) -> String {
-    text.to_owned()
 }
 
 fn repeat(count: usize, make: impl Fn(usize) -> String) -> Vec<String> {
@@ -255,16 +266,9 @@ async fn main() {
     eprintln!("[bench] warm runs");
     let hello = || repeat(n + 3, |_| list(&browse, 0, 250));
     for floor in FLOORS {
-        let (measured, peak) = bench
-            .run(
-                floor,
-                vec![Scenario {
-                    operation: s("hello"),
-                    events: hello(),
-                }],
-            )
+        bench
+            .warm(&mut report, floor, vec![Scenario::new("hello", hello())])
             .await;
-        report.add(floor, measured, peak);
     }
     // The browsing tenant's count item: a small item, read consistently,
     // as get-secret reads a secret's.
@@ -276,16 +280,13 @@ async fn main() {
             .query("pk", &key("pk"))
             .query("sk", &key("sk")),
     );
-    let (measured, peak) = bench
-        .run(
+    bench
+        .warm(
+            &mut report,
             ONE_CALL,
-            vec![Scenario {
-                operation: s("one GetItem"),
-                events: vec![one_call; n + 3],
-            }],
+            vec![Scenario::new("one GetItem", vec![one_call; n + 3])],
         )
         .await;
-    report.add(ONE_CALL, measured, peak);
 
     let by_id = format!("{}", browsed[0].id);
     let by_tag = browsed[0].tag.to_string();
@@ -294,48 +295,36 @@ async fn main() {
             event(&browse, TestRequest::for_secret("GET", key))
         })
     };
-    let (measured, peak) = bench
-        .run(
+    bench
+        .warm(
+            &mut report,
             "get-secret",
             vec![
-                Scenario {
-                    operation: s("retrieve by id"),
-                    events: get(&by_id),
-                },
-                Scenario {
-                    operation: s("retrieve by tag"),
-                    events: get(&by_tag),
-                },
+                Scenario::new("retrieve by id", get(&by_id)),
+                Scenario::new("retrieve by tag", get(&by_tag)),
             ],
         )
         .await;
-    report.add("get-secret", measured, peak);
 
     let deep = (n / 20).max(20);
-    let (measured, peak) = bench
-        .run(
+    bench
+        .warm(
+            &mut report,
             "list-secrets",
             vec![
-                Scenario {
-                    operation: s("list page 0"),
-                    events: repeat(n + 3, |_| list(&browse, 0, 250)),
-                },
-                Scenario {
-                    operation: s("list middle page (4 of 8)"),
-                    events: repeat(deep, |_| list(&browse, 4, 250)),
-                },
-                Scenario {
-                    operation: s("list last page (7 of 8)"),
-                    events: repeat(deep, |_| list(&browse, 7, 250)),
-                },
-                Scenario {
-                    operation: s("list 1000 rows"),
-                    events: repeat(deep, |_| list(&browse, 0, 1000)),
-                },
+                Scenario::new("list page 0", repeat(n + 3, |_| list(&browse, 0, 250))),
+                Scenario::new(
+                    "list middle page (4 of 8)",
+                    repeat(deep, |_| list(&browse, 4, 250)),
+                ),
+                Scenario::new(
+                    "list last page (7 of 8)",
+                    repeat(deep, |_| list(&browse, 7, 250)),
+                ),
+                Scenario::new("list 1000 rows", repeat(deep, |_| list(&browse, 0, 1000))),
             ],
         )
         .await;
-    report.add("list-secrets", measured, peak);
 
     let creator = tenant("bench-create");
     let value = "v".repeat(100);
@@ -346,16 +335,13 @@ async fn main() {
             TestRequest::new("POST", "/api/v1/secrets").json(&body.to_string()),
         )
     });
-    let (measured, peak) = bench
-        .run(
+    bench
+        .warm(
+            &mut report,
             "create-secret",
-            vec![Scenario {
-                operation: s("create"),
-                events: creates,
-            }],
+            vec![Scenario::new("create", creates)],
         )
         .await;
-    report.add("create-secret", measured, peak);
 
     let target = browsed[1].id.to_string();
     let update = |body: Value| {
@@ -364,22 +350,22 @@ async fn main() {
             TestRequest::for_secret("PUT", &target).json(&body.to_string()),
         )
     };
-    let (measured, peak) = bench
-        .run(
+    bench
+        .warm(
+            &mut report,
             "update-secret",
             vec![
-                Scenario {
-                    operation: s("update name only"),
-                    events: repeat(n + 3, |i| update(json!({"name": format!("Name {i}")}))),
-                },
-                Scenario {
-                    operation: s("update value"),
-                    events: repeat(n + 3, |i| update(json!({"secret": format!("{value}{i}")}))),
-                },
+                Scenario::new(
+                    "update name only",
+                    repeat(n + 3, |i| update(json!({"name": format!("Name {i}")}))),
+                ),
+                Scenario::new(
+                    "update value",
+                    repeat(n + 3, |i| update(json!({"secret": format!("{value}{i}")}))),
+                ),
             ],
         )
         .await;
-    report.add("update-secret", measured, peak);
 
     let deletes = doomed
         .iter()
@@ -390,16 +376,13 @@ async fn main() {
             )
         })
         .collect();
-    let (measured, peak) = bench
-        .run(
+    bench
+        .warm(
+            &mut report,
             "delete-secret",
-            vec![Scenario {
-                operation: s("delete"),
-                events: deletes,
-            }],
+            vec![Scenario::new("delete", deletes)],
         )
         .await;
-    report.add("delete-secret", measured, peak);
 
     eprintln!(
         "[bench] scale: {} secrets in one tenant, {} in another",
@@ -409,10 +392,10 @@ async fn main() {
     let pages = bench.scale.div_ceil(DEEP_PAGE_SIZE);
     let mut scale_scenarios = Vec::new();
     for page in [0, pages / 2, pages - 1] {
-        scale_scenarios.push(Scenario {
-            operation: format!("list page {page} of {pages}"),
-            events: repeat(6, |_| list(&scale, page, DEEP_PAGE_SIZE)),
-        });
+        scale_scenarios.push(Scenario::new(
+            format!("list page {page} of {pages}"),
+            repeat(6, |_| list(&scale, page, DEEP_PAGE_SIZE)),
+        ));
     }
     let (measured, _) = bench.run("list-secrets", scale_scenarios).await;
     report.scale.extend(measured);
@@ -420,12 +403,12 @@ async fn main() {
     let (measured, _) = bench
         .run(
             "get-secret",
-            vec![Scenario {
-                operation: s("retrieve by id"),
-                events: repeat(20, |_| {
+            vec![Scenario::new(
+                "retrieve by id",
+                repeat(20, |_| {
                     event(&scale, TestRequest::for_secret("GET", &scaled_id))
                 }),
-            }],
+            )],
         )
         .await;
     report.scale.extend(measured);
@@ -436,16 +419,16 @@ async fn main() {
         (&large, &large_secrets, "64 KiB"),
     ] {
         let id = secrets[0].id.to_string();
-        let scenarios = vec![Scenario {
-            operation: format!("list page 0, values of {label}"),
-            events: repeat(10, |_| list(tenant, 0, 250)),
-        }];
+        let scenarios = vec![Scenario::new(
+            format!("list page 0, values of {label}"),
+            repeat(10, |_| list(tenant, 0, 250)),
+        )];
         let (measured, _) = bench.run("list-secrets", scenarios).await;
         report.values.extend(measured);
-        let scenarios = vec![Scenario {
-            operation: format!("retrieve by id, values of {label}"),
-            events: repeat(10, |_| event(tenant, TestRequest::for_secret("GET", &id))),
-        }];
+        let scenarios = vec![Scenario::new(
+            format!("retrieve by id, values of {label}"),
+            repeat(10, |_| event(tenant, TestRequest::for_secret("GET", &id))),
+        )];
         let (measured, _) = bench.run("get-secret", scenarios).await;
         report.values.extend(measured);
     }

@@ -2,24 +2,11 @@
 //! function builds at cold start, the SDK configuration and the DynamoDB and
 //! KMS clients, configured as the functions configure them.
 
-use std::time::Duration;
-
-use aws_config::BehaviorVersion;
 use lambda_http::{Body, Error, Request, Response, run, service_fn};
-use secrets_core::aws::{retry_config, timeout_config};
-use secrets_core::config::CallTimeouts;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let timeouts = CallTimeouts {
-        attempt: Duration::from_secs(2),
-        operation: Duration::from_secs(5),
-    };
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(timeout_config(timeouts))
-        .retry_config(retry_config())
-        .load()
-        .await;
+    let sdk = secrets_bench_floors::sdk_config().await;
     let clients = (
         aws_sdk_dynamodb::Client::new(&sdk),
         aws_sdk_kms::Client::new(&sdk),

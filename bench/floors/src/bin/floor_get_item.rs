@@ -4,25 +4,12 @@
 //! the item). The CPU one DynamoDB call costs, with which no real function
 //! can do better than.
 
-use std::time::Duration;
-
-use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Error, Request, RequestExt, Response, run, service_fn};
-use secrets_core::aws::{retry_config, timeout_config};
-use secrets_core::config::CallTimeouts;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let timeouts = CallTimeouts {
-        attempt: Duration::from_secs(2),
-        operation: Duration::from_secs(5),
-    };
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(timeout_config(timeouts))
-        .retry_config(retry_config())
-        .load()
-        .await;
+    let sdk = secrets_bench_floors::sdk_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let table = std::env::var("TABLE_NAME")?;
     let (dynamodb, table) = (&dynamodb, table.as_str());
