@@ -52,7 +52,7 @@ stack-test: $(VENV_STAMP)
 
 ## make bench: every function measured side by side with its floor (AWS
 ## calls, capacity, cold start, CPU, memory, size, price); one table, and
-## target/bench/report.json. About 15 minutes from a clean clone.
+## target/bench/report.json. About 13 minutes from a clean clone on 2 cores.
 bench: $(VENV_STAMP)
 	$(PY) scripts/bench.py
 
