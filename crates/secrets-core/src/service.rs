@@ -1,6 +1,8 @@
 //! The five operations, independent of HTTP and of AWS.
 
-use crate::crypto::{DataKeys, EncryptionContext, seal};
+use zeroize::Zeroizing;
+
+use crate::crypto::{DataKeys, EncryptionContext, open, seal};
 use crate::domain::{SecretId, SecretKey, SecretSummary, TenantId};
 use crate::error::{Error, Result};
 use crate::input::{CreateSecret, UpdateSecret};
@@ -95,14 +97,31 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
         };
         self.store.update(tenant, &current, changes).await
     }
+
+    /// The plaintext value, for trusted internal callers only, never for an
+    /// HTTP response. Opened in the context of the tenant asking, so an
+    /// envelope moved to another tenant or secret does not open.
+    pub async fn resolve(&self, tenant: &TenantId, key: &SecretKey) -> Result<Zeroizing<Vec<u8>>> {
+        let summary = self.get(tenant, key).await?;
+        // A delete may land between the two reads: then it is gone.
+        let sealed = self
+            .store
+            .sealed_value(tenant, &summary.id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        open(
+            &self.keys,
+            EncryptionContext::new(tenant, &summary.id),
+            &sealed,
+        )
+        .await
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use zeroize::Zeroizing;
-
     use super::*;
-    use crate::crypto::{LocalDataKeys, open};
+    use crate::crypto::LocalDataKeys;
     use crate::domain::{SecretName, SecretValue, Tag};
     use crate::store::MemoryStore;
 
@@ -343,5 +362,35 @@ mod tests {
             .create(&acme, create_request("db", "again"))
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn resolve_opens_the_current_value_for_its_own_tenant_only() {
+        let service = service();
+        let (acme, other) = (tenant("acme"), tenant("other"));
+        let created = service
+            .create(&acme, create_request("db", "first"))
+            .await
+            .unwrap();
+        let by_id = SecretKey::Id(created.id.clone());
+        for key in [&by_tag("db"), &by_id] {
+            assert_eq!(&service.resolve(&acme, key).await.unwrap()[..], b"first");
+        }
+        let update = UpdateSecret {
+            name: None,
+            secret: Some(SecretValue::parse(Zeroizing::new("second".into())).unwrap()),
+        };
+        service.update(&acme, &by_id, update).await.unwrap();
+        assert_eq!(
+            &service.resolve(&acme, &by_id).await.unwrap()[..],
+            b"second"
+        );
+        for (tenant, key) in [(&other, &by_id), (&other, &by_tag("db"))] {
+            let refused = service.resolve(tenant, key).await.unwrap_err();
+            assert_eq!(refused.http_status(), 404);
+        }
+        service.delete(&acme, &by_id).await.unwrap();
+        let gone = service.resolve(&acme, &by_id).await.unwrap_err();
+        assert_eq!(gone.http_status(), 404);
     }
 }
