@@ -14,9 +14,12 @@
   items read (halved when eventually consistent), writes in 1 KB units of the
   larger of each item's sizes before and after, doubled in transactions.
   Sizes follow DynamoDB's item size rules (binary counted raw, not base64).
-- Queries read their partition only. moto's query gathers and sorts every
-  item of the table on each call; with a tenant of 100,000 secrets that is
-  seconds per page. DynamoDB reads only the partition, and so does this.
+- moto made fast enough for 100,000 secrets (`make bench`), its answers
+  unchanged (each has a test in test_emulator.py): queries read only their
+  partition and start after ExclusiveStartKey instead of walking to it,
+  string keys compare without moto's casts, transactions roll back from
+  snapshots of the items they name instead of deep copies of the table, and
+  count-only queries skip the copy of their results.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from copy import deepcopy as deep_copy
 import io
 import json
 import math
+import operator
 import signal
 import sys
 import zlib
@@ -174,8 +178,8 @@ LAST_QUERY: dict[str, Any] = {"bytes": 0, "count_only": False}
 
 
 def patch_moto() -> None:
-    """Two changes inside moto's DynamoDB, neither altering what a query
-    returns: it reads only its partition, and it notes what it read."""
+    """The changes inside moto's DynamoDB (module docstring), and the size
+    of what each query read, for its capacity."""
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.table import Table
@@ -223,21 +227,18 @@ def patch_moto() -> None:
 
     # Sorting a partition compares its keys; moto casts both sides on every
     # comparison, a third of a deep query's time. Strings compare as they are.
-    def fast_comparison(compare: Callable) -> Callable:
+    def fast_comparison(name: str) -> Callable:
+        original = getattr(DynamoType, name)
+        compare = getattr(operator, name)
+
         def compared(self: DynamoType, other: Any) -> bool:
             if isinstance(other, DynamoType) and self.type == other.type == "S":
                 return compare(self.value, other.value)
-            return getattr(original_comparisons, compare.__name__)(self, other)
+            return original(self, other)
         return compared
 
-    import operator
-
-    class original_comparisons:  # noqa: N801 - a namespace
-        lt, gt, eq = DynamoType.__lt__, DynamoType.__gt__, DynamoType.__eq__
-
-    DynamoType.__lt__ = fast_comparison(operator.lt)  # type: ignore[method-assign]
-    DynamoType.__gt__ = fast_comparison(operator.gt)  # type: ignore[method-assign]
-    DynamoType.__eq__ = fast_comparison(operator.eq)  # type: ignore[method-assign]
+    for name in ("__lt__", "__gt__", "__eq__"):
+        setattr(DynamoType, name, fast_comparison(name))
 
     partition_query.patched_by_emulator = True  # type: ignore[attr-defined]
     Table.query = partition_query
@@ -248,7 +249,7 @@ def patch_moto() -> None:
 
 def skip_needless_copies() -> None:
     """moto deep-copies whole tables to back up a transaction (replaced by
-    the item snapshots above), and every query's results, half the time of a
+    patch_transaction_rollback's item snapshots), and every query's results, half the time of a
     deep page's skip. The tables, and the results of a `Select=COUNT` query,
     which are only counted, come back as they are; a copy nobody changes is
     the original. (Serializing does change items: never skip that copy.)"""
@@ -276,7 +277,7 @@ def patch_transaction_rollback(backend_class: Any) -> None:
     once per action: with the bench's 100,000 secrets that is seconds and
     gigabytes per create. The same all-or-nothing outcome, cheaper: snapshot
     only the items the transaction names, and put them back if it fails
-    (the copies of tables are skipped below)."""
+    (skip_needless_copies then drops moto's copies of the tables)."""
     transact_write_items = backend_class.transact_write_items
 
     def named_keys(self: Any, transact_items: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
