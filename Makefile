@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run token test lint check-template check-openapi unit stack-test bench build deploy smoke clean-local
+.PHONY: run token resolve test lint check-template check-openapi unit stack-test bench build deploy smoke clean-local
 
 ## make run: the whole API on http://127.0.0.1:9000 with moto on :5000.
 run: $(VENV_STAMP)
@@ -20,6 +20,13 @@ run: $(VENV_STAMP)
 ## make token [TENANT=...] [PERMISSIONS=...]: a token for the running stack.
 token: $(VENV_STAMP)
 	@$(PY) scripts/devstack.py token $(if $(TENANT),--tenant "$(TENANT)") $(if $(filter undefined,$(origin PERMISSIONS)),,--permissions "$(PERMISSIONS)")
+
+## make resolve TAG=... [TENANT=...]: a secret's plaintext from the running
+## stack, through the resolve function and the Lambda Invoke API, as a
+## trusted internal system gets it.
+resolve: $(VENV_STAMP)
+	@test -n "$(TAG)" || { echo "make resolve needs TAG=<tag or id>"; exit 2; }
+	@$(PY) scripts/devstack.py resolve $(if $(TENANT),--tenant "$(TENANT)") "$(TAG)"
 
 ## make test: formatting, lints, the deployment template's and the OpenAPI
 ## document's checks, unit tests, adapter tests against a fresh emulator,
@@ -56,7 +63,7 @@ stack-test: $(VENV_STAMP)
 bench: $(VENV_STAMP)
 	$(PY) scripts/bench.py
 
-FUNCTIONS := list-secrets get-secret create-secret update-secret delete-secret
+FUNCTIONS := list-secrets get-secret create-secret update-secret delete-secret resolve-secret
 
 ## make build: release builds of every function for Lambda on arm64, in
 ## target/lambda/<function>/bootstrap.

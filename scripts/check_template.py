@@ -12,6 +12,10 @@ would) and checked for what a secrets service must never ship:
 - Data: the table on demand, with point-in-time recovery, deletion
   protection, encryption and a retain policy; the KMS key rotating, retained,
   without wildcard principals, with an alias.
+- The audit table: only dynamodb:PutItem on it, for every function that
+  changes or resolves secrets.
+- The resolve function: the only one holding kms:Decrypt, and no resource
+  policy (no API route, no other service) leading to it.
 - Functions: arm64 on provided.al2023, 128 MB, a short timeout, X-Ray, JSON
   logs into a log group with a retention period.
 - API: stage throttling, every media type binary, 405 with an exact Allow
@@ -37,6 +41,13 @@ PARAMETERS = {"JwtIssuer": "https://issuer.example", "JwtJwksUrl": "https://issu
 ENCRYPTION_CONTEXT_KEYS = {"tenant", "secretId"}
 # X-Ray's write actions cannot be scoped to a resource.
 RESOURCE_STAR_ALLOWED = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+# The plaintext's only door: whatever the manifest says, no other function
+# may decrypt, and nothing but an IAM-authorized invoke may reach it.
+RESOLVER = "ResolveSecretFunction"
+# The audit trail is append-only for the functions, and every function that
+# changes or reveals a secret must be able to append to it.
+AUDIT_TABLE = "AuditTable"
+AUDITED: set[str] = set()
 MAX_TIMEOUT_S = 15
 MEMORY_MB = 128
 
@@ -175,6 +186,7 @@ def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[s
             yield f"{name}: not in {MANIFEST.relative_to(ROOT)}"
             continue
         granted: set[str] = set()
+        appends_audit = False
         for statement in statements(resources[role_name]):
             if statement.get("Effect") != "Allow":
                 continue
@@ -183,6 +195,10 @@ def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[s
             scope = as_list(statement.get("Resource", []))
             if any(action.startswith("dynamodb:") for action in actions) and not only_resource(tables, scope):
                 yield f"{role_name}: DynamoDB actions must be limited to the table"
+            if any(getatt_target(resource) == AUDIT_TABLE for resource in scope):
+                if actions != {"dynamodb:PutItem"}:
+                    yield f"{role_name}: the audit table is append-only: dynamodb:PutItem and nothing else"
+                appends_audit = True
             if any(action.startswith("kms:") for action in actions):
                 if not only_resource(keys, scope):
                     yield f"{role_name}: KMS actions must be limited to the key"
@@ -191,11 +207,18 @@ def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[s
                     yield f"{role_name}: KMS actions must be conditioned on the encryption context keys {sorted(ENCRYPTION_CONTEXT_KEYS)}"
             if any(action.startswith("logs:") for action in actions) and not only_resource({log_group}, scope):
                 yield f"{role_name}: log actions must be limited to the function's own log group"
+        if name in AUDITED and not appends_audit:
+            yield f"{name}: must be able to append to the audit table ({AUDIT_TABLE})"
+        if "kms:Decrypt" in granted and name != RESOLVER:
+            yield f"{name}: only {RESOLVER} may hold kms:Decrypt"
         needed = baseline | set(manifest["functions"][name])
         for action in sorted(granted - needed):
             yield f"{name}: holds {action}, which its code does not use"
         for action in sorted(needed - granted):
             yield f"{name}: lacks {action}, which its code needs"
+    for name, permission in resources_of(cfn, "AWS::Lambda::Permission"):
+        if ref_target(permission.get("Properties", {}).get("FunctionName")) == RESOLVER:
+            yield f"{name}: {RESOLVER} must not be reachable but by an IAM-authorized invoke"
     for missing in sorted(expected_functions - seen):
         yield f"{missing}: listed in {MANIFEST.relative_to(ROOT)} but not in the template"
 

@@ -5,6 +5,8 @@ gateway.py in front of its router for what API Gateway adds.
 
     devstack.py run                      serve until Ctrl-C or SIGTERM
     devstack.py token [--tenant T] [--permissions "A B"]
+    devstack.py resolve [--tenant T] TAG_OR_ID
+                                         a value, through the resolve function
     devstack.py test                     fresh stack on free ports, run the
                                          adapter and end-to-end suites
 
@@ -39,6 +41,9 @@ VENV_BIN = ROOT / ".venv" / "bin"
 HOST = "127.0.0.1"
 MOTO_PORT = 5000
 API_PORT = 9000
+# cargo lambda watch's own endpoint: its router and the Lambda Invoke API,
+# through which the resolve function is reached (`make resolve`).
+INVOKE_PORT = 9001
 REGION = "us-east-1"
 TABLE = "cortex-secrets"
 KEY_ALIAS = "alias/cortex-secrets"
@@ -280,13 +285,15 @@ def bootstrap(moto_port: int) -> None:
         log(f"created KMS key {KEY_ALIAS}")
 
 
-def start_api(stack: Stack, moto_port: int, api_port: int, reload: bool) -> str:
+def start_api(stack: Stack, moto_port: int, api_port: int, invoke_port: int, reload: bool) -> str:
     if port_in_use(api_port):
         sys.exit(f"port {api_port} is taken: is another `make run` going? (set API_PORT to use another)")
     env_file = LOCAL / f"functions-{api_port}.env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in function_env(moto_port).items()))
     env_file.chmod(0o600)
-    router_port = free_port()
+    router_port = invoke_port
+    if port_in_use(router_port):
+        sys.exit(f"port {router_port} is taken: is another `make run` going? (set INVOKE_PORT to use another)")
     # Several instances of each function, as Lambda runs under load, so that
     # concurrent requests really overlap.
     command = ["cargo", "lambda", "watch", "--invoke-address", HOST, "--invoke-port", str(router_port),
@@ -342,7 +349,8 @@ def command_run(_args) -> int:
         build_binaries()
         start_moto(stack, moto_port)
         bootstrap(moto_port)
-        base_url = start_api(stack, moto_port, api_port, reload=True)
+        invoke_port = int(os.environ.get("INVOKE_PORT", INVOKE_PORT))
+        base_url = start_api(stack, moto_port, api_port, invoke_port, reload=True)
         token = mint_token(DEFAULT_TENANT, [PERMISSION])
         print(
             f"""
@@ -352,6 +360,7 @@ The secrets API is up.
   DynamoDB/KMS {aws_env(moto_port)["AWS_ENDPOINT_URL"]} (moto_server)
   token        {token}
                (tenant "{DEFAULT_TENANT}", 1 hour; `make token` prints a fresh one)
+  resolve      make resolve TAG=my-secret   (Lambda Invoke API on port {invoke_port})
 
   curl -s -X POST {base_url}/api/v1/secrets \\
     -H "Authorization: Bearer {token}" \\
@@ -378,6 +387,14 @@ def command_token(args) -> int:
     return 0
 
 
+def command_resolve(args) -> int:
+    """What a trusted internal system does, through `cargo lambda invoke`."""
+    event = json.dumps({"tenant": args.tenant, "tagOrId": args.tag_or_id, "caller": "make resolve"})
+    port = os.environ.get("INVOKE_PORT", str(INVOKE_PORT))
+    command = ["cargo", "lambda", "invoke", "resolve-secret", "--invoke-port", port, "--data-ascii", event]
+    return subprocess.run(command, cwd=ROOT, env=tool_env()).returncode
+
+
 def command_test(_args) -> int:
     LOCAL.mkdir(exist_ok=True)
     log("compiling the test suites")
@@ -390,10 +407,12 @@ def command_test(_args) -> int:
         bootstrap(moto_port)
         base = {**tool_env(), **aws_env(moto_port), "TABLE_NAME": TABLE, "KMS_KEY_ID": KEY_ALIAS}
         run_suite("adapters", base)
-        base_url = start_api(stack, moto_port, api_port, reload=False)
+        invoke_port = free_port()
+        base_url = start_api(stack, moto_port, api_port, invoke_port, reload=False)
         run_suite("e2e", {
             **base,
             "E2E_BASE_URL": base_url,
+            "E2E_INVOKE_URL": f"http://{HOST}:{invoke_port}",
             "E2E_JWT_HS256_SECRET": jwt_secret(),
             "E2E_JWT_ISSUER": ISSUER,
             "E2E_JWT_AUDIENCE": AUDIENCE,
@@ -474,6 +493,10 @@ def main() -> int:
     token.add_argument("--tenant", default=DEFAULT_TENANT)
     token.add_argument("--permissions", default=None, help="space-separated; empty for none")
     token.set_defaults(handler=command_token)
+    resolve = commands.add_parser("resolve")
+    resolve.add_argument("--tenant", default=DEFAULT_TENANT)
+    resolve.add_argument("tag_or_id")
+    resolve.set_defaults(handler=command_resolve)
     commands.add_parser("test").set_defaults(handler=command_test)
     args = parser.parse_args()
     return args.handler(args)

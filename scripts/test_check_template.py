@@ -158,11 +158,37 @@ class PlantedFaults(unittest.TestCase):
 
     def test_a_manifest_entry_without_a_function(self) -> None:
         manifest = copy.deepcopy(MANIFEST)
-        manifest["functions"]["ResolveSecretFunction"] = ["kms:Decrypt"]
+        manifest["functions"]["RotateSecretFunction"] = ["kms:Decrypt"]
         found = self.violations_after(lambda sam: None, manifest)
         self.assertIn(
-            "ResolveSecretFunction: listed in deploy/function-permissions.json but not in the template", found
+            "RotateSecretFunction: listed in deploy/function-permissions.json but not in the template", found
         )
+
+    def test_another_function_that_can_decrypt(self) -> None:
+        manifest = copy.deepcopy(MANIFEST)
+        manifest["functions"]["GetSecretFunction"].append("kms:Decrypt")
+
+        def plant(sam):
+            decrypt = copy.deepcopy(statement(sam, "ResolveSecretRole", "kms:"))
+            sam["Resources"]["GetSecretRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].append(decrypt)
+
+        found = self.violations_after(plant, manifest)
+        self.assertIn("GetSecretFunction: only ResolveSecretFunction may hold kms:Decrypt", found)
+
+    def test_decrypt_without_the_encryption_context(self) -> None:
+        def plant(sam):
+            del statement(sam, "ResolveSecretRole", "kms:")["Condition"]
+
+        self.assert_caught(plant, "ResolveSecretRole: KMS actions must be conditioned on the encryption context keys")
+
+    def test_a_route_to_the_resolve_function(self) -> None:
+        def plant(sam):
+            sam["Resources"]["ResolveSecretFunction"]["Properties"]["Events"] = {
+                "Resolve": {"Type": "Api", "Properties": {"RestApiId": {"Ref": "SecretsApi"},
+                                                          "Path": "/api/v1/resolve", "Method": "POST"}}
+            }
+
+        self.assert_caught(plant, "ResolveSecretFunction must not be reachable but by an IAM-authorized invoke")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,9 @@ use secrets_tests::{required_env, sdk_config, unique};
 
 struct Harness {
     secrets: Secrets<DynamoStore, KmsDataKeys>,
+    /// As the resolve function builds it: the same store, a key source that
+    /// can only unwrap.
+    resolver: Secrets<DynamoStore, KmsDataKeys>,
     raw: Client,
     calls: CallCounter,
 }
@@ -47,11 +50,10 @@ async fn harness() -> Harness {
         .interceptor(calls.clone())
         .build();
     let store = DynamoStore::new(Client::from_conf(dynamodb), required_env("TABLE_NAME"));
-    let keys = KmsDataKeys::new(
-        aws_sdk_kms::Client::from_conf(kms),
-        required_env("KMS_KEY_ID"),
-    );
+    let kms = aws_sdk_kms::Client::from_conf(kms);
+    let keys = KmsDataKeys::new(kms.clone(), required_env("KMS_KEY_ID"));
     Harness {
+        resolver: Secrets::new(store.clone(), KmsDataKeys::unwrap_only(kms)),
         secrets: Secrets::new(store, keys),
         raw: Client::new(&sdk),
         calls,
@@ -391,9 +393,91 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
         granted("UpdateSecretFunction")
     );
 
+    for key in [by_tag("iam"), SecretKey::Id(secret.id.clone())] {
+        harness.resolver.resolve(&acme, &key).await.unwrap();
+    }
+    harness
+        .resolver
+        .resolve(&acme, &by_tag("unknown"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        harness.calls.take().iam_actions,
+        granted("ResolveSecretFunction")
+    );
+
     harness.secrets.delete(&acme, &by_tag("iam")).await.unwrap();
     assert_eq!(
         harness.calls.take().iam_actions,
         granted("DeleteSecretFunction")
     );
+}
+
+/// The resolve path through DynamoDB and KMS: the current plaintext for the
+/// tenant that owns it, and a refusal, not another secret's value, when a
+/// stored envelope has been moved onto another secret.
+#[tokio::test]
+async fn resolve_opens_only_an_envelope_in_its_own_context() {
+    let harness = harness().await;
+    let acme = tenant();
+    let first = harness
+        .secrets
+        .create(&acme, create("first", "value of first"))
+        .await
+        .unwrap();
+    let second = harness
+        .secrets
+        .create(&acme, create("second", "value of second"))
+        .await
+        .unwrap();
+    harness.calls.take();
+    let resolved = harness
+        .resolver
+        .resolve(&acme, &by_tag("first"))
+        .await
+        .unwrap();
+    assert_eq!(resolved.value.as_slice(), b"value of first");
+    assert_eq!(resolved.summary, first);
+    assert_eq!(
+        harness.calls.take().calls,
+        calls(&[("DynamoDB.GetItem", 2), ("KMS.Decrypt", 1)])
+    );
+
+    // Copy the first secret's VALUE item over the second's.
+    let table = required_env("TABLE_NAME");
+    let value_key = |id: &SecretId| {
+        std::collections::HashMap::from([
+            (
+                "pk".to_owned(),
+                AttributeValue::S(format!("SECRET#{acme}#{id}")),
+            ),
+            ("sk".to_owned(), AttributeValue::S("VALUE".to_owned())),
+        ])
+    };
+    let mut moved = harness
+        .raw
+        .get_item()
+        .table_name(&table)
+        .set_key(Some(value_key(&first.id)))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    moved.extend(value_key(&second.id));
+    harness
+        .raw
+        .put_item()
+        .table_name(&table)
+        .set_item(Some(moved))
+        .send()
+        .await
+        .unwrap();
+    let refused = harness
+        .resolver
+        .resolve(&acme, &SecretKey::Id(second.id.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.http_status(), 500);
+    assert_eq!(refused.to_string(), "internal error");
 }

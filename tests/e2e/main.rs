@@ -9,6 +9,7 @@ mod errors;
 mod hostile;
 mod pagination;
 mod races;
+mod resolve;
 mod smoke;
 mod tenancy;
 mod tokens;

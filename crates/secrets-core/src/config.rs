@@ -18,11 +18,22 @@ pub const MAX_LEEWAY_SECS: u64 = 30;
 pub const DEFAULT_JWKS_MIN_REFRESH_SECS: u64 = 60;
 pub const DEFAULT_JWKS_MAX_AGE_SECS: u64 = 3600;
 
-/// Whether the function writes secret values (and so needs a KMS key).
+/// What a function does, and so which settings it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
+    /// Public API functions that never write a value: no KMS key.
     ReadOnly,
+    /// Public API functions that seal values under the KMS key.
     ReadWrite,
+    /// The resolve function: invoked through IAM only, so no token settings;
+    /// it opens values under the key each envelope names.
+    Resolve,
+}
+
+impl Access {
+    fn authenticates(self) -> bool {
+        self != Self::Resolve
+    }
 }
 
 /// Bounds on each AWS call: one attempt, and the call with its retries.
@@ -46,7 +57,8 @@ pub struct Config {
     pub call_timeouts: CallTimeouts,
     /// Present exactly for `Access::ReadWrite`.
     pub kms_key_id: Option<String>,
-    pub auth: AuthSettings,
+    /// Present exactly for the functions behind the public API.
+    pub auth: Option<AuthSettings>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,126 +74,45 @@ impl Config {
         access: Access,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let mut problems = Vec::new();
-        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-        let mut required = |name: &str| {
-            get(name).unwrap_or_else(|| {
-                problems.push(format!("{name} is required"));
-                String::new()
-            })
+        let mut env = Variables {
+            lookup,
+            problems: Vec::new(),
         };
-        let table_name = required("TABLE_NAME");
-        let issuer = required("JWT_ISSUER");
-        let audience = required("JWT_AUDIENCE");
+        let table_name = env.required("TABLE_NAME");
         let kms_key_id = match access {
-            Access::ReadWrite => Some(required("KMS_KEY_ID")),
-            Access::ReadOnly => None,
+            Access::ReadWrite => Some(env.required("KMS_KEY_ID")),
+            Access::ReadOnly | Access::Resolve => None,
         };
-
-        let mut number = |name: &str,
-                          default: u64,
-                          range: std::ops::RangeInclusive<u64>,
-                          unit: &str| match get(name) {
-            None => default,
-            Some(raw) => match raw.parse::<u64>() {
-                Ok(value) if range.contains(&value) => value,
-                _ => {
-                    problems.push(format!(
-                        "{name} must be a whole number of {unit} from {} to {}",
-                        range.start(),
-                        range.end()
-                    ));
-                    default
-                }
-            },
-        };
-        let leeway_secs = number(
-            "JWT_LEEWAY_SECONDS",
-            DEFAULT_LEEWAY_SECS,
-            0..=MAX_LEEWAY_SECS,
-            "seconds",
-        );
-        let min_refresh = number(
-            "JWT_JWKS_MIN_REFRESH_SECONDS",
-            DEFAULT_JWKS_MIN_REFRESH_SECS,
-            0..=86_400,
-            "seconds",
-        );
-        let max_age = number(
-            "JWT_JWKS_MAX_AGE_SECONDS",
-            DEFAULT_JWKS_MAX_AGE_SECS,
-            0..=7 * 86_400,
-            "seconds",
-        );
-        let attempt_ms = number(
+        let attempt_ms = env.number(
             "SDK_ATTEMPT_TIMEOUT_MS",
             DEFAULT_ATTEMPT_TIMEOUT_MS,
             100..=MAX_CALL_TIMEOUT_MS,
             "milliseconds",
         );
-        let operation_ms = number(
+        let operation_ms = env.number(
             "SDK_OPERATION_TIMEOUT_MS",
             DEFAULT_OPERATION_TIMEOUT_MS,
             100..=MAX_CALL_TIMEOUT_MS,
             "milliseconds",
         );
-        let max_secrets_per_tenant = number(
+        let max_secrets_per_tenant = env.number(
             "MAX_SECRETS_PER_TENANT",
             DEFAULT_MAX_SECRETS_PER_TENANT,
             1..=MAX_MAX_SECRETS_PER_TENANT,
             "secrets",
         );
         if attempt_ms > operation_ms {
-            problems
+            env.problems
                 .push("SDK_ATTEMPT_TIMEOUT_MS must not exceed SDK_OPERATION_TIMEOUT_MS".to_owned());
         }
-
-        let key_sources: Vec<KeySource> = [
-            get("JWT_HS256_SECRET")
-                .map(|secret| KeySource::SharedSecret(Zeroizing::new(secret.into_bytes()))),
-            get("JWT_PUBLIC_KEY_PEM").map(KeySource::PublicKeyPem),
-            get("JWT_JWKS_URL").map(|url| KeySource::Jwks {
-                url,
-                min_refresh_interval: Duration::from_secs(min_refresh),
-                max_age: Duration::from_secs(max_age),
-            }),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        let key_source = match <[KeySource; 1]>::try_from(key_sources) {
-            Ok([KeySource::Jwks { url, .. }])
-                if !(url.starts_with("https://") || url.starts_with("http://")) =>
-            {
-                problems.push("JWT_JWKS_URL must be an http(s) URL".to_owned());
-                None
-            }
-            Ok([source]) => Some(source),
-            Err(_) => {
-                problems.push(
-                    "set exactly one of JWT_HS256_SECRET, JWT_PUBLIC_KEY_PEM and JWT_JWKS_URL"
-                        .to_owned(),
-                );
-                None
-            }
+        let auth = if access.authenticates() {
+            auth_settings(&mut env)
+        } else {
+            None
         };
-
-        let algorithms = get("JWT_ALGORITHMS").map(|list| {
-            list.split(',')
-                .map(str::trim)
-                .filter_map(|name| match Algorithm::from_str(name) {
-                    Ok(algorithm) => Some(algorithm),
-                    Err(_) => {
-                        problems.push(format!("JWT_ALGORITHMS: unknown algorithm `{name}`"));
-                        None
-                    }
-                })
-                .collect()
-        });
-
-        let (Some(keys), true) = (key_source, problems.is_empty()) else {
-            return Err(ConfigError(problems));
-        };
+        if !env.problems.is_empty() {
+            return Err(ConfigError(env.problems));
+        }
         Ok(Self {
             table_name,
             max_secrets_per_tenant,
@@ -190,18 +121,132 @@ impl Config {
                 operation: Duration::from_millis(operation_ms),
             },
             kms_key_id,
-            auth: AuthSettings {
-                issuer,
-                audience,
-                algorithms,
-                keys,
-                permission: get("JWT_PERMISSION").unwrap_or_else(|| DEFAULT_PERMISSION.to_owned()),
-                tenant_claim: get("JWT_TENANT_CLAIM")
-                    .unwrap_or_else(|| DEFAULT_TENANT_CLAIM.to_owned()),
-                leeway_secs,
-            },
+            auth,
         })
     }
+}
+
+/// The environment being read, and every problem found in it so far.
+struct Variables<L> {
+    lookup: L,
+    problems: Vec<String>,
+}
+
+impl<L: Fn(&str) -> Option<String>> Variables<L> {
+    /// Blank counts as unset.
+    fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).filter(|value| !value.trim().is_empty())
+    }
+
+    fn required(&mut self, name: &str) -> String {
+        self.get(name).unwrap_or_else(|| {
+            self.problems.push(format!("{name} is required"));
+            String::new()
+        })
+    }
+
+    fn number(
+        &mut self,
+        name: &str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+        unit: &str,
+    ) -> u64 {
+        let Some(raw) = self.get(name) else {
+            return default;
+        };
+        match raw.parse::<u64>() {
+            Ok(value) if range.contains(&value) => value,
+            _ => {
+                self.problems.push(format!(
+                    "{name} must be a whole number of {unit} from {} to {}",
+                    range.start(),
+                    range.end()
+                ));
+                default
+            }
+        }
+    }
+}
+
+/// The token settings; `None` (with the problems noted) when unusable.
+fn auth_settings<L: Fn(&str) -> Option<String>>(env: &mut Variables<L>) -> Option<AuthSettings> {
+    let issuer = env.required("JWT_ISSUER");
+    let audience = env.required("JWT_AUDIENCE");
+    let leeway_secs = env.number(
+        "JWT_LEEWAY_SECONDS",
+        DEFAULT_LEEWAY_SECS,
+        0..=MAX_LEEWAY_SECS,
+        "seconds",
+    );
+    let min_refresh = env.number(
+        "JWT_JWKS_MIN_REFRESH_SECONDS",
+        DEFAULT_JWKS_MIN_REFRESH_SECS,
+        0..=86_400,
+        "seconds",
+    );
+    let max_age = env.number(
+        "JWT_JWKS_MAX_AGE_SECONDS",
+        DEFAULT_JWKS_MAX_AGE_SECS,
+        0..=7 * 86_400,
+        "seconds",
+    );
+    let key_sources: Vec<KeySource> = [
+        env.get("JWT_HS256_SECRET")
+            .map(|secret| KeySource::SharedSecret(Zeroizing::new(secret.into_bytes()))),
+        env.get("JWT_PUBLIC_KEY_PEM").map(KeySource::PublicKeyPem),
+        env.get("JWT_JWKS_URL").map(|url| KeySource::Jwks {
+            url,
+            min_refresh_interval: Duration::from_secs(min_refresh),
+            max_age: Duration::from_secs(max_age),
+        }),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let key_source = match <[KeySource; 1]>::try_from(key_sources) {
+        Ok([KeySource::Jwks { url, .. }])
+            if !(url.starts_with("https://") || url.starts_with("http://")) =>
+        {
+            env.problems
+                .push("JWT_JWKS_URL must be an http(s) URL".to_owned());
+            None
+        }
+        Ok([source]) => Some(source),
+        Err(_) => {
+            env.problems.push(
+                "set exactly one of JWT_HS256_SECRET, JWT_PUBLIC_KEY_PEM and JWT_JWKS_URL"
+                    .to_owned(),
+            );
+            None
+        }
+    };
+    let algorithms = env.get("JWT_ALGORITHMS").map(|list| {
+        list.split(',')
+            .map(str::trim)
+            .filter_map(|name| match Algorithm::from_str(name) {
+                Ok(algorithm) => Some(algorithm),
+                Err(_) => {
+                    env.problems
+                        .push(format!("JWT_ALGORITHMS: unknown algorithm `{name}`"));
+                    None
+                }
+            })
+            .collect()
+    });
+    Some(AuthSettings {
+        issuer,
+        audience,
+        algorithms,
+        keys: key_source?,
+        permission: env
+            .get("JWT_PERMISSION")
+            .unwrap_or_else(|| DEFAULT_PERMISSION.to_owned()),
+        tenant_claim: env
+            .get("JWT_TENANT_CLAIM")
+            .unwrap_or_else(|| DEFAULT_TENANT_CLAIM.to_owned()),
+        leeway_secs,
+    })
 }
 
 #[cfg(test)]
@@ -231,9 +276,9 @@ mod tests {
         let config = config(Access::ReadOnly, BASE).unwrap();
         assert_eq!(config.table_name, "secrets");
         assert!(config.kms_key_id.is_none());
-        assert_eq!(config.auth.permission, "CREATE_SECRETS");
-        assert_eq!(config.auth.tenant_claim, "tenant");
-        assert_eq!(config.auth.leeway_secs, 5);
+        assert_eq!(config.auth.as_ref().unwrap().permission, "CREATE_SECRETS");
+        assert_eq!(config.auth.as_ref().unwrap().tenant_claim, "tenant");
+        assert_eq!(config.auth.as_ref().unwrap().leeway_secs, 5);
         assert_eq!(config.max_secrets_per_tenant, 100_000);
         assert_eq!(
             config.call_timeouts,
@@ -242,8 +287,8 @@ mod tests {
                 operation: Duration::from_secs(5)
             }
         );
-        assert!(config.auth.algorithms.is_none());
-        assert!(Authenticator::new(config.auth).is_ok());
+        assert!(config.auth.as_ref().unwrap().algorithms.is_none());
+        assert!(Authenticator::new(config.auth.unwrap()).is_ok());
     }
 
     #[test]
@@ -308,9 +353,24 @@ mod tests {
         ]);
         let config = config(Access::ReadOnly, &vars).unwrap();
         assert!(matches!(
-            config.auth.keys,
+            config.auth.as_ref().unwrap().keys,
             KeySource::Jwks { min_refresh_interval, .. } if min_refresh_interval == Duration::from_secs(30)
         ));
-        assert_eq!(config.auth.algorithms, Some(vec![Algorithm::RS256]));
+        assert_eq!(
+            config.auth.as_ref().unwrap().algorithms,
+            Some(vec![Algorithm::RS256])
+        );
+    }
+
+    #[test]
+    fn the_resolve_function_needs_no_token_settings_and_no_key() {
+        let resolver = config(Access::Resolve, &[("TABLE_NAME", "secrets")]).unwrap();
+        assert!(resolver.auth.is_none());
+        assert!(resolver.kms_key_id.is_none());
+        let error = config(Access::Resolve, &[]).err().unwrap();
+        assert_eq!(
+            error.to_string(),
+            "invalid configuration: TABLE_NAME is required"
+        );
     }
 }

@@ -14,7 +14,9 @@ use crate::error::{Error, Result};
 #[derive(Clone)]
 pub struct KmsDataKeys {
     client: Client,
-    key_id: String,
+    /// The key new data keys come from; `None` for a function that only
+    /// opens values (each envelope names the key that wrapped it).
+    key_id: Option<String>,
 }
 
 impl KmsDataKeys {
@@ -22,17 +24,29 @@ impl KmsDataKeys {
     pub fn new(client: Client, key_id: impl Into<String>) -> Self {
         Self {
             client,
-            key_id: key_id.into(),
+            key_id: Some(key_id.into()),
+        }
+    }
+
+    /// Data keys that can only be unwrapped, never generated.
+    pub fn unwrap_only(client: Client) -> Self {
+        Self {
+            client,
+            key_id: None,
         }
     }
 }
 
 impl DataKeys for KmsDataKeys {
     async fn generate(&self, context: EncryptionContext<'_>) -> Result<DataKey> {
+        let key_id = self.key_id.as_deref().ok_or(Error::Internal {
+            context: "generating a data key",
+            source: Some("this function opens values only".into()),
+        })?;
         let mut request = self
             .client
             .generate_data_key()
-            .key_id(&self.key_id)
+            .key_id(key_id)
             .key_spec(DataKeySpec::Aes256);
         for (key, value) in context.pairs() {
             request = request.encryption_context(key, value);
@@ -53,7 +67,7 @@ impl DataKeys for KmsDataKeys {
         Ok(DataKey {
             plaintext,
             wrapped,
-            wrapping_key_id: output.key_id.unwrap_or_else(|| self.key_id.clone()),
+            wrapping_key_id: output.key_id.unwrap_or_else(|| key_id.to_owned()),
         })
     }
 

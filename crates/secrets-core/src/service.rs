@@ -101,7 +101,7 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
     /// The plaintext value, for trusted internal callers only, never for an
     /// HTTP response. Opened in the context of the tenant asking, so an
     /// envelope moved to another tenant or secret does not open.
-    pub async fn resolve(&self, tenant: &TenantId, key: &SecretKey) -> Result<Zeroizing<Vec<u8>>> {
+    pub async fn resolve(&self, tenant: &TenantId, key: &SecretKey) -> Result<Resolved> {
         let summary = self.get(tenant, key).await?;
         // A delete may land between the two reads: then it is gone.
         let sealed = self
@@ -109,12 +109,48 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
             .sealed_value(tenant, &summary.id)
             .await?
             .ok_or(Error::NotFound)?;
-        open(
+        let value = open(
             &self.keys,
             EncryptionContext::new(tenant, &summary.id),
             &sealed,
         )
-        .await
+        .await?;
+        Ok(Resolved { summary, value })
+    }
+}
+
+/// A secret with its plaintext value, as the resolve function answers it:
+/// `{"id", "name", "tag", "value"}`. The value is written straight from the
+/// self-wiping buffer into the serializer's output.
+pub struct Resolved {
+    pub summary: SecretSummary,
+    pub value: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Resolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolved")
+            .field("summary", &self.summary)
+            .field("value", &"<redacted>")
+            .finish()
+    }
+}
+
+impl serde::Serialize for Resolved {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::{Error as _, SerializeStruct};
+        // Values are stored from JSON strings, so they are UTF-8.
+        let value = std::str::from_utf8(&self.value)
+            .map_err(|_| S::Error::custom("a stored value is not UTF-8"))?;
+        let mut secret = serializer.serialize_struct("Resolved", 4)?;
+        secret.serialize_field("id", &self.summary.id)?;
+        secret.serialize_field("name", &self.summary.name)?;
+        secret.serialize_field("tag", &self.summary.tag)?;
+        secret.serialize_field("value", value)?;
+        secret.end()
     }
 }
 
@@ -374,7 +410,11 @@ mod tests {
             .unwrap();
         let by_id = SecretKey::Id(created.id.clone());
         for key in [&by_tag("db"), &by_id] {
-            assert_eq!(&service.resolve(&acme, key).await.unwrap()[..], b"first");
+            let resolved = service.resolve(&acme, key).await.unwrap();
+            assert_eq!(
+                serde_json::to_value(&resolved).unwrap(),
+                serde_json::json!({"id": created.id.as_str(), "name": "Name of db", "tag": "db", "value": "first"})
+            );
         }
         let update = UpdateSecret {
             name: None,
@@ -382,7 +422,7 @@ mod tests {
         };
         service.update(&acme, &by_id, update).await.unwrap();
         assert_eq!(
-            &service.resolve(&acme, &by_id).await.unwrap()[..],
+            &service.resolve(&acme, &by_id).await.unwrap().value[..],
             b"second"
         );
         for (tenant, key) in [(&other, &by_id), (&other, &by_tag("db"))] {

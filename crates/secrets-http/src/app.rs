@@ -4,6 +4,7 @@ use std::convert::Infallible;
 use std::future::Future;
 
 use aws_config::BehaviorVersion;
+use lambda_http::lambda_runtime::{self, Context, Diagnostic, LambdaEvent};
 use lambda_http::{Body, Error as LambdaError, Request, Response, service_fn};
 use secrets_core::Result;
 use secrets_core::auth::{Authenticator, Caller};
@@ -64,11 +65,8 @@ impl App<DynamoStore, KmsDataKeys> {
         let (config, sdk) = start(Access::ReadWrite).await?;
         let usage = CallCounter::default();
         let store = store(&config, &sdk, &usage);
-        let kms = aws_sdk_kms::config::Builder::from(&sdk)
-            .interceptor(usage.clone())
-            .build();
         let key_id = config.kms_key_id.clone().unwrap_or_default();
-        let keys = KmsDataKeys::new(aws_sdk_kms::Client::from_conf(kms), key_id);
+        let keys = KmsDataKeys::new(kms_client(&sdk, &usage), key_id);
         let secrets = Secrets::new(store, keys);
         Ok(Self {
             secrets,
@@ -105,11 +103,77 @@ fn store(config: &Config, sdk: &aws_config::SdkConfig, usage: &CallCounter) -> D
     .with_max_secrets(config.max_secrets_per_tenant)
 }
 
+fn kms_client(sdk: &aws_config::SdkConfig, usage: &CallCounter) -> aws_sdk_kms::Client {
+    let kms = aws_sdk_kms::config::Builder::from(sdk)
+        .interceptor(usage.clone())
+        .build();
+    aws_sdk_kms::Client::from_conf(kms)
+}
+
 fn authenticator(config: Config) -> std::result::Result<Authenticator, LambdaError> {
-    Authenticator::new(config.auth).map_err(|problem| {
+    let settings = config
+        .auth
+        .ok_or_else(|| LambdaError::from("a public API function needs token settings"))?;
+    Authenticator::new(settings).map_err(|problem| {
         tracing::error!(error = %problem, "cannot start");
         LambdaError::from(format!("invalid configuration: {problem}"))
     })
+}
+
+/// What the resolve function builds once per cold start: no authenticator
+/// (IAM is its only door), a key source that can only unwrap.
+pub struct Resolver<S, K> {
+    pub secrets: Secrets<S, K>,
+    usage: CallCounter,
+}
+
+impl<S, K> Resolver<S, K> {
+    pub fn new(secrets: Secrets<S, K>) -> Self {
+        Self {
+            secrets,
+            usage: CallCounter::default(),
+        }
+    }
+
+    /// Starts the handling of one invocation: its log line and metrics.
+    pub fn exchange(&self, context: &Context, operation: &'static str) -> Exchange<'_> {
+        Exchange::begin_invocation(context.request_id.clone(), operation, &self.usage)
+    }
+}
+
+impl Resolver<DynamoStore, KmsDataKeys> {
+    pub async fn from_env() -> std::result::Result<Self, LambdaError> {
+        let (config, sdk) = start(Access::Resolve).await?;
+        let usage = CallCounter::default();
+        let store = store(&config, &sdk, &usage);
+        let keys = KmsDataKeys::unwrap_only(kms_client(&sdk, &usage));
+        Ok(Self {
+            secrets: Secrets::new(store, keys),
+            usage,
+        })
+    }
+}
+
+/// Runs the Lambda loop of a directly invoked function: JSON event in,
+/// JSON answer or function error out. Leaked as in [`serve`].
+pub async fn serve_invocations<S, K, H, F, T>(
+    app: Resolver<S, K>,
+    handler: H,
+) -> std::result::Result<(), LambdaError>
+where
+    S: Send + Sync + 'static,
+    K: Send + Sync + 'static,
+    H: Fn(&'static Resolver<S, K>, LambdaEvent<serde_json::Value>) -> F,
+    F: Future<Output = std::result::Result<T, Diagnostic>> + Send + 'static,
+    T: serde::Serialize,
+{
+    let app: &'static Resolver<S, K> = Box::leak(Box::new(app));
+    // Boxed: the runtime's layered future is too deep a type for the
+    // compiler to lay out inline in the caller's `main`.
+    Box::pin(lambda_runtime::run(service_fn(move |event| {
+        handler(app, event)
+    })))
+    .await
 }
 
 /// Runs the Lambda loop with `handler`. The app is leaked on purpose: it

@@ -1,4 +1,5 @@
-//! Lambda HTTP glue shared by the five functions: start-up ([`App`]),
+//! Lambda glue shared by the functions: start-up ([`App`], and [`Resolver`]
+//! for the directly invoked resolve function),
 //! reading requests ([`request`]) and writing responses ([`response`]).
 //! Handlers in `functions/` are a few lines over these.
 
@@ -9,5 +10,6 @@ pub mod response;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 
-pub use app::{App, serve};
+pub use app::{App, Resolver, serve, serve_invocations};
+pub use lambda_http::lambda_runtime::{self, Diagnostic, LambdaEvent};
 pub use lambda_http::{Body, Request, Response};

@@ -7,6 +7,7 @@ use lambda_http::http::header::{
     CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE,
 };
 use lambda_http::http::{Response, StatusCode};
+use lambda_http::lambda_runtime::Diagnostic;
 use lambda_http::{Body, Request};
 use secrets_core::error::ErrorChain;
 use secrets_core::metrics::CallCounter;
@@ -30,52 +31,89 @@ pub struct Exchange<'a> {
 
 impl<'a> Exchange<'a> {
     pub fn begin(request: &Request, operation: &'static str, usage: &'a CallCounter) -> Self {
+        Self::begin_invocation(request_id(request), operation, usage)
+    }
+
+    /// For a function invoked directly, by the Lambda request id.
+    pub fn begin_invocation(
+        request_id: String,
+        operation: &'static str,
+        usage: &'a CallCounter,
+    ) -> Self {
         usage.take(); // whatever happened before this request is not its cost
         Self {
-            request_id: request_id(request),
+            request_id,
             operation,
             started: Instant::now(),
             usage,
         }
     }
 
-    /// Turns the handler's result into the response, logging it. Errors are
-    /// logged by their public message, plus their causes for 5xx; never a
-    /// token, a body or a debug representation.
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// Turns the handler's result into the response, logging it.
     pub fn finish(self, result: Result<Response<Body>>) -> Response<Body> {
-        let response = self.respond(result);
+        match result {
+            Ok(response) => {
+                self.record(Ok(response.status().as_u16()));
+                response
+            }
+            Err(error) => {
+                self.record(Err(&error));
+                error_response(&error, &self.request_id)
+            }
+        }
+    }
+
+    /// Turns a direct invocation's result into its answer or its function
+    /// error (`errorType`: the contract's error type), logging it.
+    pub fn finish_invocation<T>(self, result: Result<T>) -> std::result::Result<T, Diagnostic> {
+        match result {
+            Ok(answer) => {
+                self.record(Ok(200));
+                Ok(answer)
+            }
+            Err(error) => {
+                self.record(Err(&error));
+                Err(Diagnostic {
+                    error_type: error.error_type().to_owned(),
+                    error_message: error.to_string(),
+                })
+            }
+        }
+    }
+
+    /// The request's log line and metrics record. Errors are logged by their
+    /// public message, plus their causes for 5xx; never a token, a body or a
+    /// debug representation.
+    fn record(&self, outcome: std::result::Result<u16, &Error>) {
+        let elapsed_ms = self.started.elapsed().as_millis() as u64;
+        let (request_id, operation) = (self.request_id.as_str(), self.operation);
+        let status = match outcome {
+            Ok(status) => {
+                tracing::info!(request_id, operation, status, elapsed_ms, "request served");
+                status
+            }
+            Err(error) => {
+                let status = error.http_status();
+                if status >= 500 {
+                    tracing::error!(request_id, operation, status, elapsed_ms, error = %ErrorChain(error), "request failed");
+                } else {
+                    tracing::info!(request_id, operation, status, elapsed_ms, error = %error, "request refused");
+                }
+                status
+            }
+        };
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
         // EMF records are read by CloudWatch from stdout, one JSON per line.
         println!(
             "{}",
-            self.usage
-                .take()
-                .to_emf(self.operation, response.status().as_u16(), now_ms)
+            self.usage.take().to_emf(self.operation, status, now_ms)
         );
-        response
-    }
-
-    fn respond(&self, result: Result<Response<Body>>) -> Response<Body> {
-        let elapsed_ms = self.started.elapsed().as_millis() as u64;
-        let (request_id, operation) = (self.request_id.as_str(), self.operation);
-        match result {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                tracing::info!(request_id, operation, status, elapsed_ms, "request served");
-                response
-            }
-            Err(error) => {
-                let status = error.http_status();
-                if status >= 500 {
-                    tracing::error!(request_id, operation, status, elapsed_ms, error = %ErrorChain(&error), "request failed");
-                } else {
-                    tracing::info!(request_id, operation, status, elapsed_ms, error = %error, "request refused");
-                }
-                error_response(&error, request_id)
-            }
-        }
     }
 }
 
