@@ -47,7 +47,7 @@ RESOLVER = "ResolveSecretFunction"
 # The audit trail is append-only for the functions, and every function that
 # changes or reveals a secret must be able to append to it.
 AUDIT_TABLE = "AuditTable"
-AUDITED: set[str] = set()
+AUDITED = {"CreateSecretFunction", "UpdateSecretFunction", "DeleteSecretFunction", RESOLVER}
 MAX_TIMEOUT_S = 15
 MEMORY_MB = 128
 

@@ -46,6 +46,7 @@ API_PORT = 9000
 INVOKE_PORT = 9001
 REGION = "us-east-1"
 TABLE = "cortex-secrets"
+AUDIT_TABLE = "cortex-secrets-audit"
 KEY_ALIAS = "alias/cortex-secrets"
 ISSUER = "https://cortex-secrets.local/issuer"
 AUDIENCE = "cortex-secrets"
@@ -233,6 +234,7 @@ def function_env(moto_port: int) -> dict[str, str]:
     return {
         **aws_env(moto_port),
         "TABLE_NAME": TABLE,
+        "AUDIT_TABLE_NAME": AUDIT_TABLE,
         "KMS_KEY_ID": KEY_ALIAS,
         "JWT_ISSUER": ISSUER,
         "JWT_AUDIENCE": AUDIENCE,
@@ -255,7 +257,7 @@ def start_moto(stack: Stack, port: int) -> None:
 
 
 def bootstrap(moto_port: int) -> None:
-    """Creates the table and the key if absent: the same shapes as template.yaml."""
+    """Creates the tables and the key if absent: the same shapes as template.yaml."""
     import boto3  # from the venv, installed with moto
 
     session = boto3.session.Session(
@@ -263,20 +265,22 @@ def bootstrap(moto_port: int) -> None:
     )
     endpoint = f"http://{HOST}:{moto_port}"
     dynamodb = session.client("dynamodb", endpoint_url=endpoint)
-    if TABLE not in dynamodb.list_tables()["TableNames"]:
-        dynamodb.create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-        )
-        log(f"created table {TABLE}")
+    existing = set(dynamodb.list_tables()["TableNames"])
+    for table in (TABLE, AUDIT_TABLE):
+        if table not in existing:
+            dynamodb.create_table(
+                TableName=table,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "S"},
+                ],
+                KeySchema=[
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+            )
+            log(f"created table {table}")
     kms = session.client("kms", endpoint_url=endpoint)
     aliases = {alias["AliasName"] for alias in kms.list_aliases()["Aliases"]}
     if KEY_ALIAS not in aliases:
@@ -405,7 +409,8 @@ def command_test(_args) -> int:
     try:
         start_moto(stack, moto_port)
         bootstrap(moto_port)
-        base = {**tool_env(), **aws_env(moto_port), "TABLE_NAME": TABLE, "KMS_KEY_ID": KEY_ALIAS}
+        base = {**tool_env(), **aws_env(moto_port), "TABLE_NAME": TABLE, "AUDIT_TABLE_NAME": AUDIT_TABLE,
+                "KMS_KEY_ID": KEY_ALIAS}
         run_suite("adapters", base)
         invoke_port = free_port()
         base_url = start_api(stack, moto_port, api_port, invoke_port, reload=False)

@@ -181,6 +181,24 @@ class PlantedFaults(unittest.TestCase):
 
         self.assert_caught(plant, "ResolveSecretRole: KMS actions must be conditioned on the encryption context keys")
 
+    def test_an_audit_trail_that_can_be_rewritten(self) -> None:
+        def plant(sam):
+            for entry in sam["Resources"]["DeleteSecretRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]:
+                if entry["Resource"] == {"Fn::GetAtt": ["AuditTable", "Arn"]} or entry["Resource"] == "AuditTable.Arn":
+                    entry["Action"] = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
+
+        self.assert_caught(plant, "DeleteSecretRole: the audit table is append-only")
+
+    def test_a_change_without_its_audit_trail(self) -> None:
+        def plant(sam):
+            document = sam["Resources"]["UpdateSecretRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+            document["Statement"] = [
+                entry for entry in document["Statement"]
+                if "AuditTable" not in str(entry.get("Resource"))
+            ]
+
+        self.assert_caught(plant, "UpdateSecretFunction: must be able to append to the audit table")
+
     def test_a_route_to_the_resolve_function(self) -> None:
         def plant(sam):
             sam["Resources"]["ResolveSecretFunction"]["Properties"]["Events"] = {

@@ -2,6 +2,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
+use secrets_core::audit::{Actor, Operation};
 use secrets_core::crypto::{EncryptionContext, SealedValue, open};
 use secrets_core::domain::{SecretId, SecretKey, Tag, TenantId};
 use secrets_core::dynamo::DynamoStore;
@@ -11,7 +12,7 @@ use secrets_core::metrics::CallCounter;
 use secrets_core::page::PageRequest;
 use secrets_core::service::Secrets;
 use secrets_core::store::{SecretStore, conformance};
-use secrets_tests::{required_env, sdk_config, unique};
+use secrets_tests::{audit_records, audit_summary, required_env, sdk_config, text, unique};
 
 struct Harness {
     secrets: Secrets<DynamoStore, KmsDataKeys>,
@@ -49,7 +50,8 @@ async fn harness() -> Harness {
     let kms = aws_sdk_kms::config::Builder::from(&sdk)
         .interceptor(calls.clone())
         .build();
-    let store = DynamoStore::new(Client::from_conf(dynamodb), required_env("TABLE_NAME"));
+    let store = DynamoStore::new(Client::from_conf(dynamodb), required_env("TABLE_NAME"))
+        .with_audit_table(required_env("AUDIT_TABLE_NAME"), 400);
     let kms = aws_sdk_kms::Client::from_conf(kms);
     let keys = KmsDataKeys::new(kms.clone(), required_env("KMS_KEY_ID"));
     Harness {
@@ -94,7 +96,10 @@ async fn each_operation_makes_the_fewest_calls() {
     let acme = tenant();
     let created = harness
         .secrets
-        .create(&acme, create("counted", "v"))
+        .create(
+            &Actor::test(&acme, Operation::Create),
+            create("counted", "v"),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -140,7 +145,11 @@ async fn each_operation_makes_the_fewest_calls() {
     let rename = UpdateSecret::from_json(br#"{"name":"Renamed"}"#).unwrap();
     harness
         .secrets
-        .update(&acme, &by_tag("counted"), rename)
+        .update(
+            &Actor::test(&acme, Operation::Update),
+            &by_tag("counted"),
+            rename,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -151,7 +160,7 @@ async fn each_operation_makes_the_fewest_calls() {
 
     harness
         .secrets
-        .delete(&acme, &by_tag("counted"))
+        .delete(&Actor::test(&acme, Operation::Delete), &by_tag("counted"))
         .await
         .unwrap();
     assert_eq!(
@@ -168,7 +177,10 @@ async fn deep_pages_skip_rows_with_count_queries() {
     for i in 0..30 {
         harness
             .secrets
-            .create(&acme, create(&format!("row-{i:02}"), "v"))
+            .create(
+                &Actor::test(&acme, Operation::Create),
+                create(&format!("row-{i:02}"), "v"),
+            )
             .await
             .unwrap();
     }
@@ -208,7 +220,10 @@ async fn only_ciphertext_is_stored_and_values_live_apart() {
     let marker = unique("plaintext-marker");
     let created = harness
         .secrets
-        .create(&acme, create("apart", &marker))
+        .create(
+            &Actor::test(&acme, Operation::Create),
+            create("apart", &marker),
+        )
         .await
         .unwrap();
 
@@ -297,7 +312,10 @@ async fn a_new_value_gets_a_new_data_key() {
     let acme = tenant();
     let created = harness
         .secrets
-        .create(&acme, create("rotated", "old"))
+        .create(
+            &Actor::test(&acme, Operation::Create),
+            create("rotated", "old"),
+        )
         .await
         .unwrap();
     let (before, _) = harness.stored(&acme, &created.id).await;
@@ -305,7 +323,11 @@ async fn a_new_value_gets_a_new_data_key() {
     harness.calls.take();
     harness
         .secrets
-        .update(&acme, &by_tag("rotated"), update)
+        .update(
+            &Actor::test(&acme, Operation::Update),
+            &by_tag("rotated"),
+            update,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -335,7 +357,7 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
     let acme = tenant();
     let secret = harness
         .secrets
-        .create(&acme, create("iam", "v"))
+        .create(&Actor::test(&acme, Operation::Create), create("iam", "v"))
         .await
         .unwrap();
     assert_eq!(
@@ -345,7 +367,7 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
     // The conflict path needs nothing more than the success path.
     harness
         .secrets
-        .create(&acme, create("iam", "v"))
+        .create(&Actor::test(&acme, Operation::Create), create("iam", "v"))
         .await
         .unwrap_err();
     assert_eq!(
@@ -384,7 +406,11 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
         let update = UpdateSecret::from_json(body).unwrap();
         harness
             .secrets
-            .update(&acme, &by_tag("iam"), update)
+            .update(
+                &Actor::test(&acme, Operation::Update),
+                &by_tag("iam"),
+                update,
+            )
             .await
             .unwrap();
     }
@@ -394,11 +420,15 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
     );
 
     for key in [by_tag("iam"), SecretKey::Id(secret.id.clone())] {
-        harness.resolver.resolve(&acme, &key).await.unwrap();
+        harness
+            .resolver
+            .resolve(&Actor::test(&acme, Operation::Resolve), &key)
+            .await
+            .unwrap();
     }
     harness
         .resolver
-        .resolve(&acme, &by_tag("unknown"))
+        .resolve(&Actor::test(&acme, Operation::Resolve), &by_tag("unknown"))
         .await
         .unwrap_err();
     assert_eq!(
@@ -406,7 +436,11 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
         granted("ResolveSecretFunction")
     );
 
-    harness.secrets.delete(&acme, &by_tag("iam")).await.unwrap();
+    harness
+        .secrets
+        .delete(&Actor::test(&acme, Operation::Delete), &by_tag("iam"))
+        .await
+        .unwrap();
     assert_eq!(
         harness.calls.take().iam_actions,
         granted("DeleteSecretFunction")
@@ -422,25 +456,35 @@ async fn resolve_opens_only_an_envelope_in_its_own_context() {
     let acme = tenant();
     let first = harness
         .secrets
-        .create(&acme, create("first", "value of first"))
+        .create(
+            &Actor::test(&acme, Operation::Create),
+            create("first", "value of first"),
+        )
         .await
         .unwrap();
     let second = harness
         .secrets
-        .create(&acme, create("second", "value of second"))
+        .create(
+            &Actor::test(&acme, Operation::Create),
+            create("second", "value of second"),
+        )
         .await
         .unwrap();
     harness.calls.take();
     let resolved = harness
         .resolver
-        .resolve(&acme, &by_tag("first"))
+        .resolve(&Actor::test(&acme, Operation::Resolve), &by_tag("first"))
         .await
         .unwrap();
     assert_eq!(resolved.value.as_slice(), b"value of first");
     assert_eq!(resolved.summary, first);
     assert_eq!(
         harness.calls.take().calls,
-        calls(&[("DynamoDB.GetItem", 2), ("KMS.Decrypt", 1)])
+        calls(&[
+            ("DynamoDB.GetItem", 2),
+            ("DynamoDB.PutItem", 1),
+            ("KMS.Decrypt", 1)
+        ])
     );
 
     // Copy the first secret's VALUE item over the second's.
@@ -475,9 +519,76 @@ async fn resolve_opens_only_an_envelope_in_its_own_context() {
         .unwrap();
     let refused = harness
         .resolver
-        .resolve(&acme, &SecretKey::Id(second.id.clone()))
+        .resolve(
+            &Actor::test(&acme, Operation::Resolve),
+            &SecretKey::Id(second.id.clone()),
+        )
         .await
         .unwrap_err();
     assert_eq!(refused.http_status(), 500);
     assert_eq!(refused.to_string(), "internal error");
+}
+
+/// Allowed changes are recorded in their own transactions, resolves before
+/// their value is returned; failed writes leave no allowed record behind.
+#[tokio::test]
+async fn each_allowed_operation_writes_exactly_one_audit_item() {
+    let harness = harness().await;
+    let acme = tenant();
+    let created = harness
+        .secrets
+        .create(
+            &Actor::test(&acme, Operation::Create),
+            create("audited", "marker-value"),
+        )
+        .await
+        .unwrap();
+    harness
+        .secrets
+        .create(
+            &Actor::test(&acme, Operation::Create),
+            create("audited", "v"),
+        )
+        .await
+        .unwrap_err();
+    let rename = UpdateSecret::from_json(br#"{"name":"renamed"}"#).unwrap();
+    harness
+        .secrets
+        .update(
+            &Actor::test(&acme, Operation::Update),
+            &by_tag("audited"),
+            rename,
+        )
+        .await
+        .unwrap();
+    harness
+        .resolver
+        .resolve(&Actor::test(&acme, Operation::Resolve), &by_tag("audited"))
+        .await
+        .unwrap();
+    let deleter = Actor::test(&acme, Operation::Delete);
+    harness
+        .secrets
+        .delete(&deleter, &SecretKey::Id(created.id.clone()))
+        .await
+        .unwrap();
+
+    let records = audit_records(&harness.raw, acme.as_str()).await;
+    assert_eq!(
+        audit_summary(&records),
+        [
+            "createSecret allowed 200",
+            "updateSecret allowed 200",
+            "resolveSecret allowed 200",
+            "deleteSecret allowed 200",
+        ]
+    );
+    let deleted = records.last().unwrap();
+    assert_eq!(text(deleted, "secretId"), created.id.as_str());
+    assert_eq!(text(deleted, "tag"), "audited");
+    assert_eq!(text(deleted, "subject"), "tester");
+    assert_eq!(text(deleted, "requestId"), deleter.request_id);
+    assert!(text(deleted, "time").ends_with('Z'));
+    assert!(deleted.contains_key("expiresAt"));
+    assert!(!format!("{records:?}").contains("marker-value"));
 }

@@ -3,6 +3,7 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_smithy_types::base64;
+use secrets_core::audit::{Actor, Operation};
 use secrets_core::crypto::{DataKeys, EncryptionContext, open};
 use secrets_core::domain::{SecretId, SecretKey, TenantId};
 use secrets_core::dynamo::DynamoStore;
@@ -28,7 +29,8 @@ async fn no_secret_value_or_data_key_reaches_the_logs_even_at_trace() {
     let sdk = sdk_config().await;
     let keys = KmsDataKeys::new(aws_sdk_kms::Client::new(&sdk), required_env("KMS_KEY_ID"));
     let secrets = Secrets::new(
-        DynamoStore::new(Client::new(&sdk), required_env("TABLE_NAME")),
+        DynamoStore::new(Client::new(&sdk), required_env("TABLE_NAME"))
+            .with_audit_table(required_env("AUDIT_TABLE_NAME"), 0),
         keys.clone(),
     );
     let tenant = TenantId::parse(&unique("logs")).unwrap();
@@ -48,7 +50,7 @@ async fn no_secret_value_or_data_key_reaches_the_logs_even_at_trace() {
     let body = serde_json::json!({"tag": "logged", "name": "n", "secret": marker});
     let created = secrets
         .create(
-            &tenant,
+            &Actor::test(&tenant, Operation::Create),
             CreateSecret::from_json(body.to_string().as_bytes()).unwrap(),
         )
         .await
@@ -56,7 +58,7 @@ async fn no_secret_value_or_data_key_reaches_the_logs_even_at_trace() {
     let update = serde_json::json!({"secret": format!("{marker}-2")});
     secrets
         .update(
-            &tenant,
+            &Actor::test(&tenant, Operation::Update),
             &SecretKey::Id(created.id.clone()),
             UpdateSecret::from_json(update.to_string().as_bytes()).unwrap(),
         )

@@ -4,6 +4,7 @@
 //! `smoke_` tests need only a URL and one token (`make smoke`).
 
 mod api;
+mod audit;
 mod crud;
 mod errors;
 mod hostile;

@@ -22,3 +22,56 @@ pub async fn sdk_config() -> SdkConfig {
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", random_hex::<8>().expect("random"))
 }
+
+/// An item of the audit table.
+pub type AuditItem = std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
+
+/// Every audit record of `tenant`, oldest first, read consistently from
+/// the table in `AUDIT_TABLE_NAME`.
+pub async fn audit_records(client: &aws_sdk_dynamodb::Client, tenant: &str) -> Vec<AuditItem> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let mut records = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .query()
+            .table_name(required_env("AUDIT_TABLE_NAME"))
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("TENANT#{tenant}")))
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("the audit table answers");
+        records.extend(page.items.unwrap_or_default());
+        match page.last_evaluated_key {
+            Some(key) => start = Some(key),
+            None => return records,
+        }
+    }
+}
+
+/// A string attribute of an item, or "" when absent.
+pub fn text<'a>(item: &'a AuditItem, name: &str) -> &'a str {
+    item.get(name)
+        .and_then(|value| value.as_s().ok())
+        .map_or("", String::as_str)
+}
+
+/// Each record as "operation outcome status", e.g. "createSecret refused 409".
+pub fn audit_summary(records: &[AuditItem]) -> Vec<String> {
+    records
+        .iter()
+        .map(|record| {
+            let status = record
+                .get("status")
+                .and_then(|value| value.as_n().ok())
+                .map_or("200", String::as_str);
+            format!(
+                "{} {} {status}",
+                text(record, "operation"),
+                text(record, "outcome")
+            )
+        })
+        .collect()
+}

@@ -4,7 +4,7 @@
 //! Environment (set by scripts/bench.py): BENCH_BIN_DIR (native release
 //! binaries), BENCH_ARM64_DIR (cargo lambda's arm64 builds), BENCH_OUTPUT,
 //! BENCH_REQUESTS, BENCH_SCALE, and the emulator's AWS_* settings,
-//! TABLE_NAME and KMS_KEY_ID.
+//! TABLE_NAME, AUDIT_TABLE_NAME and KMS_KEY_ID.
 
 mod function;
 mod report;
@@ -81,6 +81,7 @@ impl Bench {
             "AWS_ACCESS_KEY_ID",
             "AWS_SECRET_ACCESS_KEY",
             "TABLE_NAME",
+            "AUDIT_TABLE_NAME",
             "KMS_KEY_ID",
         ]
         .into_iter()

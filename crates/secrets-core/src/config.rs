@@ -21,8 +21,11 @@ pub const DEFAULT_JWKS_MAX_AGE_SECS: u64 = 3600;
 /// What a function does, and so which settings it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Public API functions that never write a value: no KMS key.
+    /// Public API functions that only read metadata: no KMS key, no audit.
     ReadOnly,
+    /// Public API functions that change secrets without writing a value
+    /// (delete): audited, no KMS key.
+    Change,
     /// Public API functions that seal values under the KMS key.
     ReadWrite,
     /// The resolve function: invoked through IAM only, so no token settings;
@@ -34,7 +37,22 @@ impl Access {
     fn authenticates(self) -> bool {
         self != Self::Resolve
     }
+
+    fn is_audited(self) -> bool {
+        self != Self::ReadOnly
+    }
 }
+
+/// Where the audit trail goes, for the functions that keep it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditSettings {
+    pub table_name: String,
+    /// 0: records never expire.
+    pub retention_days: u64,
+}
+
+/// The longest audit retention offered; 0 keeps records for ever.
+pub const MAX_AUDIT_RETENTION_DAYS: u64 = 3650;
 
 /// Bounds on each AWS call: one attempt, and the call with its retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +77,8 @@ pub struct Config {
     pub kms_key_id: Option<String>,
     /// Present exactly for the functions behind the public API.
     pub auth: Option<AuthSettings>,
+    /// Present exactly for the functions that change or resolve secrets.
+    pub audit: Option<AuditSettings>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,8 +101,17 @@ impl Config {
         let table_name = env.required("TABLE_NAME");
         let kms_key_id = match access {
             Access::ReadWrite => Some(env.required("KMS_KEY_ID")),
-            Access::ReadOnly | Access::Resolve => None,
+            Access::ReadOnly | Access::Change | Access::Resolve => None,
         };
+        let audit = access.is_audited().then(|| AuditSettings {
+            table_name: env.required("AUDIT_TABLE_NAME"),
+            retention_days: env.number(
+                "AUDIT_RETENTION_DAYS",
+                0,
+                0..=MAX_AUDIT_RETENTION_DAYS,
+                "days",
+            ),
+        });
         let attempt_ms = env.number(
             "SDK_ATTEMPT_TIMEOUT_MS",
             DEFAULT_ATTEMPT_TIMEOUT_MS,
@@ -122,6 +151,7 @@ impl Config {
             },
             kms_key_id,
             auth,
+            audit,
         })
     }
 }
@@ -292,14 +322,25 @@ mod tests {
     }
 
     #[test]
-    fn writers_need_a_kms_key() {
+    fn writers_need_a_kms_key_and_an_audit_table() {
         let error = config(Access::ReadWrite, BASE).err().unwrap();
         assert_eq!(
             error.to_string(),
-            "invalid configuration: KMS_KEY_ID is required"
+            "invalid configuration: KMS_KEY_ID is required; AUDIT_TABLE_NAME is required"
         );
         let mut vars = BASE.to_vec();
-        vars.push(("KMS_KEY_ID", "alias/cortex-secrets"));
+        vars.extend([
+            ("KMS_KEY_ID", "alias/cortex-secrets"),
+            ("AUDIT_TABLE_NAME", "audit"),
+            ("AUDIT_RETENTION_DAYS", "400"),
+        ]);
+        assert_eq!(
+            config(Access::ReadWrite, &vars).unwrap().audit,
+            Some(AuditSettings {
+                table_name: "audit".into(),
+                retention_days: 400
+            })
+        );
         assert_eq!(
             config(Access::ReadWrite, &vars)
                 .unwrap()
@@ -330,6 +371,7 @@ mod tests {
             "JWT_ISSUER is required",
             "JWT_AUDIENCE is required",
             "KMS_KEY_ID is required",
+            "AUDIT_TABLE_NAME is required",
             "exactly one of JWT_HS256_SECRET",
             "JWT_LEEWAY_SECONDS must be",
             "unknown algorithm `none`",
@@ -364,13 +406,16 @@ mod tests {
 
     #[test]
     fn the_resolve_function_needs_no_token_settings_and_no_key() {
-        let resolver = config(Access::Resolve, &[("TABLE_NAME", "secrets")]).unwrap();
+        let vars = [("TABLE_NAME", "secrets"), ("AUDIT_TABLE_NAME", "audit")];
+        let resolver = config(Access::Resolve, &vars).unwrap();
         assert!(resolver.auth.is_none());
         assert!(resolver.kms_key_id.is_none());
+        assert_eq!(resolver.audit.unwrap().retention_days, 0);
         let error = config(Access::Resolve, &[]).err().unwrap();
         assert_eq!(
             error.to_string(),
-            "invalid configuration: TABLE_NAME is required"
+            "invalid configuration: TABLE_NAME is required; AUDIT_TABLE_NAME is required"
         );
+        assert!(config(Access::ReadOnly, BASE).unwrap().audit.is_none());
     }
 }

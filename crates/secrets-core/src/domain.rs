@@ -16,7 +16,7 @@ const ID_PREFIX: &str = "se";
 const ID_HEX_DIGITS: usize = 16;
 
 /// The tenant a caller acts for, taken from a verified token claim.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct TenantId(String);
 
 impl TenantId {

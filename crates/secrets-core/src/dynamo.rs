@@ -26,6 +26,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, ReturnConsumedCapacity, Select, TransactWriteItem, Update,
 };
 
+use crate::audit::{Actor, AuditLog, AuditRecord, Outcome};
 use crate::aws::{classify, unavailable};
 use crate::crypto::{CIPHER_SCHEME, SealedValue};
 use crate::domain::{SecretId, SecretKey, SecretName, SecretSummary, Tag, TenantId, random_hex};
@@ -95,6 +96,16 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     max_secrets: u64,
+    audit: Option<AuditTable>,
+}
+
+/// Where audit records go: a table of their own, so that they can be kept
+/// (and access to them granted) apart from the secrets.
+#[derive(Clone)]
+struct AuditTable {
+    name: String,
+    /// 0: records never expire.
+    retention_days: u64,
 }
 
 impl DynamoStore {
@@ -103,7 +114,49 @@ impl DynamoStore {
             client,
             table: table.into(),
             max_secrets: DEFAULT_MAX_SECRETS_PER_TENANT,
+            audit: None,
         }
+    }
+
+    /// Audit records go to `table`, expiring after `retention_days` (0: never).
+    pub fn with_audit_table(self, table: impl Into<String>, retention_days: u64) -> Self {
+        Self {
+            audit: Some(AuditTable {
+                name: table.into(),
+                retention_days,
+            }),
+            ..self
+        }
+    }
+
+    fn audit_table(&self) -> Result<&AuditTable> {
+        self.audit.as_ref().ok_or(Error::Internal {
+            context: "writing an audit record",
+            source: Some("this function has no audit table configured".into()),
+        })
+    }
+
+    /// The record of an allowed change, as one more item of its transaction.
+    fn audit_put(
+        &self,
+        actor: Option<&Actor>,
+        secret: &SecretSummary,
+    ) -> Result<Option<TransactWriteItem>> {
+        let Some(actor) = actor else {
+            return Ok(None);
+        };
+        let audit = self.audit_table()?;
+        let put = Put::builder()
+            .table_name(&audit.name)
+            .set_item(Some(audit_item(
+                &actor.allowed(secret),
+                audit.retention_days,
+            )))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .build()
+            .map_err(|e| Error::internal("building an audit put", e))?;
+        Ok(Some(TransactWriteItem::builder().put(put).build()))
     }
 
     pub fn with_max_secrets(self, max_secrets: u64) -> Self {
@@ -399,16 +452,22 @@ impl SecretStore for DynamoStore {
         Ok(Page::new(request, rows, total))
     }
 
-    async fn insert(&self, tenant: &TenantId, secret: NewSecret) -> Result<()> {
+    async fn insert(
+        &self,
+        tenant: &TenantId,
+        secret: NewSecret,
+        audit: Option<&Actor>,
+    ) -> Result<()> {
         let tag = &secret.summary.tag;
         let [tag_item, meta_item, value_item] = secret_items(tenant, &secret, &now_attr());
         let absent = "attribute_not_exists(#pk)";
-        let items = vec![
+        let mut items = vec![
             self.put(tag_item, absent)?,
             self.put(meta_item, absent)?,
             self.put(value_item, absent)?,
             self.count_up(tenant)?,
         ];
+        items.extend(self.audit_put(audit, &secret.summary)?);
         self.transact(items, |index| match index {
             0 => Error::TagTaken {
                 tag: tag.to_string(),
@@ -429,6 +488,7 @@ impl SecretStore for DynamoStore {
         tenant: &TenantId,
         current: &SecretSummary,
         changes: SecretChanges,
+        audit: Option<&Actor>,
     ) -> Result<SecretSummary> {
         let now = now_attr();
         let mut items = Vec::with_capacity(3);
@@ -469,17 +529,24 @@ impl SecretStore for DynamoStore {
                 "attribute_exists(#pk)",
             )?);
         }
-        self.transact(items, |_| Error::NotFound).await?;
-        Ok(SecretSummary {
+        let updated = SecretSummary {
             name: changes.name.unwrap_or_else(|| current.name.clone()),
             ..current.clone()
-        })
+        };
+        items.extend(self.audit_put(audit, &updated)?);
+        self.transact(items, |_| Error::NotFound).await?;
+        Ok(updated)
     }
 
-    async fn delete(&self, tenant: &TenantId, key: &SecretKey) -> Result<()> {
+    async fn delete(
+        &self,
+        tenant: &TenantId,
+        key: &SecretKey,
+        audit: Option<&Actor>,
+    ) -> Result<()> {
         let current = self.find(tenant, key).await?.ok_or(Error::NotFound)?;
         let exists = "attribute_exists(#pk)";
-        let items = vec![
+        let mut items = vec![
             self.delete_item(
                 ItemKey::tag(tenant, &current.tag),
                 "attribute_exists(#pk) AND #id = :id",
@@ -490,6 +557,7 @@ impl SecretStore for DynamoStore {
             self.delete_item(ItemKey::value(tenant, &current.id), exists, &[PK], vec![])?,
             self.count_down(tenant)?,
         ];
+        items.extend(self.audit_put(audit, &current)?);
         self.transact(items, |_| Error::NotFound).await
     }
 
@@ -512,6 +580,79 @@ impl SecretStore for DynamoStore {
         })
         .transpose()
     }
+}
+
+impl AuditLog for DynamoStore {
+    /// One PutItem that never overwrites: a record, once written, stays.
+    async fn record(&self, record: &AuditRecord) -> Result<()> {
+        let audit = self.audit_table()?;
+        self.client
+            .put_item()
+            .table_name(&audit.name)
+            .set_item(Some(audit_item(record, audit.retention_days)))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| classify("writing an audit record", e))?;
+        Ok(())
+    }
+}
+
+/// An audit record as an item of the audit table: a tenant's records in
+/// one partition (unauthenticated attempts in their own), in time order.
+///
+/// | pk                                | sk                        |
+/// |-----------------------------------|---------------------------|
+/// | `TENANT#<t>` or `UNAUTHENTICATED` | `<RFC 3339 time>#<request id>` |
+pub fn audit_item(record: &AuditRecord, retention_days: u64) -> Item {
+    let partition = match &record.tenant {
+        Some(tenant) => ItemKey::tenant_partition(tenant),
+        None => "UNAUTHENTICATED".to_owned(),
+    };
+    let time = record.time().to_string();
+    let mut item = ItemKey::new(partition, format!("{time}#{}", record.request_id)).to_item();
+    let text = |value: &str| AttributeValue::S(value.to_owned());
+    let number = |value: u64| AttributeValue::N(value.to_string());
+    item.extend([
+        ("time".to_owned(), text(&time)),
+        ("timeMs".to_owned(), number(record.time_ms)),
+        ("operation".to_owned(), text(record.operation.as_str())),
+        ("requestId".to_owned(), text(&record.request_id)),
+    ]);
+    let optional = [
+        ("tenant", record.tenant.as_ref().map(TenantId::as_str)),
+        ("subject", record.subject.as_deref()),
+        ("secretId", record.secret_id.as_ref().map(SecretId::as_str)),
+        ("tag", record.tag.as_ref().map(Tag::as_str)),
+        ("requested", record.requested.as_deref()),
+    ];
+    for (name, value) in optional {
+        if let Some(value) = value {
+            item.insert(name.to_owned(), text(value));
+        }
+    }
+    match &record.outcome {
+        Outcome::Allowed => {
+            item.insert("outcome".to_owned(), text("allowed"));
+        }
+        Outcome::Refused {
+            status,
+            error_type,
+            reason,
+        } => item.extend([
+            ("outcome".to_owned(), text("refused")),
+            ("status".to_owned(), number(u64::from(*status))),
+            ("errorType".to_owned(), text(error_type)),
+            ("reason".to_owned(), text(reason)),
+        ]),
+    }
+    if retention_days > 0 {
+        let expires = record.time_ms / 1000 + retention_days * 86_400;
+        item.insert("expiresAt".to_owned(), number(expires));
+    }
+    item
 }
 
 /// The three items of a secret, as `insert` writes them (its TAG, META and

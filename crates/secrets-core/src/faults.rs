@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::audit::{Actor, Operation};
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
@@ -174,7 +175,11 @@ async fn a_transaction_conflict_is_retried_then_503() {
     let recorder = TokenRecorder::default();
     let store = store(&[&conflicted], &recorder);
     let error = store
-        .insert(&conformance::random_tenant(), conformance::new_secret("t"))
+        .insert(
+            &conformance::random_tenant(),
+            conformance::new_secret("t"),
+            None,
+        )
         .await
         .unwrap_err();
     assert_eq!(
@@ -199,7 +204,11 @@ async fn a_single_conflict_is_retried_and_succeeds() {
         .build();
     let store = store(&[&once], &TokenRecorder::default());
     store
-        .insert(&conformance::random_tenant(), conformance::new_secret("t"))
+        .insert(
+            &conformance::random_tenant(),
+            conformance::new_secret("t"),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(once.num_calls(), 2);
@@ -220,7 +229,11 @@ async fn a_retried_attempt_carries_the_same_client_request_token() {
     let recorder = TokenRecorder::default();
     let store = store(&[&lost], &recorder);
     store
-        .insert(&conformance::random_tenant(), conformance::new_secret("t"))
+        .insert(
+            &conformance::random_tenant(),
+            conformance::new_secret("t"),
+            None,
+        )
         .await
         .unwrap();
     let tokens = recorder.tokens();
@@ -253,7 +266,11 @@ async fn failed_conditions_are_told_apart_by_item() {
             .then_error(move || canceled(codes));
         let store = store(&[&rule], &TokenRecorder::default());
         let error = store
-            .insert(&conformance::random_tenant(), conformance::new_secret("t"))
+            .insert(
+                &conformance::random_tenant(),
+                conformance::new_secret("t"),
+                None,
+            )
             .await
             .unwrap_err();
         assert_eq!(error.http_status(), status, "{codes:?}: {error}");
@@ -302,7 +319,10 @@ async fn create_with_kms_failing(error_type: &str, status: u16) -> (Error, usize
         .build();
     let secrets = Secrets::new(MemoryStore::default(), kms(&[&failing]));
     let tenant = conformance::random_tenant();
-    let error = secrets.create(&tenant, create_request()).await.unwrap_err();
+    let error = secrets
+        .create(&Actor::test(&tenant, Operation::Create), create_request())
+        .await
+        .unwrap_err();
     let total = secrets
         .list(&tenant, PageRequest::new(0, 1).unwrap())
         .await

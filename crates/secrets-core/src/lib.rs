@@ -7,11 +7,13 @@
 //! - [`crypto`], [`kms`]: envelope encryption with KMS data keys.
 //! - [`store`], [`dynamo`]: the storage port and its DynamoDB adapter.
 //! - [`service`]: the five operations over a store and a key source.
+//! - [`audit`]: the record of every change and resolve, allowed or refused.
 //! - [`config`]: start-up configuration from the environment.
 //! - [`metrics`]: counting AWS calls per operation.
 
 pub mod aws;
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod crypto;

@@ -130,7 +130,7 @@ proptest! {
             let store = MemoryStore::default();
             let tenant = conformance::random_tenant();
             for tag in &tags {
-                store.insert(&tenant, conformance::new_secret(tag)).await.unwrap();
+                store.insert(&tenant, conformance::new_secret(tag), None).await.unwrap();
             }
             let mut walked = Vec::new();
             let pages = PageRequest::new(0, size).unwrap().total_pages(tags.len() as u64);

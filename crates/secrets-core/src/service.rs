@@ -2,6 +2,7 @@
 
 use zeroize::Zeroizing;
 
+use crate::audit::Actor;
 use crate::crypto::{DataKeys, EncryptionContext, open, seal};
 use crate::domain::{SecretId, SecretKey, SecretSummary, TenantId};
 use crate::error::{Error, Result};
@@ -37,13 +38,14 @@ impl<S: SecretStore, K> Secrets<S, K> {
         self.store.find(tenant, key).await?.ok_or(Error::NotFound)
     }
 
-    pub async fn delete(&self, tenant: &TenantId, key: &SecretKey) -> Result<()> {
-        self.store.delete(tenant, key).await
+    pub async fn delete(&self, actor: &Actor, key: &SecretKey) -> Result<()> {
+        self.store.delete(&actor.tenant, key, Some(actor)).await
     }
 }
 
 impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
-    pub async fn create(&self, tenant: &TenantId, request: CreateSecret) -> Result<SecretSummary> {
+    pub async fn create(&self, actor: &Actor, request: CreateSecret) -> Result<SecretSummary> {
+        let tenant = &actor.tenant;
         let id = SecretId::generate()?;
         let sealed = seal(
             &self.keys,
@@ -63,21 +65,24 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
                     summary: summary.clone(),
                     sealed,
                 },
+                Some(actor),
             )
             .await?;
         Ok(summary)
     }
 
-    /// An update with no fields changes nothing and returns the secret as it
-    /// is. A new value is sealed under a new data key.
+    /// An update with no fields changes nothing (but is audited) and returns
+    /// the secret as it is. A new value is sealed under a new data key.
     pub async fn update(
         &self,
-        tenant: &TenantId,
+        actor: &Actor,
         key: &SecretKey,
         request: UpdateSecret,
     ) -> Result<SecretSummary> {
+        let tenant = &actor.tenant;
         let current = self.get(tenant, key).await?;
         if request.is_empty() {
+            self.store.record(&actor.allowed(&current)).await?;
             return Ok(current);
         }
         let sealed = match &request.secret {
@@ -95,13 +100,18 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
             name: request.name,
             sealed,
         };
-        self.store.update(tenant, &current, changes).await
+        self.store
+            .update(tenant, &current, changes, Some(actor))
+            .await
     }
 
     /// The plaintext value, for trusted internal callers only, never for an
     /// HTTP response. Opened in the context of the tenant asking, so an
-    /// envelope moved to another tenant or secret does not open.
-    pub async fn resolve(&self, tenant: &TenantId, key: &SecretKey) -> Result<Resolved> {
+    /// envelope moved to another tenant or secret does not open. Audited
+    /// before it is returned: a value that cannot be accounted for is not
+    /// handed out.
+    pub async fn resolve(&self, actor: &Actor, key: &SecretKey) -> Result<Resolved> {
+        let tenant = &actor.tenant;
         let summary = self.get(tenant, key).await?;
         // A delete may land between the two reads: then it is gone.
         let sealed = self
@@ -115,6 +125,7 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
             &sealed,
         )
         .await?;
+        self.store.record(&actor.allowed(&summary)).await?;
         Ok(Resolved { summary, value })
     }
 }
@@ -157,12 +168,17 @@ impl serde::Serialize for Resolved {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::{AuditLog, Operation, Outcome};
     use crate::crypto::LocalDataKeys;
     use crate::domain::{SecretName, SecretValue, Tag};
     use crate::store::MemoryStore;
 
     fn service() -> Secrets<MemoryStore, LocalDataKeys> {
         Secrets::new(MemoryStore::default(), LocalDataKeys::default())
+    }
+
+    fn acting(tenant: &TenantId, operation: Operation) -> Actor {
+        Actor::test(tenant, operation)
     }
 
     fn tenant(name: &str) -> TenantId {
@@ -203,7 +219,10 @@ mod tests {
         let service = service();
         let acme = tenant("acme");
         let created = service
-            .create(&acme, create_request("db", "hunter2"))
+            .create(
+                &acting(&acme, Operation::Create),
+                create_request("db", "hunter2"),
+            )
             .await
             .unwrap();
         assert_eq!(created.tag.as_str(), "db");
@@ -227,11 +246,11 @@ mod tests {
         let service = service();
         let acme = tenant("acme");
         service
-            .create(&acme, create_request("db", "1"))
+            .create(&acting(&acme, Operation::Create), create_request("db", "1"))
             .await
             .unwrap();
         let error = service
-            .create(&acme, create_request("db", "2"))
+            .create(&acting(&acme, Operation::Create), create_request("db", "2"))
             .await
             .unwrap_err();
         assert_eq!(error.http_status(), 409);
@@ -250,7 +269,10 @@ mod tests {
         let service = service();
         let acme = tenant("acme");
         let created = service
-            .create(&acme, create_request("db", "old"))
+            .create(
+                &acting(&acme, Operation::Create),
+                create_request("db", "old"),
+            )
             .await
             .unwrap();
         let before = service
@@ -262,7 +284,7 @@ mod tests {
 
         let renamed = service
             .update(
-                &acme,
+                &acting(&acme, Operation::Update),
                 &by_tag("db"),
                 UpdateSecret {
                     name: Some(SecretName::parse("Renamed".into()).unwrap()),
@@ -280,7 +302,7 @@ mod tests {
 
         service
             .update(
-                &acme,
+                &acting(&acme, Operation::Update),
                 &SecretKey::Id(created.id.clone()),
                 UpdateSecret {
                     name: None,
@@ -305,11 +327,15 @@ mod tests {
         let service = service();
         let acme = tenant("acme");
         let created = service
-            .create(&acme, create_request("db", "v"))
+            .create(&acting(&acme, Operation::Create), create_request("db", "v"))
             .await
             .unwrap();
         let same = service
-            .update(&acme, &by_tag("db"), UpdateSecret::default())
+            .update(
+                &acting(&acme, Operation::Update),
+                &by_tag("db"),
+                UpdateSecret::default(),
+            )
             .await
             .unwrap();
         assert_eq!(same, created);
@@ -321,7 +347,7 @@ mod tests {
         let acme = tenant("acme");
         service.keys().fail();
         let error = service
-            .create(&acme, create_request("db", "v"))
+            .create(&acting(&acme, Operation::Create), create_request("db", "v"))
             .await
             .unwrap_err();
         assert_eq!(error.http_status(), 503);
@@ -337,7 +363,7 @@ mod tests {
         let service = service();
         let (acme, globex) = (tenant("acme"), tenant("globex"));
         let created = service
-            .create(&acme, create_request("db", "v"))
+            .create(&acting(&acme, Operation::Create), create_request("db", "v"))
             .await
             .unwrap();
         for key in [by_tag("db"), SecretKey::Id(created.id.clone())] {
@@ -347,7 +373,7 @@ mod tests {
             );
             assert_eq!(
                 service
-                    .delete(&globex, &key)
+                    .delete(&acting(&globex, Operation::Delete), &key)
                     .await
                     .unwrap_err()
                     .http_status(),
@@ -359,7 +385,7 @@ mod tests {
             };
             assert_eq!(
                 service
-                    .update(&globex, &key, update)
+                    .update(&acting(&globex, Operation::Update), &key, update)
                     .await
                     .unwrap_err()
                     .http_status(),
@@ -382,20 +408,26 @@ mod tests {
         let service = service();
         let acme = tenant("acme");
         service
-            .create(&acme, create_request("db", "v"))
+            .create(&acting(&acme, Operation::Create), create_request("db", "v"))
             .await
             .unwrap();
-        service.delete(&acme, &by_tag("db")).await.unwrap();
+        service
+            .delete(&acting(&acme, Operation::Delete), &by_tag("db"))
+            .await
+            .unwrap();
         assert_eq!(
             service
-                .delete(&acme, &by_tag("db"))
+                .delete(&acting(&acme, Operation::Delete), &by_tag("db"))
                 .await
                 .unwrap_err()
                 .http_status(),
             404
         );
         service
-            .create(&acme, create_request("db", "again"))
+            .create(
+                &acting(&acme, Operation::Create),
+                create_request("db", "again"),
+            )
             .await
             .unwrap();
     }
@@ -405,12 +437,18 @@ mod tests {
         let service = service();
         let (acme, other) = (tenant("acme"), tenant("other"));
         let created = service
-            .create(&acme, create_request("db", "first"))
+            .create(
+                &acting(&acme, Operation::Create),
+                create_request("db", "first"),
+            )
             .await
             .unwrap();
         let by_id = SecretKey::Id(created.id.clone());
         for key in [&by_tag("db"), &by_id] {
-            let resolved = service.resolve(&acme, key).await.unwrap();
+            let resolved = service
+                .resolve(&acting(&acme, Operation::Resolve), key)
+                .await
+                .unwrap();
             assert_eq!(
                 serde_json::to_value(&resolved).unwrap(),
                 serde_json::json!({"id": created.id.as_str(), "name": "Name of db", "tag": "db", "value": "first"})
@@ -420,17 +458,158 @@ mod tests {
             name: None,
             secret: Some(SecretValue::parse(Zeroizing::new("second".into())).unwrap()),
         };
-        service.update(&acme, &by_id, update).await.unwrap();
+        service
+            .update(&acting(&acme, Operation::Update), &by_id, update)
+            .await
+            .unwrap();
         assert_eq!(
-            &service.resolve(&acme, &by_id).await.unwrap().value[..],
+            &service
+                .resolve(&acting(&acme, Operation::Resolve), &by_id)
+                .await
+                .unwrap()
+                .value[..],
             b"second"
         );
         for (tenant, key) in [(&other, &by_id), (&other, &by_tag("db"))] {
-            let refused = service.resolve(tenant, key).await.unwrap_err();
+            let refused = service
+                .resolve(&acting(tenant, Operation::Resolve), key)
+                .await
+                .unwrap_err();
             assert_eq!(refused.http_status(), 404);
         }
-        service.delete(&acme, &by_id).await.unwrap();
-        let gone = service.resolve(&acme, &by_id).await.unwrap_err();
+        service
+            .delete(&acting(&acme, Operation::Delete), &by_id)
+            .await
+            .unwrap();
+        let gone = service
+            .resolve(&acting(&acme, Operation::Resolve), &by_id)
+            .await
+            .unwrap_err();
         assert_eq!(gone.http_status(), 404);
+    }
+
+    /// Each allowed operation leaves exactly one record naming the secret;
+    /// refused ones leave none here (the functions record refusals), and
+    /// reads of metadata none at all.
+    #[tokio::test]
+    async fn every_allowed_change_and_resolve_is_recorded_once() {
+        let service = service();
+        let acme = tenant("acme");
+        let created = service
+            .create(&acting(&acme, Operation::Create), create_request("db", "v"))
+            .await
+            .unwrap();
+        service
+            .create(&acting(&acme, Operation::Create), create_request("db", "v"))
+            .await
+            .unwrap_err();
+        let by_id = SecretKey::Id(created.id.clone());
+        service.get(&acme, &by_tag("db")).await.unwrap();
+        service
+            .list(&acme, PageRequest::new(0, 10).unwrap())
+            .await
+            .unwrap();
+        for update in [
+            UpdateSecret::default(),
+            UpdateSecret {
+                name: Some(SecretName::parse("n".into()).unwrap()),
+                secret: None,
+            },
+        ] {
+            service
+                .update(&acting(&acme, Operation::Update), &by_id, update)
+                .await
+                .unwrap();
+        }
+        service
+            .resolve(&acting(&acme, Operation::Resolve), &by_tag("db"))
+            .await
+            .unwrap();
+        service
+            .resolve(&acting(&tenant("other"), Operation::Resolve), &by_id)
+            .await
+            .unwrap_err();
+        let deleter = acting(&acme, Operation::Delete);
+        service.delete(&deleter, &by_tag("db")).await.unwrap();
+
+        let records = service.store().audit_records();
+        let seen: Vec<_> = records
+            .iter()
+            .map(|r| (r.operation, r.outcome.clone(), r.secret_id.clone()))
+            .collect();
+        let id = Some(created.id.clone());
+        assert_eq!(
+            seen,
+            [
+                (Operation::Create, Outcome::Allowed, id.clone()),
+                (Operation::Update, Outcome::Allowed, id.clone()),
+                (Operation::Update, Outcome::Allowed, id.clone()),
+                (Operation::Resolve, Outcome::Allowed, id.clone()),
+                (Operation::Delete, Outcome::Allowed, id),
+            ]
+        );
+        let last = records.last().unwrap();
+        assert_eq!(
+            (
+                last.request_id.as_str(),
+                last.tag.as_ref().unwrap().as_str()
+            ),
+            (deleter.request_id.as_str(), "db")
+        );
+        assert_eq!(last.subject.as_deref(), Some("tester"));
+    }
+
+    #[tokio::test]
+    async fn a_resolve_that_cannot_be_recorded_returns_no_value() {
+        struct NoAudit(MemoryStore);
+        impl AuditLog for NoAudit {
+            async fn record(&self, _: &crate::audit::AuditRecord) -> Result<()> {
+                Err(Error::Unavailable {
+                    retry_after_secs: 1,
+                    source: None,
+                })
+            }
+        }
+        impl SecretStore for NoAudit {
+            async fn find(&self, t: &TenantId, k: &SecretKey) -> Result<Option<SecretSummary>> {
+                self.0.find(t, k).await
+            }
+            async fn list(&self, t: &TenantId, r: PageRequest) -> Result<Page> {
+                self.0.list(t, r).await
+            }
+            async fn insert(&self, t: &TenantId, s: NewSecret, a: Option<&Actor>) -> Result<()> {
+                self.0.insert(t, s, a).await
+            }
+            async fn update(
+                &self,
+                t: &TenantId,
+                c: &SecretSummary,
+                ch: SecretChanges,
+                a: Option<&Actor>,
+            ) -> Result<SecretSummary> {
+                self.0.update(t, c, ch, a).await
+            }
+            async fn delete(&self, t: &TenantId, k: &SecretKey, a: Option<&Actor>) -> Result<()> {
+                self.0.delete(t, k, a).await
+            }
+            async fn sealed_value(
+                &self,
+                t: &TenantId,
+                id: &SecretId,
+            ) -> Result<Option<crate::crypto::SealedValue>> {
+                self.0.sealed_value(t, id).await
+            }
+        }
+        let service = Secrets::new(NoAudit(MemoryStore::default()), LocalDataKeys::default());
+        let acme = tenant("acme");
+        service
+            .create(&acting(&acme, Operation::Create), create_request("db", "v"))
+            .await
+            .unwrap();
+        let error = service
+            .resolve(&acting(&acme, Operation::Resolve), &by_tag("db"))
+            .await
+            .unwrap_err();
+        assert_eq!(error.http_status(), 503);
     }
 }

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Mutex;
 
+use crate::audit::{Actor, AuditLog, AuditRecord};
 use crate::crypto::SealedValue;
 use crate::domain::{SecretId, SecretKey, SecretName, SecretSummary, Tag, TenantId};
 use crate::error::{Error, Result};
@@ -24,7 +25,10 @@ pub struct SecretChanges {
     pub sealed: Option<SealedValue>,
 }
 
-pub trait SecretStore: Send + Sync {
+/// Every write takes an optional `audit` actor: when given, the record of the
+/// allowed operation is written in the same all-or-nothing write, so that a
+/// change and its record exist together or not at all.
+pub trait SecretStore: AuditLog + Send + Sync {
     fn find(
         &self,
         tenant: &TenantId,
@@ -45,6 +49,7 @@ pub trait SecretStore: Send + Sync {
         &self,
         tenant: &TenantId,
         secret: NewSecret,
+        audit: Option<&Actor>,
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// Applies `changes` to the secret `current` describes, all or nothing.
@@ -55,12 +60,17 @@ pub trait SecretStore: Send + Sync {
         tenant: &TenantId,
         current: &SecretSummary,
         changes: SecretChanges,
+        audit: Option<&Actor>,
     ) -> impl Future<Output = Result<SecretSummary>> + Send;
 
     /// Removes the secret and uncounts it, all or nothing. `Error::NotFound`
     /// if there is none (also when a concurrent delete won).
-    fn delete(&self, tenant: &TenantId, key: &SecretKey)
-    -> impl Future<Output = Result<()>> + Send;
+    fn delete(
+        &self,
+        tenant: &TenantId,
+        key: &SecretKey,
+        audit: Option<&Actor>,
+    ) -> impl Future<Output = Result<()>> + Send;
 
     /// The stored envelope of a secret, for trusted readers and tests.
     fn sealed_value(
@@ -78,6 +88,7 @@ pub const DEFAULT_MAX_SECRETS_PER_TENANT: u64 = 100_000;
 /// unit tests and local experiments without AWS.
 pub struct MemoryStore {
     tenants: Mutex<HashMap<TenantId, TenantSecrets>>,
+    audit_trail: Mutex<Vec<AuditRecord>>,
     max_secrets: u64,
 }
 
@@ -106,8 +117,44 @@ impl MemoryStore {
     pub fn with_max_secrets(max_secrets: u64) -> Self {
         Self {
             tenants: Mutex::default(),
+            audit_trail: Mutex::default(),
             max_secrets,
         }
+    }
+
+    /// Every audit record written so far, oldest first.
+    pub fn audit_records(&self) -> Vec<AuditRecord> {
+        self.audit_trail
+            .lock()
+            .map(|trail| trail.clone())
+            .unwrap_or_default()
+    }
+
+    fn append(&self, record: AuditRecord) -> Result<()> {
+        self.audit_trail
+            .lock()
+            .map_err(|_| Error::internal("locking the audit trail", "a writer panicked"))?
+            .push(record);
+        Ok(())
+    }
+
+    /// Records an allowed operation if `audit` asks for it, once `change`
+    /// has succeeded, all under the store's lock.
+    fn audited<T>(
+        &self,
+        tenant: &TenantId,
+        audit: Option<&Actor>,
+        change: impl FnOnce(&mut TenantSecrets) -> Result<(T, SecretSummary)>,
+    ) -> Result<T> {
+        let mut tenants = self
+            .tenants
+            .lock()
+            .map_err(|_| Error::internal("locking the memory store", "a writer panicked"))?;
+        let (result, summary) = change(tenants.entry(tenant.clone()).or_default())?;
+        if let Some(actor) = audit {
+            self.append(actor.allowed(&summary))?;
+        }
+        Ok(result)
     }
 
     fn with_tenant<T>(
@@ -148,8 +195,13 @@ impl SecretStore for MemoryStore {
         })
     }
 
-    async fn insert(&self, tenant: &TenantId, secret: NewSecret) -> Result<()> {
-        self.with_tenant(tenant, |secrets| {
+    async fn insert(
+        &self,
+        tenant: &TenantId,
+        secret: NewSecret,
+        audit: Option<&Actor>,
+    ) -> Result<()> {
+        self.audited(tenant, audit, |secrets| {
             let tag = secret.summary.tag.clone();
             if secrets.by_tag.contains_key(&tag) {
                 return Err(Error::TagTaken {
@@ -164,9 +216,10 @@ impl SecretStore for MemoryStore {
             secrets
                 .tag_by_id
                 .insert(secret.summary.id.clone(), tag.clone());
+            let summary = secret.summary.clone();
             secrets.by_tag.insert(tag, secret);
-            Ok(())
-        })?
+            Ok(((), summary))
+        })
     }
 
     async fn update(
@@ -174,8 +227,9 @@ impl SecretStore for MemoryStore {
         tenant: &TenantId,
         current: &SecretSummary,
         changes: SecretChanges,
+        audit: Option<&Actor>,
     ) -> Result<SecretSummary> {
-        self.with_tenant(tenant, |secrets| {
+        self.audited(tenant, audit, |secrets| {
             let stored = secrets
                 .by_tag
                 .get_mut(&current.tag)
@@ -187,17 +241,22 @@ impl SecretStore for MemoryStore {
             if let Some(sealed) = changes.sealed {
                 stored.sealed = sealed;
             }
-            Ok(stored.summary.clone())
-        })?
+            Ok((stored.summary.clone(), stored.summary.clone()))
+        })
     }
 
-    async fn delete(&self, tenant: &TenantId, key: &SecretKey) -> Result<()> {
-        self.with_tenant(tenant, |secrets| {
+    async fn delete(
+        &self,
+        tenant: &TenantId,
+        key: &SecretKey,
+        audit: Option<&Actor>,
+    ) -> Result<()> {
+        self.audited(tenant, audit, |secrets| {
             let tag = secrets.tag_of(key).ok_or(Error::NotFound)?;
             let removed = secrets.by_tag.remove(&tag).ok_or(Error::NotFound)?;
             secrets.tag_by_id.remove(&removed.summary.id);
-            Ok(())
-        })?
+            Ok(((), removed.summary))
+        })
     }
 
     async fn sealed_value(&self, tenant: &TenantId, id: &SecretId) -> Result<Option<SealedValue>> {
@@ -205,6 +264,12 @@ impl SecretStore for MemoryStore {
             let tag = secrets.tag_of(&SecretKey::Id(id.clone()))?;
             secrets.by_tag.get(&tag).map(|stored| stored.sealed.clone())
         })
+    }
+}
+
+impl AuditLog for MemoryStore {
+    async fn record(&self, record: &AuditRecord) -> Result<()> {
+        self.append(record.clone())
     }
 }
 

@@ -7,6 +7,7 @@ use aws_config::BehaviorVersion;
 use lambda_http::lambda_runtime::{self, Context, Diagnostic, LambdaEvent};
 use lambda_http::{Body, Error as LambdaError, Request, Response, service_fn};
 use secrets_core::Result;
+use secrets_core::audit::{Actor, Trail};
 use secrets_core::auth::{Authenticator, Caller};
 use secrets_core::aws::{retry_config, timeout_config};
 use secrets_core::config::{Access, Config};
@@ -42,13 +43,29 @@ impl<S, K> App<S, K> {
     pub async fn authenticate(&self, request: &Request) -> Result<Caller> {
         self.auth.authenticate(authorization(request)).await
     }
+
+    /// Authenticates the caller of an audited operation, noting them in
+    /// its trail.
+    pub async fn actor(&self, request: &Request, trail: &mut Trail) -> Result<Actor> {
+        let caller = self.authenticate(request).await?;
+        Ok(trail.actor(&caller.tenant, caller.subject.as_deref()))
+    }
 }
 
 impl App<DynamoStore> {
-    /// The app of a function that never writes a value: no KMS client, no
-    /// KMS key, no way to call create or update.
+    /// The app of a function that only reads metadata: no KMS client, no
+    /// KMS key, no way to call create or update, no audit trail.
     pub async fn read_only() -> std::result::Result<Self, LambdaError> {
-        let (config, sdk) = start(Access::ReadOnly).await?;
+        Self::without_keys(Access::ReadOnly).await
+    }
+
+    /// The app of delete: audited, but still without any KMS access.
+    pub async fn deleting() -> std::result::Result<Self, LambdaError> {
+        Self::without_keys(Access::Change).await
+    }
+
+    async fn without_keys(access: Access) -> std::result::Result<Self, LambdaError> {
+        let (config, sdk) = start(access).await?;
         let usage = CallCounter::default();
         let store = store(&config, &sdk, &usage);
         let secrets = Secrets::new(store, ());
@@ -96,11 +113,15 @@ fn store(config: &Config, sdk: &aws_config::SdkConfig, usage: &CallCounter) -> D
     let dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk)
         .interceptor(usage.clone())
         .build();
-    DynamoStore::new(
+    let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::from_conf(dynamodb),
         &config.table_name,
     )
-    .with_max_secrets(config.max_secrets_per_tenant)
+    .with_max_secrets(config.max_secrets_per_tenant);
+    match &config.audit {
+        Some(audit) => store.with_audit_table(&audit.table_name, audit.retention_days),
+        None => store,
+    }
 }
 
 fn kms_client(sdk: &aws_config::SdkConfig, usage: &CallCounter) -> aws_sdk_kms::Client {

@@ -9,6 +9,7 @@ use lambda_http::http::header::{
 use lambda_http::http::{Response, StatusCode};
 use lambda_http::lambda_runtime::Diagnostic;
 use lambda_http::{Body, Request};
+use secrets_core::audit::{AuditLog, AuditRecord, Operation, Trail};
 use secrets_core::error::ErrorChain;
 use secrets_core::metrics::CallCounter;
 use secrets_core::{Error, Result};
@@ -49,8 +50,37 @@ impl<'a> Exchange<'a> {
         }
     }
 
-    pub fn request_id(&self) -> &str {
-        &self.request_id
+    /// The audit trail of this request's operation, to be filled in as the
+    /// handler learns who asks for what.
+    pub fn trail(&self, operation: Operation) -> Trail {
+        Trail::new(operation, self.request_id.clone())
+    }
+
+    /// As [`Self::finish`], for an audited operation: a refusal is recorded
+    /// here (an allowed operation was recorded with its change).
+    pub async fn finish_audited(
+        self,
+        result: Result<Response<Body>>,
+        trail: &Trail,
+        audit: &impl AuditLog,
+    ) -> Response<Body> {
+        if let Err(error) = &result {
+            record_refusal(trail.refused(error), audit).await;
+        }
+        self.finish(result)
+    }
+
+    /// As [`Self::finish_invocation`], for an audited operation.
+    pub async fn finish_invocation_audited<T>(
+        self,
+        result: Result<T>,
+        trail: &Trail,
+        audit: &impl AuditLog,
+    ) -> std::result::Result<T, Diagnostic> {
+        if let Err(error) = &result {
+            record_refusal(trail.refused(error), audit).await;
+        }
+        self.finish_invocation(result)
     }
 
     /// Turns the handler's result into the response, logging it.
@@ -114,6 +144,15 @@ impl<'a> Exchange<'a> {
             "{}",
             self.usage.take().to_emf(self.operation, status, now_ms)
         );
+    }
+}
+
+/// Refusals change nothing, so one that cannot be stored is not worth failing
+/// the request for: it goes to the function's log instead, in full.
+async fn record_refusal(record: AuditRecord, audit: &impl AuditLog) {
+    if let Err(error) = audit.record(&record).await {
+        let record = serde_json::to_string(&record).unwrap_or_default();
+        tracing::error!(audit_record = %record, error = %ErrorChain(&error), "audit record not stored");
     }
 }
 

@@ -3,6 +3,7 @@
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header, get_current_timestamp};
 use lambda_http::{Body, Request, Response};
+use secrets_core::audit::{Actor, Operation, Outcome};
 use secrets_core::auth::{AuthSettings, Authenticator, KeySource};
 use secrets_core::crypto::LocalDataKeys;
 use secrets_core::domain::{SecretSummary, TenantId};
@@ -44,9 +45,33 @@ pub async fn seed(app: &TestApp, tenant: &str, tag: &str, value: &str) -> Secret
     let body = json!({"tag": tag, "name": format!("Secret {tag}"), "secret": value}).to_string();
     let request = CreateSecret::from_json(body.as_bytes()).expect("valid seed");
     app.secrets
-        .create(&TenantId::parse(tenant).expect("tenant"), request)
+        .create(
+            &Actor::test(&TenantId::parse(tenant).expect("tenant"), Operation::Create),
+            request,
+        )
         .await
         .expect("seeded")
+}
+
+/// The audit trail so far, as (operation, tenant, status): 200 for allowed
+/// operations, the refusal's status otherwise.
+pub fn audit_trail(app: &TestApp) -> Vec<(Operation, Option<String>, u16)> {
+    app.secrets
+        .store()
+        .audit_records()
+        .into_iter()
+        .map(|record| {
+            let status = match record.outcome {
+                Outcome::Allowed => 200,
+                Outcome::Refused { status, .. } => status,
+            };
+            (
+                record.operation,
+                record.tenant.map(|t| t.to_string()),
+                status,
+            )
+        })
+        .collect()
 }
 
 /// A valid token for `tenant` holding `permissions`.

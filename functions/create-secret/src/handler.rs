@@ -1,3 +1,4 @@
+use secrets_core::audit::Operation;
 use secrets_core::crypto::DataKeys;
 use secrets_core::input::CreateSecret;
 use secrets_core::store::SecretStore;
@@ -10,19 +11,26 @@ pub async fn handle<S: SecretStore, K: DataKeys>(
     mut request: Request,
 ) -> Response<Body> {
     let exchange = app.exchange(&request, "createSecret");
+    let mut trail = exchange.trail(Operation::Create);
     let result = async {
-        let caller = app.authenticate(&request).await?;
+        let actor = app.actor(&request, &mut trail).await?;
         let create = CreateSecret::from_json(&take_json_body(&mut request)?)?;
-        json(&app.secrets.create(&caller.tenant, create).await?)
+        trail.requested_tag(&create.tag);
+        json(&app.secrets.create(&actor, create).await?)
     };
-    exchange.finish(result.await)
+    let result = result.await;
+    exchange
+        .finish_audited(result, &trail, app.secrets.store())
+        .await
 }
 
 #[cfg(test)]
 mod tests {
     use secrets_core::domain::{SecretId, SecretKey, Tag, TenantId};
     use secrets_core::page::PageRequest;
-    use secrets_http::testing::{PERMISSION, TestApp, TestRequest, app, json_body, token};
+    use secrets_http::testing::{
+        PERMISSION, TestApp, TestRequest, app, audit_trail, json_body, token,
+    };
     use serde_json::{Value, json};
 
     use super::*;
@@ -224,5 +232,32 @@ mod tests {
                 "requestId": "v1-request-id",
             })
         );
+    }
+
+    #[tokio::test]
+    async fn every_request_leaves_exactly_one_audit_record() {
+        let app = app();
+        let body = r#"{"tag":"db","name":"n","secret":"audit-marker"}"#;
+        for request in [
+            create(body),
+            create(body),
+            create(r#"{"tag":"db"}"#),
+            TestRequest::new("POST", "/api/v1/secrets").json(body),
+        ] {
+            handle(&app, request.rest_v1()).await;
+        }
+        let acme = Some("acme".to_owned());
+        assert_eq!(
+            audit_trail(&app),
+            [
+                (Operation::Create, acme.clone(), 200),
+                (Operation::Create, acme.clone(), 409),
+                (Operation::Create, acme, 400),
+                (Operation::Create, None, 401),
+            ]
+        );
+        let stored = app.secrets.store().audit_records();
+        assert!(!format!("{stored:?}").contains("audit-marker"));
+        assert_eq!(stored[1].requested.as_deref(), Some("db"));
     }
 }

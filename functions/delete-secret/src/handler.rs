@@ -1,3 +1,4 @@
+use secrets_core::audit::Operation;
 use secrets_core::store::SecretStore;
 use secrets_http::request::secret_key;
 use secrets_http::response::empty;
@@ -5,20 +6,27 @@ use secrets_http::{App, Body, Request, Response};
 
 pub async fn handle<S: SecretStore, K>(app: &App<S, K>, request: Request) -> Response<Body> {
     let exchange = app.exchange(&request, "deleteSecret");
+    let mut trail = exchange.trail(Operation::Delete);
     let result = async {
-        let caller = app.authenticate(&request).await?;
+        let actor = app.actor(&request, &mut trail).await?;
         let key = secret_key(&request)?;
-        app.secrets.delete(&caller.tenant, &key).await?;
+        trail.requested(&key);
+        app.secrets.delete(&actor, &key).await?;
         empty()
     };
-    exchange.finish(result.await)
+    let result = result.await;
+    exchange
+        .finish_audited(result, &trail, app.secrets.store())
+        .await
 }
 
 #[cfg(test)]
 mod tests {
     use secrets_core::domain::TenantId;
     use secrets_core::page::PageRequest;
-    use secrets_http::testing::{PERMISSION, TestRequest, app, json_body, seed, token};
+    use secrets_http::testing::{
+        PERMISSION, TestRequest, app, audit_trail, json_body, seed, token,
+    };
     use serde_json::Value;
 
     use super::*;
@@ -100,5 +108,34 @@ mod tests {
         )
         .await;
         assert_eq!(response.status(), 403);
+    }
+
+    #[tokio::test]
+    async fn every_request_leaves_exactly_one_audit_record() {
+        let app = app();
+        let secret = seed(&app, "acme", "db", "v").await;
+        let seeded = audit_trail(&app).len();
+        let acme = token("acme", &[PERMISSION]);
+        for request in [
+            TestRequest::for_secret("DELETE", "db").bearer(&token("globex", &[PERMISSION])),
+            TestRequest::for_secret("DELETE", "db").bearer(&token("acme", &[])),
+            TestRequest::for_secret("DELETE", secret.id.as_str()).bearer(&acme),
+            TestRequest::for_secret("DELETE", "db").bearer(&acme),
+        ] {
+            handle(&app, request.rest_v1()).await;
+        }
+        let acme = Some("acme".to_owned());
+        assert_eq!(
+            audit_trail(&app)[seeded..],
+            [
+                (Operation::Delete, Some("globex".to_owned()), 404),
+                (Operation::Delete, None, 403),
+                (Operation::Delete, acme.clone(), 200),
+                (Operation::Delete, acme, 404),
+            ]
+        );
+        let deleted = &app.secrets.store().audit_records()[seeded + 2];
+        assert_eq!(deleted.secret_id.as_ref(), Some(&secret.id));
+        assert_eq!(deleted.tag.as_ref().map(|t| t.as_str()), Some("db"));
     }
 }

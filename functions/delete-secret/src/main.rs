@@ -4,6 +4,6 @@ mod handler;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    let app = secrets_http::App::read_only().await?;
+    let app = secrets_http::App::deleting().await?;
     secrets_http::serve(app, handler::handle).await
 }

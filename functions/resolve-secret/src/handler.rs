@@ -1,3 +1,4 @@
+use secrets_core::audit::Operation;
 use secrets_core::crypto::DataKeys;
 use secrets_core::input::ResolveSecret;
 use secrets_core::service::Resolved;
@@ -12,15 +13,22 @@ pub async fn handle<S: SecretStore, K: DataKeys>(
     event: LambdaEvent<Value>,
 ) -> Result<Resolved, Diagnostic> {
     let exchange = app.exchange(&event.context, "resolveSecret");
+    let mut trail = exchange.trail(Operation::Resolve);
     let result = async {
         let request = ResolveSecret::from_event(&event.payload)?;
-        app.secrets.resolve(&request.tenant, &request.key).await
+        let actor = trail.actor(&request.tenant, request.on_behalf_of.as_deref());
+        trail.requested(&request.key);
+        app.secrets.resolve(&actor, &request.key).await
     };
-    exchange.finish_invocation(result.await)
+    let result = result.await;
+    exchange
+        .finish_invocation_audited(result, &trail, app.secrets.store())
+        .await
 }
 
 #[cfg(test)]
 mod tests {
+    use secrets_core::audit::{Actor, Outcome};
     use secrets_core::crypto::LocalDataKeys;
     use secrets_core::domain::TenantId;
     use secrets_core::input::CreateSecret;
@@ -42,7 +50,7 @@ mod tests {
         let created = app
             .secrets
             .create(
-                &TenantId::parse(tenant).unwrap(),
+                &Actor::test(&TenantId::parse(tenant).unwrap(), Operation::Create),
                 CreateSecret::from_json(body.as_bytes()).unwrap(),
             )
             .await
@@ -84,5 +92,38 @@ mod tests {
             let error = invoke(&app, event.clone()).await.unwrap_err();
             assert_eq!(error.error_type, error_type, "{event}");
         }
+    }
+
+    #[tokio::test]
+    async fn every_invocation_leaves_exactly_one_audit_record() {
+        let (app, id) = resolver_with("acme", "db", "never-in-a-record").await;
+        let before = app.secrets.store().audit_records().len();
+        let events = [
+            json!({"tenant": "acme", "tagOrId": "db", "caller": "runner-7"}),
+            json!({"tenant": "globex", "tagOrId": id}),
+            json!({"tenant": "acme"}),
+        ];
+        for event in &events {
+            let _ = invoke(&app, event.clone()).await;
+        }
+        let records = &app.secrets.store().audit_records()[before..];
+        assert_eq!(records.len(), events.len());
+        assert!(records.iter().all(|r| r.operation == Operation::Resolve));
+        assert_eq!(records[0].outcome, Outcome::Allowed);
+        assert_eq!(records[0].subject.as_deref(), Some("runner-7"));
+        assert_eq!(records[0].secret_id.as_ref().unwrap().as_str(), id);
+        assert!(matches!(
+            records[1].outcome,
+            Outcome::Refused { status: 404, .. }
+        ));
+        assert_eq!(records[1].tenant.as_ref().unwrap().as_str(), "globex");
+        assert_eq!(records[1].requested.as_deref(), Some(id.as_str()));
+        assert!(matches!(
+            records[2].outcome,
+            Outcome::Refused { status: 400, .. }
+        ));
+        assert_eq!(records[2].tenant, None);
+        let trail = serde_json::to_string(records).unwrap();
+        assert!(!trail.contains("never-in-a-record"));
     }
 }

@@ -1,3 +1,4 @@
+use secrets_core::audit::Operation;
 use secrets_core::crypto::DataKeys;
 use secrets_core::input::UpdateSecret;
 use secrets_core::store::SecretStore;
@@ -10,13 +11,18 @@ pub async fn handle<S: SecretStore, K: DataKeys>(
     mut request: Request,
 ) -> Response<Body> {
     let exchange = app.exchange(&request, "updateSecret");
+    let mut trail = exchange.trail(Operation::Update);
     let result = async {
-        let caller = app.authenticate(&request).await?;
+        let actor = app.actor(&request, &mut trail).await?;
         let key = secret_key(&request)?;
+        trail.requested(&key);
         let update = UpdateSecret::from_json(&take_json_body(&mut request)?)?;
-        json(&app.secrets.update(&caller.tenant, &key, update).await?)
+        json(&app.secrets.update(&actor, &key, update).await?)
     };
-    exchange.finish(result.await)
+    let result = result.await;
+    exchange
+        .finish_audited(result, &trail, app.secrets.store())
+        .await
 }
 
 #[cfg(test)]
@@ -24,7 +30,9 @@ mod tests {
     use secrets_core::crypto::{EncryptionContext, open};
     use secrets_core::domain::{SecretId, TenantId};
     use secrets_core::store::SecretStore;
-    use secrets_http::testing::{PERMISSION, TestApp, TestRequest, app, json_body, seed, token};
+    use secrets_http::testing::{
+        PERMISSION, TestApp, TestRequest, app, audit_trail, json_body, seed, token,
+    };
     use serde_json::json;
 
     use super::*;
@@ -161,6 +169,33 @@ mod tests {
         assert_eq!(
             json_body(&response)["message"],
             "Content-Type must be application/json"
+        );
+    }
+
+    #[tokio::test]
+    async fn every_request_leaves_exactly_one_audit_record() {
+        let app = app();
+        seed(&app, "acme", "db", "v").await;
+        let seeded = audit_trail(&app).len();
+        for request in [
+            update("db", r#"{"secret":"audit-marker"}"#),
+            update("db", "{}"),
+            update("nope", r#"{"name":"x"}"#),
+            update("db", r#"{"name":""}"#),
+            TestRequest::for_secret("PUT", "db").json("{}"),
+        ] {
+            handle(&app, request.http_v2()).await;
+        }
+        let acme = Some("acme".to_owned());
+        assert_eq!(
+            audit_trail(&app)[seeded..],
+            [
+                (Operation::Update, acme.clone(), 200),
+                (Operation::Update, acme.clone(), 200),
+                (Operation::Update, acme.clone(), 404),
+                (Operation::Update, acme, 400),
+                (Operation::Update, None, 401),
+            ]
         );
     }
 }

@@ -59,7 +59,10 @@ pub async fn inserted_secrets_are_found_by_tag_and_by_id<S: SecretStore>(
     tenant: &TenantId,
 ) {
     let secret = new_secret("found");
-    store.insert(tenant, secret.clone()).await.expect("insert");
+    store
+        .insert(tenant, secret.clone(), None)
+        .await
+        .expect("insert");
     let by_tag = store.find(tenant, &tag("found")).await.expect("find");
     let by_id = store
         .find(tenant, &SecretKey::Id(secret.summary.id.clone()))
@@ -83,10 +86,13 @@ pub async fn inserted_secrets_are_found_by_tag_and_by_id<S: SecretStore>(
 
 pub async fn a_taken_tag_is_refused_and_not_counted<S: SecretStore>(store: &S, tenant: &TenantId) {
     store
-        .insert(tenant, new_secret("taken"))
+        .insert(tenant, new_secret("taken"), None)
         .await
         .expect("insert");
-    let error = store.insert(tenant, new_secret("taken")).await.unwrap_err();
+    let error = store
+        .insert(tenant, new_secret("taken"), None)
+        .await
+        .unwrap_err();
     assert!(matches!(error, Error::TagTaken { .. }), "{error}");
     assert_eq!(total(store, tenant).await, 1);
 }
@@ -99,7 +105,10 @@ pub async fn pages_walk_every_secret_once_in_tag_order<S: SecretStore>(
         .map(|i| format!("tag-{:02}", (i * 7) % 23))
         .collect();
     for tag in &tags {
-        store.insert(tenant, new_secret(tag)).await.expect("insert");
+        store
+            .insert(tenant, new_secret(tag), None)
+            .await
+            .expect("insert");
     }
     tags.sort();
     for size in [1, 5, 7, 23, 30] {
@@ -128,14 +137,17 @@ pub async fn pages_walk_every_secret_once_in_tag_order<S: SecretStore>(
 
 pub async fn updates_change_only_what_they_name<S: SecretStore>(store: &S, tenant: &TenantId) {
     let secret = new_secret("updated");
-    store.insert(tenant, secret.clone()).await.expect("insert");
+    store
+        .insert(tenant, secret.clone(), None)
+        .await
+        .expect("insert");
     let renamed = SecretName::parse("Renamed".into()).unwrap();
     let changes = SecretChanges {
         name: Some(renamed.clone()),
         sealed: None,
     };
     let after = store
-        .update(tenant, &secret.summary, changes)
+        .update(tenant, &secret.summary, changes, None)
         .await
         .expect("update");
     assert_eq!(after.name, renamed);
@@ -158,7 +170,10 @@ pub async fn updates_change_only_what_they_name<S: SecretStore>(store: &S, tenan
         name: None,
         sealed: Some(replacement.clone()),
     };
-    let after = store.update(tenant, &after, changes).await.expect("update");
+    let after = store
+        .update(tenant, &after, changes, None)
+        .await
+        .expect("update");
     assert_eq!(after.name, renamed);
     assert_eq!(
         store
@@ -175,14 +190,20 @@ pub async fn an_update_never_resurrects_a_deleted_secret<S: SecretStore>(
     tenant: &TenantId,
 ) {
     let secret = new_secret("gone");
-    store.insert(tenant, secret.clone()).await.expect("insert");
-    store.delete(tenant, &tag("gone")).await.expect("delete");
+    store
+        .insert(tenant, secret.clone(), None)
+        .await
+        .expect("insert");
+    store
+        .delete(tenant, &tag("gone"), None)
+        .await
+        .expect("delete");
     let changes = SecretChanges {
         name: Some(SecretName::parse("Back?".into()).unwrap()),
         sealed: Some(sealed(1)),
     };
     let error = store
-        .update(tenant, &secret.summary, changes)
+        .update(tenant, &secret.summary, changes, None)
         .await
         .unwrap_err();
     assert!(matches!(error, Error::NotFound), "{error}");
@@ -205,7 +226,7 @@ pub async fn an_update_never_resurrects_a_deleted_secret<S: SecretStore>(
     // must not touch it.
     let successor = new_secret("gone");
     store
-        .insert(tenant, successor.clone())
+        .insert(tenant, successor.clone(), None)
         .await
         .expect("insert");
     let changes = SecretChanges {
@@ -213,7 +234,7 @@ pub async fn an_update_never_resurrects_a_deleted_secret<S: SecretStore>(
         sealed: None,
     };
     assert!(matches!(
-        store.update(tenant, &secret.summary, changes).await,
+        store.update(tenant, &secret.summary, changes, None).await,
         Err(Error::NotFound)
     ));
     assert_eq!(
@@ -226,15 +247,21 @@ pub async fn an_update_never_resurrects_a_deleted_secret<S: SecretStore>(
 pub async fn deletes_uncount_and_free_the_tag<S: SecretStore>(store: &S, tenant: &TenantId) {
     let first = new_secret("freed");
     let other = new_secret("other");
-    store.insert(tenant, first.clone()).await.expect("insert");
-    store.insert(tenant, other.clone()).await.expect("insert");
     store
-        .delete(tenant, &SecretKey::Id(first.summary.id.clone()))
+        .insert(tenant, first.clone(), None)
+        .await
+        .expect("insert");
+    store
+        .insert(tenant, other.clone(), None)
+        .await
+        .expect("insert");
+    store
+        .delete(tenant, &SecretKey::Id(first.summary.id.clone()), None)
         .await
         .expect("delete");
     assert_eq!(total(store, tenant).await, 1);
     assert!(matches!(
-        store.delete(tenant, &tag("freed")).await,
+        store.delete(tenant, &tag("freed"), None).await,
         Err(Error::NotFound)
     ));
     assert_eq!(
@@ -242,19 +269,28 @@ pub async fn deletes_uncount_and_free_the_tag<S: SecretStore>(store: &S, tenant:
         None
     );
     store
-        .insert(tenant, new_secret("freed"))
+        .insert(tenant, new_secret("freed"), None)
         .await
         .expect("tag free again");
-    store.delete(tenant, &tag("other")).await.expect("delete");
+    store
+        .delete(tenant, &tag("other"), None)
+        .await
+        .expect("delete");
     assert_eq!(total(store, tenant).await, 1);
 }
 
 /// For a store built with a limit of 3 secrets per tenant.
 pub async fn the_tenant_limit_holds<S: SecretStore>(store: &S, tenant: &TenantId) {
     for tag in ["one", "two", "three"] {
-        store.insert(tenant, new_secret(tag)).await.expect("insert");
+        store
+            .insert(tenant, new_secret(tag), None)
+            .await
+            .expect("insert");
     }
-    let error = store.insert(tenant, new_secret("four")).await.unwrap_err();
+    let error = store
+        .insert(tenant, new_secret("four"), None)
+        .await
+        .unwrap_err();
     assert!(
         matches!(error, Error::QuotaExceeded { limit: 3 }),
         "{error}"
@@ -263,12 +299,15 @@ pub async fn the_tenant_limit_holds<S: SecretStore>(store: &S, tenant: &TenantId
     assert_eq!(total(store, tenant).await, 3);
     // A taken tag is still reported as such, not as the limit.
     assert!(matches!(
-        store.insert(tenant, new_secret("one")).await,
+        store.insert(tenant, new_secret("one"), None).await,
         Err(Error::TagTaken { .. })
     ));
-    store.delete(tenant, &tag("two")).await.expect("delete");
     store
-        .insert(tenant, new_secret("four"))
+        .delete(tenant, &tag("two"), None)
+        .await
+        .expect("delete");
+    store
+        .insert(tenant, new_secret("four"), None)
         .await
         .expect("room again");
     assert_eq!(total(store, tenant).await, 3);
@@ -280,11 +319,14 @@ pub async fn tenants_are_isolated<S: SecretStore>(
     stranger: &TenantId,
 ) {
     let secret = new_secret("private");
-    store.insert(owner, secret.clone()).await.expect("insert");
+    store
+        .insert(owner, secret.clone(), None)
+        .await
+        .expect("insert");
     for key in [tag("private"), SecretKey::Id(secret.summary.id.clone())] {
         assert_eq!(store.find(stranger, &key).await.unwrap(), None);
         assert!(matches!(
-            store.delete(stranger, &key).await,
+            store.delete(stranger, &key, None).await,
             Err(Error::NotFound)
         ));
     }
@@ -293,7 +335,7 @@ pub async fn tenants_are_isolated<S: SecretStore>(
         sealed: None,
     };
     assert!(matches!(
-        store.update(stranger, &secret.summary, changes).await,
+        store.update(stranger, &secret.summary, changes, None).await,
         Err(Error::NotFound)
     ));
     assert_eq!(
@@ -306,7 +348,7 @@ pub async fn tenants_are_isolated<S: SecretStore>(
     assert_eq!(total(store, stranger).await, 0);
     // The stranger may use the same tag for a secret of its own.
     store
-        .insert(stranger, new_secret("private"))
+        .insert(stranger, new_secret("private"), None)
         .await
         .expect("insert");
     assert_eq!(

@@ -1,0 +1,61 @@
+//! The audit trail, read back from its table after real requests.
+
+use secrets_tests::{audit_records, audit_summary, sdk_config, text};
+use serde_json::json;
+
+use crate::api::Api;
+use crate::resolve::{Invocation, Invoker};
+
+#[tokio::test]
+async fn every_change_and_resolve_leaves_exactly_one_record() {
+    let (api, invoker) = (Api::from_env(), Invoker::from_env());
+    let tenant = api.tenant();
+    let body = json!({"tag": "audited", "name": "A", "secret": "e2e-audit-marker"});
+    assert_eq!(api.post(&tenant, body.clone()).await.status, 200);
+    assert_eq!(api.post(&tenant, body).await.status, 409);
+    assert_eq!(
+        api.put(&tenant, "/audited", json!({"name": "B"}))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        api.put(&tenant, "/missing", json!({"name": "B"}))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(api.get(&tenant, "/audited").await.status, 200);
+    assert!(matches!(
+        invoker.value(&tenant.name, "audited").await,
+        Invocation::Answer(_)
+    ));
+    assert_eq!(api.delete(&tenant, "/audited").await.status, 200);
+    assert_eq!(api.delete(&tenant, "/audited").await.status, 404);
+    assert!(matches!(
+        invoker.value(&tenant.name, "audited").await,
+        Invocation::Failed { .. }
+    ));
+
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
+    let records = audit_records(&client, &tenant.name).await;
+    assert_eq!(
+        audit_summary(&records),
+        [
+            "createSecret allowed 200",
+            "createSecret refused 409",
+            "updateSecret allowed 200",
+            "updateSecret refused 404",
+            "resolveSecret allowed 200",
+            "deleteSecret allowed 200",
+            "deleteSecret refused 404",
+            "resolveSecret refused 404",
+        ]
+    );
+    for record in &records {
+        assert_eq!(text(record, "tenant"), tenant.name);
+        assert_eq!(text(record, "subject"), "e2e");
+        assert!(!text(record, "requestId").is_empty());
+    }
+    assert!(!format!("{records:?}").contains("e2e-audit-marker"));
+}
