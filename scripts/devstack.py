@@ -395,7 +395,8 @@ def command_resolve(args) -> int:
     """What a trusted internal system does, through `cargo lambda invoke`."""
     event = json.dumps({"tenant": args.tenant, "tagOrId": args.tag_or_id, "caller": "make resolve"})
     port = os.environ.get("INVOKE_PORT", str(INVOKE_PORT))
-    command = ["cargo", "lambda", "invoke", "resolve-secret", "--invoke-port", port, "--data-ascii", event]
+    command = ["cargo", "lambda", "invoke", "resolve-secret", "--invoke-address", HOST, "--invoke-port", port,
+               "--data-ascii", event]
     return subprocess.run(command, cwd=ROOT, env=tool_env()).returncode
 
 
