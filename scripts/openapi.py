@@ -98,11 +98,70 @@ RESPONSES = {
     },
 }
 
+RESPONSES["PreconditionFailed"] = {
+    "description": "If-Match names no version the secret has now: another change landed since the client "
+    "read it (type CONFLICT). Nothing was changed; read the secret again for its current ETag. A secret that "
+    "does not exist is a 404, whatever If-Match says.",
+    "content": {"application/json": {"schema": ERROR}},
+}
+RESPONSES["IdempotencyKeyReused"] = {
+    "description": "This Idempotency-Key was already used, within the last 24 hours, for a create with a different "
+    "tag, name or secret (type ILLEGAL_ARGUMENT_ERROR). Nothing was created.",
+    "content": {"application/json": {"schema": ERROR}},
+}
+
+ETAG = {
+    "description": "Strong entity tag of the secret's current version, `\"<id>.<version>\"`; send it back in "
+    "If-Match to update or delete only this version.",
+    "schema": {"type": "string", "example": "\"se2da8159dbeefb974.1\""},
+}
+IDEMPOTENT_REPLAYED = {
+    "description": "`true` when this is the stored answer to an earlier create with the same Idempotency-Key and "
+    "body, rather than a new secret.",
+    "schema": {"type": "string", "enum": ["true"]},
+}
+PARAMETERS = {
+    "IfMatch": {
+        "name": "If-Match",
+        "in": "header",
+        "required": False,
+        "description": "Optional (RFC 9110): `*` or ETags from earlier answers. The change is made only if the "
+        "secret is still at one of the named versions, else 412; weak tags never match; a malformed value is a "
+        "400. Without it, the update or delete is unconditional, as the upstream contract has it.",
+        "schema": {"type": "string"},
+    },
+    "IdempotencyKey": {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "description": "Optional: a unique key per intended create (a UUID, say), 1 to 255 printable ASCII "
+        "characters. Retrying the create with the same key and the same tag, name and secret within 24 hours "
+        "answers what the first request answered (with Idempotent-Replayed: true) instead of a 409; the same key "
+        "with anything else is a 422. Only successful creates are remembered. Without it, every create is new.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255,
+                   "pattern": "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$"},
+    },
+}
+
 # Statuses every operation can answer, and those only some can.
 COMMON = {"401": "Unauthorized", "403": "Forbidden", "500": "InternalError", "503": "Unavailable"}
 EXTRA = {
-    ("post", "/api/v1/secrets"): {"409": "Conflict", "413": "PayloadTooLarge"},
-    ("put", "/api/v1/secrets/{tagOrId}"): {"413": "PayloadTooLarge"},
+    ("post", "/api/v1/secrets"): {"409": "Conflict", "413": "PayloadTooLarge", "422": "IdempotencyKeyReused"},
+    ("put", "/api/v1/secrets/{tagOrId}"): {"412": "PreconditionFailed", "413": "PayloadTooLarge"},
+    ("delete", "/api/v1/secrets/{tagOrId}"): {"412": "PreconditionFailed"},
+}
+
+# The optional headers of the safety features this implementation adds:
+# request parameters, and headers of the 200 answer.
+HEADERS_IN = {
+    ("post", "/api/v1/secrets"): ["IdempotencyKey"],
+    ("put", "/api/v1/secrets/{tagOrId}"): ["IfMatch"],
+    ("delete", "/api/v1/secrets/{tagOrId}"): ["IfMatch"],
+}
+HEADERS_OUT = {
+    ("get", "/api/v1/secrets/{tagOrId}"): {"ETag": ETAG},
+    ("post", "/api/v1/secrets"): {"ETag": ETAG, "Idempotent-Replayed": IDEMPOTENT_REPLAYED},
+    ("put", "/api/v1/secrets/{tagOrId}"): {"ETag": ETAG},
 }
 
 
@@ -134,7 +193,9 @@ def build(upstream: dict) -> dict:
         + " This implementation adds what the upstream document leaves unsaid: the 401, 403, 409, 413, 500 "
         "and 503 responses it can give, the Retry-After and WWW-Authenticate headers, its validation limits "
         "as schema constraints, page and pageSize as optional with their defaults, and links between "
-        "operations. scripts/openapi.py lists every addition."
+        "operations. It also adds two optional safety features, each inert for a client that does not use it: "
+        "ETag and If-Match (412) for optimistic concurrency on update and delete, and Idempotency-Key (422) "
+        "for safely retried creates. scripts/openapi.py lists every addition."
     )
     schemas = doc["components"]["schemas"]
     for request in ("CreateSecretRequest", "UpdateSecretRequest"):
@@ -157,6 +218,7 @@ def build(upstream: dict) -> dict:
         schemas["AllSecretsResponse"]["properties"][field]["minimum"] = 0
 
     doc["components"]["responses"].update(copy.deepcopy(RESPONSES))
+    doc["components"].setdefault("parameters", {}).update(copy.deepcopy(PARAMETERS))
     for path, operations in doc["paths"].items():
         for method, operation in operations.items():
             responses = operation["responses"]
@@ -164,8 +226,12 @@ def build(upstream: dict) -> dict:
                 responses[status] = {"$ref": f"#/components/responses/{name}"}
             if (method, path) in LINKS:
                 responses["200"]["links"] = copy.deepcopy(LINKS[(method, path)])
+            if (method, path) in HEADERS_OUT:
+                responses["200"]["headers"] = copy.deepcopy(HEADERS_OUT[(method, path)])
+            for name in HEADERS_IN.get((method, path), []):
+                operation.setdefault("parameters", []).append({"$ref": f"#/components/parameters/{name}"})
             for parameter in operation.get("parameters", []):
-                if parameter["name"] in ("page", "pageSize"):
+                if parameter.get("name") in ("page", "pageSize"):
                     parameter["required"] = False
                     parameter["schema"] = copy.deepcopy(PAGE if parameter["name"] == "page" else PAGE_SIZE)
     return doc

@@ -149,6 +149,7 @@ async fn each_operation_makes_the_fewest_calls() {
             &Actor::test(&acme, Operation::Update),
             &by_tag("counted"),
             rename,
+            None,
         )
         .await
         .unwrap();
@@ -160,7 +161,11 @@ async fn each_operation_makes_the_fewest_calls() {
 
     harness
         .secrets
-        .delete(&Actor::test(&acme, Operation::Delete), &by_tag("counted"))
+        .delete(
+            &Actor::test(&acme, Operation::Delete),
+            &by_tag("counted"),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -327,6 +332,7 @@ async fn a_new_value_gets_a_new_data_key() {
             &Actor::test(&acme, Operation::Update),
             &by_tag("rotated"),
             update,
+            None,
         )
         .await
         .unwrap();
@@ -410,6 +416,7 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
                 &Actor::test(&acme, Operation::Update),
                 &by_tag("iam"),
                 update,
+                None,
             )
             .await
             .unwrap();
@@ -438,7 +445,7 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
 
     harness
         .secrets
-        .delete(&Actor::test(&acme, Operation::Delete), &by_tag("iam"))
+        .delete(&Actor::test(&acme, Operation::Delete), &by_tag("iam"), None)
         .await
         .unwrap();
     assert_eq!(
@@ -558,6 +565,7 @@ async fn each_allowed_operation_writes_exactly_one_audit_item() {
             &Actor::test(&acme, Operation::Update),
             &by_tag("audited"),
             rename,
+            None,
         )
         .await
         .unwrap();
@@ -569,7 +577,7 @@ async fn each_allowed_operation_writes_exactly_one_audit_item() {
     let deleter = Actor::test(&acme, Operation::Delete);
     harness
         .secrets
-        .delete(&deleter, &SecretKey::Id(created.id.clone()))
+        .delete(&deleter, &SecretKey::Id(created.id.clone()), None)
         .await
         .unwrap();
 

@@ -61,6 +61,7 @@ async fn no_secret_value_or_data_key_reaches_the_logs_even_at_trace() {
             &Actor::test(&tenant, Operation::Update),
             &SecretKey::Id(created.id.clone()),
             UpdateSecret::from_json(update.to_string().as_bytes()).unwrap(),
+            None,
         )
         .await
         .unwrap();

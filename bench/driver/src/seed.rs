@@ -32,6 +32,7 @@ pub async fn seed(
                 id: SecretId::generate().expect("id"),
                 name: SecretName::parse(format!("Secret number {i:06}")).expect("name"),
                 tag: Tag::parse(&format!("{prefix}-{i:06}")).expect("tag"),
+                version: secrets_core::domain::FIRST_VERSION,
             },
             sealed: SealedValue {
                 ciphertext: vec![0x5a; value_bytes + 16],

@@ -277,6 +277,7 @@ mod tests {
             id: SecretId::generate().unwrap(),
             name: SecretName::parse("n".into()).unwrap(),
             tag: Tag::parse("db").unwrap(),
+            version: crate::domain::FIRST_VERSION,
         };
         let allowed = serde_json::to_value(actor.allowed(&summary)).unwrap();
         assert_eq!(allowed["outcome"], "allowed");

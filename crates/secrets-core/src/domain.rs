@@ -203,12 +203,28 @@ impl fmt::Display for SecretKey {
     }
 }
 
-/// What the public API shows of a secret: never its value.
+/// What the public API shows of a secret: never its value. The version is
+/// shown only as part of the `ETag` header, never in a body, so that bodies
+/// stay exactly the contract's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SecretSummary {
     pub id: SecretId,
     pub name: SecretName,
     pub tag: Tag,
+    #[serde(skip)]
+    pub version: u64,
+}
+
+/// The version of a secret as created; every change that succeeds adds one.
+pub const FIRST_VERSION: u64 = 1;
+
+impl SecretSummary {
+    /// The strong entity tag of this version: `"<id>.<version>"`. The id
+    /// makes a secret deleted and re-created under the same tag a different
+    /// resource, whose tags never match the old one's.
+    pub fn etag(&self) -> String {
+        format!("\"{}.{}\"", self.id, self.version)
+    }
 }
 
 #[cfg(test)]

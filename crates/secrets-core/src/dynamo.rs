@@ -3,9 +3,9 @@
 //!
 //! | pk                      | sk          | attributes                                   | read by          |
 //! |-------------------------|-------------|----------------------------------------------|------------------|
-//! | `TENANT#<t>`            | `TAG#<tag>` | id, name                                     | get by tag, list |
+//! | `TENANT#<t>`            | `TAG#<tag>` | id, name, version                            | get by tag, list |
 //! | `TENANT#<t>`            | `COUNT`     | count                                        | list (total)     |
-//! | `SECRET#<t>#<id>`       | `META`      | tag, name, createdAt, updatedAt              | get by id        |
+//! | `SECRET#<t>#<id>`       | `META`      | tag, name, version, createdAt, updatedAt     | get by id        |
 //! | `SECRET#<t>#<id>`       | `VALUE`     | ciphertext, nonce, wrappedKey, wrappingKeyId, cipher, updatedAt | trusted readers |
 //!
 //! Values live apart from metadata so that no read of the public API pays for
@@ -13,7 +13,9 @@
 //! values; per-secret items spread over DynamoDB's partitions instead of
 //! piling onto the tenant's. Create, update and delete are single
 //! transactions over these items, with conditions that make them
-//! all-or-nothing under races.
+//! all-or-nothing under races. The version (the `ETag`) is kept on both the
+//! TAG and the META item, so that a read by either key answers it in one
+//! GetItem; every update writes both, conditioned on the version it read.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -29,14 +31,19 @@ use aws_sdk_dynamodb::types::{
 use crate::audit::{Actor, AuditLog, AuditRecord, Outcome};
 use crate::aws::{classify, unavailable};
 use crate::crypto::{CIPHER_SCHEME, SealedValue};
-use crate::domain::{SecretId, SecretKey, SecretName, SecretSummary, Tag, TenantId, random_hex};
+use crate::domain::{
+    FIRST_VERSION, SecretId, SecretKey, SecretName, SecretSummary, Tag, TenantId, random_hex,
+};
 use crate::error::{DEFAULT_RETRY_AFTER_SECS, Error, Result};
 use crate::page::{Page, PageRequest};
-use crate::store::{DEFAULT_MAX_SECRETS_PER_TENANT, NewSecret, SecretChanges, SecretStore};
+use crate::store::{
+    DEFAULT_MAX_SECRETS_PER_TENANT, DeleteGuard, NewSecret, SecretChanges, SecretStore,
+};
 
 const PK: &str = "pk";
 const SK: &str = "sk";
 const TAG_PREFIX: &str = "TAG#";
+const VERSION: &str = "version";
 
 /// Where an item lives. The secret id, of fixed shape, ends the secret's
 /// partition key, so that no two (tenant, id) pairs share one.
@@ -258,9 +265,10 @@ impl DynamoStore {
             let wanted = size as usize - rows.len();
             let output = self
                 .tag_query(tenant)
-                .projection_expression(projection(&[SK, "id", "name"]))
+                .projection_expression(projection(&[SK, "id", "name", VERSION]))
                 .expression_attribute_names("#id", "id")
                 .expression_attribute_names("#name", "name")
+                .expression_attribute_names("#version", VERSION)
                 .limit(wanted as i32)
                 .set_exclusive_start_key(start.take())
                 .send()
@@ -379,6 +387,16 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
+    /// Why a write conditioned on `current` was cancelled: the secret is
+    /// gone (404), or another change moved it to another version (412).
+    async fn why_refused(&self, tenant: &TenantId, current: &SecretSummary) -> Error {
+        match self.find(tenant, &SecretKey::Id(current.id.clone())).await {
+            Ok(Some(now)) if now.version != current.version => Error::PreconditionFailed,
+            Ok(_) => Error::NotFound,
+            Err(error) => error,
+        }
+    }
+
     /// Counts one more secret, if the tenant is below its limit.
     fn count_up(&self, tenant: &TenantId) -> Result<TransactWriteItem> {
         self.update_item(
@@ -408,25 +426,29 @@ impl SecretStore for DynamoStore {
     async fn find(&self, tenant: &TenantId, key: &SecretKey) -> Result<Option<SecretSummary>> {
         match key {
             SecretKey::Tag(tag) => {
-                let item = self.get(ItemKey::tag(tenant, tag), &["id", "name"]).await?;
+                let item = self
+                    .get(ItemKey::tag(tenant, tag), &["id", "name", VERSION])
+                    .await?;
                 item.map(|item| {
                     Ok(SecretSummary {
                         id: parse_id(string_attr(&item, "id")?)?,
                         name: parse_name(string_attr(&item, "name")?)?,
                         tag: tag.clone(),
+                        version: version_attr(&item)?,
                     })
                 })
                 .transpose()
             }
             SecretKey::Id(id) => {
                 let item = self
-                    .get(ItemKey::meta(tenant, id), &["tag", "name"])
+                    .get(ItemKey::meta(tenant, id), &["tag", "name", VERSION])
                     .await?;
                 item.map(|item| {
                     Ok(SecretSummary {
                         id: id.clone(),
                         name: parse_name(string_attr(&item, "name")?)?,
                         tag: parse_tag(string_attr(&item, "tag")?)?,
+                        version: version_attr(&item)?,
                     })
                 })
                 .transpose()
@@ -491,38 +513,54 @@ impl SecretStore for DynamoStore {
         audit: Option<&Actor>,
     ) -> Result<SecretSummary> {
         let now = now_attr();
-        let mut items = Vec::with_capacity(3);
-        let mut id_update = "SET #updatedAt = :now".to_owned();
-        let mut id_attributes = vec![PK, "tag", "updatedAt"];
-        let mut id_values = vec![
+        let next = number(current.version + 1);
+        let mut tag_update = "SET #version = :next".to_owned();
+        let mut tag_attributes = vec![PK, "id", VERSION];
+        let mut tag_values = vec![
+            (":next", next.clone()),
+            (":id", AttributeValue::S(current.id.to_string())),
+        ];
+        let mut meta_update = "SET #updatedAt = :now, #version = :next".to_owned();
+        let mut meta_attributes = vec![PK, "tag", "updatedAt", VERSION];
+        let mut meta_values = vec![
             (":now", now.clone()),
+            (":next", next),
+            (":version", number(current.version)),
             (":tag", AttributeValue::S(current.tag.to_string())),
         ];
         if let Some(name) = &changes.name {
             let name_value = AttributeValue::S(name.as_str().to_owned());
-            items.push(self.update_item(
-                ItemKey::tag(tenant, &current.tag),
-                "SET #name = :name",
-                Some("attribute_exists(#pk) AND #id = :id"),
-                &[PK, "id", "name"],
-                vec![
-                    (":name", name_value.clone()),
-                    (":id", AttributeValue::S(current.id.to_string())),
-                ],
-            )?);
-            id_update.push_str(", #name = :name");
-            id_attributes.push("name");
-            id_values.push((":name", name_value));
+            for (update, attributes, values) in [
+                (&mut tag_update, &mut tag_attributes, &mut tag_values),
+                (&mut meta_update, &mut meta_attributes, &mut meta_values),
+            ] {
+                update.push_str(", #name = :name");
+                attributes.push("name");
+                values.push((":name", name_value.clone()));
+            }
         }
-        // Always written: it is the existence check that keeps a concurrent
-        // delete from being undone.
-        items.push(self.update_item(
-            ItemKey::meta(tenant, &current.id),
-            &id_update,
-            Some("attribute_exists(#pk) AND #tag = :tag"),
-            &id_attributes,
-            id_values,
-        )?);
+        // The META item's condition is the one that matters: it keeps a
+        // concurrent delete from being undone and a concurrent update from
+        // being overwritten unseen.
+        let mut items = vec![
+            self.update_item(
+                ItemKey::tag(tenant, &current.tag),
+                &tag_update,
+                Some("attribute_exists(#pk) AND #id = :id"),
+                &tag_attributes,
+                tag_values,
+            )?,
+            self.update_item(
+                ItemKey::meta(tenant, &current.id),
+                &meta_update,
+                Some(&format!(
+                    "attribute_exists(#pk) AND #tag = :tag AND {}",
+                    at_version(current.version)
+                )),
+                &meta_attributes,
+                meta_values,
+            )?,
+        ];
         if let Some(sealed) = &changes.sealed {
             items.push(self.put(
                 value_item(tenant, &current.id, sealed, &now),
@@ -531,21 +569,36 @@ impl SecretStore for DynamoStore {
         }
         let updated = SecretSummary {
             name: changes.name.unwrap_or_else(|| current.name.clone()),
+            version: current.version + 1,
             ..current.clone()
         };
         items.extend(self.audit_put(audit, &updated)?);
-        self.transact(items, |_| Error::NotFound).await?;
-        Ok(updated)
+        match self.transact(items, |_| Error::PreconditionFailed).await {
+            Err(Error::PreconditionFailed) => Err(self.why_refused(tenant, current).await),
+            Err(error) => Err(error),
+            Ok(()) => Ok(updated),
+        }
     }
 
     async fn delete(
         &self,
         tenant: &TenantId,
-        key: &SecretKey,
+        current: &SecretSummary,
+        guard: DeleteGuard,
         audit: Option<&Actor>,
     ) -> Result<()> {
-        let current = self.find(tenant, key).await?.ok_or(Error::NotFound)?;
         let exists = "attribute_exists(#pk)";
+        let meta = match guard {
+            DeleteGuard::Exists => {
+                self.delete_item(ItemKey::meta(tenant, &current.id), exists, &[PK], vec![])?
+            }
+            DeleteGuard::SameVersion => self.delete_item(
+                ItemKey::meta(tenant, &current.id),
+                &format!("{exists} AND {}", at_version(current.version)),
+                &[PK, VERSION],
+                vec![(":version", number(current.version))],
+            )?,
+        };
         let mut items = vec![
             self.delete_item(
                 ItemKey::tag(tenant, &current.tag),
@@ -553,12 +606,18 @@ impl SecretStore for DynamoStore {
                 &[PK, "id"],
                 vec![(":id", AttributeValue::S(current.id.to_string()))],
             )?,
-            self.delete_item(ItemKey::meta(tenant, &current.id), exists, &[PK], vec![])?,
+            meta,
             self.delete_item(ItemKey::value(tenant, &current.id), exists, &[PK], vec![])?,
             self.count_down(tenant)?,
         ];
-        items.extend(self.audit_put(audit, &current)?);
-        self.transact(items, |_| Error::NotFound).await
+        items.extend(self.audit_put(audit, current)?);
+        match self.transact(items, |_| Error::PreconditionFailed).await {
+            Err(Error::PreconditionFailed) if guard == DeleteGuard::SameVersion => {
+                Err(self.why_refused(tenant, current).await)
+            }
+            Err(Error::PreconditionFailed) => Err(Error::NotFound),
+            result => result,
+        }
     }
 
     async fn sealed_value(&self, tenant: &TenantId, id: &SecretId) -> Result<Option<SealedValue>> {
@@ -614,7 +673,6 @@ pub fn audit_item(record: &AuditRecord, retention_days: u64) -> Item {
     let time = record.time().to_string();
     let mut item = ItemKey::new(partition, format!("{time}#{}", record.request_id)).to_item();
     let text = |value: &str| AttributeValue::S(value.to_owned());
-    let number = |value: u64| AttributeValue::N(value.to_string());
     item.extend([
         ("time".to_owned(), text(&time)),
         ("timeMs".to_owned(), number(record.time_ms)),
@@ -658,17 +716,24 @@ pub fn audit_item(record: &AuditRecord, retention_days: u64) -> Item {
 /// The three items of a secret, as `insert` writes them (its TAG, META and
 /// VALUE items); public for bulk loading, which must write the same layout.
 pub fn secret_items(tenant: &TenantId, secret: &NewSecret, now: &AttributeValue) -> [Item; 3] {
-    let SecretSummary { id, name, tag } = &secret.summary;
+    let SecretSummary {
+        id,
+        name,
+        tag,
+        version,
+    } = &secret.summary;
     let name = AttributeValue::S(name.as_str().to_owned());
     let mut tag_item = ItemKey::tag(tenant, tag).to_item();
     tag_item.extend([
         ("id".to_owned(), AttributeValue::S(id.to_string())),
         ("name".to_owned(), name.clone()),
+        (VERSION.to_owned(), number(*version)),
     ]);
     let mut meta_item = ItemKey::meta(tenant, id).to_item();
     meta_item.extend([
         ("tag".to_owned(), AttributeValue::S(tag.to_string())),
         ("name".to_owned(), name),
+        (VERSION.to_owned(), number(*version)),
         ("createdAt".to_owned(), now.clone()),
         ("updatedAt".to_owned(), now.clone()),
     ]);
@@ -682,7 +747,7 @@ pub fn secret_items(tenant: &TenantId, secret: &NewSecret, now: &AttributeValue)
 /// The count item of a tenant holding `count` secrets, for bulk loading.
 pub fn count_item(tenant: &TenantId, count: u64) -> Item {
     let mut item = ItemKey::count(tenant).to_item();
-    item.insert("count".to_owned(), AttributeValue::N(count.to_string()));
+    item.insert("count".to_owned(), number(count));
     item
 }
 
@@ -787,7 +852,30 @@ fn summary_from_tag_item(item: &Item) -> Result<SecretSummary> {
         id: parse_id(string_attr(item, "id")?)?,
         name: parse_name(string_attr(item, "name")?)?,
         tag: parse_tag(tag)?,
+        version: version_attr(item)?,
     })
+}
+
+/// Items written before versions existed are at the first version.
+fn version_attr(item: &Item) -> Result<u64> {
+    match item.get(VERSION) {
+        None => Ok(FIRST_VERSION),
+        Some(AttributeValue::N(n)) => n.parse().map_err(|_| corrupt(VERSION)),
+        Some(_) => Err(corrupt(VERSION)),
+    }
+}
+
+/// The condition that an item is still at the version in `:version`.
+fn at_version(version: u64) -> &'static str {
+    if version == FIRST_VERSION {
+        "(attribute_not_exists(#version) OR #version = :version)"
+    } else {
+        "#version = :version"
+    }
+}
+
+fn number(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
 }
 
 fn string_attr<'a>(item: &'a Item, name: &'static str) -> Result<&'a str> {

@@ -36,6 +36,14 @@ pub enum Error {
     #[error("a secret with tag `{tag}` already exists")]
     TagTaken { tag: String },
 
+    /// `If-Match` names no version the secret has now (RFC 9110 §13.1.1).
+    #[error("the secret has changed: If-Match does not name its current version")]
+    PreconditionFailed,
+
+    /// An `Idempotency-Key` already used for a create with other content.
+    #[error("this Idempotency-Key was already used for a different request")]
+    IdempotencyKeyReused,
+
     /// The tenant holds as many secrets as it may.
     #[error("the tenant already has the maximum of {limit} secrets; delete some first")]
     QuotaExceeded { limit: u64 },
@@ -119,6 +127,8 @@ impl Error {
             Self::Forbidden { .. } => 403,
             Self::NotFound => 404,
             Self::TagTaken { .. } | Self::QuotaExceeded { .. } => 409,
+            Self::PreconditionFailed => 412,
+            Self::IdempotencyKeyReused => 422,
             Self::PayloadTooLarge { .. } => 413,
             Self::Throttled { .. } => 429,
             Self::Unavailable { .. } => 503,
@@ -135,7 +145,12 @@ impl Error {
             Self::Unauthenticated { .. } => "UNCATEGORIZED",
             Self::Forbidden { .. } => "FORBIDDEN",
             Self::NotFound => "NOT_FOUND",
-            Self::TagTaken { .. } | Self::QuotaExceeded { .. } => "CONFLICT",
+            // The version changed under the client: a conflict of state.
+            Self::TagTaken { .. } | Self::QuotaExceeded { .. } | Self::PreconditionFailed => {
+                "CONFLICT"
+            }
+            // The client misused the key it chose: an illegal argument.
+            Self::IdempotencyKeyReused => "ILLEGAL_ARGUMENT_ERROR",
             Self::Throttled { .. } => "INTEGRATION_RATE_LIMITED",
             Self::Unavailable { .. } => "INTEGRATION_UNAVAILABLE",
             Self::Internal { .. } => "UNHANDLED_EXCEPTION",
@@ -193,6 +208,8 @@ mod tests {
             (Error::NotFound, 404, "NOT_FOUND"),
             (Error::TagTaken { tag: "a".into() }, 409, "CONFLICT"),
             (Error::QuotaExceeded { limit: 5 }, 409, "CONFLICT"),
+            (Error::PreconditionFailed, 412, "CONFLICT"),
+            (Error::IdempotencyKeyReused, 422, "ILLEGAL_ARGUMENT_ERROR"),
             (Error::PayloadTooLarge { limit: 1 }, 413, "BAD_REQUEST"),
             (
                 Error::Throttled {

@@ -2,6 +2,7 @@
 //!
 //! - [`domain`], [`page`], [`input`]: values that can only be valid, and the
 //!   parsing of request bodies and query parameters into them.
+//! - [`precondition`]: `If-Match`, versions and entity tags.
 //! - [`error`]: the one error type, with its single status mapping.
 //! - [`auth`]: bearer JWT verification into a [`auth::Caller`].
 //! - [`crypto`], [`kms`]: envelope encryption with KMS data keys.
@@ -26,6 +27,7 @@ pub mod input;
 pub mod kms;
 pub mod metrics;
 pub mod page;
+pub mod precondition;
 #[cfg(test)]
 mod properties;
 pub mod service;

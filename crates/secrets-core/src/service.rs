@@ -4,11 +4,16 @@ use zeroize::Zeroizing;
 
 use crate::audit::Actor;
 use crate::crypto::{DataKeys, EncryptionContext, open, seal};
-use crate::domain::{SecretId, SecretKey, SecretSummary, TenantId};
-use crate::error::{Error, Result};
+use crate::domain::{FIRST_VERSION, SecretId, SecretKey, SecretSummary, TenantId};
+use crate::error::{DEFAULT_RETRY_AFTER_SECS, Error, Result};
 use crate::input::{CreateSecret, UpdateSecret};
 use crate::page::{Page, PageRequest};
-use crate::store::{NewSecret, SecretChanges, SecretStore};
+use crate::precondition::IfMatch;
+use crate::store::{DeleteGuard, NewSecret, SecretChanges, SecretStore};
+
+/// Attempts at an update without `If-Match` whose version moves on between
+/// its read and its write; then 503, as for any other contention.
+const UPDATE_ATTEMPTS: u32 = 3;
 
 /// The secrets service of one function. `K` is the data key source; the
 /// read-only functions use `()` and so cannot write values at all.
@@ -38,8 +43,24 @@ impl<S: SecretStore, K> Secrets<S, K> {
         self.store.find(tenant, key).await?.ok_or(Error::NotFound)
     }
 
-    pub async fn delete(&self, actor: &Actor, key: &SecretKey) -> Result<()> {
-        self.store.delete(&actor.tenant, key, Some(actor)).await
+    /// With `If-Match`, deletes only the version it names (412 otherwise).
+    pub async fn delete(
+        &self,
+        actor: &Actor,
+        key: &SecretKey,
+        precondition: Option<&IfMatch>,
+    ) -> Result<()> {
+        let current = self.get(&actor.tenant, key).await?;
+        let guard = match precondition {
+            Some(precondition) => {
+                precondition.check(&current)?;
+                DeleteGuard::SameVersion
+            }
+            None => DeleteGuard::Exists,
+        };
+        self.store
+            .delete(&actor.tenant, &current, guard, Some(actor))
+            .await
     }
 }
 
@@ -57,6 +78,7 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
             id,
             name: request.name,
             tag: request.tag,
+            version: FIRST_VERSION,
         };
         self.store
             .insert(
@@ -71,16 +93,23 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
         Ok(summary)
     }
 
-    /// An update with no fields changes nothing (but is audited) and returns
-    /// the secret as it is. A new value is sealed under a new data key.
+    /// An update with no fields changes nothing (but is audited, and its
+    /// `If-Match` checked) and returns the secret as it is. A new value is
+    /// sealed under a new data key. With `If-Match`, only the version it
+    /// names is changed (412 otherwise); without, a change that lands first
+    /// is built upon, as the contract's last-writer-wins update always did.
     pub async fn update(
         &self,
         actor: &Actor,
         key: &SecretKey,
         request: UpdateSecret,
+        precondition: Option<&IfMatch>,
     ) -> Result<SecretSummary> {
         let tenant = &actor.tenant;
-        let current = self.get(tenant, key).await?;
+        let mut current = self.get(tenant, key).await?;
+        if let Some(precondition) = precondition {
+            precondition.check(&current)?;
+        }
         if request.is_empty() {
             self.store.record(&actor.allowed(&current)).await?;
             return Ok(current);
@@ -100,9 +129,31 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
             name: request.name,
             sealed,
         };
-        self.store
-            .update(tenant, &current, changes, Some(actor))
-            .await
+        for attempt in 1..=UPDATE_ATTEMPTS {
+            match self
+                .store
+                .update(tenant, &current, changes.clone(), Some(actor))
+                .await
+            {
+                Err(Error::PreconditionFailed) if precondition.is_none() => {
+                    if attempt == UPDATE_ATTEMPTS {
+                        break;
+                    }
+                    let latest = self.get(tenant, key).await?;
+                    // The value was sealed for this id: a secret re-created
+                    // under the tag meanwhile is another secret.
+                    if latest.id != current.id {
+                        return Err(Error::NotFound);
+                    }
+                    current = latest;
+                }
+                result => return result,
+            }
+        }
+        Err(Error::Unavailable {
+            retry_after_secs: DEFAULT_RETRY_AFTER_SECS,
+            source: Some("the secret kept changing under the update".into()),
+        })
     }
 
     /// The plaintext value, for trusted internal callers only, never for an
@@ -290,6 +341,7 @@ mod tests {
                     name: Some(SecretName::parse("Renamed".into()).unwrap()),
                     secret: None,
                 },
+                None,
             )
             .await
             .unwrap();
@@ -308,6 +360,7 @@ mod tests {
                     name: None,
                     secret: Some(SecretValue::parse(Zeroizing::new("new".into())).unwrap()),
                 },
+                None,
             )
             .await
             .unwrap();
@@ -335,6 +388,7 @@ mod tests {
                 &acting(&acme, Operation::Update),
                 &by_tag("db"),
                 UpdateSecret::default(),
+                None,
             )
             .await
             .unwrap();
@@ -373,7 +427,7 @@ mod tests {
             );
             assert_eq!(
                 service
-                    .delete(&acting(&globex, Operation::Delete), &key)
+                    .delete(&acting(&globex, Operation::Delete), &key, None)
                     .await
                     .unwrap_err()
                     .http_status(),
@@ -385,7 +439,7 @@ mod tests {
             };
             assert_eq!(
                 service
-                    .update(&acting(&globex, Operation::Update), &key, update)
+                    .update(&acting(&globex, Operation::Update), &key, update, None)
                     .await
                     .unwrap_err()
                     .http_status(),
@@ -412,12 +466,12 @@ mod tests {
             .await
             .unwrap();
         service
-            .delete(&acting(&acme, Operation::Delete), &by_tag("db"))
+            .delete(&acting(&acme, Operation::Delete), &by_tag("db"), None)
             .await
             .unwrap();
         assert_eq!(
             service
-                .delete(&acting(&acme, Operation::Delete), &by_tag("db"))
+                .delete(&acting(&acme, Operation::Delete), &by_tag("db"), None)
                 .await
                 .unwrap_err()
                 .http_status(),
@@ -459,7 +513,7 @@ mod tests {
             secret: Some(SecretValue::parse(Zeroizing::new("second".into())).unwrap()),
         };
         service
-            .update(&acting(&acme, Operation::Update), &by_id, update)
+            .update(&acting(&acme, Operation::Update), &by_id, update, None)
             .await
             .unwrap();
         assert_eq!(
@@ -478,7 +532,7 @@ mod tests {
             assert_eq!(refused.http_status(), 404);
         }
         service
-            .delete(&acting(&acme, Operation::Delete), &by_id)
+            .delete(&acting(&acme, Operation::Delete), &by_id, None)
             .await
             .unwrap();
         let gone = service
@@ -517,7 +571,7 @@ mod tests {
             },
         ] {
             service
-                .update(&acting(&acme, Operation::Update), &by_id, update)
+                .update(&acting(&acme, Operation::Update), &by_id, update, None)
                 .await
                 .unwrap();
         }
@@ -530,7 +584,7 @@ mod tests {
             .await
             .unwrap_err();
         let deleter = acting(&acme, Operation::Delete);
-        service.delete(&deleter, &by_tag("db")).await.unwrap();
+        service.delete(&deleter, &by_tag("db"), None).await.unwrap();
 
         let records = service.store().audit_records();
         let seen: Vec<_> = records
@@ -559,48 +613,188 @@ mod tests {
         assert_eq!(last.subject.as_deref(), Some("tester"));
     }
 
-    #[tokio::test]
-    async fn a_resolve_that_cannot_be_recorded_returns_no_value() {
-        struct NoAudit(MemoryStore);
-        impl AuditLog for NoAudit {
-            async fn record(&self, _: &crate::audit::AuditRecord) -> Result<()> {
-                Err(Error::Unavailable {
+    /// A memory store that can refuse audit records, and can let another
+    /// writer's change land just before the next update.
+    #[derive(Default)]
+    struct Scripted {
+        inner: MemoryStore,
+        refuse_audit: bool,
+        concurrent_rename: std::sync::Mutex<Option<&'static str>>,
+    }
+
+    impl AuditLog for Scripted {
+        async fn record(&self, record: &crate::audit::AuditRecord) -> Result<()> {
+            if self.refuse_audit {
+                return Err(Error::Unavailable {
                     retry_after_secs: 1,
                     source: None,
-                })
+                });
             }
+            self.inner.record(record).await
         }
-        impl SecretStore for NoAudit {
-            async fn find(&self, t: &TenantId, k: &SecretKey) -> Result<Option<SecretSummary>> {
-                self.0.find(t, k).await
-            }
-            async fn list(&self, t: &TenantId, r: PageRequest) -> Result<Page> {
-                self.0.list(t, r).await
-            }
-            async fn insert(&self, t: &TenantId, s: NewSecret, a: Option<&Actor>) -> Result<()> {
-                self.0.insert(t, s, a).await
-            }
-            async fn update(
-                &self,
-                t: &TenantId,
-                c: &SecretSummary,
-                ch: SecretChanges,
-                a: Option<&Actor>,
-            ) -> Result<SecretSummary> {
-                self.0.update(t, c, ch, a).await
-            }
-            async fn delete(&self, t: &TenantId, k: &SecretKey, a: Option<&Actor>) -> Result<()> {
-                self.0.delete(t, k, a).await
-            }
-            async fn sealed_value(
-                &self,
-                t: &TenantId,
-                id: &SecretId,
-            ) -> Result<Option<crate::crypto::SealedValue>> {
-                self.0.sealed_value(t, id).await
-            }
+    }
+
+    impl SecretStore for Scripted {
+        async fn find(&self, t: &TenantId, k: &SecretKey) -> Result<Option<SecretSummary>> {
+            self.inner.find(t, k).await
         }
-        let service = Secrets::new(NoAudit(MemoryStore::default()), LocalDataKeys::default());
+        async fn list(&self, t: &TenantId, r: PageRequest) -> Result<Page> {
+            self.inner.list(t, r).await
+        }
+        async fn insert(&self, t: &TenantId, s: NewSecret, a: Option<&Actor>) -> Result<()> {
+            self.inner.insert(t, s, a).await
+        }
+        async fn update(
+            &self,
+            t: &TenantId,
+            c: &SecretSummary,
+            ch: SecretChanges,
+            a: Option<&Actor>,
+        ) -> Result<SecretSummary> {
+            let rename = self.concurrent_rename.lock().unwrap().take();
+            if let Some(name) = rename {
+                let other = SecretChanges {
+                    name: Some(SecretName::parse(name.into()).unwrap()),
+                    sealed: None,
+                };
+                self.inner.update(t, c, other, None).await?;
+            }
+            self.inner.update(t, c, ch, a).await
+        }
+        async fn delete(
+            &self,
+            t: &TenantId,
+            c: &SecretSummary,
+            g: DeleteGuard,
+            a: Option<&Actor>,
+        ) -> Result<()> {
+            self.inner.delete(t, c, g, a).await
+        }
+        async fn sealed_value(
+            &self,
+            t: &TenantId,
+            id: &SecretId,
+        ) -> Result<Option<crate::crypto::SealedValue>> {
+            self.inner.sealed_value(t, id).await
+        }
+    }
+
+    fn if_match(header: &str) -> IfMatch {
+        IfMatch::parse(header.as_bytes()).unwrap()
+    }
+
+    fn rename(name: &str) -> UpdateSecret {
+        UpdateSecret {
+            name: Some(SecretName::parse(name.into()).unwrap()),
+            secret: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn if_match_guards_updates_and_deletes_by_version() {
+        let service = service();
+        let acme = tenant("acme");
+        let updater = acting(&acme, Operation::Update);
+        let created = service
+            .create(&acting(&acme, Operation::Create), create_request("db", "v"))
+            .await
+            .unwrap();
+        let first = if_match(&created.etag());
+        let second = service
+            .update(&updater, &by_tag("db"), rename("Two"), Some(&first))
+            .await
+            .unwrap();
+        assert_eq!(second.version, created.version + 1);
+        assert_ne!(second.etag(), created.etag());
+
+        for stale in [rename("Lost"), UpdateSecret::default()] {
+            let error = service
+                .update(&updater, &by_tag("db"), stale, Some(&first))
+                .await
+                .unwrap_err();
+            assert!(matches!(error, Error::PreconditionFailed), "{error}");
+        }
+        let deleter = acting(&acme, Operation::Delete);
+        let error = service
+            .delete(&deleter, &by_tag("db"), Some(&first))
+            .await
+            .unwrap_err();
+        assert_eq!(error.http_status(), 412);
+        assert_eq!(service.get(&acme, &by_tag("db")).await.unwrap(), second);
+
+        service
+            .delete(&deleter, &by_tag("db"), Some(&if_match(&second.etag())))
+            .await
+            .unwrap();
+        // Gone: 404 beats 412, with any precondition.
+        for precondition in [if_match("*"), if_match(&second.etag())] {
+            let error = service
+                .update(&updater, &by_tag("db"), rename("x"), Some(&precondition))
+                .await
+                .unwrap_err();
+            assert_eq!(error.http_status(), 404);
+        }
+    }
+
+    #[tokio::test]
+    async fn without_if_match_an_update_builds_on_a_concurrent_change() {
+        let service = Secrets::new(Scripted::default(), LocalDataKeys::default());
+        let acme = tenant("acme");
+        let created = service
+            .create(&acting(&acme, Operation::Create), create_request("db", "v"))
+            .await
+            .unwrap();
+        *service.store().concurrent_rename.lock().unwrap() = Some("Theirs");
+        let value_only = UpdateSecret {
+            name: None,
+            secret: Some(SecretValue::parse(Zeroizing::new("mine".into())).unwrap()),
+        };
+        let updated = service
+            .update(
+                &acting(&acme, Operation::Update),
+                &by_tag("db"),
+                value_only,
+                None,
+            )
+            .await
+            .unwrap();
+        // Both changes landed, and the answer describes the result.
+        assert_eq!(updated.name.as_str(), "Theirs");
+        assert_eq!(updated.version, created.version + 2);
+        assert_eq!(service.get(&acme, &by_tag("db")).await.unwrap(), updated);
+
+        // With If-Match, the same interleaving is the client's 412.
+        *service.store().concurrent_rename.lock().unwrap() = Some("Again");
+        let error = service
+            .update(
+                &acting(&acme, Operation::Update),
+                &by_tag("db"),
+                rename("Mine"),
+                Some(&if_match(&updated.etag())),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::PreconditionFailed), "{error}");
+        assert_eq!(
+            service
+                .get(&acme, &by_tag("db"))
+                .await
+                .unwrap()
+                .name
+                .as_str(),
+            "Again"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_resolve_that_cannot_be_recorded_returns_no_value() {
+        let service = Secrets::new(
+            Scripted {
+                refuse_audit: true,
+                ..Scripted::default()
+            },
+            LocalDataKeys::default(),
+        );
         let acme = tenant("acme");
         service
             .create(&acting(&acme, Operation::Create), create_request("db", "v"))

@@ -25,6 +25,15 @@ pub struct SecretChanges {
     pub sealed: Option<SealedValue>,
 }
 
+/// What a delete requires of the secret it removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteGuard {
+    /// That it still exists, at whatever version (a delete without If-Match).
+    Exists,
+    /// That it is still at the version read (a delete with If-Match).
+    SameVersion,
+}
+
 /// Every write takes an optional `audit` actor: when given, the record of the
 /// allowed operation is written in the same all-or-nothing write, so that a
 /// change and its record exist together or not at all.
@@ -52,9 +61,10 @@ pub trait SecretStore: AuditLog + Send + Sync {
         audit: Option<&Actor>,
     ) -> impl Future<Output = Result<()>> + Send;
 
-    /// Applies `changes` to the secret `current` describes, all or nothing.
-    /// `Error::NotFound` if it was deleted meanwhile: an update never
-    /// brings a secret back.
+    /// Applies `changes` to the secret `current` describes, if it is still
+    /// at `current.version`, all or nothing; returns it at the next version.
+    /// `Error::NotFound` if it was deleted meanwhile (an update never brings
+    /// a secret back), `Error::PreconditionFailed` if another change landed.
     fn update(
         &self,
         tenant: &TenantId,
@@ -63,12 +73,15 @@ pub trait SecretStore: AuditLog + Send + Sync {
         audit: Option<&Actor>,
     ) -> impl Future<Output = Result<SecretSummary>> + Send;
 
-    /// Removes the secret and uncounts it, all or nothing. `Error::NotFound`
-    /// if there is none (also when a concurrent delete won).
+    /// Removes the secret `current` describes and uncounts it, all or
+    /// nothing. `Error::NotFound` if it is gone (also when a concurrent
+    /// delete won); with `DeleteGuard::SameVersion`,
+    /// `Error::PreconditionFailed` if it changed since `current` was read.
     fn delete(
         &self,
         tenant: &TenantId,
-        key: &SecretKey,
+        current: &SecretSummary,
+        guard: DeleteGuard,
         audit: Option<&Actor>,
     ) -> impl Future<Output = Result<()>> + Send;
 
@@ -235,6 +248,10 @@ impl SecretStore for MemoryStore {
                 .get_mut(&current.tag)
                 .filter(|stored| stored.summary.id == current.id)
                 .ok_or(Error::NotFound)?;
+            if stored.summary.version != current.version {
+                return Err(Error::PreconditionFailed);
+            }
+            stored.summary.version += 1;
             if let Some(name) = changes.name {
                 stored.summary.name = name;
             }
@@ -248,12 +265,20 @@ impl SecretStore for MemoryStore {
     async fn delete(
         &self,
         tenant: &TenantId,
-        key: &SecretKey,
+        current: &SecretSummary,
+        guard: DeleteGuard,
         audit: Option<&Actor>,
     ) -> Result<()> {
         self.audited(tenant, audit, |secrets| {
-            let tag = secrets.tag_of(key).ok_or(Error::NotFound)?;
-            let removed = secrets.by_tag.remove(&tag).ok_or(Error::NotFound)?;
+            let stored = secrets
+                .by_tag
+                .get(&current.tag)
+                .filter(|stored| stored.summary.id == current.id)
+                .ok_or(Error::NotFound)?;
+            if guard == DeleteGuard::SameVersion && stored.summary.version != current.version {
+                return Err(Error::PreconditionFailed);
+            }
+            let removed = secrets.by_tag.remove(&current.tag).ok_or(Error::NotFound)?;
             secrets.tag_by_id.remove(&removed.summary.id);
             Ok(((), removed.summary))
         })

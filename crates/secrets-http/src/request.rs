@@ -7,6 +7,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
 use secrets_core::domain::SecretKey;
 use secrets_core::page::PageRequest;
+use secrets_core::precondition::IfMatch;
 use secrets_core::{Error, Result};
 use zeroize::Zeroizing;
 
@@ -83,6 +84,23 @@ fn percent_decode(raw: &str) -> Option<String> {
         }
     }
     String::from_utf8(decoded).ok()
+}
+
+/// The request's `If-Match`, if any; several header lines are one list.
+pub fn if_match(request: &Request) -> Result<Option<IfMatch>> {
+    let mut lines = request
+        .headers()
+        .get_all(lambda_http::http::header::IF_MATCH)
+        .iter()
+        .peekable();
+    if lines.peek().is_none() {
+        return Ok(None);
+    }
+    let joined = lines
+        .map(|line| line.as_bytes())
+        .collect::<Vec<_>>()
+        .join(&b","[..]);
+    IfMatch::parse(&joined).map(Some)
 }
 
 pub fn page_request(request: &Request) -> Result<PageRequest> {

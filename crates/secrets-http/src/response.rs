@@ -4,12 +4,13 @@
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_http::http::header::{
-    CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE,
+    CACHE_CONTROL, CONTENT_TYPE, ETAG, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE,
 };
 use lambda_http::http::{Response, StatusCode};
 use lambda_http::lambda_runtime::Diagnostic;
 use lambda_http::{Body, Request};
 use secrets_core::audit::{AuditLog, AuditRecord, Operation, Trail};
+use secrets_core::domain::SecretSummary;
 use secrets_core::error::ErrorChain;
 use secrets_core::metrics::CallCounter;
 use secrets_core::{Error, Result};
@@ -160,6 +161,15 @@ pub fn json<T: Serialize>(value: &T) -> Result<Response<Body>> {
     let body =
         serde_json::to_string(value).map_err(|e| Error::internal("serializing a response", e))?;
     Ok(build(StatusCode::OK, Some(JSON), Body::Text(body)))
+}
+
+/// A secret's summary, with the `ETag` of the version it describes.
+pub fn secret(summary: &SecretSummary) -> Result<Response<Body>> {
+    let mut response = json(summary)?;
+    let etag = HeaderValue::from_str(&summary.etag())
+        .map_err(|e| Error::internal("writing an ETag", e))?;
+    response.headers_mut().insert(ETAG, etag);
+    Ok(response)
 }
 
 /// 200 with no body, as the contract's delete answers.

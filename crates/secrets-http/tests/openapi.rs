@@ -48,6 +48,8 @@ fn every_error() -> Vec<Error> {
         Error::NotFound,
         Error::TagTaken { tag: "t".into() },
         Error::QuotaExceeded { limit: 1 },
+        Error::PreconditionFailed,
+        Error::IdempotencyKeyReused,
         Error::PayloadTooLarge { limit: 1 },
         Error::Throttled {
             retry_after_secs: 1,
@@ -66,6 +68,8 @@ fn every_error() -> Vec<Error> {
             | Error::NotFound
             | Error::TagTaken { .. }
             | Error::QuotaExceeded { .. }
+            | Error::PreconditionFailed
+            | Error::IdempotencyKeyReused
             | Error::PayloadTooLarge { .. }
             | Error::Throttled { .. }
             | Error::Unavailable { .. }
@@ -156,10 +160,10 @@ fn statuses(operation: &str) -> BTreeSet<u16> {
     let common = [200, 401, 403, 429, 500, 503];
     let own: &[u16] = match operation {
         "listAllSecrets" => &[400],
-        "createSecret" => &[400, 409, 413],
+        "createSecret" => &[400, 409, 413, 422],
         "getSecret" => &[404],
-        "updateSecret" => &[400, 404, 413],
-        "deleteSecret" => &[404],
+        "updateSecret" => &[400, 404, 412, 413],
+        "deleteSecret" => &[400, 404, 412],
         other => panic!("unknown operation {other}"),
     };
     common.iter().chain(own).copied().collect()
@@ -233,6 +237,7 @@ fn bodies_have_the_documented_shapes() {
         id: SecretId::generate().unwrap(),
         name: SecretName::parse("Name".into()).unwrap(),
         tag: Tag::parse("tag").unwrap(),
+        version: secrets_core::domain::FIRST_VERSION,
     };
     let secret = serde_json::to_value(&summary).unwrap();
     let secret_schema = schema(&doc, "SecretResponse");

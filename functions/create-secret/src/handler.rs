@@ -3,7 +3,7 @@ use secrets_core::crypto::DataKeys;
 use secrets_core::input::CreateSecret;
 use secrets_core::store::SecretStore;
 use secrets_http::request::take_json_body;
-use secrets_http::response::json;
+use secrets_http::response::secret;
 use secrets_http::{App, Body, Request, Response};
 
 pub async fn handle<S: SecretStore, K: DataKeys>(
@@ -16,7 +16,7 @@ pub async fn handle<S: SecretStore, K: DataKeys>(
         let actor = app.actor(&request, &mut trail).await?;
         let create = CreateSecret::from_json(&take_json_body(&mut request)?)?;
         trail.requested_tag(&create.tag);
-        json(&app.secrets.create(&actor, create).await?)
+        secret(&app.secrets.create(&actor, create).await?)
     };
     let result = result.await;
     exchange
@@ -72,6 +72,10 @@ mod tests {
                 "{body}"
             );
             assert_eq!(body.as_object().unwrap().len(), 3);
+            assert_eq!(
+                response.headers()["etag"],
+                format!("\"{}.1\"", body["id"].as_str().unwrap()).as_str()
+            );
             assert!(!body.to_string().contains("hunter2-marker"));
         }
         assert_eq!(app.secrets.keys().generated(), 2, "one data key per value");

@@ -1,6 +1,6 @@
 use secrets_core::audit::Operation;
 use secrets_core::store::SecretStore;
-use secrets_http::request::secret_key;
+use secrets_http::request::{if_match, secret_key};
 use secrets_http::response::empty;
 use secrets_http::{App, Body, Request, Response};
 
@@ -11,7 +11,10 @@ pub async fn handle<S: SecretStore, K>(app: &App<S, K>, request: Request) -> Res
         let actor = app.actor(&request, &mut trail).await?;
         let key = secret_key(&request)?;
         trail.requested(&key);
-        app.secrets.delete(&actor, &key).await?;
+        let precondition = if_match(&request)?;
+        app.secrets
+            .delete(&actor, &key, precondition.as_ref())
+            .await?;
         empty()
     };
     let result = result.await;
@@ -108,6 +111,28 @@ mod tests {
         )
         .await;
         assert_eq!(response.status(), 403);
+    }
+
+    #[tokio::test]
+    async fn if_match_deletes_only_the_version_it_names() {
+        let app = app();
+        let secret = seed(&app, "acme", "db", "v").await;
+        let guarded = |tag: &str| {
+            TestRequest::for_secret("DELETE", "db")
+                .bearer(&token("acme", &[PERMISSION]))
+                .header("If-Match", tag)
+        };
+        let stale = format!("\"{}.7\"", secret.id);
+        for (tag, status) in [
+            (stale.as_str(), 412),
+            ("W/\"whatever\"", 412),
+            ("no-quotes", 400),
+            (&secret.etag(), 200),
+            (&secret.etag(), 404),
+        ] {
+            let response = handle(&app, guarded(tag).http_v2()).await;
+            assert_eq!(response.status(), status, "{tag}");
+        }
     }
 
     #[tokio::test]

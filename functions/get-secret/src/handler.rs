@@ -1,6 +1,6 @@
 use secrets_core::store::SecretStore;
 use secrets_http::request::secret_key;
-use secrets_http::response::json;
+use secrets_http::response::secret;
 use secrets_http::{App, Body, Request, Response};
 
 pub async fn handle<S: SecretStore, K>(app: &App<S, K>, request: Request) -> Response<Body> {
@@ -8,7 +8,7 @@ pub async fn handle<S: SecretStore, K>(app: &App<S, K>, request: Request) -> Res
     let result = async {
         let caller = app.authenticate(&request).await?;
         let key = secret_key(&request)?;
-        json(&app.secrets.get(&caller.tenant, &key).await?)
+        secret(&app.secrets.get(&caller.tenant, &key).await?)
     };
     exchange.finish(result.await)
 }
@@ -34,6 +34,7 @@ mod tests {
                 let response = handle(&app, event).await;
                 assert_eq!(response.status(), 200, "{key}");
                 assert_eq!(json_body(&response), expected);
+                assert_eq!(response.headers()["etag"], secret.etag().as_str());
             }
         }
     }

@@ -2,8 +2,8 @@ use secrets_core::audit::Operation;
 use secrets_core::crypto::DataKeys;
 use secrets_core::input::UpdateSecret;
 use secrets_core::store::SecretStore;
-use secrets_http::request::{secret_key, take_json_body};
-use secrets_http::response::json;
+use secrets_http::request::{if_match, secret_key, take_json_body};
+use secrets_http::response::secret;
 use secrets_http::{App, Body, Request, Response};
 
 pub async fn handle<S: SecretStore, K: DataKeys>(
@@ -16,8 +16,12 @@ pub async fn handle<S: SecretStore, K: DataKeys>(
         let actor = app.actor(&request, &mut trail).await?;
         let key = secret_key(&request)?;
         trail.requested(&key);
+        let precondition = if_match(&request)?;
         let update = UpdateSecret::from_json(&take_json_body(&mut request)?)?;
-        json(&app.secrets.update(&actor, &key, update).await?)
+        let updated = app
+            .secrets
+            .update(&actor, &key, update, precondition.as_ref());
+        secret(&updated.await?)
     };
     let result = result.await;
     exchange
@@ -169,6 +173,45 @@ mod tests {
         assert_eq!(
             json_body(&response)["message"],
             "Content-Type must be application/json"
+        );
+    }
+
+    fn etag(response: &Response<Body>) -> &str {
+        response.headers()["etag"].to_str().unwrap()
+    }
+
+    #[tokio::test]
+    async fn if_match_guards_the_update_and_the_etag_moves_on() {
+        let app = app();
+        let secret = seed(&app, "acme", "db", "v").await;
+        let guarded = |tag: &str, body: &str| update("db", body).header("If-Match", tag);
+
+        let renamed = handle(&app, guarded(&secret.etag(), r#"{"name":"Two"}"#).rest_v1()).await;
+        assert_eq!(renamed.status(), 200);
+        let second = format!("\"{}.2\"", secret.id);
+        assert_eq!(etag(&renamed), second);
+        assert_eq!(json_body(&renamed)["name"], "Two", "the contract's body");
+
+        for body in [r#"{"secret":"lost-update"}"#, "{}"] {
+            let stale = handle(&app, guarded(&secret.etag(), body).http_v2()).await;
+            assert_eq!(stale.status(), 412, "{body}");
+            assert_eq!(json_body(&stale)["type"], "CONFLICT");
+        }
+        assert_eq!(stored_value(&app, &secret.id).await, b"v");
+
+        let malformed = handle(&app, guarded("se-no-quotes", r#"{"name":"x"}"#).rest_v1()).await;
+        assert_eq!(malformed.status(), 400);
+        let any = handle(&app, guarded("*", r#"{"name":"Three"}"#).rest_v1()).await;
+        assert_eq!(etag(&any), format!("\"{}.3\"", secret.id));
+        // Without If-Match, the contract's unconditional update.
+        let plain = handle(&app, update("db", r#"{"name":"Four"}"#).rest_v1()).await;
+        assert_eq!(etag(&plain), format!("\"{}.4\"", secret.id));
+        assert_eq!(
+            audit_trail(&app)
+                .iter()
+                .map(|(_, _, status)| *status)
+                .collect::<Vec<_>>(),
+            [200, 200, 412, 412, 400, 200, 200]
         );
     }
 

@@ -2,10 +2,12 @@
 //! in-memory store (unit tests) and the DynamoDB store (adapter tests).
 
 use crate::crypto::SealedValue;
-use crate::domain::{SecretId, SecretKey, SecretName, SecretSummary, Tag, TenantId, random_hex};
+use crate::domain::{
+    FIRST_VERSION, SecretId, SecretKey, SecretName, SecretSummary, Tag, TenantId, random_hex,
+};
 use crate::error::Error;
 use crate::page::PageRequest;
-use crate::store::{NewSecret, SecretChanges, SecretStore};
+use crate::store::{DeleteGuard, NewSecret, SecretChanges, SecretStore};
 
 /// Runs every check, each in fresh tenants from `tenant`.
 pub async fn run_all<S: SecretStore>(store: &S, tenant: impl Fn() -> TenantId) {
@@ -15,6 +17,7 @@ pub async fn run_all<S: SecretStore>(store: &S, tenant: impl Fn() -> TenantId) {
     updates_change_only_what_they_name(store, &tenant()).await;
     an_update_never_resurrects_a_deleted_secret(store, &tenant()).await;
     deletes_uncount_and_free_the_tag(store, &tenant()).await;
+    versions_advance_and_stale_writes_are_refused(store, &tenant()).await;
     tenants_are_isolated(store, &tenant(), &tenant()).await;
 }
 
@@ -28,6 +31,7 @@ pub fn new_secret(tag: &str) -> NewSecret {
             id: SecretId::generate().expect("id"),
             name: SecretName::parse(format!("Name of {tag}")).expect("name"),
             tag: Tag::parse(tag).expect("tag"),
+            version: FIRST_VERSION,
         },
         sealed: sealed(tag.len()),
     }
@@ -195,7 +199,7 @@ pub async fn an_update_never_resurrects_a_deleted_secret<S: SecretStore>(
         .await
         .expect("insert");
     store
-        .delete(tenant, &tag("gone"), None)
+        .delete(tenant, &secret.summary, DeleteGuard::Exists, None)
         .await
         .expect("delete");
     let changes = SecretChanges {
@@ -256,12 +260,14 @@ pub async fn deletes_uncount_and_free_the_tag<S: SecretStore>(store: &S, tenant:
         .await
         .expect("insert");
     store
-        .delete(tenant, &SecretKey::Id(first.summary.id.clone()), None)
+        .delete(tenant, &first.summary, DeleteGuard::Exists, None)
         .await
         .expect("delete");
     assert_eq!(total(store, tenant).await, 1);
     assert!(matches!(
-        store.delete(tenant, &tag("freed"), None).await,
+        store
+            .delete(tenant, &first.summary, DeleteGuard::Exists, None)
+            .await,
         Err(Error::NotFound)
     ));
     assert_eq!(
@@ -273,10 +279,96 @@ pub async fn deletes_uncount_and_free_the_tag<S: SecretStore>(store: &S, tenant:
         .await
         .expect("tag free again");
     store
-        .delete(tenant, &tag("other"), None)
+        .delete(tenant, &other.summary, DeleteGuard::Exists, None)
         .await
         .expect("delete");
     assert_eq!(total(store, tenant).await, 1);
+}
+
+/// Every change moves the version on, by tag and by id alike; a write that
+/// expects a version the secret no longer has changes nothing.
+pub async fn versions_advance_and_stale_writes_are_refused<S: SecretStore>(
+    store: &S,
+    tenant: &TenantId,
+) {
+    let secret = new_secret("versioned");
+    store
+        .insert(tenant, secret.clone(), None)
+        .await
+        .expect("insert");
+    let by_id = SecretKey::Id(secret.summary.id.clone());
+    let version_now = |key: SecretKey| async move {
+        store
+            .find(tenant, &key)
+            .await
+            .expect("find")
+            .expect("exists")
+            .version
+    };
+    assert_eq!(version_now(tag("versioned")).await, FIRST_VERSION);
+    let renamed = store
+        .update(
+            tenant,
+            &secret.summary,
+            SecretChanges {
+                name: Some(SecretName::parse("Second".into()).unwrap()),
+                sealed: None,
+            },
+            None,
+        )
+        .await
+        .expect("update");
+    assert_eq!(renamed.version, FIRST_VERSION + 1);
+    // A new value alone moves the version seen through the tag too.
+    let resealed = store
+        .update(
+            tenant,
+            &renamed,
+            SecretChanges {
+                name: None,
+                sealed: Some(sealed(3)),
+            },
+            None,
+        )
+        .await
+        .expect("update");
+    assert_eq!(resealed.version, FIRST_VERSION + 2);
+    assert_eq!(version_now(tag("versioned")).await, resealed.version);
+    assert_eq!(version_now(by_id.clone()).await, resealed.version);
+
+    let stale = SecretChanges {
+        name: Some(SecretName::parse("Lost update".into()).unwrap()),
+        sealed: Some(sealed(4)),
+    };
+    let error = store
+        .update(tenant, &renamed, stale, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::PreconditionFailed), "{error}");
+    let error = store
+        .delete(tenant, &renamed, DeleteGuard::SameVersion, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::PreconditionFailed), "{error}");
+    assert_eq!(
+        store.find(tenant, &by_id).await.unwrap(),
+        Some(resealed.clone())
+    );
+    assert_eq!(
+        store
+            .sealed_value(tenant, &secret.summary.id)
+            .await
+            .unwrap(),
+        Some(sealed(3))
+    );
+    assert_eq!(total(store, tenant).await, 1);
+
+    store
+        .delete(tenant, &resealed, DeleteGuard::SameVersion, None)
+        .await
+        .expect("delete at the current version");
+    assert_eq!(store.find(tenant, &by_id).await.unwrap(), None);
+    assert_eq!(total(store, tenant).await, 0);
 }
 
 /// For a store built with a limit of 3 secrets per tenant.
@@ -302,8 +394,9 @@ pub async fn the_tenant_limit_holds<S: SecretStore>(store: &S, tenant: &TenantId
         store.insert(tenant, new_secret("one"), None).await,
         Err(Error::TagTaken { .. })
     ));
+    let two = store.find(tenant, &tag("two")).await.unwrap().expect("two");
     store
-        .delete(tenant, &tag("two"), None)
+        .delete(tenant, &two, DeleteGuard::Exists, None)
         .await
         .expect("delete");
     store
@@ -325,8 +418,10 @@ pub async fn tenants_are_isolated<S: SecretStore>(
         .expect("insert");
     for key in [tag("private"), SecretKey::Id(secret.summary.id.clone())] {
         assert_eq!(store.find(stranger, &key).await.unwrap(), None);
+    }
+    for guard in [DeleteGuard::Exists, DeleteGuard::SameVersion] {
         assert!(matches!(
-            store.delete(stranger, &key, None).await,
+            store.delete(stranger, &secret.summary, guard, None).await,
             Err(Error::NotFound)
         ));
     }
