@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from devstack import (LOCAL, ROOT, TABLE, AUDIT_TABLE, KEY_ALIAS, Stack, aws_env, bootstrap, free_port, log, start_moto,
+from devstack import (LOCAL, ROOT, TABLE, AUDIT_TABLE, KEY_ALIAS, MAC_KEY_ALIAS, Stack, aws_env, bootstrap, free_port, log, start_moto,
                       tool_env)
 
 FUNCTIONS = ["list-secrets", "get-secret", "create-secret", "update-secret", "delete-secret"]
@@ -65,6 +65,7 @@ def main() -> int:
             "TABLE_NAME": TABLE,
             "AUDIT_TABLE_NAME": AUDIT_TABLE,
             "KMS_KEY_ID": KEY_ALIAS,
+            "IDEMPOTENCY_MAC_KEY_ID": MAC_KEY_ALIAS,
             "BENCH_BIN_DIR": str(ROOT / "target" / "release"),
             "BENCH_ARM64_DIR": str(ROOT / "target" / "lambda"),
             "BENCH_OUTPUT": str(ROOT / "target" / "bench" / "report.json"),

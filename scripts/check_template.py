@@ -14,6 +14,8 @@ would) and checked for what a secrets service must never ship:
   without wildcard principals, with an alias.
 - The audit table: only dynamodb:PutItem on it, for every function that
   changes or resolves secrets.
+- The idempotency key: an HMAC key; kms:GenerateMac only on it, for
+  create only; no other KMS action on it.
 - The resolve function: the only one holding kms:Decrypt, and no resource
   policy (no API route, no other service) leading to it.
 - Functions: arm64 on provided.al2023, 128 MB, a short timeout, X-Ray, JSON
@@ -48,6 +50,10 @@ RESOLVER = "ResolveSecretFunction"
 # changes or reveals a secret must be able to append to it.
 AUDIT_TABLE = "AuditTable"
 AUDITED = {"CreateSecretFunction", "UpdateSecretFunction", "DeleteSecretFunction", RESOLVER}
+# Fingerprints of idempotent creates: an HMAC key, used by create alone.
+MAC_KEY = "IdempotencyKey"
+MAC_ACTIONS = {"kms:GenerateMac"}
+MAC_USER = "CreateSecretFunction"
 MAX_TIMEOUT_S = 15
 MEMORY_MB = 128
 
@@ -199,8 +205,13 @@ def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[s
                 if actions != {"dynamodb:PutItem"}:
                     yield f"{role_name}: the audit table is append-only: dynamodb:PutItem and nothing else"
                 appends_audit = True
-            if any(action.startswith("kms:") for action in actions):
-                if not only_resource(keys, scope):
+            if actions & MAC_ACTIONS:
+                if actions != MAC_ACTIONS or not only_resource({MAC_KEY}, scope):
+                    yield f"{role_name}: kms:GenerateMac belongs alone in a statement on {MAC_KEY}"
+                if name != MAC_USER:
+                    yield f"{name}: only {MAC_USER} may fingerprint requests (kms:GenerateMac)"
+            elif any(action.startswith("kms:") for action in actions):
+                if not only_resource(keys - {MAC_KEY}, scope):
                     yield f"{role_name}: KMS actions must be limited to the key"
                 context_keys = statement.get("Condition", {}).get("ForAllValues:StringEquals", {})
                 if set(as_list(context_keys.get("kms:EncryptionContextKeys", []))) != ENCRYPTION_CONTEXT_KEYS:
@@ -245,8 +256,13 @@ def check_data(cfn: dict[str, Any]) -> Iterator[str]:
     aliased = {ref_target(alias.get("Properties", {}).get("TargetKeyId")) for _, alias in resources_of(cfn, "AWS::KMS::Alias")}
     for name, key in keys:
         properties = key.get("Properties", {})
-        if properties.get("EnableKeyRotation") is not True:
+        # KMS rotates symmetric encryption keys only (not HMAC keys).
+        symmetric = properties.get("KeySpec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT"
+        if symmetric and properties.get("EnableKeyRotation") is not True:
             yield f"{name}: key rotation must be enabled"
+        if name == MAC_KEY and (properties.get("KeySpec") != "HMAC_256"
+                                or properties.get("KeyUsage") != "GENERATE_VERIFY_MAC"):
+            yield f"{name}: must be an HMAC_256 key for GENERATE_VERIFY_MAC"
         if name not in aliased:
             yield f"{name}: needs an alias"
         for statement in as_list(properties.get("KeyPolicy", {}).get("Statement", [])):

@@ -48,6 +48,7 @@ REGION = "us-east-1"
 TABLE = "cortex-secrets"
 AUDIT_TABLE = "cortex-secrets-audit"
 KEY_ALIAS = "alias/cortex-secrets"
+MAC_KEY_ALIAS = "alias/cortex-secrets-idempotency"
 ISSUER = "https://cortex-secrets.local/issuer"
 AUDIENCE = "cortex-secrets"
 PERMISSION = "CREATE_SECRETS"
@@ -236,6 +237,7 @@ def function_env(moto_port: int) -> dict[str, str]:
         "TABLE_NAME": TABLE,
         "AUDIT_TABLE_NAME": AUDIT_TABLE,
         "KMS_KEY_ID": KEY_ALIAS,
+        "IDEMPOTENCY_MAC_KEY_ID": MAC_KEY_ALIAS,
         "JWT_ISSUER": ISSUER,
         "JWT_AUDIENCE": AUDIENCE,
         "JWT_HS256_SECRET": jwt_secret(),
@@ -287,6 +289,11 @@ def bootstrap(moto_port: int) -> None:
         key = kms.create_key(Description="cortex-secrets local data key wrapping key")
         kms.create_alias(AliasName=KEY_ALIAS, TargetKeyId=key["KeyMetadata"]["KeyId"])
         log(f"created KMS key {KEY_ALIAS}")
+    if MAC_KEY_ALIAS not in aliases:
+        key = kms.create_key(Description="cortex-secrets local idempotency fingerprint key",
+                             KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")
+        kms.create_alias(AliasName=MAC_KEY_ALIAS, TargetKeyId=key["KeyMetadata"]["KeyId"])
+        log(f"created KMS key {MAC_KEY_ALIAS}")
 
 
 def start_api(stack: Stack, moto_port: int, api_port: int, invoke_port: int, reload: bool) -> str:
@@ -411,7 +418,7 @@ def command_test(_args) -> int:
         start_moto(stack, moto_port)
         bootstrap(moto_port)
         base = {**tool_env(), **aws_env(moto_port), "TABLE_NAME": TABLE, "AUDIT_TABLE_NAME": AUDIT_TABLE,
-                "KMS_KEY_ID": KEY_ALIAS}
+                "KMS_KEY_ID": KEY_ALIAS, "IDEMPOTENCY_MAC_KEY_ID": MAC_KEY_ALIAS}
         run_suite("adapters", base)
         invoke_port = free_port()
         base_url = start_api(stack, moto_port, api_port, invoke_port, reload=False)
@@ -429,7 +436,7 @@ def command_test(_args) -> int:
         conformance_token = mint_token(f"conformance-{secrets.token_hex(4)}", [PERMISSION])
         subprocess.run([sys.executable, str(ROOT / "scripts" / "conformance.py"), base_url],
                        cwd=ROOT, env={**tool_env(), "CONFORMANCE_TOKEN": conformance_token}, check=True)
-        run_readme_session(f"{base_url}/api/v1/secrets")
+        run_readme_session(f"{base_url}/api/v1/secrets", invoke_port)
         return 0
     except subprocess.CalledProcessError as error:
         # Tokens travel in the environment, never on a command line printed here.
@@ -460,17 +467,23 @@ def check_metric_records(log_path: Path) -> None:
     assert served and all(r["DynamoDBCalls"] == 1 and r["KMSCalls"] == 0 and r["ReadCapacityUnits"] >= 1
                           for r in served), "a served get is one consistent read"
     created = [r for r in by_operation["createSecret"] if r["Status"] == 200]
-    assert created and all(r["KMSCalls"] == 1 and r["WriteCapacityUnits"] >= 8 for r in created), \
+    # Without an Idempotency-Key a create is one call to each service; with
+    # one it also reads the key's record and asks KMS for a fingerprint.
+    plain = [r for r in created if r["DynamoDBCalls"] == 1]
+    assert plain and all(r["KMSCalls"] == 1 and r["WriteCapacityUnits"] >= 8 for r in plain), \
         "a create is one data key and a four-item transaction"
+    assert all(r["DynamoDBCalls"] <= 2 and r["KMSCalls"] <= 2 for r in created), \
+        "an idempotent create adds at most one read and one MAC"
     log(f"checked {len(records)} EMF records")
 
 
-def run_readme_session(api: str) -> None:
-    """Runs the README's curl session verbatim, so that the docs stay true."""
+def run_readme_session(api: str, invoke_port: int) -> None:
+    """Runs the README's curl session verbatim, so that the docs stay true;
+    its `make resolve` reaches the stack's resolve function like a developer's."""
     readme = (ROOT / "README.md").read_text()
     block = readme.split("<!-- readme-session", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
     log("running the README's curl session")
-    result = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=ROOT, env={**tool_env(), "API": api},
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=ROOT, env={**tool_env(), "API": api, "INVOKE_PORT": str(invoke_port)},
                             capture_output=True, text=True, check=True)
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     expected = [
@@ -478,6 +491,8 @@ def run_readme_session(api: str) -> None:
         '"name":"My Secret","tag":"my-secret"}',
         '"total":1,"totalPages":1}',
         '"name":"Renamed","tag":"my-secret"}',
+        '"tag":"my-secret","value":"a-new-password"}',
+        '"type":"CONFLICT","httpStatus":412',
         "200",
         '"type":"NOT_FOUND"',
     ]

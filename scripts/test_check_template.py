@@ -175,6 +175,30 @@ class PlantedFaults(unittest.TestCase):
         found = self.violations_after(plant, manifest)
         self.assertIn("GetSecretFunction: only ResolveSecretFunction may hold kms:Decrypt", found)
 
+    def test_the_mac_key_used_for_data_keys(self) -> None:
+        def plant(sam):
+            statement(sam, "CreateSecretRole", "kms:GenerateDataKey")["Resource"] = {"Fn::GetAtt": ["IdempotencyKey", "Arn"]}
+
+        self.assert_caught(plant, "CreateSecretRole: KMS actions must be limited to the key")
+
+    def test_another_function_that_can_fingerprint(self) -> None:
+        manifest = copy.deepcopy(MANIFEST)
+        manifest["functions"]["UpdateSecretFunction"].append("kms:GenerateMac")
+
+        def plant(sam):
+            mac = copy.deepcopy(statement(sam, "CreateSecretRole", "kms:GenerateMac"))
+            sam["Resources"]["UpdateSecretRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].append(mac)
+
+        found = self.violations_after(plant, manifest)
+        self.assertIn("UpdateSecretFunction: only CreateSecretFunction may fingerprint requests (kms:GenerateMac)", found)
+
+    def test_a_mac_key_that_encrypts(self) -> None:
+        def plant(sam):
+            sam["Resources"]["IdempotencyKey"]["Properties"]["KeySpec"] = "SYMMETRIC_DEFAULT"
+            sam["Resources"]["IdempotencyKey"]["Properties"]["KeyUsage"] = "ENCRYPT_DECRYPT"
+
+        self.assert_caught(plant, "IdempotencyKey: must be an HMAC_256 key for GENERATE_VERIFY_MAC")
+
     def test_decrypt_without_the_encryption_context(self) -> None:
         def plant(sam):
             del statement(sam, "ResolveSecretRole", "kms:")["Condition"]

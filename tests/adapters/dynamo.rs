@@ -6,6 +6,7 @@ use secrets_core::audit::{Actor, Operation};
 use secrets_core::crypto::{EncryptionContext, SealedValue, open};
 use secrets_core::domain::{SecretId, SecretKey, Tag, TenantId};
 use secrets_core::dynamo::DynamoStore;
+use secrets_core::idempotency::{IDEMPOTENCY_WINDOW_SECS, IdempotencyKey, now_secs};
 use secrets_core::input::{CreateSecret, UpdateSecret};
 use secrets_core::kms::KmsDataKeys;
 use secrets_core::metrics::CallCounter;
@@ -53,7 +54,8 @@ async fn harness() -> Harness {
     let store = DynamoStore::new(Client::from_conf(dynamodb), required_env("TABLE_NAME"))
         .with_audit_table(required_env("AUDIT_TABLE_NAME"), 400);
     let kms = aws_sdk_kms::Client::from_conf(kms);
-    let keys = KmsDataKeys::new(kms.clone(), required_env("KMS_KEY_ID"));
+    let keys = KmsDataKeys::new(kms.clone(), required_env("KMS_KEY_ID"))
+        .with_mac_key(required_env("IDEMPOTENCY_MAC_KEY_ID"));
     Harness {
         resolver: Secrets::new(store.clone(), KmsDataKeys::unwrap_only(kms)),
         secrets: Secrets::new(store, keys),
@@ -264,10 +266,18 @@ async fn only_ciphertext_is_stored_and_values_live_apart() {
         .collect();
     let expected: BTreeMap<String, Vec<String>> = [
         ("TENANT COUNT", vec!["count", "pk", "sk"]),
-        ("TENANT TAG", vec!["id", "name", "pk", "sk"]),
+        ("TENANT TAG", vec!["id", "name", "pk", "sk", "version"]),
         (
             "SECRET META",
-            vec!["createdAt", "name", "pk", "sk", "tag", "updatedAt"],
+            vec![
+                "createdAt",
+                "name",
+                "pk",
+                "sk",
+                "tag",
+                "updatedAt",
+                "version",
+            ],
         ),
         (
             "SECRET VALUE",
@@ -363,9 +373,14 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
     let acme = tenant();
     let secret = harness
         .secrets
-        .create(&Actor::test(&acme, Operation::Create), create("iam", "v"))
+        .create_with_key(
+            &Actor::test(&acme, Operation::Create),
+            create("iam", "v"),
+            Some(&IdempotencyKey::parse(b"iam-1").unwrap()),
+        )
         .await
-        .unwrap();
+        .unwrap()
+        .secret;
     assert_eq!(
         harness.calls.take().iam_actions,
         granted("CreateSecretFunction")
@@ -373,7 +388,11 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
     // The conflict path needs nothing more than the success path.
     harness
         .secrets
-        .create(&Actor::test(&acme, Operation::Create), create("iam", "v"))
+        .create_with_key(
+            &Actor::test(&acme, Operation::Create),
+            create("iam", "v"),
+            Some(&IdempotencyKey::parse(b"iam-2").unwrap()),
+        )
         .await
         .unwrap_err();
     assert_eq!(
@@ -599,4 +618,93 @@ async fn each_allowed_operation_writes_exactly_one_audit_item() {
     assert!(text(deleted, "time").ends_with('Z'));
     assert!(deleted.contains_key("expiresAt"));
     assert!(!format!("{records:?}").contains("marker-value"));
+}
+
+#[tokio::test]
+async fn an_idempotent_create_is_remembered_by_a_keyed_fingerprint_for_a_day() {
+    let harness = harness().await;
+    let acme = tenant();
+    let creator = Actor::test(&acme, Operation::Create);
+    let key = IdempotencyKey::parse(b"adapter-key").unwrap();
+    let first = harness
+        .secrets
+        .create_with_key(&creator, create("once", "idem-marker"), Some(&key))
+        .await
+        .unwrap();
+    let item_key = |key: &IdempotencyKey| {
+        std::collections::HashMap::from([
+            (
+                "pk".to_owned(),
+                AttributeValue::S(format!("IDEMPOTENCY#{acme}#{}", key.digest())),
+            ),
+            ("sk".to_owned(), AttributeValue::S("IDEMPOTENCY".into())),
+        ])
+    };
+    let record = harness
+        .raw
+        .get_item()
+        .table_name(required_env("TABLE_NAME"))
+        .set_key(Some(item_key(&key)))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the record");
+    let fingerprint = record["fingerprint"].as_b().unwrap().as_ref().to_vec();
+    assert_eq!(fingerprint.len(), 32, "HMAC-SHA-256");
+    assert!(!format!("{record:?}").contains("idem-marker"));
+    assert!(!format!("{record:?}").contains("adapter-key"));
+    let expires: u64 = record["expiresAt"].as_n().unwrap().parse().unwrap();
+    assert!(
+        (IDEMPOTENCY_WINDOW_SECS..=IDEMPOTENCY_WINDOW_SECS + 60).contains(&(expires - now_secs()))
+    );
+
+    harness.calls.take();
+    let again = harness
+        .secrets
+        .create_with_key(&creator, create("once", "idem-marker"), Some(&key))
+        .await
+        .unwrap();
+    assert_eq!((again.secret, again.replayed), (first.secret.clone(), true));
+    assert_eq!(
+        harness.calls.take().calls,
+        calls(&[
+            ("KMS.GenerateMac", 1),
+            ("DynamoDB.GetItem", 1),
+            ("DynamoDB.PutItem", 1)
+        ]),
+        "a replay: fingerprint, record, audit record; no data key, no write"
+    );
+    let error = harness
+        .secrets
+        .create_with_key(&creator, create("once", "another value"), Some(&key))
+        .await
+        .unwrap_err();
+    assert_eq!(error.http_status(), 422);
+
+    // Past its time the record is as good as gone, TTL or not: the key
+    // starts afresh, and a retry of the old create meets its own tag.
+    harness
+        .raw
+        .update_item()
+        .table_name(required_env("TABLE_NAME"))
+        .set_key(Some(item_key(&key)))
+        .update_expression("SET expiresAt = :past")
+        .expression_attribute_values(":past", AttributeValue::N((now_secs() - 1).to_string()))
+        .send()
+        .await
+        .unwrap();
+    let error = harness
+        .secrets
+        .create_with_key(&creator, create("once", "idem-marker"), Some(&key))
+        .await
+        .unwrap_err();
+    assert_eq!(error.http_status(), 409);
+    let renewed = harness
+        .secrets
+        .create_with_key(&creator, create("twice", "v"), Some(&key))
+        .await
+        .unwrap();
+    assert!(!renewed.replayed);
+    assert_ne!(renewed.secret.id, first.secret.id);
 }

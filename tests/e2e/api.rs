@@ -169,9 +169,37 @@ impl Api {
         token: Option<&str>,
         body: Option<(&str, Vec<u8>)>,
     ) -> Reply {
+        self.send_with_headers(method, path, token, &[], body).await
+    }
+
+    /// A request of `tenant` with a JSON body (or none) and extra headers.
+    pub async fn send_as(
+        &self,
+        method: Method,
+        path: &str,
+        tenant: &Tenant,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Reply {
+        let body = body.map(|body| ("application/json", body.to_string().into_bytes()));
+        self.send_with_headers(method, path, Some(&tenant.token), headers, body)
+            .await
+    }
+
+    async fn send_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Reply {
         let mut request = self
             .client
             .request(method, format!("{}/api/v1/secrets{path}", self.base_url));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }

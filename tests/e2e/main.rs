@@ -5,9 +5,11 @@
 
 mod api;
 mod audit;
+mod concurrency;
 mod crud;
 mod errors;
 mod hostile;
+mod idempotency;
 mod pagination;
 mod races;
 mod resolve;

@@ -200,3 +200,63 @@ async fn random_creates_deletes_and_updates_leave_the_count_exact() {
         assert_eq!(status == 200, unique.contains(&tag), "{tag}: {status}");
     }
 }
+
+#[tokio::test]
+async fn concurrent_creates_with_one_idempotency_key_make_one_secret() {
+    let (api, tenant) = shared();
+    let key = secrets_tests::unique("race");
+    let mut set = JoinSet::new();
+    for _ in 0..6 {
+        let (api, tenant, key) = (api.clone(), tenant.clone(), key.clone());
+        set.spawn(async move {
+            let body = json!({"tag": "raced", "name": "Raced", "secret": "v"});
+            api.send_as(
+                Method::POST,
+                "",
+                &tenant,
+                &[("Idempotency-Key", &key)],
+                Some(body),
+            )
+            .await
+        });
+    }
+    let ids: BTreeSet<String> = set
+        .join_all()
+        .await
+        .iter()
+        .map(|reply| {
+            assert_eq!(reply.status, 200, "{}", reply.body);
+            reply.json()["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "every one of them names the one secret");
+    assert_eq!(api.total(&tenant).await, 1);
+}
+
+#[tokio::test]
+async fn concurrent_updates_without_if_match_all_land() {
+    let (api, tenant) = shared();
+    api.create(&tenant, "contended").await;
+    // Each loser of a race retries on top of the winner; with three
+    // writers no one can lose more than twice, within the service's three
+    // attempts, so every one of them must land.
+    let statuses = at_once(3, || {
+        let (api, tenant) = (api.clone(), tenant.clone());
+        async move {
+            api.put(&tenant, "/contended", json!({"secret": "rotated"}))
+                .await
+                .status
+        }
+    })
+    .await;
+    assert_eq!(
+        statuses, [200; 3],
+        "no 412 for clients that sent no If-Match"
+    );
+    let version = api.get(&tenant, "/contended").await;
+    let etag = version.header("etag").unwrap();
+    assert!(
+        etag.ends_with(".4\""),
+        "three updates after the create: {etag}"
+    );
+}

@@ -4,7 +4,7 @@
 //! Environment (set by scripts/bench.py): BENCH_BIN_DIR (native release
 //! binaries), BENCH_ARM64_DIR (cargo lambda's arm64 builds), BENCH_OUTPUT,
 //! BENCH_REQUESTS, BENCH_SCALE, and the emulator's AWS_* settings,
-//! TABLE_NAME, AUDIT_TABLE_NAME and KMS_KEY_ID.
+//! TABLE_NAME, AUDIT_TABLE_NAME, KMS_KEY_ID and IDEMPOTENCY_MAC_KEY_ID.
 
 mod function;
 mod report;
@@ -83,6 +83,7 @@ impl Bench {
             "TABLE_NAME",
             "AUDIT_TABLE_NAME",
             "KMS_KEY_ID",
+            "IDEMPOTENCY_MAC_KEY_ID",
         ]
         .into_iter()
         .map(|name| (name.to_owned(), var(name)))

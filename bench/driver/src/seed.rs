@@ -40,6 +40,7 @@ pub async fn seed(
                 wrapped_key: vec![0x3c; WRAPPED_KEY_BYTES],
                 wrapping_key_id: "arn:aws:kms:us-east-1:123456789012:key/bench".into(),
             },
+            idempotency: None,
         };
         for item in secret_items(tenant, &secret, &now) {
             batch.push(item);

@@ -77,6 +77,7 @@ impl Actor {
             secret_id: Some(secret.id.clone()),
             tag: Some(secret.tag.clone()),
             requested: None,
+            replayed: false,
             outcome: Outcome::Allowed,
         }
     }
@@ -110,11 +111,23 @@ pub struct AuditRecord {
     pub tag: Option<Tag>,
     /// The tag or id the caller asked for, when the secret was not reached.
     pub requested: Option<String>,
+    /// An allowed create answered from its `Idempotency-Key`'s record: the
+    /// secret named was created by an earlier request, not by this one.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub replayed: bool,
     #[serde(flatten)]
     pub outcome: Outcome,
 }
 
 impl AuditRecord {
+    /// Marks the record of a create answered by replaying an earlier one.
+    pub fn replayed(self) -> Self {
+        Self {
+            replayed: true,
+            ..self
+        }
+    }
+
     /// The record's time as RFC 3339 UTC, for people reading the trail.
     pub fn time(&self) -> Rfc3339 {
         Rfc3339(self.time_ms)
@@ -174,6 +187,7 @@ impl Trail {
             secret_id: None,
             tag: None,
             requested: self.requested.clone(),
+            replayed: false,
             outcome: Outcome::Refused {
                 status: error.http_status(),
                 error_type: error.error_type(),

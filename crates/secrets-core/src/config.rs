@@ -26,8 +26,10 @@ pub enum Access {
     /// Public API functions that change secrets without writing a value
     /// (delete): audited, no KMS key.
     Change,
-    /// Public API functions that seal values under the KMS key.
+    /// Public API functions that seal values under the KMS key (update).
     ReadWrite,
+    /// Create: as `ReadWrite`, plus the HMAC key of idempotent creates.
+    Create,
     /// The resolve function: invoked through IAM only, so no token settings;
     /// it opens values under the key each envelope names.
     Resolve,
@@ -73,8 +75,10 @@ pub struct Config {
     pub table_name: String,
     pub max_secrets_per_tenant: u64,
     pub call_timeouts: CallTimeouts,
-    /// Present exactly for `Access::ReadWrite`.
+    /// Present exactly for `Access::ReadWrite` and `Access::Create`.
     pub kms_key_id: Option<String>,
+    /// Present exactly for `Access::Create`.
+    pub mac_key_id: Option<String>,
     /// Present exactly for the functions behind the public API.
     pub auth: Option<AuthSettings>,
     /// Present exactly for the functions that change or resolve secrets.
@@ -100,9 +104,10 @@ impl Config {
         };
         let table_name = env.required("TABLE_NAME");
         let kms_key_id = match access {
-            Access::ReadWrite => Some(env.required("KMS_KEY_ID")),
+            Access::ReadWrite | Access::Create => Some(env.required("KMS_KEY_ID")),
             Access::ReadOnly | Access::Change | Access::Resolve => None,
         };
+        let mac_key_id = (access == Access::Create).then(|| env.required("IDEMPOTENCY_MAC_KEY_ID"));
         let audit = access.is_audited().then(|| AuditSettings {
             table_name: env.required("AUDIT_TABLE_NAME"),
             retention_days: env.number(
@@ -150,6 +155,7 @@ impl Config {
                 operation: Duration::from_millis(operation_ms),
             },
             kms_key_id,
+            mac_key_id,
             auth,
             audit,
         })
@@ -347,6 +353,19 @@ mod tests {
                 .kms_key_id
                 .as_deref(),
             Some("alias/cortex-secrets")
+        );
+        assert_eq!(config(Access::ReadWrite, &vars).unwrap().mac_key_id, None);
+
+        // Create also fingerprints idempotent requests, with its HMAC key.
+        let error = config(Access::Create, &vars).err().unwrap();
+        assert_eq!(
+            error.to_string(),
+            "invalid configuration: IDEMPOTENCY_MAC_KEY_ID is required"
+        );
+        vars.push(("IDEMPOTENCY_MAC_KEY_ID", "alias/cortex-secrets-idempotency"));
+        assert_eq!(
+            config(Access::Create, &vars).unwrap().mac_key_id.as_deref(),
+            Some("alias/cortex-secrets-idempotency")
         );
     }
 

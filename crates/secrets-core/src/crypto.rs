@@ -185,6 +185,7 @@ mod local {
     /// context exactly as KMS does, and counts calls. For tests only.
     pub struct LocalDataKeys {
         master: LessSafeKey,
+        mac_key: aws_lc_rs::hmac::Key,
         generated: AtomicUsize,
         failing: AtomicBool,
     }
@@ -193,8 +194,11 @@ mod local {
         fn default() -> Self {
             let mut master = [0u8; DATA_KEY_LEN];
             aws_lc_rs::rand::fill(&mut master).expect("CSPRNG");
+            let mac_key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &master);
+            aws_lc_rs::rand::fill(&mut master).expect("CSPRNG");
             Self {
                 master: LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &master).expect("key")),
+                mac_key,
                 generated: AtomicUsize::new(0),
                 failing: AtomicBool::new(false),
             }
@@ -219,6 +223,15 @@ mod local {
                 });
             }
             Ok(())
+        }
+    }
+
+    impl crate::idempotency::RequestMacs for LocalDataKeys {
+        async fn mac(&self, digest: &[u8; 32]) -> Result<Vec<u8>> {
+            self.check_available()?;
+            Ok(aws_lc_rs::hmac::sign(&self.mac_key, digest)
+                .as_ref()
+                .to_vec())
         }
     }
 

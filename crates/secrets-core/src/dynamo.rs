@@ -7,6 +7,7 @@
 //! | `TENANT#<t>`            | `COUNT`     | count                                        | list (total)     |
 //! | `SECRET#<t>#<id>`       | `META`      | tag, name, version, createdAt, updatedAt     | get by id        |
 //! | `SECRET#<t>#<id>`       | `VALUE`     | ciphertext, nonce, wrappedKey, wrappingKeyId, cipher, updatedAt | trusted readers |
+//! | `IDEMPOTENCY#<t>#<sha256 of key>` | `IDEMPOTENCY` | fingerprint, id, name, tag, version, expiresAt (TTL) | create with Idempotency-Key |
 //!
 //! Values live apart from metadata so that no read of the public API pays for
 //! (or touches) ciphertext, and list pages cost the same for 100 B and 64 KiB
@@ -35,6 +36,7 @@ use crate::domain::{
     FIRST_VERSION, SecretId, SecretKey, SecretName, SecretSummary, Tag, TenantId, random_hex,
 };
 use crate::error::{DEFAULT_RETRY_AFTER_SECS, Error, Result};
+use crate::idempotency::{Remembered, now_secs};
 use crate::page::{Page, PageRequest};
 use crate::store::{
     DEFAULT_MAX_SECRETS_PER_TENANT, DeleteGuard, NewSecret, SecretChanges, SecretStore,
@@ -44,6 +46,8 @@ const PK: &str = "pk";
 const SK: &str = "sk";
 const TAG_PREFIX: &str = "TAG#";
 const VERSION: &str = "version";
+/// Seconds since the epoch; the TTL attribute of idempotency records.
+const EXPIRES_AT: &str = "expiresAt";
 
 /// Where an item lives. The secret id, of fixed shape, ends the secret's
 /// partition key, so that no two (tenant, id) pairs share one.
@@ -71,6 +75,13 @@ impl ItemKey {
 
     fn value(tenant: &TenantId, id: &SecretId) -> Self {
         Self::new(format!("SECRET#{tenant}#{id}"), "VALUE".to_owned())
+    }
+
+    fn idempotency(tenant: &TenantId, key_digest: &str) -> Self {
+        Self::new(
+            format!("IDEMPOTENCY#{tenant}#{key_digest}"),
+            "IDEMPOTENCY".to_owned(),
+        )
     }
 
     fn new(partition: String, sort: String) -> Self {
@@ -387,6 +398,36 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
+    /// The record of a create with an `Idempotency-Key`. It may replace
+    /// an expired record that TTL has not removed yet, never a live one.
+    fn idempotency_put(&self, tenant: &TenantId, record: &Remembered) -> Result<TransactWriteItem> {
+        let mut item = ItemKey::idempotency(tenant, &record.key_digest).to_item();
+        let secret = &record.secret;
+        item.extend([
+            (
+                "fingerprint".to_owned(),
+                AttributeValue::B(Blob::new(record.fingerprint.clone())),
+            ),
+            ("id".to_owned(), AttributeValue::S(secret.id.to_string())),
+            (
+                "name".to_owned(),
+                AttributeValue::S(secret.name.as_str().to_owned()),
+            ),
+            ("tag".to_owned(), AttributeValue::S(secret.tag.to_string())),
+            (VERSION.to_owned(), number(secret.version)),
+            (EXPIRES_AT.to_owned(), number(record.expires_at)),
+        ]);
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk) OR #expiresAt <= :now")
+            .set_expression_attribute_names(Some(placeholders(&[PK, EXPIRES_AT])))
+            .expression_attribute_values(":now", number(now_secs()))
+            .build()
+            .map_err(|e| Error::internal("building an idempotency put", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
     /// Why a write conditioned on `current` was cancelled: the secret is
     /// gone (404), or another change moved it to another version (412).
     async fn why_refused(&self, tenant: &TenantId, current: &SecretSummary) -> Error {
@@ -483,21 +524,32 @@ impl SecretStore for DynamoStore {
         let tag = &secret.summary.tag;
         let [tag_item, meta_item, value_item] = secret_items(tenant, &secret, &now_attr());
         let absent = "attribute_not_exists(#pk)";
-        let mut items = vec![
+        // First, so that its failure is the one reported when a concurrent
+        // create with the same key also took the tag.
+        let mut items: Vec<TransactWriteItem> = secret
+            .idempotency
+            .as_ref()
+            .map(|record| self.idempotency_put(tenant, record))
+            .transpose()?
+            .into_iter()
+            .collect();
+        let first_secret_item = items.len();
+        items.extend([
             self.put(tag_item, absent)?,
             self.put(meta_item, absent)?,
             self.put(value_item, absent)?,
             self.count_up(tenant)?,
-        ];
+        ]);
         items.extend(self.audit_put(audit, &secret.summary)?);
-        self.transact(items, |index| match index {
-            0 => Error::TagTaken {
+        self.transact(items, |index| match index.checked_sub(first_secret_item) {
+            None => Error::IdempotencyKeyReused,
+            Some(0) => Error::TagTaken {
                 tag: tag.to_string(),
             },
-            3 => Error::QuotaExceeded {
+            Some(3) => Error::QuotaExceeded {
                 limit: self.max_secrets,
             },
-            _ => Error::Internal {
+            Some(_) => Error::Internal {
                 context: "creating a secret",
                 source: Some("a freshly generated secret id is already in use".into()),
             },
@@ -620,6 +672,29 @@ impl SecretStore for DynamoStore {
         }
     }
 
+    async fn remembered(&self, tenant: &TenantId, key_digest: &str) -> Result<Option<Remembered>> {
+        let attributes = ["fingerprint", "id", "name", "tag", VERSION, EXPIRES_AT];
+        let item = self
+            .get(ItemKey::idempotency(tenant, key_digest), &attributes)
+            .await?;
+        let Some(item) = item else {
+            return Ok(None);
+        };
+        let record = Remembered {
+            key_digest: key_digest.to_owned(),
+            fingerprint: binary_attr(&item, "fingerprint")?.to_vec(),
+            secret: SecretSummary {
+                id: parse_id(string_attr(&item, "id")?)?,
+                name: parse_name(string_attr(&item, "name")?)?,
+                tag: parse_tag(string_attr(&item, "tag")?)?,
+                version: version_attr(&item)?,
+            },
+            expires_at: number_attr(&item, EXPIRES_AT)?,
+        };
+        // DynamoDB's TTL deletes expired items late, not at their time.
+        Ok(record.is_live(now_secs()).then_some(record))
+    }
+
     async fn sealed_value(&self, tenant: &TenantId, id: &SecretId) -> Result<Option<SealedValue>> {
         let item = self
             .get(
@@ -690,6 +765,9 @@ pub fn audit_item(record: &AuditRecord, retention_days: u64) -> Item {
         if let Some(value) = value {
             item.insert(name.to_owned(), text(value));
         }
+    }
+    if record.replayed {
+        item.insert("replayed".to_owned(), AttributeValue::Bool(true));
     }
     match &record.outcome {
         Outcome::Allowed => {
@@ -881,6 +959,13 @@ fn number(value: u64) -> AttributeValue {
 fn string_attr<'a>(item: &'a Item, name: &'static str) -> Result<&'a str> {
     match item.get(name) {
         Some(AttributeValue::S(value)) => Ok(value),
+        _ => Err(corrupt(name)),
+    }
+}
+
+fn number_attr(item: &Item, name: &'static str) -> Result<u64> {
+    match item.get(name) {
+        Some(AttributeValue::N(value)) => value.parse().map_err(|_| corrupt(name)),
         _ => Err(corrupt(name)),
     }
 }

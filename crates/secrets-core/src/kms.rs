@@ -1,8 +1,9 @@
-//! Data keys from AWS KMS: `GenerateDataKey` to seal, `Decrypt` to open.
+//! Data keys from AWS KMS: `GenerateDataKey` to seal, `Decrypt` to open;
+//! and `GenerateMac` for the fingerprints of idempotent creates.
 
 use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::DataKeySpec;
+use aws_sdk_kms::types::{DataKeySpec, MacAlgorithmSpec};
 use zeroize::Zeroizing;
 
 use crate::aws::classify;
@@ -10,6 +11,7 @@ use crate::crypto::{
     DATA_KEY_LEN, DataKey, DataKeys, EncryptionContext, SealedValue, take_data_key,
 };
 use crate::error::{Error, Result};
+use crate::idempotency::RequestMacs;
 
 #[derive(Clone)]
 pub struct KmsDataKeys {
@@ -17,6 +19,8 @@ pub struct KmsDataKeys {
     /// The key new data keys come from; `None` for a function that only
     /// opens values (each envelope names the key that wrapped it).
     key_id: Option<String>,
+    /// The HMAC key of request fingerprints: the create function's only.
+    mac_key_id: Option<String>,
 }
 
 impl KmsDataKeys {
@@ -25,6 +29,15 @@ impl KmsDataKeys {
         Self {
             client,
             key_id: Some(key_id.into()),
+            mac_key_id: None,
+        }
+    }
+
+    /// Fingerprints of idempotent creates come from this HMAC key.
+    pub fn with_mac_key(self, mac_key_id: impl Into<String>) -> Self {
+        Self {
+            mac_key_id: Some(mac_key_id.into()),
+            ..self
         }
     }
 
@@ -33,6 +46,7 @@ impl KmsDataKeys {
         Self {
             client,
             key_id: None,
+            mac_key_id: None,
         }
     }
 }
@@ -90,5 +104,31 @@ impl DataKeys for KmsDataKeys {
             .await
             .map_err(|e| classify("unwrapping a data key", e))?;
         take_data_key(output.plaintext.map(Blob::into_inner).unwrap_or_default())
+    }
+}
+
+impl RequestMacs for KmsDataKeys {
+    async fn mac(&self, digest: &[u8; 32]) -> Result<Vec<u8>> {
+        let key_id = self.mac_key_id.as_deref().ok_or(Error::Internal {
+            context: "fingerprinting a request",
+            source: Some("this function has no MAC key".into()),
+        })?;
+        let output = self
+            .client
+            .generate_mac()
+            .key_id(key_id)
+            .mac_algorithm(MacAlgorithmSpec::HmacSha256)
+            .message(Blob::new(digest.to_vec()))
+            .send()
+            .await
+            .map_err(|e| classify("fingerprinting a request", e))?;
+        output
+            .mac
+            .map(Blob::into_inner)
+            .filter(|mac| !mac.is_empty())
+            .ok_or(Error::Internal {
+                context: "fingerprinting a request",
+                source: Some("KMS returned no MAC".into()),
+            })
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! - [`domain`], [`page`], [`input`]: values that can only be valid, and the
 //!   parsing of request bodies and query parameters into them.
+//! - [`idempotency`]: `Idempotency-Key`, remembered creates.
 //! - [`precondition`]: `If-Match`, versions and entity tags.
 //! - [`error`]: the one error type, with its single status mapping.
 //! - [`auth`]: bearer JWT verification into a [`auth::Caller`].
@@ -23,6 +24,7 @@ pub mod dynamo;
 pub mod error;
 #[cfg(test)]
 mod faults;
+pub mod idempotency;
 pub mod input;
 pub mod kms;
 pub mod metrics;

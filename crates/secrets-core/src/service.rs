@@ -6,6 +6,9 @@ use crate::audit::Actor;
 use crate::crypto::{DataKeys, EncryptionContext, open, seal};
 use crate::domain::{FIRST_VERSION, SecretId, SecretKey, SecretSummary, TenantId};
 use crate::error::{DEFAULT_RETRY_AFTER_SECS, Error, Result};
+use crate::idempotency::{
+    IDEMPOTENCY_WINDOW_SECS, IdempotencyKey, Remembered, RequestMacs, now_secs, request_digest,
+};
 use crate::input::{CreateSecret, UpdateSecret};
 use crate::page::{Page, PageRequest};
 use crate::precondition::IfMatch;
@@ -64,9 +67,43 @@ impl<S: SecretStore, K> Secrets<S, K> {
     }
 }
 
-impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
+/// What a create answers: the secret, and whether it is the replayed answer
+/// to an earlier request with the same `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    pub secret: SecretSummary,
+    pub replayed: bool,
+}
+
+impl<S: SecretStore, K: DataKeys + RequestMacs> Secrets<S, K> {
     pub async fn create(&self, actor: &Actor, request: CreateSecret) -> Result<SecretSummary> {
+        Ok(self.create_with_key(actor, request, None).await?.secret)
+    }
+
+    /// With an `Idempotency-Key`, a retry of a create that succeeded answers
+    /// as it did (a new audit record says so) and the key with another
+    /// request is a 422; see [`crate::idempotency`].
+    pub async fn create_with_key(
+        &self,
+        actor: &Actor,
+        request: CreateSecret,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Created> {
         let tenant = &actor.tenant;
+        let claim = match key {
+            Some(key) => {
+                let fingerprint = self
+                    .keys
+                    .mac(&request_digest(tenant, key, &request))
+                    .await?;
+                let key_digest = key.digest();
+                if let Some(earlier) = self.store.remembered(tenant, &key_digest).await? {
+                    return self.replay(actor, &earlier, &fingerprint).await;
+                }
+                Some((key_digest, fingerprint))
+            }
+            None => None,
+        };
         let id = SecretId::generate()?;
         let sealed = seal(
             &self.keys,
@@ -80,19 +117,60 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
             tag: request.tag,
             version: FIRST_VERSION,
         };
-        self.store
+        let idempotency = claim.map(|(key_digest, fingerprint)| Remembered {
+            key_digest,
+            fingerprint,
+            secret: summary.clone(),
+            expires_at: now_secs() + IDEMPOTENCY_WINDOW_SECS,
+        });
+        let inserted = self
+            .store
             .insert(
                 tenant,
                 NewSecret {
                     summary: summary.clone(),
                     sealed,
+                    idempotency: idempotency.clone(),
                 },
                 Some(actor),
             )
-            .await?;
-        Ok(summary)
+            .await;
+        match (inserted, idempotency) {
+            (Ok(()), _) => Ok(Created {
+                secret: summary,
+                replayed: false,
+            }),
+            // A concurrent request with the same key won the race.
+            (Err(Error::IdempotencyKeyReused), Some(ours)) => {
+                match self.store.remembered(tenant, &ours.key_digest).await? {
+                    Some(earlier) => self.replay(actor, &earlier, &ours.fingerprint).await,
+                    None => Err(Error::IdempotencyKeyReused),
+                }
+            }
+            (Err(error), _) => Err(error),
+        }
     }
 
+    async fn replay(
+        &self,
+        actor: &Actor,
+        earlier: &Remembered,
+        fingerprint: &[u8],
+    ) -> Result<Created> {
+        if !earlier.matches(fingerprint) {
+            return Err(Error::IdempotencyKeyReused);
+        }
+        self.store
+            .record(&actor.allowed(&earlier.secret).replayed())
+            .await?;
+        Ok(Created {
+            secret: earlier.secret.clone(),
+            replayed: true,
+        })
+    }
+}
+
+impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
     /// An update with no fields changes nothing (but is audited, and its
     /// `If-Match` checked) and returns the secret as it is. A new value is
     /// sealed under a new data key. With `If-Match`, only the version it
@@ -232,6 +310,14 @@ mod tests {
         Actor::test(tenant, operation)
     }
 
+    async fn total<S: SecretStore, K>(service: &Secrets<S, K>, tenant: &TenantId) -> u32 {
+        service
+            .list(tenant, PageRequest::new(0, 10).unwrap())
+            .await
+            .unwrap()
+            .total
+    }
+
     fn tenant(name: &str) -> TenantId {
         TenantId::parse(name).unwrap()
     }
@@ -305,14 +391,7 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(error.http_status(), 409);
-        assert_eq!(
-            service
-                .list(&acme, PageRequest::new(0, 10).unwrap())
-                .await
-                .unwrap()
-                .total,
-            1
-        );
+        assert_eq!(total(&service, &acme).await, 1);
     }
 
     #[tokio::test]
@@ -446,14 +525,7 @@ mod tests {
                 404
             );
         }
-        assert_eq!(
-            service
-                .list(&globex, PageRequest::new(0, 10).unwrap())
-                .await
-                .unwrap()
-                .total,
-            0
-        );
+        assert_eq!(total(&service, &globex).await, 0);
         assert_eq!(service.get(&acme, &by_tag("db")).await.unwrap(), created);
     }
 
@@ -620,6 +692,8 @@ mod tests {
         inner: MemoryStore,
         refuse_audit: bool,
         concurrent_rename: std::sync::Mutex<Option<&'static str>>,
+        /// The next insert loses to an identical one, with another id.
+        concurrent_twin: std::sync::atomic::AtomicBool,
     }
 
     impl AuditLog for Scripted {
@@ -642,7 +716,21 @@ mod tests {
             self.inner.list(t, r).await
         }
         async fn insert(&self, t: &TenantId, s: NewSecret, a: Option<&Actor>) -> Result<()> {
+            if self
+                .concurrent_twin
+                .swap(false, std::sync::atomic::Ordering::SeqCst)
+            {
+                let mut twin = s.clone();
+                twin.summary.id = SecretId::generate()?;
+                if let Some(record) = &mut twin.idempotency {
+                    record.secret.id = twin.summary.id.clone();
+                }
+                self.inner.insert(t, twin, None).await?;
+            }
             self.inner.insert(t, s, a).await
+        }
+        async fn remembered(&self, t: &TenantId, k: &str) -> Result<Option<Remembered>> {
+            self.inner.remembered(t, k).await
         }
         async fn update(
             &self,
@@ -783,6 +871,108 @@ mod tests {
                 .name
                 .as_str(),
             "Again"
+        );
+    }
+
+    fn key(raw: &str) -> IdempotencyKey {
+        IdempotencyKey::parse(raw.as_bytes()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_retried_create_with_its_key_answers_as_the_first_did() {
+        let service = service();
+        let acme = tenant("acme");
+        let creator = acting(&acme, Operation::Create);
+        let first = service
+            .create_with_key(&creator, create_request("db", "v"), Some(&key("k-1")))
+            .await
+            .unwrap();
+        assert!(!first.replayed);
+        let again = service
+            .create_with_key(&creator, create_request("db", "v"), Some(&key("k-1")))
+            .await
+            .unwrap();
+        assert_eq!(
+            (again.secret.clone(), again.replayed),
+            (first.secret.clone(), true)
+        );
+        assert_eq!(service.keys().generated(), 1, "no second data key");
+
+        // Changed after the fact: the replay is still the first answer.
+        service
+            .update(
+                &acting(&acme, Operation::Update),
+                &by_tag("db"),
+                rename("Later"),
+                None,
+            )
+            .await
+            .unwrap();
+        let later = service
+            .create_with_key(&creator, create_request("db", "v"), Some(&key("k-1")))
+            .await
+            .unwrap();
+        assert_eq!(later.secret, first.secret);
+
+        for (tag, value) in [("db", "other value"), ("other", "v")] {
+            let error = service
+                .create_with_key(&creator, create_request(tag, value), Some(&key("k-1")))
+                .await
+                .unwrap_err();
+            assert!(matches!(error, Error::IdempotencyKeyReused), "{error}");
+        }
+        // Without the key, or with another, the contract's 409.
+        for other in [None, Some(key("k-2"))] {
+            let error = service
+                .create_with_key(&creator, create_request("db", "v"), other.as_ref())
+                .await
+                .unwrap_err();
+            assert_eq!(error.http_status(), 409);
+        }
+        // Keys are per tenant.
+        let globex = tenant("globex");
+        let theirs = service
+            .create_with_key(
+                &acting(&globex, Operation::Create),
+                create_request("db", "v"),
+                Some(&key("k-1")),
+            )
+            .await
+            .unwrap();
+        assert!(!theirs.replayed);
+        let replays = service
+            .store()
+            .audit_records()
+            .iter()
+            .filter(|record| record.replayed)
+            .count();
+        assert_eq!(replays, 2);
+        assert_eq!(total(&service, &acme).await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_create_that_loses_a_race_to_its_own_key_replays_the_winner() {
+        let service = Secrets::new(Scripted::default(), LocalDataKeys::default());
+        let acme = tenant("acme");
+        service
+            .store()
+            .concurrent_twin
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let created = service
+            .create_with_key(
+                &acting(&acme, Operation::Create),
+                create_request("db", "v"),
+                Some(&key("raced")),
+            )
+            .await
+            .unwrap();
+        assert!(
+            created.replayed,
+            "answered from the winner's record, not 409"
+        );
+        assert_eq!(
+            service.get(&acme, &by_tag("db")).await.unwrap(),
+            created.secret
         );
     }
 

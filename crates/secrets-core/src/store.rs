@@ -9,13 +9,16 @@ use crate::audit::{Actor, AuditLog, AuditRecord};
 use crate::crypto::SealedValue;
 use crate::domain::{SecretId, SecretKey, SecretName, SecretSummary, Tag, TenantId};
 use crate::error::{Error, Result};
+use crate::idempotency::{Remembered, now_secs};
 use crate::page::{Page, PageRequest};
 
-/// A secret ready to be written: metadata and its sealed value.
+/// A secret ready to be written: metadata, its sealed value and, for a
+/// create with an `Idempotency-Key`, the record to remember it by.
 #[derive(Debug, Clone)]
 pub struct NewSecret {
     pub summary: SecretSummary,
     pub sealed: SealedValue,
+    pub idempotency: Option<Remembered>,
 }
 
 /// What an update changes; `None` leaves a part as it is.
@@ -51,9 +54,11 @@ pub trait SecretStore: AuditLog + Send + Sync {
         request: PageRequest,
     ) -> impl Future<Output = Result<Page>> + Send;
 
-    /// Writes the secret and counts it, all or nothing.
-    /// `Error::TagTaken` when the tenant already has a secret with this tag,
-    /// `Error::QuotaExceeded` when it already has its maximum number.
+    /// Writes the secret (and its idempotency record) and counts it, all or
+    /// nothing. `Error::IdempotencyKeyReused` when a live record for the key
+    /// exists (checked first: a concurrent create with the same key took the
+    /// tag too), `Error::TagTaken` when the tenant already has a secret with
+    /// this tag, `Error::QuotaExceeded` when it already has its maximum.
     fn insert(
         &self,
         tenant: &TenantId,
@@ -85,6 +90,13 @@ pub trait SecretStore: AuditLog + Send + Sync {
         audit: Option<&Actor>,
     ) -> impl Future<Output = Result<()>> + Send;
 
+    /// The live record of a create made with the key of `key_digest`.
+    fn remembered(
+        &self,
+        tenant: &TenantId,
+        key_digest: &str,
+    ) -> impl Future<Output = Result<Option<Remembered>>> + Send;
+
     /// The stored envelope of a secret, for trusted readers and tests.
     fn sealed_value(
         &self,
@@ -115,6 +127,7 @@ impl Default for MemoryStore {
 struct TenantSecrets {
     by_tag: BTreeMap<Tag, NewSecret>,
     tag_by_id: HashMap<SecretId, Tag>,
+    remembered: HashMap<String, Remembered>,
 }
 
 impl TenantSecrets {
@@ -216,6 +229,15 @@ impl SecretStore for MemoryStore {
     ) -> Result<()> {
         self.audited(tenant, audit, |secrets| {
             let tag = secret.summary.tag.clone();
+            if let Some(record) = &secret.idempotency {
+                let taken = secrets
+                    .remembered
+                    .get(&record.key_digest)
+                    .is_some_and(|earlier| earlier.is_live(now_secs()));
+                if taken {
+                    return Err(Error::IdempotencyKeyReused);
+                }
+            }
             if secrets.by_tag.contains_key(&tag) {
                 return Err(Error::TagTaken {
                     tag: tag.to_string(),
@@ -230,6 +252,11 @@ impl SecretStore for MemoryStore {
                 .tag_by_id
                 .insert(secret.summary.id.clone(), tag.clone());
             let summary = secret.summary.clone();
+            if let Some(record) = &secret.idempotency {
+                secrets
+                    .remembered
+                    .insert(record.key_digest.clone(), record.clone());
+            }
             secrets.by_tag.insert(tag, secret);
             Ok(((), summary))
         })
@@ -281,6 +308,16 @@ impl SecretStore for MemoryStore {
             let removed = secrets.by_tag.remove(&current.tag).ok_or(Error::NotFound)?;
             secrets.tag_by_id.remove(&removed.summary.id);
             Ok(((), removed.summary))
+        })
+    }
+
+    async fn remembered(&self, tenant: &TenantId, key_digest: &str) -> Result<Option<Remembered>> {
+        self.with_tenant(tenant, |secrets| {
+            secrets
+                .remembered
+                .get(key_digest)
+                .filter(|record| record.is_live(now_secs()))
+                .cloned()
         })
     }
 

@@ -78,12 +78,25 @@ impl App<DynamoStore> {
 }
 
 impl App<DynamoStore, KmsDataKeys> {
+    /// The app of update: seals values under the KMS key.
     pub async fn read_write() -> std::result::Result<Self, LambdaError> {
-        let (config, sdk) = start(Access::ReadWrite).await?;
+        Self::with_keys(Access::ReadWrite).await
+    }
+
+    /// The app of create: seals values, and fingerprints idempotent creates.
+    pub async fn creating() -> std::result::Result<Self, LambdaError> {
+        Self::with_keys(Access::Create).await
+    }
+
+    async fn with_keys(access: Access) -> std::result::Result<Self, LambdaError> {
+        let (config, sdk) = start(access).await?;
         let usage = CallCounter::default();
         let store = store(&config, &sdk, &usage);
         let key_id = config.kms_key_id.clone().unwrap_or_default();
-        let keys = KmsDataKeys::new(kms_client(&sdk, &usage), key_id);
+        let mut keys = KmsDataKeys::new(kms_client(&sdk, &usage), key_id);
+        if let Some(mac_key_id) = &config.mac_key_id {
+            keys = keys.with_mac_key(mac_key_id);
+        }
         let secrets = Secrets::new(store, keys);
         Ok(Self {
             secrets,

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
 use secrets_core::domain::SecretKey;
+use secrets_core::idempotency::IdempotencyKey;
 use secrets_core::page::PageRequest;
 use secrets_core::precondition::IfMatch;
 use secrets_core::{Error, Result};
@@ -101,6 +102,16 @@ pub fn if_match(request: &Request) -> Result<Option<IfMatch>> {
         .collect::<Vec<_>>()
         .join(&b","[..]);
     IfMatch::parse(&joined).map(Some)
+}
+
+/// The request's `Idempotency-Key`, if any. Sent twice, it is ambiguous: 400.
+pub fn idempotency_key(request: &Request) -> Result<Option<IdempotencyKey>> {
+    let mut lines = request.headers().get_all("idempotency-key").iter();
+    match (lines.next(), lines.next()) {
+        (None, _) => Ok(None),
+        (Some(line), None) => IdempotencyKey::parse(line.as_bytes()).map(Some),
+        (Some(_), Some(_)) => Err(Error::bad_request("Idempotency-Key must be sent once")),
+    }
 }
 
 pub fn page_request(request: &Request) -> Result<PageRequest> {

@@ -13,6 +13,7 @@ use secrets_core::audit::{AuditLog, AuditRecord, Operation, Trail};
 use secrets_core::domain::SecretSummary;
 use secrets_core::error::ErrorChain;
 use secrets_core::metrics::CallCounter;
+use secrets_core::service::Created;
 use secrets_core::{Error, Result};
 use serde::Serialize;
 
@@ -169,6 +170,17 @@ pub fn secret(summary: &SecretSummary) -> Result<Response<Body>> {
     let etag = HeaderValue::from_str(&summary.etag())
         .map_err(|e| Error::internal("writing an ETag", e))?;
     response.headers_mut().insert(ETAG, etag);
+    Ok(response)
+}
+
+/// A create's answer: the secret, marked when it replays an earlier answer.
+pub fn created(created: &Created) -> Result<Response<Body>> {
+    let mut response = secret(&created.secret)?;
+    if created.replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
     Ok(response)
 }
 

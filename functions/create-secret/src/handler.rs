@@ -1,12 +1,13 @@
 use secrets_core::audit::Operation;
 use secrets_core::crypto::DataKeys;
+use secrets_core::idempotency::RequestMacs;
 use secrets_core::input::CreateSecret;
 use secrets_core::store::SecretStore;
-use secrets_http::request::take_json_body;
-use secrets_http::response::secret;
+use secrets_http::request::{idempotency_key, take_json_body};
+use secrets_http::response::created;
 use secrets_http::{App, Body, Request, Response};
 
-pub async fn handle<S: SecretStore, K: DataKeys>(
+pub async fn handle<S: SecretStore, K: DataKeys + RequestMacs>(
     app: &App<S, K>,
     mut request: Request,
 ) -> Response<Body> {
@@ -14,9 +15,14 @@ pub async fn handle<S: SecretStore, K: DataKeys>(
     let mut trail = exchange.trail(Operation::Create);
     let result = async {
         let actor = app.actor(&request, &mut trail).await?;
+        let key = idempotency_key(&request)?;
         let create = CreateSecret::from_json(&take_json_body(&mut request)?)?;
         trail.requested_tag(&create.tag);
-        secret(&app.secrets.create(&actor, create).await?)
+        created(
+            &app.secrets
+                .create_with_key(&actor, create, key.as_ref())
+                .await?,
+        )
     };
     let result = result.await;
     exchange
@@ -236,6 +242,61 @@ mod tests {
                 "requestId": "v1-request-id",
             })
         );
+    }
+
+    fn body_text(response: &Response<Body>) -> String {
+        match response.body() {
+            Body::Text(text) => text.clone(),
+            other => panic!("unexpected body {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_retry_with_its_idempotency_key_gets_the_first_answer_again() {
+        let app = app();
+        let body = r#"{"tag":"db","name":"n","secret":"v"}"#;
+        let keyed = |key: &str, body: &str| create(body).header("Idempotency-Key", key);
+
+        let first = handle(&app, keyed("key-1", body).rest_v1()).await;
+        assert_eq!(first.status(), 200);
+        assert!(first.headers().get("idempotent-replayed").is_none());
+        let retry = handle(&app, keyed("key-1", body).http_v2()).await;
+        assert_eq!(retry.status(), 200, "not 409");
+        assert_eq!(retry.headers()["idempotent-replayed"], "true");
+        assert_eq!(body_text(&retry), body_text(&first));
+        assert_eq!(retry.headers()["etag"], first.headers()["etag"]);
+        assert_eq!(total(&app).await, 1);
+
+        let other_body = handle(
+            &app,
+            keyed("key-1", r#"{"tag":"db","name":"n","secret":"w"}"#).rest_v1(),
+        )
+        .await;
+        assert_eq!(other_body.status(), 422);
+        assert_eq!(json_body(&other_body)["type"], "ILLEGAL_ARGUMENT_ERROR");
+        let unkeyed = handle(&app, create(body).rest_v1()).await;
+        assert_eq!(
+            unkeyed.status(),
+            409,
+            "the contract's answer without the key"
+        );
+        let bad_key = handle(&app, keyed(&"k".repeat(256), body).rest_v1()).await;
+        assert_eq!(bad_key.status(), 400);
+        assert_eq!(
+            audit_trail(&app)
+                .iter()
+                .map(|(_, _, status)| *status)
+                .collect::<Vec<_>>(),
+            [200, 200, 422, 409, 400]
+        );
+        let replayed: Vec<bool> = app
+            .secrets
+            .store()
+            .audit_records()
+            .iter()
+            .map(|record| record.replayed)
+            .collect();
+        assert_eq!(replayed, [false, true, false, false, false]);
     }
 
     #[tokio::test]

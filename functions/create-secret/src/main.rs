@@ -5,6 +5,6 @@ mod handler;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    let app = secrets_http::App::read_write().await?;
+    let app = secrets_http::App::creating().await?;
     secrets_http::serve(app, handler::handle).await
 }

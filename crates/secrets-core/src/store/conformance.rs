@@ -34,6 +34,7 @@ pub fn new_secret(tag: &str) -> NewSecret {
             version: FIRST_VERSION,
         },
         sealed: sealed(tag.len()),
+        idempotency: None,
     }
 }
 

@@ -1,0 +1,105 @@
+//! ETag and If-Match over HTTP: optimistic concurrency for update and delete.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::api::Api;
+
+#[tokio::test]
+async fn if_match_guards_updates_and_deletes_and_etags_follow_versions() {
+    let api = Api::from_env();
+    let tenant = api.tenant();
+    let created = api
+        .post(
+            &tenant,
+            json!({"tag": "guarded", "name": "One", "secret": "v"}),
+        )
+        .await;
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+    let first = created.header("etag").expect("ETag on create").to_owned();
+    assert_eq!(first, format!("\"{id}.1\""));
+    let read = api.get(&tenant, "/guarded").await;
+    assert_eq!(read.header("etag"), Some(first.as_str()));
+    assert_eq!(
+        api.get(&tenant, &format!("/{id}")).await.header("etag"),
+        Some(first.as_str()),
+        "by id as by tag"
+    );
+
+    let put = |if_match: &str, body| {
+        let api = &api;
+        let tenant = &tenant;
+        let if_match = if_match.to_owned();
+        async move {
+            api.send_as(
+                Method::PUT,
+                "/guarded",
+                tenant,
+                &[("If-Match", &if_match)],
+                Some(body),
+            )
+            .await
+        }
+    };
+    let renamed = put(&first, json!({"name": "Two"})).await;
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+    let second = renamed.header("etag").unwrap().to_owned();
+    assert_eq!(second, format!("\"{id}.2\""));
+
+    // A writer still holding the first version loses, and changes nothing.
+    let stale = put(&first, json!({"name": "Lost", "secret": "lost"})).await;
+    stale.error(412, "CONFLICT");
+    assert_eq!(api.get(&tenant, "/guarded").await.json()["name"], "Two");
+    put("not-an-etag", json!({"name": "x"}))
+        .await
+        .error(400, "BAD_REQUEST");
+    let listed = format!("\"{id}.9\", {second}");
+    assert_eq!(put(&listed, json!({"name": "Three"})).await.status, 200);
+
+    let delete = |if_match: &str| {
+        let api = &api;
+        let tenant = &tenant;
+        let if_match = if_match.to_owned();
+        async move {
+            api.send_as(
+                Method::DELETE,
+                "/guarded",
+                tenant,
+                &[("If-Match", &if_match)],
+                None,
+            )
+            .await
+        }
+    };
+    delete(&second).await.error(412, "CONFLICT");
+    assert_eq!(delete("*").await.status, 200);
+    // Gone: 404 comes before any precondition.
+    delete("*").await.error(404, "NOT_FOUND");
+    put("*", json!({"name": "x"})).await.error(404, "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn without_if_match_every_answer_is_the_contracts() {
+    let api = Api::from_env();
+    let tenant = api.tenant();
+    let created = api
+        .post(
+            &tenant,
+            json!({"tag": "plain", "name": "One", "secret": "v"}),
+        )
+        .await;
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        created.body,
+        format!(r#"{{"id":"{id}","name":"One","tag":"plain"}}"#)
+    );
+    let updated = api.put(&tenant, "/plain", json!({"secret": "w"})).await;
+    assert_eq!(
+        updated.body,
+        format!(r#"{{"id":"{id}","name":"One","tag":"plain"}}"#)
+    );
+    assert_eq!(updated.header("etag"), Some(format!("\"{id}.2\"").as_str()));
+    assert!(updated.header("idempotent-replayed").is_none());
+    let deleted = api.delete(&tenant, "/plain").await;
+    assert_eq!((deleted.status, deleted.body.as_str()), (200, ""));
+}
