@@ -92,11 +92,11 @@ class FaithfulCapacity:
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         operation = target.removeprefix(TARGET_PREFIX) if target.startswith(TARGET_PREFIX) else None
-        if operation not in ("GetItem", "Query", "TransactWriteItems"):
+        if operation not in ("GetItem", "Query", "PutItem", "TransactWriteItems"):
             return self.app(environ, start_response)
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         request = json.loads(body or b"{}")
-        before = self.transaction_sizes(environ, request) if operation == "TransactWriteItems" else None
+        before = self.write_sizes(environ, operation, request)
         LAST_QUERY["count_only"] = operation == "Query" and request.get("Select") == "COUNT"
         try:
             status, headers, payload = self.call(environ, target, body)
@@ -134,9 +134,16 @@ class FaithfulCapacity:
     def full_item(self, environ: dict[str, Any], table: str, key: dict[str, Any]) -> dict[str, Any] | None:
         return self.api(environ, "GetItem", {"TableName": table, "Key": key, "ConsistentRead": True}).get("Item")
 
-    def transaction_sizes(self, environ: dict[str, Any], request: dict[str, Any]) -> list[tuple[str, dict, int]]:
+    def write_sizes(self, environ: dict[str, Any], operation: str, request: dict[str, Any]) -> list[tuple[str, dict, int]]:
+        """Each write's kind, request and the size of the item it replaces."""
+        if operation == "PutItem":
+            entries = [{"Put": request}]
+        elif operation == "TransactWriteItems":
+            entries = request.get("TransactItems", [])
+        else:
+            return []
         sizes = []
-        for entry in request.get("TransactItems", []):
+        for entry in entries:
             (kind, action), = entry.items()
             key = action.get("Key") or self.key_of(environ, action["TableName"], action["Item"])
             sizes.append((kind, action, item_size(self.full_item(environ, action["TableName"], key))))
@@ -167,8 +174,13 @@ class FaithfulCapacity:
                 size_after = item_size(self.full_item(environ, name, action["Key"]))
             else:
                 size_after = 0
-            per_table[name] = per_table.get(name, 0.0) + 2 * write_units(size_before, size_after)
-        return [{"TableName": name, "CapacityUnits": units, "WriteCapacityUnits": units} for name, units in per_table.items()]
+            per_table[name] = per_table.get(name, 0.0) + write_units(size_before, size_after)
+        if operation == "PutItem":
+            (name, units), = per_table.items()
+            return {"TableName": name, "CapacityUnits": units, "WriteCapacityUnits": units}
+        # A transaction pays twice: prepare and commit.
+        return [{"TableName": name, "CapacityUnits": 2 * units, "WriteCapacityUnits": 2 * units}
+                for name, units in per_table.items()]
 
 
 # The summed size of the items the last query read (before projection), and

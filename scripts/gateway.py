@@ -11,6 +11,9 @@ one (template.yaml):
   bytes. The router only does so for non-text content types and fails with a
   500 on a text body that is not UTF-8; such requests are invoked directly
   through the emulator's Lambda Invoke API, as API Gateway would deliver them.
+  So are requests with a header value that is not ASCII (obs-text, which
+  HTTP allows), on which the router fails the same way: API Gateway hands
+  header values to the function as text.
 
 Everything else is passed to the router unchanged. Routes come from the
 router table in Cargo.toml, gateway responses from template.yaml.
@@ -126,7 +129,8 @@ class Gateway:
         body = self.read_body(request, length)
         if len(body) > MAX_BODY_BYTES:
             return self.gateway_response(request, "REQUEST_TOO_LARGE", "Request Too Long")
-        if body and is_text(request.headers.get("Content-Type", "")) and not valid_utf8(body):
+        text_body_not_utf8 = body and is_text(request.headers.get("Content-Type", "")) and not valid_utf8(body)
+        if text_body_not_utf8 or not all(value.isascii() for value in request.headers.values()):
             return self.invoke_directly(request, function, path, query, parameters, body)
         return self.forward(request, body)
 

@@ -94,6 +94,12 @@ class Capacity(unittest.TestCase):
         # put: 1.5 KB -> 2 units; update: 900 -> ~1.2 KB -> 2 units; doubled.
         self.assertEqual(done["ConsumedCapacity"], [{"TableName": "t", "CapacityUnits": 8.0, "WriteCapacityUnits": 8.0}])
 
+    def test_a_put_pays_once_for_the_larger_image(self) -> None:
+        self.put("replaced", 2500)
+        request = {"TableName": "t", "Item": self.item("replaced", 100), "ReturnConsumedCapacity": "TOTAL"}
+        done = self.call("PutItem", request)
+        self.assertEqual(done["ConsumedCapacity"], {"TableName": "t", "CapacityUnits": 3.0, "WriteCapacityUnits": 3.0})
+
     def test_nothing_is_added_when_not_asked(self) -> None:
         self.put("plain", 100)
         got = self.call("GetItem", {"TableName": "t", "Key": {"pk": {"S": "p"}, "sk": {"S": "plain"}}})

@@ -3,7 +3,7 @@
 use secrets_tests::{audit_records, audit_summary, sdk_config, text};
 use serde_json::json;
 
-use crate::api::Api;
+use crate::api::{Api, Tenant};
 use crate::resolve::{Invocation, Invoker};
 
 #[tokio::test]
@@ -36,6 +36,14 @@ async fn every_change_and_resolve_leaves_exactly_one_record() {
         invoker.value(&tenant.name, "audited").await,
         Invocation::Failed { .. }
     ));
+    let without_permission = Tenant {
+        name: tenant.name.clone(),
+        token: api.token(&tenant.name, &[]),
+    };
+    assert_eq!(
+        api.delete(&without_permission, "/audited").await.status,
+        403
+    );
 
     let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
     let records = audit_records(&client, &tenant.name).await;
@@ -50,6 +58,7 @@ async fn every_change_and_resolve_leaves_exactly_one_record() {
             "deleteSecret allowed 200",
             "deleteSecret refused 404",
             "resolveSecret refused 404",
+            "deleteSecret refused 403",
         ]
     );
     for record in &records {

@@ -40,6 +40,13 @@ pub enum Error {
     #[error("the secret has changed: If-Match does not name its current version")]
     PreconditionFailed,
 
+    /// `If-Match` is not `*` or a list of entity tags: it names no version,
+    /// so it fails like one naming another (a guarded write stays guarded).
+    #[error(
+        "If-Match names no version: it must be \"*\" or a comma-separated list of entity tags such as \"se0123456789abcdef.2\""
+    )]
+    MalformedPrecondition,
+
     /// An `Idempotency-Key` already used for a create with other content.
     #[error("this Idempotency-Key was already used for a different request")]
     IdempotencyKeyReused,
@@ -127,7 +134,7 @@ impl Error {
             Self::Forbidden { .. } => 403,
             Self::NotFound => 404,
             Self::TagTaken { .. } | Self::QuotaExceeded { .. } => 409,
-            Self::PreconditionFailed => 412,
+            Self::PreconditionFailed | Self::MalformedPrecondition => 412,
             Self::IdempotencyKeyReused => 422,
             Self::PayloadTooLarge { .. } => 413,
             Self::Throttled { .. } => 429,
@@ -146,9 +153,10 @@ impl Error {
             Self::Forbidden { .. } => "FORBIDDEN",
             Self::NotFound => "NOT_FOUND",
             // The version changed under the client: a conflict of state.
-            Self::TagTaken { .. } | Self::QuotaExceeded { .. } | Self::PreconditionFailed => {
-                "CONFLICT"
-            }
+            Self::TagTaken { .. }
+            | Self::QuotaExceeded { .. }
+            | Self::PreconditionFailed
+            | Self::MalformedPrecondition => "CONFLICT",
             // The client misused the key it chose: an illegal argument.
             Self::IdempotencyKeyReused => "ILLEGAL_ARGUMENT_ERROR",
             Self::Throttled { .. } => "INTEGRATION_RATE_LIMITED",
@@ -209,6 +217,7 @@ mod tests {
             (Error::TagTaken { tag: "a".into() }, 409, "CONFLICT"),
             (Error::QuotaExceeded { limit: 5 }, 409, "CONFLICT"),
             (Error::PreconditionFailed, 412, "CONFLICT"),
+            (Error::MalformedPrecondition, 412, "CONFLICT"),
             (Error::IdempotencyKeyReused, 422, "ILLEGAL_ARGUMENT_ERROR"),
             (Error::PayloadTooLarge { limit: 1 }, 413, "BAD_REQUEST"),
             (

@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::config::interceptors::{
 };
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::transact_write_items::{
     TransactWriteItemsInput, TransactWriteItemsOutput,
@@ -146,14 +147,21 @@ impl Intercept for CallCounter {
                     .downcast_ref::<QueryOutput>()
                     .and_then(QueryOutput::consumed_capacity),
             );
+        // Audit records outside a transaction are single PutItems.
         let writes = output
             .downcast_ref::<TransactWriteItemsOutput>()
             .map(TransactWriteItemsOutput::consumed_capacity)
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .iter()
+            .chain(
+                output
+                    .downcast_ref::<PutItemOutput>()
+                    .and_then(PutItemOutput::consumed_capacity),
+            );
         let units = |capacity: &ConsumedCapacity| capacity.capacity_units().unwrap_or_default();
         let mut usage = self.lock();
         usage.read_capacity_units += reads.map(units).sum::<f64>();
-        usage.write_capacity_units += writes.iter().map(units).sum::<f64>();
+        usage.write_capacity_units += writes.map(units).sum::<f64>();
         Ok(())
     }
 }

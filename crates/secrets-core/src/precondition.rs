@@ -20,6 +20,10 @@ pub enum IfMatch {
     Any,
     /// A list of entity tags; weak ones never match (strong comparison).
     Tags(Vec<EntityTag>),
+    /// Neither: it names no version, so it matches none. Silently ignoring
+    /// a garbled precondition would turn a guarded write into an unguarded
+    /// one; refusing it at once would put a 412 before a 404.
+    Malformed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,20 +35,13 @@ pub struct EntityTag {
 
 impl IfMatch {
     /// Parses the field's combined value (several header lines joined by
-    /// commas). Anything that is not `*` or a list of entity tags is a 400:
-    /// silently ignoring a garbled precondition would turn a guarded write
-    /// into an unguarded one.
-    pub fn parse(value: &[u8]) -> Result<Self> {
-        let malformed = || {
-            Error::bad_request(
-                "If-Match must be \"*\" or a comma-separated list of entity tags such as \"se0123456789abcdef.2\"",
-            )
-        };
+    /// commas).
+    pub fn parse(value: &[u8]) -> Self {
         if value.len() > MAX_IF_MATCH_BYTES {
-            return Err(malformed());
+            return Self::Malformed;
         }
         if value.trim_ascii() == b"*" {
-            return Ok(Self::Any);
+            return Self::Any;
         }
         let mut tags = Vec::new();
         let mut rest = value;
@@ -58,25 +55,28 @@ impl IfMatch {
             if rest.is_empty() {
                 break;
             }
-            let (tag, after_tag) = EntityTag::parse_prefix(rest).ok_or_else(malformed)?;
+            let Some((tag, after_tag)) = EntityTag::parse_prefix(rest) else {
+                return Self::Malformed;
+            };
             tags.push(tag);
             rest = after_tag.trim_ascii_start();
-            match rest.first() {
-                None | Some(b',') => {}
-                Some(_) => return Err(malformed()),
+            if !matches!(rest.first(), None | Some(b',')) {
+                return Self::Malformed;
             }
         }
         if tags.is_empty() {
-            return Err(malformed());
+            return Self::Malformed;
         }
-        Ok(Self::Tags(tags))
+        Self::Tags(tags)
     }
 
     /// `Error::PreconditionFailed` unless `current` is a version the client
-    /// named.
+    /// named; `Error::MalformedPrecondition` (also a 412) for a value that
+    /// names none.
     pub fn check(&self, current: &SecretSummary) -> Result<()> {
         let matches = match self {
             Self::Any => true,
+            Self::Malformed => return Err(Error::MalformedPrecondition),
             Self::Tags(tags) => {
                 let current = current.etag();
                 let opaque = current.as_bytes().get(1..current.len() - 1);
@@ -131,7 +131,7 @@ mod tests {
     }
 
     fn check(header: &str, version: u64) -> Result<()> {
-        IfMatch::parse(header.as_bytes())?.check(&secret(version))
+        IfMatch::parse(header.as_bytes()).check(&secret(version))
     }
 
     #[test]
@@ -164,7 +164,7 @@ mod tests {
     }
 
     #[test]
-    fn malformed_values_are_400() {
+    fn malformed_values_match_nothing_and_say_so() {
         for header in [
             "",
             " , ",
@@ -177,10 +177,17 @@ mod tests {
             "**",
             "*, \"a\"",
         ] {
-            let error = IfMatch::parse(header.as_bytes()).unwrap_err();
-            assert_eq!(error.http_status(), 400, "{header}");
+            assert_eq!(
+                IfMatch::parse(header.as_bytes()),
+                IfMatch::Malformed,
+                "{header}"
+            );
+            let error = check(header, 3).unwrap_err();
+            assert!(matches!(error, Error::MalformedPrecondition), "{header}");
+            assert_eq!(error.http_status(), 412);
         }
-        assert!(IfMatch::parse("\"a\"".repeat(3000).as_bytes()).is_err());
+        let huge = format!("\"se0123456789abcdef.3\",{}", " ".repeat(9000));
+        assert_eq!(IfMatch::parse(huge.as_bytes()), IfMatch::Malformed);
     }
 
     #[test]

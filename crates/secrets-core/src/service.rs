@@ -768,7 +768,7 @@ mod tests {
     }
 
     fn if_match(header: &str) -> IfMatch {
-        IfMatch::parse(header.as_bytes()).unwrap()
+        IfMatch::parse(header.as_bytes())
     }
 
     fn rename(name: &str) -> UpdateSecret {
@@ -815,7 +815,7 @@ mod tests {
             .await
             .unwrap();
         // Gone: 404 beats 412, with any precondition.
-        for precondition in [if_match("*"), if_match(&second.etag())] {
+        for precondition in [if_match("*"), if_match(&second.etag()), if_match("garbled")] {
             let error = service
                 .update(&updater, &by_tag("db"), rename("x"), Some(&precondition))
                 .await

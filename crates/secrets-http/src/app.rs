@@ -45,10 +45,16 @@ impl<S, K> App<S, K> {
     }
 
     /// Authenticates the caller of an audited operation, noting them in
-    /// its trail.
+    /// its trail before the permission is checked, so that a 403 is
+    /// recorded under the caller's tenant too.
     pub async fn actor(&self, request: &Request, trail: &mut Trail) -> Result<Actor> {
-        let caller = self.authenticate(request).await?;
-        Ok(trail.actor(&caller.tenant, caller.subject.as_deref()))
+        let identified = self.auth.identify(authorization(request)).await?;
+        let actor = trail.actor(
+            &identified.caller.tenant,
+            identified.caller.subject.as_deref(),
+        );
+        identified.authorize()?;
+        Ok(actor)
     }
 }
 

@@ -88,20 +88,18 @@ fn percent_decode(raw: &str) -> Option<String> {
 }
 
 /// The request's `If-Match`, if any; several header lines are one list.
-pub fn if_match(request: &Request) -> Result<Option<IfMatch>> {
+pub fn if_match(request: &Request) -> Option<IfMatch> {
     let mut lines = request
         .headers()
         .get_all(lambda_http::http::header::IF_MATCH)
         .iter()
         .peekable();
-    if lines.peek().is_none() {
-        return Ok(None);
-    }
+    lines.peek()?;
     let joined = lines
         .map(|line| line.as_bytes())
         .collect::<Vec<_>>()
         .join(&b","[..]);
-    IfMatch::parse(&joined).map(Some)
+    Some(IfMatch::parse(&joined))
 }
 
 /// The request's `Idempotency-Key`, if any. Sent twice, it is ambiguous: 400.

@@ -49,6 +49,7 @@ fn every_error() -> Vec<Error> {
         Error::TagTaken { tag: "t".into() },
         Error::QuotaExceeded { limit: 1 },
         Error::PreconditionFailed,
+        Error::MalformedPrecondition,
         Error::IdempotencyKeyReused,
         Error::PayloadTooLarge { limit: 1 },
         Error::Throttled {
@@ -69,6 +70,7 @@ fn every_error() -> Vec<Error> {
             | Error::TagTaken { .. }
             | Error::QuotaExceeded { .. }
             | Error::PreconditionFailed
+            | Error::MalformedPrecondition
             | Error::IdempotencyKeyReused
             | Error::PayloadTooLarge { .. }
             | Error::Throttled { .. }
@@ -163,7 +165,7 @@ fn statuses(operation: &str) -> BTreeSet<u16> {
         "createSecret" => &[400, 409, 413, 422],
         "getSecret" => &[404],
         "updateSecret" => &[400, 404, 412, 413],
-        "deleteSecret" => &[400, 404, 412],
+        "deleteSecret" => &[404, 412],
         other => panic!("unknown operation {other}"),
     };
     common.iter().chain(own).copied().collect()

@@ -11,7 +11,7 @@ pub async fn handle<S: SecretStore, K>(app: &App<S, K>, request: Request) -> Res
         let actor = app.actor(&request, &mut trail).await?;
         let key = secret_key(&request)?;
         trail.requested(&key);
-        let precondition = if_match(&request)?;
+        let precondition = if_match(&request);
         app.secrets
             .delete(&actor, &key, precondition.as_ref())
             .await?;
@@ -126,7 +126,7 @@ mod tests {
         for (tag, status) in [
             (stale.as_str(), 412),
             ("W/\"whatever\"", 412),
-            ("no-quotes", 400),
+            ("no-quotes", 412),
             (&secret.etag(), 200),
             (&secret.etag(), 404),
         ] {
@@ -154,7 +154,7 @@ mod tests {
             audit_trail(&app)[seeded..],
             [
                 (Operation::Delete, Some("globex".to_owned()), 404),
-                (Operation::Delete, None, 403),
+                (Operation::Delete, acme.clone(), 403),
                 (Operation::Delete, acme.clone(), 200),
                 (Operation::Delete, acme, 404),
             ]

@@ -16,7 +16,7 @@ pub async fn handle<S: SecretStore, K: DataKeys>(
         let actor = app.actor(&request, &mut trail).await?;
         let key = secret_key(&request)?;
         trail.requested(&key);
-        let precondition = if_match(&request)?;
+        let precondition = if_match(&request);
         let update = UpdateSecret::from_json(&take_json_body(&mut request)?)?;
         let updated = app
             .secrets
@@ -200,7 +200,13 @@ mod tests {
         assert_eq!(stored_value(&app, &secret.id).await, b"v");
 
         let malformed = handle(&app, guarded("se-no-quotes", r#"{"name":"x"}"#).rest_v1()).await;
-        assert_eq!(malformed.status(), 400);
+        assert_eq!(malformed.status(), 412);
+        assert!(
+            json_body(&malformed)["message"]
+                .as_str()
+                .unwrap()
+                .contains("entity tags")
+        );
         let any = handle(&app, guarded("*", r#"{"name":"Three"}"#).rest_v1()).await;
         assert_eq!(etag(&any), format!("\"{}.3\"", secret.id));
         // Without If-Match, the contract's unconditional update.
@@ -211,7 +217,7 @@ mod tests {
                 .iter()
                 .map(|(_, _, status)| *status)
                 .collect::<Vec<_>>(),
-            [200, 200, 412, 412, 400, 200, 200]
+            [200, 200, 412, 412, 412, 200, 200]
         );
     }
 

@@ -58,6 +58,23 @@ pub struct Caller {
     pub subject: Option<String>,
 }
 
+/// The caller a verified token names, before its permission is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identified {
+    pub caller: Caller,
+    missing_permission: Option<String>,
+}
+
+impl Identified {
+    /// The caller, if the token grants the permission; else a 403.
+    pub fn authorize(self) -> Result<Caller> {
+        match self.missing_permission {
+            None => Ok(self.caller),
+            Some(permission) => Err(Error::Forbidden { permission }),
+        }
+    }
+}
+
 enum Keys {
     /// One key, which verifies exactly one algorithm.
     Static {
@@ -148,8 +165,16 @@ impl Authenticator {
         })
     }
 
-    /// Authenticates the value of an `Authorization` header.
+    /// Authenticates the value of an `Authorization` header and checks the
+    /// permission.
     pub async fn authenticate(&self, authorization: Option<&[u8]>) -> Result<Caller> {
+        self.identify(authorization).await?.authorize()
+    }
+
+    /// Verifies the token and says who it names, leaving the permission to
+    /// be checked: so that a refusal for a missing permission can still be
+    /// recorded under the caller's tenant.
+    pub async fn identify(&self, authorization: Option<&[u8]>) -> Result<Identified> {
         let token = bearer_token(authorization)?;
         let claims = self.verify(token).await?;
         let tenant = claims
@@ -157,13 +182,13 @@ impl Authenticator {
             .and_then(Value::as_str)
             .and_then(TenantId::parse)
             .ok_or(Error::unauthenticated(AuthFailure::Invalid))?;
-        if !grants(&claims, &self.permission) {
-            return Err(Error::Forbidden {
-                permission: self.permission.clone(),
-            });
-        }
         let subject = claims.get("sub").and_then(Value::as_str).map(str::to_owned);
-        Ok(Caller { tenant, subject })
+        let missing_permission =
+            (!grants(&claims, &self.permission)).then(|| self.permission.clone());
+        Ok(Identified {
+            caller: Caller { tenant, subject },
+            missing_permission,
+        })
     }
 
     async fn verify(&self, token: &str) -> Result<Map<String, Value>> {
