@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use secrets_core::audit::{Actor, Operation};
 use secrets_core::crypto::{EncryptionContext, SealedValue, open};
-use secrets_core::domain::{SecretId, SecretKey, Tag, TenantId};
+use secrets_core::domain::{SecretId, SecretKey, SecretSummary, Tag, TenantId};
 use secrets_core::dynamo::DynamoStore;
 use secrets_core::idempotency::{IDEMPOTENCY_WINDOW_SECS, IdempotencyKey, now_secs};
 use secrets_core::input::{CreateSecret, UpdateSecret};
@@ -25,6 +25,14 @@ struct Harness {
 }
 
 impl Harness {
+    /// An allowed create of `tag` holding `value` for `tenant`.
+    async fn created(&self, tenant: &TenantId, tag: &str, value: &str) -> SecretSummary {
+        self.secrets
+            .create(&Actor::test(tenant, Operation::Create), create(tag, value))
+            .await
+            .unwrap()
+    }
+
     /// A secret's stored envelope, and what it decrypts to through KMS.
     async fn stored(&self, tenant: &TenantId, id: &SecretId) -> (SealedValue, Vec<u8>) {
         let sealed = self
@@ -96,14 +104,7 @@ async fn the_dynamodb_store_conforms() {
 async fn each_operation_makes_the_fewest_calls() {
     let harness = harness().await;
     let acme = tenant();
-    let created = harness
-        .secrets
-        .create(
-            &Actor::test(&acme, Operation::Create),
-            create("counted", "v"),
-        )
-        .await
-        .unwrap();
+    let created = harness.created(&acme, "counted", "v").await;
     assert_eq!(
         harness.calls.take().calls,
         calls(&[
@@ -225,14 +226,7 @@ async fn only_ciphertext_is_stored_and_values_live_apart() {
     let harness = harness().await;
     let acme = tenant();
     let marker = unique("plaintext-marker");
-    let created = harness
-        .secrets
-        .create(
-            &Actor::test(&acme, Operation::Create),
-            create("apart", &marker),
-        )
-        .await
-        .unwrap();
+    let created = harness.created(&acme, "apart", &marker).await;
 
     // The whole table: every item this test's tenant owns, wherever it is.
     let partitions = [
@@ -325,14 +319,7 @@ async fn only_ciphertext_is_stored_and_values_live_apart() {
 async fn a_new_value_gets_a_new_data_key() {
     let harness = harness().await;
     let acme = tenant();
-    let created = harness
-        .secrets
-        .create(
-            &Actor::test(&acme, Operation::Create),
-            create("rotated", "old"),
-        )
-        .await
-        .unwrap();
+    let created = harness.created(&acme, "rotated", "old").await;
     let (before, _) = harness.stored(&acme, &created.id).await;
     let update = UpdateSecret::from_json(br#"{"secret":"new"}"#).unwrap();
     harness.calls.take();
@@ -480,22 +467,8 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
 async fn resolve_opens_only_an_envelope_in_its_own_context() {
     let harness = harness().await;
     let acme = tenant();
-    let first = harness
-        .secrets
-        .create(
-            &Actor::test(&acme, Operation::Create),
-            create("first", "value of first"),
-        )
-        .await
-        .unwrap();
-    let second = harness
-        .secrets
-        .create(
-            &Actor::test(&acme, Operation::Create),
-            create("second", "value of second"),
-        )
-        .await
-        .unwrap();
+    let first = harness.created(&acme, "first", "value of first").await;
+    let second = harness.created(&acme, "second", "value of second").await;
     harness.calls.take();
     let resolved = harness
         .resolver
@@ -561,14 +534,7 @@ async fn resolve_opens_only_an_envelope_in_its_own_context() {
 async fn each_allowed_operation_writes_exactly_one_audit_item() {
     let harness = harness().await;
     let acme = tenant();
-    let created = harness
-        .secrets
-        .create(
-            &Actor::test(&acme, Operation::Create),
-            create("audited", "marker-value"),
-        )
-        .await
-        .unwrap();
+    let created = harness.created(&acme, "audited", "marker-value").await;
     harness
         .secrets
         .create(
