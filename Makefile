@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run token resolve test lint check-template check-openapi unit stack-test bench build deploy smoke clean-local
+.PHONY: run token resolve test lint check-boundaries check-template check-openapi unit stack-test bench build deploy smoke clean-local
 
 ## make run: the whole API on http://127.0.0.1:9000 with moto on :5000.
 run: $(VENV_STAMP)
@@ -33,9 +33,17 @@ resolve: $(VENV_STAMP)
 ## end-to-end tests and schemathesis conformance runs over HTTP.
 test: lint check-template check-openapi unit stack-test
 
-lint:
+lint: check-boundaries
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# The domain crate stays independent of AWS and Lambda (docs/design.md):
+# `cargo tree` of what it builds with must show no SDK or runtime crate.
+check-boundaries:
+	@tree=$$(cargo tree -p secrets-domain -e normal,build --prefix none --locked) || exit 1; \
+	if printf '%s\n' "$$tree" | grep -E '^(aws-(sdk|smithy|config|runtime|types|sigv4)|lambda_)'; then \
+	  echo "secrets-domain depends on the AWS SDK or the Lambda runtime (above)"; exit 1; \
+	fi
 
 # Offline: no AWS account or network needed.
 check-template: $(VENV_STAMP)

@@ -2,18 +2,22 @@ use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use secrets_core::audit::{Actor, Operation};
-use secrets_core::crypto::{EncryptionContext, SealedValue, open};
-use secrets_core::domain::{SecretId, SecretKey, SecretSummary, Tag, TenantId};
-use secrets_core::dynamo::DynamoStore;
-use secrets_core::idempotency::{IDEMPOTENCY_WINDOW_SECS, IdempotencyKey, now_secs};
-use secrets_core::input::{CreateSecret, UpdateSecret};
-use secrets_core::kms::KmsDataKeys;
-use secrets_core::metrics::CallCounter;
-use secrets_core::page::PageRequest;
-use secrets_core::service::Secrets;
-use secrets_core::store::{SecretStore, conformance};
-use secrets_tests::{audit_records, audit_summary, required_env, sdk_config, text, unique};
+use secrets_aws::dynamo::DynamoStore;
+use secrets_aws::kms::KmsDataKeys;
+use secrets_aws::metrics::CallCounter;
+use secrets_domain::clock::SystemClock;
+use secrets_domain::crypto::{EncryptionContext, SealedValue, open};
+use secrets_domain::idempotency::{IDEMPOTENCY_WINDOW_SECS, IdempotencyKey};
+use secrets_domain::input::{CreateSecret, UpdateSecret};
+use secrets_domain::model::{SecretId, SecretSummary, Tag, TagOrId, TenantId};
+use secrets_domain::operation::Operation;
+use secrets_domain::page::PageRequest;
+use secrets_domain::ports::{Clock, SecretStore};
+use secrets_domain::service::Secrets;
+use secrets_testkit::{actor, conformance};
+use secrets_tests::{
+    AuditTable, audit_records, audit_summary, required_env, sdk_config, text, unique,
+};
 
 struct Harness {
     secrets: Secrets<DynamoStore, KmsDataKeys>,
@@ -28,7 +32,7 @@ impl Harness {
     /// An allowed create of `tag` holding `value` for `tenant`.
     async fn created(&self, tenant: &TenantId, tag: &str, value: &str) -> SecretSummary {
         self.secrets
-            .create(&Actor::test(tenant, Operation::Create), create(tag, value))
+            .create(&actor(tenant, Operation::Create), create(tag, value))
             .await
             .unwrap()
     }
@@ -88,14 +92,19 @@ fn create(tag: &str, value: &str) -> CreateSecret {
     CreateSecret::from_json(body.to_string().as_bytes()).unwrap()
 }
 
-fn by_tag(tag: &str) -> SecretKey {
-    SecretKey::Tag(Tag::parse(tag).unwrap())
+fn by_tag(tag: &str) -> TagOrId {
+    TagOrId::Tag(Tag::parse(tag).unwrap())
 }
 
 #[tokio::test]
 async fn the_dynamodb_store_conforms() {
     let harness = harness().await;
-    conformance::run_all(harness.secrets.store(), tenant).await;
+    conformance::run_all(
+        harness.secrets.store(),
+        tenant,
+        &AuditTable(harness.raw.clone()),
+    )
+    .await;
     let limited = harness.secrets.store().clone().with_max_secrets(3);
     conformance::the_tenant_limit_holds(&limited, &tenant()).await;
 }
@@ -125,7 +134,7 @@ async fn each_operation_makes_the_fewest_calls() {
     );
     harness
         .secrets
-        .get(&acme, &SecretKey::Id(created.id.clone()))
+        .get(&acme, &TagOrId::Id(created.id.clone()))
         .await
         .unwrap();
     assert_eq!(
@@ -149,7 +158,7 @@ async fn each_operation_makes_the_fewest_calls() {
     harness
         .secrets
         .update(
-            &Actor::test(&acme, Operation::Update),
+            &actor(&acme, Operation::Update),
             &by_tag("counted"),
             rename,
             None,
@@ -164,11 +173,7 @@ async fn each_operation_makes_the_fewest_calls() {
 
     harness
         .secrets
-        .delete(
-            &Actor::test(&acme, Operation::Delete),
-            &by_tag("counted"),
-            None,
-        )
+        .delete(&actor(&acme, Operation::Delete), &by_tag("counted"), None)
         .await
         .unwrap();
     assert_eq!(
@@ -186,7 +191,7 @@ async fn deep_pages_skip_rows_with_count_queries() {
         harness
             .secrets
             .create(
-                &Actor::test(&acme, Operation::Create),
+                &actor(&acme, Operation::Create),
                 create(&format!("row-{i:02}"), "v"),
             )
             .await
@@ -326,7 +331,7 @@ async fn a_new_value_gets_a_new_data_key() {
     harness
         .secrets
         .update(
-            &Actor::test(&acme, Operation::Update),
+            &actor(&acme, Operation::Update),
             &by_tag("rotated"),
             update,
             None,
@@ -361,7 +366,7 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
     let secret = harness
         .secrets
         .create_with_key(
-            &Actor::test(&acme, Operation::Create),
+            &actor(&acme, Operation::Create),
             create("iam", "v"),
             Some(&IdempotencyKey::parse(b"iam-1").unwrap()),
         )
@@ -376,7 +381,7 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
     harness
         .secrets
         .create_with_key(
-            &Actor::test(&acme, Operation::Create),
+            &actor(&acme, Operation::Create),
             create("iam", "v"),
             Some(&IdempotencyKey::parse(b"iam-2").unwrap()),
         )
@@ -390,7 +395,7 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
     harness.secrets.get(&acme, &by_tag("iam")).await.unwrap();
     harness
         .secrets
-        .get(&acme, &SecretKey::Id(secret.id.clone()))
+        .get(&acme, &TagOrId::Id(secret.id.clone()))
         .await
         .unwrap();
     assert_eq!(
@@ -419,7 +424,7 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
         harness
             .secrets
             .update(
-                &Actor::test(&acme, Operation::Update),
+                &actor(&acme, Operation::Update),
                 &by_tag("iam"),
                 update,
                 None,
@@ -432,16 +437,16 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
         granted("UpdateSecretFunction")
     );
 
-    for key in [by_tag("iam"), SecretKey::Id(secret.id.clone())] {
+    for key in [by_tag("iam"), TagOrId::Id(secret.id.clone())] {
         harness
             .resolver
-            .resolve(&Actor::test(&acme, Operation::Resolve), &key)
+            .resolve(&actor(&acme, Operation::Resolve), &key)
             .await
             .unwrap();
     }
     harness
         .resolver
-        .resolve(&Actor::test(&acme, Operation::Resolve), &by_tag("unknown"))
+        .resolve(&actor(&acme, Operation::Resolve), &by_tag("unknown"))
         .await
         .unwrap_err();
     assert_eq!(
@@ -451,7 +456,7 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
 
     harness
         .secrets
-        .delete(&Actor::test(&acme, Operation::Delete), &by_tag("iam"), None)
+        .delete(&actor(&acme, Operation::Delete), &by_tag("iam"), None)
         .await
         .unwrap();
     assert_eq!(
@@ -472,7 +477,7 @@ async fn resolve_opens_only_an_envelope_in_its_own_context() {
     harness.calls.take();
     let resolved = harness
         .resolver
-        .resolve(&Actor::test(&acme, Operation::Resolve), &by_tag("first"))
+        .resolve(&actor(&acme, Operation::Resolve), &by_tag("first"))
         .await
         .unwrap();
     assert_eq!(resolved.value.as_slice(), b"value of first");
@@ -519,8 +524,8 @@ async fn resolve_opens_only_an_envelope_in_its_own_context() {
     let refused = harness
         .resolver
         .resolve(
-            &Actor::test(&acme, Operation::Resolve),
-            &SecretKey::Id(second.id.clone()),
+            &actor(&acme, Operation::Resolve),
+            &TagOrId::Id(second.id.clone()),
         )
         .await
         .unwrap_err();
@@ -537,17 +542,14 @@ async fn each_allowed_operation_writes_exactly_one_audit_item() {
     let created = harness.created(&acme, "audited", "marker-value").await;
     harness
         .secrets
-        .create(
-            &Actor::test(&acme, Operation::Create),
-            create("audited", "v"),
-        )
+        .create(&actor(&acme, Operation::Create), create("audited", "v"))
         .await
         .unwrap_err();
     let rename = UpdateSecret::from_json(br#"{"name":"renamed"}"#).unwrap();
     harness
         .secrets
         .update(
-            &Actor::test(&acme, Operation::Update),
+            &actor(&acme, Operation::Update),
             &by_tag("audited"),
             rename,
             None,
@@ -556,13 +558,13 @@ async fn each_allowed_operation_writes_exactly_one_audit_item() {
         .unwrap();
     harness
         .resolver
-        .resolve(&Actor::test(&acme, Operation::Resolve), &by_tag("audited"))
+        .resolve(&actor(&acme, Operation::Resolve), &by_tag("audited"))
         .await
         .unwrap();
-    let deleter = Actor::test(&acme, Operation::Delete);
+    let deleter = actor(&acme, Operation::Delete);
     harness
         .secrets
-        .delete(&deleter, &SecretKey::Id(created.id.clone()), None)
+        .delete(&deleter, &TagOrId::Id(created.id.clone()), None)
         .await
         .unwrap();
 
@@ -590,7 +592,7 @@ async fn each_allowed_operation_writes_exactly_one_audit_item() {
 async fn an_idempotent_create_is_remembered_by_a_keyed_fingerprint_for_a_day() {
     let harness = harness().await;
     let acme = tenant();
-    let creator = Actor::test(&acme, Operation::Create);
+    let creator = actor(&acme, Operation::Create);
     let key = IdempotencyKey::parse(b"adapter-key").unwrap();
     let first = harness
         .secrets
@@ -622,7 +624,8 @@ async fn an_idempotent_create_is_remembered_by_a_keyed_fingerprint_for_a_day() {
     assert!(!format!("{record:?}").contains("adapter-key"));
     let expires: u64 = record["expiresAt"].as_n().unwrap().parse().unwrap();
     assert!(
-        (IDEMPOTENCY_WINDOW_SECS..=IDEMPOTENCY_WINDOW_SECS + 60).contains(&(expires - now_secs()))
+        (IDEMPOTENCY_WINDOW_SECS..=IDEMPOTENCY_WINDOW_SECS + 60)
+            .contains(&(expires - SystemClock.now().secs()))
     );
 
     harness.calls.take();
@@ -656,7 +659,10 @@ async fn an_idempotent_create_is_remembered_by_a_keyed_fingerprint_for_a_day() {
         .table_name(required_env("TABLE_NAME"))
         .set_key(Some(item_key(&key)))
         .update_expression("SET expiresAt = :past")
-        .expression_attribute_values(":past", AttributeValue::N((now_secs() - 1).to_string()))
+        .expression_attribute_values(
+            ":past",
+            AttributeValue::N((SystemClock.now().secs() - 1).to_string()),
+        )
         .send()
         .await
         .unwrap();

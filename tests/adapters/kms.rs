@@ -1,6 +1,7 @@
-use secrets_core::crypto::{DataKeys, EncryptionContext, open, seal};
-use secrets_core::domain::{SecretId, SecretValue, TenantId};
-use secrets_core::kms::KmsDataKeys;
+use secrets_aws::kms::KmsDataKeys;
+use secrets_domain::crypto::{EncryptionContext, open, seal};
+use secrets_domain::model::{SecretId, SecretValue, TenantId};
+use secrets_domain::ports::DataKeys;
 use secrets_tests::{required_env, sdk_config, unique};
 use zeroize::Zeroizing;
 
@@ -68,7 +69,7 @@ async fn a_missing_key_is_an_internal_error_not_a_crash() {
 /// context, and AES-GCM refuses a ciphertext under the wrong key or context.
 #[tokio::test]
 async fn swapped_or_tampered_envelopes_fail_to_decrypt() {
-    use secrets_core::crypto::SealedValue;
+    use secrets_domain::crypto::SealedValue;
 
     let keys = keys().await;
     let (tenant, a) = ids();

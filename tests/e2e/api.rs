@@ -1,25 +1,20 @@
 //! A small client for the API under test.
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header, get_current_timestamp};
+use jsonwebtoken::Header;
 use reqwest::header::HeaderMap;
 use reqwest::{Client, Method};
+use secrets_testkit::tokens::Minter;
 use secrets_tests::{required_env, unique};
 use serde_json::{Value, json};
 
-pub const PERMISSION: &str = "CREATE_SECRETS";
+pub use secrets_testkit::tokens::PERMISSION;
 
 pub struct Api {
     client: Client,
     base_url: String,
-    signer: Option<Signer>,
+    /// Signs with the stack's HS256 secret, as its issuer.
+    minter: Option<Minter>,
     given_token: Option<String>,
-}
-
-/// What minting tokens takes: the stack's HS256 secret and its claims.
-struct Signer {
-    secret: String,
-    issuer: String,
-    audience: String,
 }
 
 /// A tenant of its own for one test, with a token holding the permission.
@@ -72,19 +67,20 @@ impl Api {
     /// `E2E_JWT_ISSUER`, `E2E_JWT_AUDIENCE`) for the full suite, or a ready
     /// token (`E2E_TOKEN`) for the `smoke_` tests, or both.
     pub fn from_env() -> Self {
-        let signer = std::env::var("E2E_JWT_HS256_SECRET")
-            .ok()
-            .map(|secret| Signer {
-                secret,
-                issuer: required_env("E2E_JWT_ISSUER"),
-                audience: required_env("E2E_JWT_AUDIENCE"),
-            });
+        let minter = std::env::var("E2E_JWT_HS256_SECRET").ok().map(|secret| {
+            Minter::hs256(
+                secret.as_bytes(),
+                &required_env("E2E_JWT_ISSUER"),
+                &required_env("E2E_JWT_AUDIENCE"),
+            )
+            .subject("e2e")
+        });
         Self {
             client: Client::new(),
             base_url: required_env("E2E_BASE_URL")
                 .trim_end_matches('/')
                 .to_owned(),
-            signer,
+            minter,
             given_token: std::env::var("E2E_TOKEN")
                 .ok()
                 .filter(|token| !token.is_empty()),
@@ -102,41 +98,27 @@ impl Api {
         }
     }
 
-    pub fn token_with(&self, tenant: &str, permissions: &[&str], extra: Value) -> String {
-        let signer = self.signer.as_ref().unwrap_or_else(|| {
+    fn minter(&self) -> &Minter {
+        self.minter.as_ref().unwrap_or_else(|| {
             panic!(
                 "E2E_JWT_HS256_SECRET is not set: this test mints tokens; against a deployment \
                  only the smoke_ tests run (`make smoke`)"
             )
-        });
-        let mut claims = json!({
-            "iss": signer.issuer,
-            "aud": signer.audience,
-            "sub": "e2e",
-            "exp": get_current_timestamp() + 600,
-            "tenant": tenant,
-            "permissions": permissions,
-        });
+        })
+    }
+
+    pub fn token_with(&self, tenant: &str, permissions: &[&str], extra: Value) -> String {
+        let minter = self.minter();
+        let mut claims = minter.claims(tenant, permissions);
         for (key, value) in extra.as_object().into_iter().flatten() {
             claims[key] = value.clone();
         }
-        jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &EncodingKey::from_secret(signer.secret.as_bytes()),
-        )
-        .unwrap()
+        minter.sign(&claims)
     }
 
     /// Signs arbitrary claims with the stack's secret, under `header`.
     pub fn sign_claims(&self, header: Header, claims: &Value) -> String {
-        let signer = self.signer.as_ref().expect("E2E_JWT_HS256_SECRET");
-        jsonwebtoken::encode(
-            &header,
-            claims,
-            &EncodingKey::from_secret(signer.secret.as_bytes()),
-        )
-        .unwrap()
+        self.minter().sign_under(header, claims)
     }
 
     pub fn token(&self, tenant: &str, permissions: &[&str]) -> String {

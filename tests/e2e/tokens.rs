@@ -1,34 +1,15 @@
 //! The JWT abuse table, over HTTP against a stack verifying HS256 tokens:
 //! every row is 401 with a bearer challenge, never a 5xx, never an echo of
-//! the token. (JWKS-only rows, unknown kids and key rotation, are unit tests
-//! of secrets-core's auth module, against a real HTTP JWKS server.)
+//! the token. (JWKS-only rows, unknown kids and key rotation, are tests of
+//! the verifier in secrets-domain, and over a real HTTP JWKS server in
+//! secrets-aws.)
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header, get_current_timestamp};
 use reqwest::Method;
+use secrets_testkit::tokens::{self, RSA_A_PRIVATE, base64url as b64, sign};
 use serde_json::{Value, json};
 
 use crate::api::{Api, PERMISSION};
-
-const RSA_PRIVATE: &str = include_str!("../../crates/secrets-core/testdata/rsa-a.private.pem");
-
-fn b64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
-fn sign(header: Header, claims: &Value, key: &EncodingKey) -> String {
-    jsonwebtoken::encode(&header, claims, key).unwrap()
-}
 
 /// (row name, the Authorization header's token)
 fn abusive_tokens(api: &Api, tenant: &str) -> Vec<(&'static str, String)> {
@@ -37,16 +18,8 @@ fn abusive_tokens(api: &Api, tenant: &str) -> Vec<(&'static str, String)> {
     let claims = jsonwebtoken::dangerous::insecure_decode::<Value>(&valid)
         .unwrap()
         .claims;
-    let with = |key: &str, value: Value| {
-        let mut claims = claims.clone();
-        claims[key] = value;
-        claims
-    };
-    let without = |key: &str| {
-        let mut claims = claims.clone();
-        claims.as_object_mut().unwrap().remove(key);
-        claims
-    };
+    let with = |key: &str, value: Value| tokens::with(claims.clone(), key, value);
+    let without = |key: &str| tokens::without(claims.clone(), key);
     // Tokens signed with the stack's own secret, with a bad claim each.
     let resigned = |claims: Value| api.sign_claims(Header::new(Algorithm::HS256), &claims);
     let (header, payload, signature) = {
@@ -88,7 +61,7 @@ fn abusive_tokens(api: &Api, tenant: &str) -> Vec<(&'static str, String)> {
             sign(
                 Header::new(Algorithm::RS256),
                 &claims,
-                &EncodingKey::from_rsa_pem(RSA_PRIVATE.as_bytes()).unwrap(),
+                &EncodingKey::from_rsa_pem(RSA_A_PRIVATE.as_bytes()).unwrap(),
             ),
         ),
         (

@@ -2,7 +2,9 @@
 //! from the environment that `make test` (scripts/devstack.py) provides.
 
 use aws_config::{BehaviorVersion, SdkConfig};
-use secrets_core::domain::random_hex;
+use secrets_domain::model::{SecretId, TenantId, random_hex};
+use secrets_domain::operation::Operation;
+use secrets_testkit::conformance::ReadAuditTrail;
 
 /// A variable the suite cannot run without. Missing means the suite was
 /// started outside `make test`: fail loudly rather than pass vacuously.
@@ -74,4 +76,27 @@ pub fn audit_summary(records: &[AuditItem]) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// The audit table in `AUDIT_TABLE_NAME`, as the conformance suite reads it
+/// back.
+pub struct AuditTable(pub aws_sdk_dynamodb::Client);
+
+impl ReadAuditTrail for AuditTable {
+    async fn allowed(&self, tenant: &TenantId) -> Vec<(Operation, SecretId)> {
+        audit_records(&self.0, tenant.as_str())
+            .await
+            .iter()
+            .filter(|record| text(record, "outcome") == "allowed")
+            .map(|record| {
+                let name = text(record, "operation");
+                let operation = Operation::ALL
+                    .into_iter()
+                    .find(|operation| operation.as_str() == name)
+                    .unwrap_or_else(|| panic!("an audit record of an unknown operation: {name}"));
+                let id = SecretId::parse(text(record, "secretId")).expect("a secret id");
+                (operation, id)
+            })
+            .collect()
+    }
 }

@@ -15,21 +15,24 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use aws_config::BehaviorVersion;
-use secrets_core::domain::{SecretSummary, TenantId};
-use secrets_core::dynamo::count_item;
-use secrets_http::testing::{AUDIENCE, ISSUER, PERMISSION, SHARED_SECRET, TestRequest, token};
+use secrets_aws::dynamo::count_item;
+use secrets_domain::model::{SecretSummary, TenantId};
+use secrets_testkit::events::TestRequest;
+use secrets_testkit::tokens::{AUDIENCE, ISSUER, PERMISSION, SHARED_SECRET, token};
 use serde_json::{Value, json};
 
 use crate::function::Function;
 use crate::report::{ColdStart, DEEP_PAGE_SIZE, Measured, ONE_CALL, Report};
 
-const FUNCTIONS: [&str; 5] = [
-    "list-secrets",
-    "get-secret",
-    "create-secret",
-    "update-secret",
-    "delete-secret",
-];
+/// The functions measured: those behind a route, which the bench drives
+/// with API Gateway events (resolve, invoked directly, is not measured).
+fn functions() -> Vec<&'static str> {
+    secrets_lambda::Function::ALL
+        .into_iter()
+        .filter(|function| function.route().is_some())
+        .map(secrets_lambda::Function::name)
+        .collect()
+}
 const FLOORS: [&str; 2] = ["floor-hello", "floor-clients"];
 const COLD_STARTS: usize = 9;
 
@@ -257,7 +260,7 @@ async fn main() {
         .await;
 
     let started = Instant::now();
-    for name in FLOORS.iter().chain(FUNCTIONS.iter()) {
+    for name in FLOORS.iter().chain(functions().iter()) {
         report.cold_starts.push(bench.cold_starts(name).await);
     }
     eprintln!(
@@ -435,12 +438,12 @@ async fn main() {
         report.values.extend(measured);
     }
 
-    for name in FLOORS.iter().chain(FUNCTIONS.iter()) {
+    for name in FLOORS.iter().chain(functions().iter()) {
         report
             .arm64_bytes
             .insert(name.to_string(), bench.binary_size(name));
     }
-    report.judge(&FUNCTIONS);
+    report.judge(&functions());
     println!("{}", report.render());
     report.write(&PathBuf::from(var("BENCH_OUTPUT")));
 }

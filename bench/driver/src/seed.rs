@@ -3,11 +3,12 @@
 //! one transaction at a time.
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-use secrets_core::crypto::SealedValue;
-use secrets_core::domain::{SecretId, SecretName, SecretSummary, Tag, TenantId};
-use secrets_core::dynamo::{count_item, secret_items};
-use secrets_core::store::NewSecret;
+use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use secrets_aws::dynamo::{Item, count_item, secret_items};
+use secrets_domain::clock::Timestamp;
+use secrets_domain::crypto::SealedValue;
+use secrets_domain::model::{FIRST_VERSION, SecretId, SecretName, SecretSummary, Tag, TenantId};
+use secrets_domain::ports::NewSecret;
 
 /// A KMS-wrapped AES-256 data key is 184 bytes.
 const WRAPPED_KEY_BYTES: usize = 184;
@@ -23,7 +24,7 @@ pub async fn seed(
     count: usize,
     value_bytes: usize,
 ) -> Vec<SecretSummary> {
-    let now = AttributeValue::N("1795000000000".into());
+    let at = Timestamp::from_millis(1_795_000_000_000);
     let mut summaries = Vec::with_capacity(count);
     let mut batch = Vec::with_capacity(BATCH);
     for i in 0..count {
@@ -32,7 +33,7 @@ pub async fn seed(
                 id: SecretId::generate().expect("id"),
                 name: SecretName::parse(format!("Secret number {i:06}")).expect("name"),
                 tag: Tag::parse(&format!("{prefix}-{i:06}")).expect("tag"),
-                version: secrets_core::domain::FIRST_VERSION,
+                version: FIRST_VERSION,
             },
             sealed: SealedValue {
                 ciphertext: vec![0x5a; value_bytes + 16],
@@ -41,8 +42,9 @@ pub async fn seed(
                 wrapping_key_id: "arn:aws:kms:us-east-1:123456789012:key/bench".into(),
             },
             idempotency: None,
+            at,
         };
-        for item in secret_items(tenant, &secret, &now) {
+        for item in secret_items(tenant, &secret) {
             batch.push(item);
             if batch.len() == BATCH {
                 write(client, table, std::mem::take(&mut batch)).await;
@@ -61,7 +63,7 @@ pub async fn seed(
     summaries
 }
 
-async fn write(client: &Client, table: &str, items: Vec<secrets_core::dynamo::Item>) {
+async fn write(client: &Client, table: &str, items: Vec<Item>) {
     let mut requests: Vec<WriteRequest> = items
         .into_iter()
         .map(|item| {

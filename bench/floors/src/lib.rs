@@ -3,18 +3,13 @@
 
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, SdkConfig};
-use secrets_core::aws::{retry_config, timeout_config};
-use secrets_core::config::CallTimeouts;
+use aws_config::SdkConfig;
+use secrets_aws::sdk::{self, CallTimeouts};
 
 pub async fn sdk_config() -> SdkConfig {
-    let timeouts = CallTimeouts {
+    sdk::load(CallTimeouts {
         attempt: Duration::from_secs(2),
         operation: Duration::from_secs(5),
-    };
-    aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(timeout_config(timeouts))
-        .retry_config(retry_config())
-        .load()
-        .await
+    })
+    .await
 }

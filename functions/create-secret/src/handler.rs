@@ -1,45 +1,42 @@
-use secrets_core::audit::Operation;
-use secrets_core::crypto::DataKeys;
-use secrets_core::idempotency::RequestMacs;
-use secrets_core::input::CreateSecret;
-use secrets_core::store::SecretStore;
-use secrets_http::request::{idempotency_key, take_json_body};
-use secrets_http::response::created;
-use secrets_http::{App, Body, Request, Response};
+use secrets_domain::input::CreateSecret;
+use secrets_domain::ports::{DataKeys, RequestMacs, SecretStore};
+use secrets_lambda::request::{idempotency_key, take_json_body};
+use secrets_lambda::response::created;
+use secrets_lambda::{App, Body, Request, Response};
 
 pub async fn handle<S: SecretStore, K: DataKeys + RequestMacs>(
     app: &App<S, K>,
     mut request: Request,
 ) -> Response<Body> {
-    let exchange = app.exchange(&request, "createSecret");
-    let mut trail = exchange.trail(Operation::Create);
+    let mut exchange = app.exchange(&request);
     let result = async {
-        let actor = app.actor(&request, &mut trail).await?;
+        let actor = app.actor(&request, exchange.trail()).await?;
         let key = idempotency_key(&request)?;
         let create = CreateSecret::from_json(&take_json_body(&mut request)?)?;
-        trail.requested_tag(&create.tag);
-        created(
-            &app.secrets
-                .create_with_key(&actor, create, key.as_ref())
-                .await?,
-        )
+        exchange.trail().requested_tag(&create.tag);
+        let created_secret = app.secrets.create_with_key(&actor, create, key.as_ref());
+        created(&created_secret.await?)
     };
     let result = result.await;
-    exchange
-        .finish_audited(result, &trail, app.secrets.store())
-        .await
+    exchange.respond(result).await
 }
 
 #[cfg(test)]
 mod tests {
-    use secrets_core::domain::{SecretId, SecretKey, Tag, TenantId};
-    use secrets_core::page::PageRequest;
-    use secrets_http::testing::{
-        PERMISSION, TestApp, TestRequest, app, audit_trail, json_body, token,
-    };
+    use secrets_domain::model::{SecretId, Tag, TagOrId, TenantId};
+    use secrets_domain::operation::Operation;
+    use secrets_domain::page::PageRequest;
+    use secrets_lambda::Function;
+    use secrets_testkit::app::{TestApp, audit_trail};
+    use secrets_testkit::events::{TestRequest, json_body};
+    use secrets_testkit::tokens::{PERMISSION, token};
     use serde_json::{Value, json};
 
     use super::*;
+
+    fn app() -> TestApp {
+        secrets_testkit::app::app(Function::CreateSecret)
+    }
 
     fn create(body: &str) -> TestRequest {
         TestRequest::new("POST", "/api/v1/secrets")
@@ -97,7 +94,7 @@ mod tests {
         let acme = TenantId::parse("acme").unwrap();
         assert!(
             app.secrets
-                .get(&acme, &SecretKey::Tag(Tag::parse("t").unwrap()))
+                .get(&acme, &TagOrId::Tag(Tag::parse("t").unwrap()))
                 .await
                 .is_ok()
         );

@@ -1,16 +1,14 @@
-use secrets_core::audit::Operation;
-use secrets_core::store::SecretStore;
-use secrets_http::request::{if_match, secret_key};
-use secrets_http::response::empty;
-use secrets_http::{App, Body, Request, Response};
+use secrets_domain::ports::SecretStore;
+use secrets_lambda::request::{if_match, tag_or_id};
+use secrets_lambda::response::empty;
+use secrets_lambda::{App, Body, Request, Response};
 
 pub async fn handle<S: SecretStore, K>(app: &App<S, K>, request: Request) -> Response<Body> {
-    let exchange = app.exchange(&request, "deleteSecret");
-    let mut trail = exchange.trail(Operation::Delete);
+    let mut exchange = app.exchange(&request);
     let result = async {
-        let actor = app.actor(&request, &mut trail).await?;
-        let key = secret_key(&request)?;
-        trail.requested(&key);
+        let actor = app.actor(&request, exchange.trail()).await?;
+        let key = tag_or_id(&request)?;
+        exchange.trail().requested(&key);
         let precondition = if_match(&request);
         app.secrets
             .delete(&actor, &key, precondition.as_ref())
@@ -18,21 +16,25 @@ pub async fn handle<S: SecretStore, K>(app: &App<S, K>, request: Request) -> Res
         empty()
     };
     let result = result.await;
-    exchange
-        .finish_audited(result, &trail, app.secrets.store())
-        .await
+    exchange.respond(result).await
 }
 
 #[cfg(test)]
 mod tests {
-    use secrets_core::domain::TenantId;
-    use secrets_core::page::PageRequest;
-    use secrets_http::testing::{
-        PERMISSION, TestRequest, app, audit_trail, json_body, seed, token,
-    };
+    use secrets_domain::model::TenantId;
+    use secrets_domain::operation::Operation;
+    use secrets_domain::page::PageRequest;
+    use secrets_lambda::Function;
+    use secrets_testkit::app::{TestApp, audit_trail, seed};
+    use secrets_testkit::events::{TestRequest, json_body};
+    use secrets_testkit::tokens::{PERMISSION, token};
     use serde_json::Value;
 
     use super::*;
+
+    fn app() -> TestApp {
+        secrets_testkit::app::app(Function::DeleteSecret)
+    }
 
     #[tokio::test]
     async fn deletes_by_tag_or_id_with_an_empty_200() {

@@ -1,24 +1,31 @@
-use secrets_core::store::SecretStore;
-use secrets_http::request::secret_key;
-use secrets_http::response::secret;
-use secrets_http::{App, Body, Request, Response};
+use secrets_domain::ports::SecretStore;
+use secrets_lambda::request::tag_or_id;
+use secrets_lambda::response::secret;
+use secrets_lambda::{App, Body, Request, Response};
 
 pub async fn handle<S: SecretStore, K>(app: &App<S, K>, request: Request) -> Response<Body> {
-    let exchange = app.exchange(&request, "getSecret");
+    let exchange = app.exchange(&request);
     let result = async {
         let caller = app.authenticate(&request).await?;
-        let key = secret_key(&request)?;
+        let key = tag_or_id(&request)?;
         secret(&app.secrets.get(&caller.tenant, &key).await?)
     };
-    exchange.finish(result.await)
+    exchange.respond(result.await).await
 }
 
 #[cfg(test)]
 mod tests {
-    use secrets_http::testing::{PERMISSION, TestRequest, app, json_body, seed, token};
+    use secrets_lambda::Function;
+    use secrets_testkit::app::{TestApp, seed};
+    use secrets_testkit::events::{TestRequest, json_body};
+    use secrets_testkit::tokens::{PERMISSION, token};
     use serde_json::json;
 
     use super::*;
+
+    fn app() -> TestApp {
+        secrets_testkit::app::app(Function::GetSecret)
+    }
 
     #[tokio::test]
     async fn finds_a_secret_by_tag_or_id_from_either_event_shape() {

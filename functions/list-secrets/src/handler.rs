@@ -1,24 +1,31 @@
-use secrets_core::store::SecretStore;
-use secrets_http::request::page_request;
-use secrets_http::response::json;
-use secrets_http::{App, Body, Request, Response};
+use secrets_domain::ports::SecretStore;
+use secrets_lambda::request::page_request;
+use secrets_lambda::response::json;
+use secrets_lambda::{App, Body, Request, Response};
 
 pub async fn handle<S: SecretStore, K>(app: &App<S, K>, request: Request) -> Response<Body> {
-    let exchange = app.exchange(&request, "listAllSecrets");
+    let exchange = app.exchange(&request);
     let result = async {
         let caller = app.authenticate(&request).await?;
         let page = page_request(&request)?;
         json(&app.secrets.list(&caller.tenant, page).await?)
     };
-    exchange.finish(result.await)
+    exchange.respond(result.await).await
 }
 
 #[cfg(test)]
 mod tests {
-    use secrets_http::testing::{PERMISSION, TestRequest, app, json_body, seed, token};
+    use secrets_lambda::Function;
+    use secrets_testkit::app::{TestApp, seed};
+    use secrets_testkit::events::{TestRequest, json_body};
+    use secrets_testkit::tokens::{PERMISSION, token};
     use serde_json::json;
 
     use super::*;
+
+    fn app() -> TestApp {
+        secrets_testkit::app::app(Function::ListSecrets)
+    }
 
     fn list(token: &str) -> TestRequest {
         TestRequest::new("GET", "/api/v1/secrets").bearer(token)

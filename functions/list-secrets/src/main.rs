@@ -2,8 +2,10 @@
 
 mod handler;
 
+use secrets_lambda::{Function, serve, start};
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    let app = secrets_http::App::read_only().await?;
-    secrets_http::serve(app, handler::handle).await
+    let app = start::<()>(Function::ListSecrets).await?;
+    serve(app, handler::handle).await
 }

@@ -1,56 +1,48 @@
-use secrets_core::audit::Operation;
-use secrets_core::crypto::DataKeys;
-use secrets_core::input::ResolveSecret;
-use secrets_core::service::Resolved;
-use secrets_core::store::SecretStore;
-use secrets_http::{Diagnostic, LambdaEvent, Resolver};
+use secrets_domain::input::ResolveSecret;
+use secrets_domain::ports::{DataKeys, SecretStore};
+use secrets_domain::service::Resolved;
+use secrets_lambda::{App, Diagnostic, LambdaEvent};
 use serde_json::Value;
 
 /// `{"tenant", "tagOrId", "caller"?}` in; `{"id", "name", "tag", "value"}`
 /// out, or a function error whose `errorType` is the contract's error type.
 pub async fn handle<S: SecretStore, K: DataKeys>(
-    app: &Resolver<S, K>,
+    app: &App<S, K>,
     event: LambdaEvent<Value>,
 ) -> Result<Resolved, Diagnostic> {
-    let exchange = app.exchange(&event.context, "resolveSecret");
-    let mut trail = exchange.trail(Operation::Resolve);
+    let mut exchange = app.invocation(&event.context);
     let result = async {
         let request = ResolveSecret::from_event(&event.payload)?;
+        let trail = exchange.trail();
         let actor = trail.actor(&request.tenant, request.on_behalf_of.as_deref());
         trail.requested(&request.key);
         app.secrets.resolve(&actor, &request.key).await
     };
     let result = result.await;
-    exchange
-        .finish_invocation_audited(result, &trail, app.secrets.store())
-        .await
+    exchange.answer(result).await
 }
 
 #[cfg(test)]
 mod tests {
-    use secrets_core::audit::{Actor, Outcome};
-    use secrets_core::crypto::LocalDataKeys;
-    use secrets_core::domain::TenantId;
-    use secrets_core::input::CreateSecret;
-    use secrets_core::service::Secrets;
-    use secrets_core::store::MemoryStore;
-    use secrets_http::lambda_runtime::Context;
+    use secrets_domain::audit::Outcome;
+    use secrets_domain::input::CreateSecret;
+    use secrets_domain::model::TenantId;
+    use secrets_domain::operation::Operation;
+    use secrets_lambda::Function;
+    use secrets_lambda::lambda_runtime::Context;
+    use secrets_testkit::actor;
+    use secrets_testkit::app::{TestApp, app};
     use serde_json::json;
 
     use super::*;
 
-    type TestResolver = Resolver<MemoryStore, LocalDataKeys>;
-
-    async fn resolver_with(tenant: &str, tag: &str, value: &str) -> (TestResolver, String) {
-        let app = Resolver::new(Secrets::new(
-            MemoryStore::default(),
-            LocalDataKeys::default(),
-        ));
+    async fn resolver_with(tenant: &str, tag: &str, value: &str) -> (TestApp, String) {
+        let app = app(Function::ResolveSecret);
         let body = json!({"tag": tag, "name": "Database", "secret": value}).to_string();
         let created = app
             .secrets
             .create(
-                &Actor::test(&TenantId::parse(tenant).unwrap(), Operation::Create),
+                &actor(&TenantId::parse(tenant).unwrap(), Operation::Create),
                 CreateSecret::from_json(body.as_bytes()).unwrap(),
             )
             .await
@@ -58,7 +50,7 @@ mod tests {
         (app, created.id.to_string())
     }
 
-    async fn invoke(app: &TestResolver, event: Value) -> Result<Value, Diagnostic> {
+    async fn invoke(app: &TestApp, event: Value) -> Result<Value, Diagnostic> {
         let event = LambdaEvent::new(event, Context::default());
         handle(app, event)
             .await

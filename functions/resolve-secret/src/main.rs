@@ -4,8 +4,11 @@
 
 mod handler;
 
+use secrets_aws::kms::KmsDataKeys;
+use secrets_lambda::{Function, serve_invocations, start};
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    let app = secrets_http::Resolver::from_env().await?;
-    secrets_http::serve_invocations(app, handler::handle).await
+    let app = start::<KmsDataKeys>(Function::ResolveSecret).await?;
+    serve_invocations(app, handler::handle).await
 }

@@ -1,21 +1,18 @@
-use secrets_core::audit::Operation;
-use secrets_core::crypto::DataKeys;
-use secrets_core::input::UpdateSecret;
-use secrets_core::store::SecretStore;
-use secrets_http::request::{if_match, secret_key, take_json_body};
-use secrets_http::response::secret;
-use secrets_http::{App, Body, Request, Response};
+use secrets_domain::input::UpdateSecret;
+use secrets_domain::ports::{DataKeys, SecretStore};
+use secrets_lambda::request::{if_match, tag_or_id, take_json_body};
+use secrets_lambda::response::secret;
+use secrets_lambda::{App, Body, Request, Response};
 
 pub async fn handle<S: SecretStore, K: DataKeys>(
     app: &App<S, K>,
     mut request: Request,
 ) -> Response<Body> {
-    let exchange = app.exchange(&request, "updateSecret");
-    let mut trail = exchange.trail(Operation::Update);
+    let mut exchange = app.exchange(&request);
     let result = async {
-        let actor = app.actor(&request, &mut trail).await?;
-        let key = secret_key(&request)?;
-        trail.requested(&key);
+        let actor = app.actor(&request, exchange.trail()).await?;
+        let key = tag_or_id(&request)?;
+        exchange.trail().requested(&key);
         let precondition = if_match(&request);
         let update = UpdateSecret::from_json(&take_json_body(&mut request)?)?;
         let updated = app
@@ -24,22 +21,25 @@ pub async fn handle<S: SecretStore, K: DataKeys>(
         secret(&updated.await?)
     };
     let result = result.await;
-    exchange
-        .finish_audited(result, &trail, app.secrets.store())
-        .await
+    exchange.respond(result).await
 }
 
 #[cfg(test)]
 mod tests {
-    use secrets_core::crypto::{EncryptionContext, open};
-    use secrets_core::domain::{SecretId, TenantId};
-    use secrets_core::store::SecretStore;
-    use secrets_http::testing::{
-        PERMISSION, TestApp, TestRequest, app, audit_trail, json_body, seed, token,
-    };
+    use secrets_domain::crypto::{EncryptionContext, open};
+    use secrets_domain::model::{SecretId, TenantId};
+    use secrets_domain::operation::Operation;
+    use secrets_lambda::Function;
+    use secrets_testkit::app::{TestApp, audit_trail, seed};
+    use secrets_testkit::events::{TestRequest, json_body};
+    use secrets_testkit::tokens::{PERMISSION, token};
     use serde_json::json;
 
     use super::*;
+
+    fn app() -> TestApp {
+        secrets_testkit::app::app(Function::UpdateSecret)
+    }
 
     fn update(key: &str, body: &str) -> TestRequest {
         TestRequest::for_secret("PUT", key)

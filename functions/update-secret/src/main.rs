@@ -3,8 +3,11 @@
 
 mod handler;
 
+use secrets_aws::kms::KmsDataKeys;
+use secrets_lambda::{Function, serve, start};
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    let app = secrets_http::App::read_write().await?;
-    secrets_http::serve(app, handler::handle).await
+    let app = start::<KmsDataKeys>(Function::UpdateSecret).await?;
+    serve(app, handler::handle).await
 }

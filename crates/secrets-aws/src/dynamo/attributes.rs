@@ -1,0 +1,47 @@
+//! The attribute names of the secrets table's items and of audit records:
+//! each spelled once, here. What each item holds is in [`super::layout`].
+
+/// Partition and sort key of both tables.
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+
+// A secret's metadata (TAG and META items; an idempotency record keeps a
+// copy of the answer it replays).
+pub const ID: &str = "id";
+pub const NAME: &str = "name";
+pub const TAG: &str = "tag";
+/// The version the `ETag` names; absent on items written before versions.
+pub const VERSION: &str = "version";
+/// Milliseconds since the epoch.
+pub const CREATED_AT: &str = "createdAt";
+pub const UPDATED_AT: &str = "updatedAt";
+
+/// The tenant's number of secrets (COUNT item).
+pub const COUNT: &str = "count";
+
+// A secret's sealed value (VALUE item).
+pub const CIPHERTEXT: &str = "ciphertext";
+pub const NONCE: &str = "nonce";
+pub const WRAPPED_KEY: &str = "wrappedKey";
+pub const WRAPPING_KEY_ID: &str = "wrappingKeyId";
+pub const CIPHER: &str = "cipher";
+
+// An idempotency record.
+pub const FINGERPRINT: &str = "fingerprint";
+/// Seconds since the epoch: the TTL attribute of both tables.
+pub const EXPIRES_AT: &str = "expiresAt";
+
+// An audit record.
+pub const TIME: &str = "time";
+pub const TIME_MS: &str = "timeMs";
+pub const OPERATION: &str = "operation";
+pub const REQUEST_ID: &str = "requestId";
+pub const TENANT: &str = "tenant";
+pub const SUBJECT: &str = "subject";
+pub const SECRET_ID: &str = "secretId";
+pub const REQUESTED: &str = "requested";
+pub const REPLAYED: &str = "replayed";
+pub const OUTCOME: &str = "outcome";
+pub const STATUS: &str = "status";
+pub const ERROR_TYPE: &str = "errorType";
+pub const REASON: &str = "reason";

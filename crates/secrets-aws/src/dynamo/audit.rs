@@ -1,0 +1,127 @@
+//! The audit table: records of allowed changes join their change's
+//! transaction; every other record (resolves, refusals) is one PutItem.
+//! A record, once written, is never overwritten.
+//!
+//! A tenant's records share one partition (unauthenticated attempts one of
+//! their own), in time order:
+//!
+//! | pk                                | sk                             |
+//! |-----------------------------------|--------------------------------|
+//! | `TENANT#<t>` or `UNAUTHENTICATED` | `<RFC 3339 time>#<request id>` |
+
+use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
+use secrets_domain::audit::{AuditRecord, Outcome};
+use secrets_domain::error::{Error, Result};
+use secrets_domain::ports::AuditLog;
+
+use super::attributes::{
+    ERROR_TYPE, EXPIRES_AT, OPERATION, OUTCOME, REASON, REPLAYED, REQUEST_ID, REQUESTED, SECRET_ID,
+    STATUS, SUBJECT, TAG, TENANT, TIME, TIME_MS,
+};
+use super::codec::ItemBuilder;
+use super::expressions::Condition;
+use super::layout::ItemKey;
+use super::transaction::{Role, Transaction};
+use super::{DynamoStore, Item};
+use crate::errors::classify;
+
+/// Where audit records go: a table of their own, so that they can be kept
+/// (and access to them granted) apart from the secrets.
+#[derive(Clone)]
+pub(super) struct AuditTable {
+    pub(super) name: String,
+    /// 0: records never expire.
+    pub(super) retention_days: u64,
+}
+
+impl DynamoStore {
+    fn audit_table(&self) -> Result<&AuditTable> {
+        self.audit.as_ref().ok_or(Error::Internal {
+            context: "writing an audit record",
+            source: Some("this function has no audit table configured".into()),
+        })
+    }
+
+    /// The record of an allowed change, as one more item of its transaction.
+    pub(super) fn put_audit_record(
+        &self,
+        write: &mut Transaction,
+        record: Option<&AuditRecord>,
+    ) -> Result<()> {
+        let Some(record) = record else {
+            return Ok(());
+        };
+        let audit = self.audit_table()?;
+        write.put(
+            Role::AuditRecord,
+            &audit.name,
+            audit_item(record, audit.retention_days),
+            Condition::absent(),
+        )
+    }
+}
+
+impl AuditLog for DynamoStore {
+    /// One PutItem that never overwrites: a record, once written, stays.
+    async fn record(&self, record: &AuditRecord) -> Result<()> {
+        let audit = self.audit_table()?;
+        let condition = Condition::absent();
+        self.client
+            .put_item()
+            .table_name(&audit.name)
+            .set_item(Some(audit_item(record, audit.retention_days)))
+            .condition_expression(condition.text)
+            .set_expression_attribute_names(Some(condition.placeholders.names))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| classify("writing an audit record", e))?;
+        Ok(())
+    }
+}
+
+/// An audit record as an item of the audit table.
+pub fn audit_item(record: &AuditRecord, retention_days: u64) -> Item {
+    let partition = match &record.tenant {
+        Some(tenant) => ItemKey::tenant_partition(tenant),
+        None => "UNAUTHENTICATED".to_owned(),
+    };
+    let time = record.time().to_string();
+    let key = ItemKey::new(partition, format!("{time}#{}", record.request_id));
+    let mut item = ItemBuilder::at(&key)
+        .text(TIME, &time)
+        .number(TIME_MS, record.time_ms)
+        .text(OPERATION, record.operation.as_str())
+        .text(REQUEST_ID, &record.request_id);
+    let optional = [
+        (TENANT, record.tenant.as_ref().map(|t| t.as_str())),
+        (SUBJECT, record.subject.as_deref()),
+        (SECRET_ID, record.secret_id.as_ref().map(|id| id.as_str())),
+        (TAG, record.tag.as_ref().map(|tag| tag.as_str())),
+        (REQUESTED, record.requested.as_deref()),
+    ];
+    for (name, value) in optional {
+        if let Some(value) = value {
+            item = item.text(name, value);
+        }
+    }
+    if record.replayed {
+        item = item.flag(REPLAYED);
+    }
+    item = match &record.outcome {
+        Outcome::Allowed => item.text(OUTCOME, "allowed"),
+        Outcome::Refused {
+            status,
+            error_type,
+            reason,
+        } => item
+            .text(OUTCOME, "refused")
+            .number(STATUS, u64::from(*status))
+            .text(ERROR_TYPE, error_type)
+            .text(REASON, reason),
+    };
+    if retention_days > 0 {
+        item = item.number(EXPIRES_AT, record.time_ms / 1000 + retention_days * 86_400);
+    }
+    item.build()
+}

@@ -1,0 +1,220 @@
+//! Items to domain values and back. A stored item that does not decode is
+//! an internal error (500), never a guess.
+
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
+use secrets_domain::clock::Timestamp;
+use secrets_domain::crypto::{CIPHER_SCHEME, SealedValue};
+use secrets_domain::error::{Error, Result};
+use secrets_domain::idempotency::IdempotencyRecord;
+use secrets_domain::model::{FIRST_VERSION, SecretId, SecretName, SecretSummary, Tag, TenantId};
+use secrets_domain::ports::NewSecret;
+
+use super::Item;
+use super::attributes::{
+    CIPHER, CIPHERTEXT, COUNT, CREATED_AT, EXPIRES_AT, FINGERPRINT, ID, NAME, NONCE, SK, TAG,
+    UPDATED_AT, VERSION, WRAPPED_KEY, WRAPPING_KEY_ID,
+};
+use super::layout::{ItemKey, TAG_PREFIX};
+
+/// An item under construction: its key, then attributes.
+pub(super) struct ItemBuilder(Item);
+
+impl ItemBuilder {
+    pub(super) fn at(key: &ItemKey) -> Self {
+        Self(key.to_item())
+    }
+
+    pub(super) fn text(mut self, name: &str, value: &str) -> Self {
+        self.0
+            .insert(name.to_owned(), AttributeValue::S(value.to_owned()));
+        self
+    }
+
+    pub(super) fn number(mut self, name: &str, value: u64) -> Self {
+        self.0.insert(name.to_owned(), number(value));
+        self
+    }
+
+    pub(super) fn bytes(mut self, name: &str, value: &[u8]) -> Self {
+        self.0.insert(
+            name.to_owned(),
+            AttributeValue::B(Blob::new(value.to_vec())),
+        );
+        self
+    }
+
+    pub(super) fn flag(mut self, name: &str) -> Self {
+        self.0.insert(name.to_owned(), AttributeValue::Bool(true));
+        self
+    }
+
+    pub(super) fn build(self) -> Item {
+        self.0
+    }
+}
+
+pub(super) fn number(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// The three items of a secret, as a create writes them (its TAG, META and
+/// VALUE items); public for bulk loading, which must write the same layout.
+pub fn secret_items(tenant: &TenantId, secret: &NewSecret) -> [Item; 3] {
+    let SecretSummary {
+        id,
+        name,
+        tag,
+        version,
+    } = &secret.summary;
+    let at = secret.at.millis();
+    let tag_item = ItemBuilder::at(&ItemKey::tag(tenant, tag))
+        .text(ID, id.as_str())
+        .text(NAME, name.as_str())
+        .number(VERSION, *version)
+        .build();
+    let meta_item = ItemBuilder::at(&ItemKey::meta(tenant, id))
+        .text(TAG, tag.as_str())
+        .text(NAME, name.as_str())
+        .number(VERSION, *version)
+        .number(CREATED_AT, at)
+        .number(UPDATED_AT, at)
+        .build();
+    [
+        tag_item,
+        meta_item,
+        value_item(tenant, id, &secret.sealed, secret.at),
+    ]
+}
+
+/// The count item of a tenant holding `count` secrets, for bulk loading.
+pub fn count_item(tenant: &TenantId, count: u64) -> Item {
+    ItemBuilder::at(&ItemKey::count(tenant))
+        .number(COUNT, count)
+        .build()
+}
+
+pub(super) fn value_item(
+    tenant: &TenantId,
+    id: &SecretId,
+    sealed: &SealedValue,
+    at: Timestamp,
+) -> Item {
+    ItemBuilder::at(&ItemKey::value(tenant, id))
+        .bytes(CIPHERTEXT, &sealed.ciphertext)
+        .bytes(NONCE, &sealed.nonce)
+        .bytes(WRAPPED_KEY, &sealed.wrapped_key)
+        .text(WRAPPING_KEY_ID, &sealed.wrapping_key_id)
+        .text(CIPHER, CIPHER_SCHEME)
+        .number(UPDATED_AT, at.millis())
+        .build()
+}
+
+pub(super) fn idempotency_item(tenant: &TenantId, record: &IdempotencyRecord) -> Item {
+    let secret = &record.secret;
+    ItemBuilder::at(&ItemKey::idempotency(tenant, &record.key_digest))
+        .bytes(FINGERPRINT, &record.fingerprint)
+        .text(ID, secret.id.as_str())
+        .text(NAME, secret.name.as_str())
+        .text(TAG, secret.tag.as_str())
+        .number(VERSION, secret.version)
+        .number(EXPIRES_AT, record.expires_at.secs())
+        .build()
+}
+
+/// The attributes a read of each kind of item needs.
+pub(super) const TAG_ITEM_ATTRIBUTES: &[&str] = &[SK, ID, NAME, VERSION];
+pub(super) const META_ITEM_ATTRIBUTES: &[&str] = &[TAG, NAME, VERSION];
+pub(super) const VALUE_ITEM_ATTRIBUTES: &[&str] =
+    &[CIPHERTEXT, NONCE, WRAPPED_KEY, WRAPPING_KEY_ID];
+pub(super) const IDEMPOTENCY_ITEM_ATTRIBUTES: &[&str] =
+    &[FINGERPRINT, ID, NAME, TAG, VERSION, EXPIRES_AT];
+
+/// A secret's summary from any item that holds one: the `id` from the item
+/// unless its key already names it (META), the `tag` from the item, or from
+/// the sort key of a TAG item.
+pub(super) fn summary(item: &Item, id: Option<&SecretId>) -> Result<SecretSummary> {
+    let id = match id {
+        Some(id) => id.clone(),
+        None => SecretId::parse(text(item, ID)?).ok_or_else(|| corrupt(ID))?,
+    };
+    let tag = match item.get(TAG) {
+        Some(_) => text(item, TAG)?,
+        None => text(item, SK)?
+            .strip_prefix(TAG_PREFIX)
+            .ok_or_else(|| corrupt("tag item without the tag prefix"))?,
+    };
+    Ok(SecretSummary {
+        id,
+        name: SecretName::parse(text(item, NAME)?.to_owned()).map_err(|_| corrupt(NAME))?,
+        tag: Tag::parse(tag).map_err(|_| corrupt(TAG))?,
+        version: version(item)?,
+    })
+}
+
+pub(super) fn sealed_value(item: &Item) -> Result<SealedValue> {
+    Ok(SealedValue {
+        ciphertext: bytes(item, CIPHERTEXT)?.to_vec(),
+        nonce: bytes(item, NONCE)?
+            .try_into()
+            .map_err(|_| corrupt("nonce has the wrong length"))?,
+        wrapped_key: bytes(item, WRAPPED_KEY)?.to_vec(),
+        wrapping_key_id: text(item, WRAPPING_KEY_ID)?.to_owned(),
+    })
+}
+
+pub(super) fn idempotency_record(item: &Item, key_digest: &str) -> Result<IdempotencyRecord> {
+    Ok(IdempotencyRecord {
+        key_digest: key_digest.to_owned(),
+        fingerprint: bytes(item, FINGERPRINT)?.to_vec(),
+        secret: summary(item, None)?,
+        expires_at: Timestamp::from_secs(whole_number(item, EXPIRES_AT)?),
+    })
+}
+
+/// A tenant's count; a missing item is none.
+pub(super) fn count(item: Option<&Item>) -> Result<u64> {
+    match item.and_then(|item| item.get(COUNT)) {
+        None => Ok(0),
+        // A negative count would mean a bug elsewhere: report no rows
+        // rather than fail every list.
+        Some(AttributeValue::N(n)) => Ok(n.parse::<i64>().map_or(0, |n| n.max(0) as u64)),
+        Some(_) => Err(corrupt("count is not a number")),
+    }
+}
+
+/// Items written before versions existed are at the first version.
+fn version(item: &Item) -> Result<u64> {
+    match item.get(VERSION) {
+        None => Ok(FIRST_VERSION),
+        Some(_) => whole_number(item, VERSION),
+    }
+}
+
+fn text<'a>(item: &'a Item, name: &'static str) -> Result<&'a str> {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => Ok(value),
+        _ => Err(corrupt(name)),
+    }
+}
+
+fn whole_number(item: &Item, name: &'static str) -> Result<u64> {
+    match item.get(name) {
+        Some(AttributeValue::N(value)) => value.parse().map_err(|_| corrupt(name)),
+        _ => Err(corrupt(name)),
+    }
+}
+
+fn bytes<'a>(item: &'a Item, name: &'static str) -> Result<&'a [u8]> {
+    match item.get(name) {
+        Some(AttributeValue::B(value)) => Ok(value.as_ref()),
+        _ => Err(corrupt(name)),
+    }
+}
+
+fn corrupt(what: &'static str) -> Error {
+    Error::Internal {
+        context: "reading a stored item",
+        source: Some(format!("missing or malformed attribute: {what}").into()),
+    }
+}

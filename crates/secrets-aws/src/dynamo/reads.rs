@@ -1,0 +1,66 @@
+//! Single-item reads: a secret by tag or by id, its sealed value, a
+//! tenant's count. Always strongly consistent: a read that follows a write
+//! sees it.
+
+use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
+use secrets_domain::crypto::SealedValue;
+use secrets_domain::error::Result;
+use secrets_domain::model::{SecretId, SecretSummary, TagOrId, TenantId};
+
+use super::codec::{self, META_ITEM_ATTRIBUTES, TAG_ITEM_ATTRIBUTES, VALUE_ITEM_ATTRIBUTES};
+use super::expressions::projection;
+use super::layout::ItemKey;
+use super::{DynamoStore, Item};
+use crate::errors::classify;
+
+impl DynamoStore {
+    /// The attributes named of the item at `key`, if it exists.
+    pub(super) async fn get(&self, key: &ItemKey, attributes: &[&str]) -> Result<Option<Item>> {
+        let (projection, placeholders) = projection(attributes);
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key.to_item()))
+            .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .projection_expression(projection)
+            .set_expression_attribute_names(Some(placeholders.names))
+            .send()
+            .await
+            .map_err(|e| classify("reading an item", e))?;
+        Ok(output.item)
+    }
+
+    /// By tag, the tenant's TAG item; by id, the secret's META item.
+    pub(super) async fn find_secret(
+        &self,
+        tenant: &TenantId,
+        key: &TagOrId,
+    ) -> Result<Option<SecretSummary>> {
+        let (item, id) = match key {
+            TagOrId::Tag(tag) => (
+                self.get(&ItemKey::tag(tenant, tag), TAG_ITEM_ATTRIBUTES)
+                    .await?,
+                None,
+            ),
+            TagOrId::Id(id) => (
+                self.get(&ItemKey::meta(tenant, id), META_ITEM_ATTRIBUTES)
+                    .await?,
+                Some(id),
+            ),
+        };
+        item.map(|item| codec::summary(&item, id)).transpose()
+    }
+
+    pub(super) async fn read_sealed_value(
+        &self,
+        tenant: &TenantId,
+        id: &SecretId,
+    ) -> Result<Option<SealedValue>> {
+        let item = self
+            .get(&ItemKey::value(tenant, id), VALUE_ITEM_ATTRIBUTES)
+            .await?;
+        item.as_ref().map(codec::sealed_value).transpose()
+    }
+}

@@ -1,0 +1,205 @@
+//! One `TransactWriteItems`: its items, each with the [`Role`] it plays, so
+//! that a cancelled write is explained by what failed (the tag is taken, the
+//! tenant is full), never by where the item happened to sit in the list.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{Delete, Put, ReturnConsumedCapacity, TransactWriteItem, Update};
+use secrets_domain::error::{Error, Result};
+use secrets_domain::model::random_hex;
+
+use super::Item;
+use super::expressions::{Changes, Condition};
+use super::layout::ItemKey;
+use crate::errors::{classify, throttled, unavailable};
+
+/// Attempts at a transaction that DynamoDB cancels for a conflict with
+/// another in-flight transaction on the same items; then 503.
+const ATTEMPTS: u32 = 3;
+
+/// What an item of a write is there for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    /// The record of a create's `Idempotency-Key`.
+    IdempotencyRecord,
+    /// The tenant's TAG item of the secret: the tag is taken while it exists.
+    Tag,
+    /// The secret's META item: its version.
+    Meta,
+    /// The secret's VALUE item.
+    Value,
+    /// The tenant's COUNT item.
+    Count,
+    /// The audit record of the change.
+    AuditRecord,
+}
+
+#[derive(Default)]
+pub(super) struct Transaction {
+    items: Vec<(Role, TransactWriteItem)>,
+}
+
+impl Transaction {
+    pub(super) fn put(
+        &mut self,
+        role: Role,
+        table: &str,
+        item: Item,
+        condition: Condition,
+    ) -> Result<()> {
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression(condition.text)
+            .set_expression_attribute_names(Some(condition.placeholders.names))
+            .set_expression_attribute_values(non_empty(condition.placeholders.values))
+            .build()
+            .map_err(|e| Error::internal("building a put", e))?;
+        self.push(role, TransactWriteItem::builder().put(put).build());
+        Ok(())
+    }
+
+    pub(super) fn update(
+        &mut self,
+        role: Role,
+        table: &str,
+        key: &ItemKey,
+        changes: Changes,
+        condition: Option<Condition>,
+    ) -> Result<()> {
+        let (expression, mut placeholders) = changes.into_parts();
+        let condition = condition.map(|condition| {
+            placeholders.merge(condition.placeholders);
+            condition.text
+        });
+        let update = Update::builder()
+            .table_name(table)
+            .set_key(Some(key.to_item()))
+            .update_expression(expression)
+            .set_condition_expression(condition)
+            .set_expression_attribute_names(Some(placeholders.names))
+            .set_expression_attribute_values(non_empty(placeholders.values))
+            .build()
+            .map_err(|e| Error::internal("building an update", e))?;
+        self.push(role, TransactWriteItem::builder().update(update).build());
+        Ok(())
+    }
+
+    pub(super) fn delete(
+        &mut self,
+        role: Role,
+        table: &str,
+        key: &ItemKey,
+        condition: Condition,
+    ) -> Result<()> {
+        let delete = Delete::builder()
+            .table_name(table)
+            .set_key(Some(key.to_item()))
+            .condition_expression(condition.text)
+            .set_expression_attribute_names(Some(condition.placeholders.names))
+            .set_expression_attribute_values(non_empty(condition.placeholders.values))
+            .build()
+            .map_err(|e| Error::internal("building a delete", e))?;
+        self.push(role, TransactWriteItem::builder().delete(delete).build());
+        Ok(())
+    }
+
+    fn push(&mut self, role: Role, item: TransactWriteItem) {
+        self.items.push((role, item));
+    }
+
+    /// Commits, retrying cancellations caused by conflicts with other
+    /// transactions. `refused` names the error when the condition of the
+    /// item playing a role does not hold.
+    pub(super) async fn commit(
+        self,
+        client: &Client,
+        refused: impl Fn(Role) -> Error,
+    ) -> Result<()> {
+        let (roles, items): (Vec<Role>, Vec<TransactWriteItem>) = self.items.into_iter().unzip();
+        for attempt in 1..=ATTEMPTS {
+            // A token per attempt: the SDK's own retries of one attempt (say,
+            // after a lost response) reuse it, so a committed write is never
+            // applied twice; a new attempt after a cancellation is a new write.
+            let token = random_hex::<16>()?;
+            let result = client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .client_request_token(token)
+                .send()
+                .await;
+            let error = match result {
+                Ok(_) => return Ok(()),
+                Err(error) => error,
+            };
+            match cancellation(&error) {
+                Some(Cancellation::ConditionFailed(index)) => {
+                    return Err(match roles.get(index) {
+                        Some(role) => refused(*role),
+                        None => Error::internal(
+                            "writing a transaction",
+                            "a condition failed on an item the transaction does not have",
+                        ),
+                    });
+                }
+                Some(Cancellation::Conflict) if attempt < ATTEMPTS => {
+                    tokio::time::sleep(Duration::from_millis(25 * u64::from(attempt))).await;
+                }
+                Some(Cancellation::Conflict) => return Err(unavailable(error)),
+                Some(Cancellation::Throttled) => return Err(throttled()),
+                None => return Err(classify("writing a transaction", error)),
+            }
+        }
+        Err(Error::Unavailable {
+            retry_after_secs: secrets_domain::error::DEFAULT_RETRY_AFTER_SECS,
+            source: None,
+        })
+    }
+}
+
+/// DynamoDB refuses an empty map of expression values.
+fn non_empty<K, V>(
+    map: std::collections::HashMap<K, V>,
+) -> Option<std::collections::HashMap<K, V>> {
+    (!map.is_empty()).then_some(map)
+}
+
+enum Cancellation {
+    /// The condition of the item at this index failed.
+    ConditionFailed(usize),
+    Conflict,
+    Throttled,
+}
+
+fn cancellation<R>(error: &SdkError<TransactWriteItemsError, R>) -> Option<Cancellation> {
+    let TransactWriteItemsError::TransactionCanceledException(canceled) =
+        error.as_service_error()?
+    else {
+        return None;
+    };
+    let codes: Vec<&str> = canceled
+        .cancellation_reasons()
+        .iter()
+        .map(|reason| reason.code().unwrap_or("None"))
+        .collect();
+    if let Some(index) = codes
+        .iter()
+        .position(|code| *code == "ConditionalCheckFailed")
+    {
+        return Some(Cancellation::ConditionFailed(index));
+    }
+    if codes.contains(&"TransactionConflict") {
+        return Some(Cancellation::Conflict);
+    }
+    if codes
+        .iter()
+        .any(|code| matches!(*code, "ThrottlingError" | "ProvisionedThroughputExceeded"))
+    {
+        return Some(Cancellation::Throttled);
+    }
+    None
+}

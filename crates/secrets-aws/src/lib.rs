@@ -1,0 +1,17 @@
+//! The AWS side of the secrets API: the adapters that implement the domain's
+//! ports (`secrets_domain::ports`) with AWS services, and how their clients
+//! are set up, fail and are measured.
+//!
+//! - [`dynamo`]: the store, one file per concern of the table layout.
+//! - [`kms`]: data keys (`GenerateDataKey`, `Decrypt`) and MACs (`GenerateMac`).
+//! - [`sdk`]: client set-up (retries, timeouts); `errors`: SDK failures
+//!   as the service's errors; [`metrics`]: calls and capacity per request.
+//! - [`jwks`]: the issuer's JWKS over HTTPS (not AWS, but the same kind of
+//!   adapter: network I/O behind a domain port).
+
+pub mod dynamo;
+mod errors;
+pub mod jwks;
+pub mod kms;
+pub mod metrics;
+pub mod sdk;

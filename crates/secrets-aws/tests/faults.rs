@@ -1,0 +1,357 @@
+//! DynamoDB and KMS failing in every way the service must survive, with
+//! SDK clients whose responses are mocked (aws-smithy-mocks) and which
+//! retry exactly as the functions' clients do.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+use aws_sdk_dynamodb::operation::transact_write_items::{
+    TransactWriteItemsError, TransactWriteItemsOutput,
+};
+use aws_sdk_dynamodb::types::CancellationReason;
+use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::http::{Response, StatusCode};
+use aws_smithy_types::body::SdkBody;
+use zeroize::Zeroizing;
+
+use secrets_aws::dynamo::DynamoStore;
+use secrets_aws::kms::KmsDataKeys;
+use secrets_aws::sdk::{MAX_ATTEMPTS, retry_config};
+use secrets_domain::error::Error;
+use secrets_domain::input::CreateSecret;
+use secrets_domain::model::{SecretName, SecretValue, Tag, TagOrId};
+use secrets_domain::operation::Operation;
+use secrets_domain::page::PageRequest;
+use secrets_domain::ports::SecretStore;
+use secrets_domain::service::Secrets;
+use secrets_testkit::{MemoryStore, actor, conformance};
+
+/// The production retry policy, minus the wait between attempts.
+fn fast_retries() -> aws_sdk_dynamodb::config::retry::RetryConfig {
+    retry_config().with_initial_backoff(Duration::from_millis(1))
+}
+
+fn error_response(status: u16, error_type: &str) -> Response {
+    let body = format!(r#"{{"__type":"{error_type}","message":"injected fault"}}"#);
+    Response::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body))
+}
+
+fn canceled(codes: &[&str]) -> TransactWriteItemsError {
+    let mut exception = TransactionCanceledException::builder().message("Transaction cancelled");
+    for code in codes {
+        exception =
+            exception.cancellation_reasons(CancellationReason::builder().code(*code).build());
+    }
+    TransactWriteItemsError::TransactionCanceledException(exception.build())
+}
+
+/// Records the `ClientRequestToken` of every transaction attempt sent.
+#[derive(Debug, Clone, Default)]
+struct TokenRecorder(Arc<Mutex<Vec<String>>>);
+
+impl TokenRecorder {
+    fn tokens(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl Intercept for TokenRecorder {
+    fn name(&self) -> &'static str {
+        "TokenRecorder"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let body = context.request().body().bytes().unwrap_or_default();
+        if let Ok(json) = serde_json::from_slice::<serde_json::Value>(body)
+            && let Some(token) = json["ClientRequestToken"].as_str()
+        {
+            self.0.lock().unwrap().push(token.to_owned());
+        }
+        Ok(())
+    }
+}
+
+fn store(rules: &[&aws_smithy_mocks::Rule], recorder: &TokenRecorder) -> DynamoStore {
+    let recorder = recorder.clone();
+    let client = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        rules,
+        move |builder| builder
+            .retry_config(fast_retries())
+            .interceptor(recorder.clone())
+    );
+    DynamoStore::new(client, "secrets")
+}
+
+fn by_tag(tag: &str) -> TagOrId {
+    TagOrId::Tag(Tag::parse(tag).unwrap())
+}
+
+#[tokio::test]
+async fn throttled_reads_become_429_after_the_sdks_retries() {
+    let throttled = mock!(aws_sdk_dynamodb::Client::get_item)
+        .sequence()
+        .http_response(|| {
+            error_response(400, "com.amazonaws.dynamodb.v20120810#ThrottlingException")
+        })
+        .times(5)
+        .build();
+    let store = store(&[&throttled], &TokenRecorder::default());
+    let error = store
+        .find(&conformance::random_tenant(), &by_tag("t"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Throttled {
+                retry_after_secs: 1
+            }
+        ),
+        "{error}"
+    );
+    assert_eq!(
+        throttled.num_calls(),
+        MAX_ATTEMPTS as usize,
+        "bounded retries"
+    );
+}
+
+#[tokio::test]
+async fn a_brief_outage_is_retried_and_then_succeeds() {
+    let flaky = mock!(aws_sdk_dynamodb::Client::get_item)
+        .sequence()
+        .http_response(|| {
+            error_response(500, "com.amazonaws.dynamodb.v20120810#InternalServerError")
+        })
+        .output(|| GetItemOutput::builder().build())
+        .build();
+    let store = store(&[&flaky], &TokenRecorder::default());
+    assert_eq!(
+        store
+            .find(&conformance::random_tenant(), &by_tag("t"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(flaky.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn a_lasting_outage_becomes_503() {
+    let down = mock!(aws_sdk_dynamodb::Client::get_item)
+        .sequence()
+        .http_response(|| error_response(503, "ServiceUnavailable"))
+        .times(5)
+        .build();
+    let store = store(&[&down], &TokenRecorder::default());
+    let error = store
+        .find(&conformance::random_tenant(), &by_tag("t"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (error.http_status(), error.retry_after_secs()),
+        (503, Some(1))
+    );
+}
+
+#[tokio::test]
+async fn a_transaction_conflict_is_retried_then_503() {
+    let conflicted = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+        .sequence()
+        .error(|| canceled(&["None", "TransactionConflict", "None", "None"]))
+        .times(10)
+        .build();
+    let recorder = TokenRecorder::default();
+    let store = store(&[&conflicted], &recorder);
+    let error = store
+        .insert(
+            &conformance::random_tenant(),
+            conformance::new_secret("t"),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (error.http_status(), error.retry_after_secs()),
+        (503, Some(1))
+    );
+    assert_eq!(conflicted.num_calls(), 3, "three attempts, then give up");
+    let tokens = recorder.tokens();
+    assert_eq!(tokens.len(), 3);
+    assert!(
+        tokens[0] != tokens[1] && tokens[1] != tokens[2],
+        "a new attempt is a new write: {tokens:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_single_conflict_is_retried_and_succeeds() {
+    let once = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+        .sequence()
+        .error(|| canceled(&["TransactionConflict", "None", "None", "None"]))
+        .output(|| TransactWriteItemsOutput::builder().build())
+        .build();
+    let store = store(&[&once], &TokenRecorder::default());
+    store
+        .insert(
+            &conformance::random_tenant(),
+            conformance::new_secret("t"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(once.num_calls(), 2);
+}
+
+/// A write whose response was lost is retried by the SDK with the same
+/// request, token included, which DynamoDB answers with the first result
+/// instead of applying it again.
+#[tokio::test]
+async fn a_retried_attempt_carries_the_same_client_request_token() {
+    let lost = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+        .sequence()
+        .http_response(|| {
+            error_response(500, "com.amazonaws.dynamodb.v20120810#InternalServerError")
+        })
+        .output(|| TransactWriteItemsOutput::builder().build())
+        .build();
+    let recorder = TokenRecorder::default();
+    let store = store(&[&lost], &recorder);
+    store
+        .insert(
+            &conformance::random_tenant(),
+            conformance::new_secret("t"),
+            None,
+        )
+        .await
+        .unwrap();
+    let tokens = recorder.tokens();
+    assert_eq!(tokens.len(), 2, "{tokens:?}");
+    assert_eq!(tokens[0], tokens[1]);
+    assert_eq!(tokens[0].len(), 32);
+}
+
+#[tokio::test]
+async fn failed_conditions_are_told_apart_by_item() {
+    let cases: [(&[&str], u16, &str); 3] = [
+        (
+            &["ConditionalCheckFailed", "None", "None", "None"],
+            409,
+            "already exists",
+        ),
+        (
+            &["None", "None", "None", "ConditionalCheckFailed"],
+            409,
+            "maximum of",
+        ),
+        (
+            &["ThrottlingError", "None", "None", "None"],
+            429,
+            "too many requests",
+        ),
+    ];
+    for (codes, status, message) in cases {
+        let rule = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+            .then_error(move || canceled(codes));
+        let store = store(&[&rule], &TokenRecorder::default());
+        let error = store
+            .insert(
+                &conformance::random_tenant(),
+                conformance::new_secret("t"),
+                None,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(error.http_status(), status, "{codes:?}: {error}");
+        assert!(error.to_string().contains(message), "{codes:?}: {error}");
+    }
+}
+
+#[tokio::test]
+async fn an_unexpected_dynamodb_error_is_a_500_that_says_nothing() {
+    let invalid = mock!(aws_sdk_dynamodb::Client::get_item).then_http_response(|| {
+        error_response(400, "com.amazon.coral.validate#ValidationException")
+    });
+    let store = store(&[&invalid], &TokenRecorder::default());
+    let error = store
+        .find(&conformance::random_tenant(), &by_tag("t"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (error.http_status(), error.to_string()),
+        (500, "internal error".to_owned())
+    );
+}
+
+// --- KMS ------------------------------------------------------------------
+
+fn kms(rules: &[&aws_smithy_mocks::Rule]) -> KmsDataKeys {
+    let client = mock_client!(aws_sdk_kms, RuleMode::MatchAny, rules, |builder| builder
+        .retry_config(fast_retries()));
+    KmsDataKeys::new(client, "alias/secrets")
+}
+
+fn create_request() -> CreateSecret {
+    CreateSecret {
+        tag: Tag::parse("t").unwrap(),
+        name: SecretName::parse("n".into()).unwrap(),
+        secret: SecretValue::parse(Zeroizing::new("value".into())).unwrap(),
+    }
+}
+
+async fn create_with_kms_failing(error_type: &str, status: u16) -> (Error, usize, u32) {
+    let error_type = error_type.to_owned();
+    let failing = mock!(aws_sdk_kms::Client::generate_data_key)
+        .sequence()
+        .http_response(move || error_response(status, &error_type))
+        .times(5)
+        .build();
+    let secrets = Secrets::new(MemoryStore::default(), kms(&[&failing]));
+    let tenant = conformance::random_tenant();
+    let error = secrets
+        .create(&actor(&tenant, Operation::Create), create_request())
+        .await
+        .unwrap_err();
+    let total = secrets
+        .list(&tenant, PageRequest::new(0, 1).unwrap())
+        .await
+        .unwrap()
+        .total;
+    (error, failing.num_calls(), total)
+}
+
+#[tokio::test]
+async fn kms_throttling_becomes_429_and_nothing_is_written() {
+    let (error, calls, total) = create_with_kms_failing("ThrottlingException", 400).await;
+    assert!(matches!(error, Error::Throttled { .. }), "{error}");
+    assert_eq!((calls, total), (MAX_ATTEMPTS as usize, 0));
+}
+
+#[tokio::test]
+async fn a_kms_outage_becomes_503_and_nothing_is_written() {
+    let (error, calls, total) = create_with_kms_failing("KMSInternalException", 500).await;
+    assert_eq!(error.http_status(), 503, "{error}");
+    assert_eq!((calls, total), (MAX_ATTEMPTS as usize, 0));
+}
+
+#[tokio::test]
+async fn a_disabled_key_is_a_500_and_nothing_is_written() {
+    let (error, calls, total) = create_with_kms_failing("DisabledException", 400).await;
+    assert_eq!(
+        (error.http_status(), error.to_string()),
+        (500, "internal error".to_owned())
+    );
+    assert_eq!((calls, total), (1, 0), "not retried: it will not heal");
+}

@@ -1,0 +1,83 @@
+//! The six operations of the service, named as the contract names them
+//! (its `operationId`s; `resolveSecret` is ours). Logs, metrics and audit
+//! records all use these names.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    List,
+    Get,
+    Create,
+    Update,
+    Delete,
+    Resolve,
+}
+
+impl Operation {
+    pub const ALL: [Self; 6] = [
+        Self::List,
+        Self::Get,
+        Self::Create,
+        Self::Update,
+        Self::Delete,
+        Self::Resolve,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::List => "listAllSecrets",
+            Self::Get => "getSecret",
+            Self::Create => "createSecret",
+            Self::Update => "updateSecret",
+            Self::Delete => "deleteSecret",
+            Self::Resolve => "resolveSecret",
+        }
+    }
+
+    /// Whether every request for it leaves an audit record: the operations
+    /// that change a secret or reveal its value, not those that read
+    /// metadata.
+    pub fn is_audited(self) -> bool {
+        !matches!(self, Self::List | Self::Get)
+    }
+}
+
+impl Serialize for Operation {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_contracts_and_unique() {
+        let names: std::collections::BTreeSet<_> =
+            Operation::ALL.iter().map(|op| op.as_str()).collect();
+        assert_eq!(names.len(), Operation::ALL.len());
+        assert_eq!(
+            serde_json::to_value(Operation::List).unwrap(),
+            "listAllSecrets"
+        );
+    }
+
+    #[test]
+    fn reads_of_metadata_are_not_audited() {
+        let audited: Vec<_> = Operation::ALL
+            .into_iter()
+            .filter(|op| op.is_audited())
+            .collect();
+        assert_eq!(
+            audited,
+            [
+                Operation::Create,
+                Operation::Update,
+                Operation::Delete,
+                Operation::Resolve
+            ]
+        );
+    }
+}

@@ -1,0 +1,174 @@
+//! What the service needs from the outside world, as traits: a store for
+//! secrets, an audit log, a source of data keys, keyed MACs, a clock, and
+//! the issuer's JWKS. Each is implemented for AWS in `secrets-aws`
+//! (DynamoDB, KMS, an HTTP fetch) and by a double in `secrets-testkit`;
+//! the service depends on these traits only.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use jsonwebtoken::jwk::JwkSet;
+use zeroize::Zeroizing;
+
+use crate::audit::AuditRecord;
+use crate::clock::Timestamp;
+use crate::crypto::{DATA_KEY_LEN, EncryptionContext, SealedValue};
+use crate::error::Result;
+use crate::idempotency::IdempotencyRecord;
+use crate::model::{SecretId, SecretName, SecretSummary, TagOrId, TenantId};
+use crate::page::{Page, PageRequest};
+
+/// A secret ready to be written: metadata, its sealed value and, for a
+/// create with an `Idempotency-Key`, the record to remember it by.
+#[derive(Debug, Clone)]
+pub struct NewSecret {
+    pub summary: SecretSummary,
+    pub sealed: SealedValue,
+    pub idempotency: Option<IdempotencyRecord>,
+    /// When it is created: its items' timestamps, and the moment against
+    /// which an earlier record of the same `Idempotency-Key` has expired.
+    pub at: Timestamp,
+}
+
+/// What an update changes; `None` leaves a part as it is.
+#[derive(Debug, Clone)]
+pub struct SecretChanges {
+    pub name: Option<SecretName>,
+    pub sealed: Option<SealedValue>,
+    /// When the change is made.
+    pub at: Timestamp,
+}
+
+/// What a delete requires of the secret it removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteGuard {
+    /// That it still exists, at whatever version (a delete without If-Match).
+    Exists,
+    /// That it is still at the version read (a delete with If-Match).
+    SameVersion,
+}
+
+/// The most secrets one tenant may hold. It bounds what any request can
+/// read: skipping to the deepest page reads at most this many (small) items.
+pub const DEFAULT_MAX_SECRETS_PER_TENANT: u64 = 100_000;
+
+/// Where secrets live, each operation scoped to one tenant.
+///
+/// Every write takes an optional `audit` record: when given, the record of
+/// the allowed operation is written in the same all-or-nothing write, so
+/// that a change and its record exist together or not at all.
+pub trait SecretStore: AuditLog + Send + Sync {
+    fn find(
+        &self,
+        tenant: &TenantId,
+        key: &TagOrId,
+    ) -> impl Future<Output = Result<Option<SecretSummary>>> + Send;
+
+    /// One page in tag order, with the tenant's total.
+    fn list(
+        &self,
+        tenant: &TenantId,
+        request: PageRequest,
+    ) -> impl Future<Output = Result<Page>> + Send;
+
+    /// Writes the secret (and its idempotency record) and counts it, all or
+    /// nothing. `Error::IdempotencyKeyReused` when a record for the key
+    /// exists that has not expired at `secret.at` (checked first: a
+    /// concurrent create with the same key took the tag too),
+    /// `Error::TagTaken` when the tenant already has a secret with this tag,
+    /// `Error::QuotaExceeded` when it already has its maximum.
+    fn insert(
+        &self,
+        tenant: &TenantId,
+        secret: NewSecret,
+        audit: Option<&AuditRecord>,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Applies `changes` to the secret `current` describes, if it is still
+    /// at `current.version`, all or nothing; returns it at the next version.
+    /// `Error::NotFound` if it was deleted meanwhile (an update never brings
+    /// a secret back), `Error::PreconditionFailed` if another change landed.
+    fn update(
+        &self,
+        tenant: &TenantId,
+        current: &SecretSummary,
+        changes: SecretChanges,
+        audit: Option<&AuditRecord>,
+    ) -> impl Future<Output = Result<SecretSummary>> + Send;
+
+    /// Removes the secret `current` describes and uncounts it, all or
+    /// nothing. `Error::NotFound` if it is gone (also when a concurrent
+    /// delete won); with `DeleteGuard::SameVersion`,
+    /// `Error::PreconditionFailed` if it changed since `current` was read.
+    fn delete(
+        &self,
+        tenant: &TenantId,
+        current: &SecretSummary,
+        guard: DeleteGuard,
+        audit: Option<&AuditRecord>,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The record of a create made with the key of `key_digest`, as stored:
+    /// expired or not (the caller knows the time).
+    fn idempotency_record(
+        &self,
+        tenant: &TenantId,
+        key_digest: &str,
+    ) -> impl Future<Output = Result<Option<IdempotencyRecord>>> + Send;
+
+    /// The stored envelope of a secret, for trusted readers and tests.
+    fn sealed_value(
+        &self,
+        tenant: &TenantId,
+        id: &SecretId,
+    ) -> impl Future<Output = Result<Option<SealedValue>>> + Send;
+}
+
+/// Where audit records go outside a store's own writes: resolves, empty
+/// updates, replayed creates and refusals.
+pub trait AuditLog: Send + Sync {
+    fn record(&self, record: &AuditRecord) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// A plaintext data key with its wrapped form. The plaintext half is wiped
+/// when dropped.
+pub struct DataKey {
+    pub plaintext: Zeroizing<[u8; DATA_KEY_LEN]>,
+    pub wrapped: Vec<u8>,
+    /// The key (ARN) that wrapped it, pinned on decrypt.
+    pub wrapping_key_id: String,
+}
+
+/// The source of data keys: KMS in production, a local stand-in in tests.
+/// Both bind the encryption context to the wrapped key.
+pub trait DataKeys: Send + Sync {
+    fn generate(
+        &self,
+        context: EncryptionContext<'_>,
+    ) -> impl Future<Output = Result<DataKey>> + Send;
+
+    fn unwrap_key(
+        &self,
+        sealed: &SealedValue,
+        context: EncryptionContext<'_>,
+    ) -> impl Future<Output = Result<Zeroizing<[u8; DATA_KEY_LEN]>>> + Send;
+}
+
+/// Keyed MACs under a key no one can export: KMS `GenerateMac` in
+/// production, a local HMAC key in tests.
+pub trait RequestMacs: Send + Sync {
+    fn mac(&self, digest: &[u8; 32]) -> impl Future<Output = Result<Vec<u8>>> + Send;
+}
+
+/// The time now. [`crate::clock::SystemClock`] in production.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
+
+pub type FetchFuture<'a> =
+    Pin<Box<dyn Future<Output = std::result::Result<JwkSet, String>> + Send + 'a>>;
+
+/// Gets the issuer's current JWKS document.
+pub trait FetchJwks: Send + Sync {
+    fn fetch(&self) -> FetchFuture<'_>;
+}

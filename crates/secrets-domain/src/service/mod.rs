@@ -1,0 +1,87 @@
+//! The six operations, independent of HTTP and of AWS: reads and delete
+//! here, [`create`], [`update`] and [`resolve`] each in a file of its own.
+
+mod create;
+mod resolve;
+mod update;
+
+use crate::audit::Actor;
+use crate::clock::SystemClock;
+use crate::error::{Error, Result};
+use crate::model::{SecretSummary, TagOrId, TenantId};
+use crate::page::{Page, PageRequest};
+use crate::ports::{Clock, DeleteGuard, SecretStore};
+use crate::precondition::IfMatch;
+
+pub use create::Created;
+pub use resolve::Resolved;
+
+/// The secrets service of one function. `K` is the data key source; the
+/// functions that never write or open a value use `()` and so cannot call
+/// create, update or resolve at all.
+pub struct Secrets<S, K = ()> {
+    store: S,
+    keys: K,
+    clock: Box<dyn Clock>,
+}
+
+impl<S: SecretStore, K> Secrets<S, K> {
+    /// The service on the system clock.
+    pub fn new(store: S, keys: K) -> Self {
+        Self {
+            store,
+            keys,
+            clock: Box::new(SystemClock),
+        }
+    }
+
+    /// The same service, reading the time from `clock`.
+    pub fn with_clock(self, clock: impl Clock + 'static) -> Self {
+        Self {
+            clock: Box::new(clock),
+            ..self
+        }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn keys(&self) -> &K {
+        &self.keys
+    }
+
+    /// The clock every time of this service comes from.
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    pub async fn list(&self, tenant: &TenantId, request: PageRequest) -> Result<Page> {
+        self.store.list(tenant, request).await
+    }
+
+    pub async fn get(&self, tenant: &TenantId, key: &TagOrId) -> Result<SecretSummary> {
+        self.store.find(tenant, key).await?.ok_or(Error::NotFound)
+    }
+
+    /// With `If-Match`, deletes only the version it names (412 otherwise).
+    pub async fn delete(
+        &self,
+        actor: &Actor,
+        key: &TagOrId,
+        precondition: Option<&IfMatch>,
+    ) -> Result<()> {
+        let current = self.get(&actor.tenant, key).await?;
+        let guard = match precondition {
+            Some(precondition) => {
+                precondition.check(&current)?;
+                DeleteGuard::SameVersion
+            }
+            None => DeleteGuard::Exists,
+        };
+        let record = actor.allowed(&current, self.clock.now());
+        self.store
+            .delete(&actor.tenant, &current, guard, Some(&record))
+            .await
+    }
+}

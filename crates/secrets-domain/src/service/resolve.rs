@@ -1,0 +1,74 @@
+//! Resolve: the plaintext, for trusted internal callers only.
+
+use zeroize::Zeroizing;
+
+use crate::audit::Actor;
+use crate::crypto::{EncryptionContext, open};
+use crate::error::{Error, Result};
+use crate::model::{SecretSummary, TagOrId};
+use crate::ports::{DataKeys, SecretStore};
+
+use super::Secrets;
+
+impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
+    /// The plaintext value, for trusted internal callers only, never for an
+    /// HTTP response. Opened in the context of the tenant asking, so an
+    /// envelope moved to another tenant or secret does not open. Audited
+    /// before it is returned: a value that cannot be accounted for is not
+    /// handed out.
+    pub async fn resolve(&self, actor: &Actor, key: &TagOrId) -> Result<Resolved> {
+        let tenant = &actor.tenant;
+        let summary = self.get(tenant, key).await?;
+        // A delete may land between the two reads: then it is gone.
+        let sealed = self
+            .store
+            .sealed_value(tenant, &summary.id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let value = open(
+            &self.keys,
+            EncryptionContext::new(tenant, &summary.id),
+            &sealed,
+        )
+        .await?;
+        self.store
+            .record(&actor.allowed(&summary, self.clock.now()))
+            .await?;
+        Ok(Resolved { summary, value })
+    }
+}
+
+/// A secret with its plaintext value, as the resolve function answers it:
+/// `{"id", "name", "tag", "value"}`. The value is written straight from the
+/// self-wiping buffer into the serializer's output.
+pub struct Resolved {
+    pub summary: SecretSummary,
+    pub value: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Resolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolved")
+            .field("summary", &self.summary)
+            .field("value", &"<redacted>")
+            .finish()
+    }
+}
+
+impl serde::Serialize for Resolved {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::{Error as _, SerializeStruct};
+        // Values are stored from JSON strings, so they are UTF-8.
+        let value = std::str::from_utf8(&self.value)
+            .map_err(|_| S::Error::custom("a stored value is not UTF-8"))?;
+        let mut secret = serializer.serialize_struct("Resolved", 4)?;
+        secret.serialize_field("id", &self.summary.id)?;
+        secret.serialize_field("name", &self.summary.name)?;
+        secret.serialize_field("tag", &self.summary.tag)?;
+        secret.serialize_field("value", value)?;
+        secret.end()
+    }
+}

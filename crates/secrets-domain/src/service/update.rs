@@ -1,0 +1,86 @@
+//! Update: a new name, a new value, or both; guarded by `If-Match` or
+//! built upon a concurrent change.
+
+use crate::audit::Actor;
+use crate::crypto::{EncryptionContext, seal};
+use crate::error::{DEFAULT_RETRY_AFTER_SECS, Error, Result};
+use crate::input::UpdateSecret;
+use crate::model::{SecretSummary, TagOrId};
+use crate::ports::{DataKeys, SecretChanges, SecretStore};
+use crate::precondition::IfMatch;
+
+use super::Secrets;
+
+/// Attempts at an update without `If-Match` whose version moves on between
+/// its read and its write; then 503, as for any other contention.
+const UPDATE_ATTEMPTS: u32 = 3;
+
+impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
+    /// An update with no fields changes nothing (but is audited, and its
+    /// `If-Match` checked) and returns the secret as it is. A new value is
+    /// sealed under a new data key. With `If-Match`, only the version it
+    /// names is changed (412 otherwise); without, a change that lands first
+    /// is built upon, as the contract's last-writer-wins update always did.
+    pub async fn update(
+        &self,
+        actor: &Actor,
+        key: &TagOrId,
+        request: UpdateSecret,
+        precondition: Option<&IfMatch>,
+    ) -> Result<SecretSummary> {
+        let tenant = &actor.tenant;
+        let mut current = self.get(tenant, key).await?;
+        if let Some(precondition) = precondition {
+            precondition.check(&current)?;
+        }
+        if request.is_empty() {
+            self.store
+                .record(&actor.allowed(&current, self.clock.now()))
+                .await?;
+            return Ok(current);
+        }
+        let sealed = match &request.secret {
+            Some(value) => Some(
+                seal(
+                    &self.keys,
+                    EncryptionContext::new(tenant, &current.id),
+                    value,
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        for attempt in 1..=UPDATE_ATTEMPTS {
+            let at = self.clock.now();
+            let changes = SecretChanges {
+                name: request.name.clone(),
+                sealed: sealed.clone(),
+                at,
+            };
+            let record = actor.allowed(&current, at);
+            match self
+                .store
+                .update(tenant, &current, changes, Some(&record))
+                .await
+            {
+                Err(Error::PreconditionFailed) if precondition.is_none() => {
+                    if attempt == UPDATE_ATTEMPTS {
+                        break;
+                    }
+                    let latest = self.get(tenant, key).await?;
+                    // The value was sealed for this id: a secret re-created
+                    // under the tag meanwhile is another secret.
+                    if latest.id != current.id {
+                        return Err(Error::NotFound);
+                    }
+                    current = latest;
+                }
+                result => return result,
+            }
+        }
+        Err(Error::Unavailable {
+            retry_after_secs: DEFAULT_RETRY_AFTER_SECS,
+            source: Some("the secret kept changing under the update".into()),
+        })
+    }
+}

@@ -1,0 +1,152 @@
+//! Create with an `Idempotency-Key`.
+
+use secrets_domain::clock::Timestamp;
+use secrets_domain::idempotency::IDEMPOTENCY_WINDOW_SECS;
+use secrets_testkit::ManualClock;
+
+use super::*;
+
+#[tokio::test]
+async fn a_retried_create_with_its_key_answers_as_the_first_did() {
+    let service = service();
+    let acme = tenant("acme");
+    let creator = acting(&acme, Operation::Create);
+    let first = service
+        .create_with_key(&creator, create_request("db", "v"), Some(&key("k-1")))
+        .await
+        .unwrap();
+    assert!(!first.replayed);
+    let again = service
+        .create_with_key(&creator, create_request("db", "v"), Some(&key("k-1")))
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.secret.clone(), again.replayed),
+        (first.secret.clone(), true)
+    );
+    assert_eq!(service.keys().generated(), 1, "no second data key");
+
+    // Changed after the fact: the replay is still the first answer.
+    service
+        .update(
+            &acting(&acme, Operation::Update),
+            &by_tag("db"),
+            rename("Later"),
+            None,
+        )
+        .await
+        .unwrap();
+    let later = service
+        .create_with_key(&creator, create_request("db", "v"), Some(&key("k-1")))
+        .await
+        .unwrap();
+    assert_eq!(later.secret, first.secret);
+
+    for (tag, value) in [("db", "other value"), ("other", "v")] {
+        let error = service
+            .create_with_key(&creator, create_request(tag, value), Some(&key("k-1")))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::IdempotencyKeyReused), "{error}");
+    }
+    // Without the key, or with another, the contract's 409.
+    for other in [None, Some(key("k-2"))] {
+        let error = service
+            .create_with_key(&creator, create_request("db", "v"), other.as_ref())
+            .await
+            .unwrap_err();
+        assert_eq!(error.http_status(), 409);
+    }
+    // Keys are per tenant.
+    let globex = tenant("globex");
+    let theirs = service
+        .create_with_key(
+            &acting(&globex, Operation::Create),
+            create_request("db", "v"),
+            Some(&key("k-1")),
+        )
+        .await
+        .unwrap();
+    assert!(!theirs.replayed);
+    let replays = service
+        .store()
+        .audit_records()
+        .iter()
+        .filter(|record| record.replayed)
+        .count();
+    assert_eq!(replays, 2);
+    assert_eq!(total(&service, &acme).await, 1);
+}
+
+#[tokio::test]
+async fn a_create_that_loses_a_race_to_its_own_key_replays_the_winner() {
+    let service = service();
+    let acme = tenant("acme");
+    service.store().interference().twin_before_next_insert();
+    let created = service
+        .create_with_key(
+            &acting(&acme, Operation::Create),
+            create_request("db", "v"),
+            Some(&key("raced")),
+        )
+        .await
+        .unwrap();
+    assert!(
+        created.replayed,
+        "answered from the winner's record, not 409"
+    );
+    assert_eq!(
+        service.get(&acme, &by_tag("db")).await.unwrap(),
+        created.secret
+    );
+}
+
+/// A record counts for 24 hours on the service's clock, whether or not TTL
+/// has removed it: a retry a second before the end replays; at the end the
+/// key starts afresh, and the old request meets its own tag.
+#[tokio::test]
+async fn a_key_is_remembered_for_a_day_on_the_services_clock() {
+    let start = Timestamp::from_secs(1_795_000_000);
+    let clock = ManualClock::at(start);
+    let service = service().with_clock(clock.clone());
+    let acme = tenant("acme");
+    let creator = acting(&acme, Operation::Create);
+    let create = || create_request("db", "v");
+    let first = service
+        .create_with_key(&creator, create(), Some(&key("k")))
+        .await
+        .unwrap();
+    clock.advance_secs(IDEMPOTENCY_WINDOW_SECS - 1);
+    let retry = service
+        .create_with_key(&creator, create(), Some(&key("k")))
+        .await
+        .unwrap();
+    assert_eq!((retry.secret, retry.replayed), (first.secret.clone(), true));
+    clock.advance_secs(1);
+    let late = service
+        .create_with_key(&creator, create(), Some(&key("k")))
+        .await
+        .unwrap_err();
+    assert_eq!(late.http_status(), 409);
+    let renewed = service
+        .create_with_key(&creator, create_request("other", "v"), Some(&key("k")))
+        .await
+        .unwrap();
+    assert!(!renewed.replayed);
+    let times: Vec<u64> = service
+        .store()
+        .audit_records()
+        .iter()
+        .map(|record| record.time_ms)
+        .collect();
+    let day = IDEMPOTENCY_WINDOW_SECS * 1000;
+    assert_eq!(
+        times,
+        [
+            start.millis(),
+            start.millis() + day - 1000,
+            start.millis() + day
+        ],
+        "records are stamped by the same clock"
+    );
+}

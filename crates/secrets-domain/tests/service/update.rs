@@ -1,0 +1,185 @@
+//! Update, with and without `If-Match`.
+
+use super::*;
+
+#[tokio::test]
+async fn updating_the_name_needs_no_data_key_and_a_new_value_gets_a_new_one() {
+    let service = service();
+    let acme = tenant("acme");
+    let created = service
+        .create(
+            &acting(&acme, Operation::Create),
+            create_request("db", "old"),
+        )
+        .await
+        .unwrap();
+    let before = service
+        .store()
+        .sealed_value(&acme, &created.id)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let renamed = service
+        .update(
+            &acting(&acme, Operation::Update),
+            &by_tag("db"),
+            UpdateSecret {
+                name: Some(SecretName::parse("Renamed".into()).unwrap()),
+                secret: None,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(renamed.name.as_str(), "Renamed");
+    assert_eq!(
+        (renamed.id.clone(), renamed.tag.clone()),
+        (created.id.clone(), created.tag.clone())
+    );
+    assert_eq!(service.keys().generated(), 1);
+
+    service
+        .update(
+            &acting(&acme, Operation::Update),
+            &TagOrId::Id(created.id.clone()),
+            UpdateSecret {
+                name: None,
+                secret: Some(SecretValue::parse(Zeroizing::new("new".into())).unwrap()),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let after = service
+        .store()
+        .sealed_value(&acme, &created.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(service.keys().generated(), 2);
+    assert_ne!(before.wrapped_key, after.wrapped_key);
+    assert_eq!(stored_plaintext(&service, &acme, &created.id).await, b"new");
+}
+
+#[tokio::test]
+async fn an_empty_update_changes_nothing() {
+    let service = service();
+    let acme = tenant("acme");
+    let created = service
+        .create(&acting(&acme, Operation::Create), create_request("db", "v"))
+        .await
+        .unwrap();
+    let same = service
+        .update(
+            &acting(&acme, Operation::Update),
+            &by_tag("db"),
+            UpdateSecret::default(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(same, created);
+}
+
+#[tokio::test]
+async fn if_match_guards_updates_and_deletes_by_version() {
+    let service = service();
+    let acme = tenant("acme");
+    let updater = acting(&acme, Operation::Update);
+    let created = service
+        .create(&acting(&acme, Operation::Create), create_request("db", "v"))
+        .await
+        .unwrap();
+    let first = if_match(&created.etag());
+    let second = service
+        .update(&updater, &by_tag("db"), rename("Two"), Some(&first))
+        .await
+        .unwrap();
+    assert_eq!(second.version, created.version + 1);
+    assert_ne!(second.etag(), created.etag());
+
+    for stale in [rename("Lost"), UpdateSecret::default()] {
+        let error = service
+            .update(&updater, &by_tag("db"), stale, Some(&first))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::PreconditionFailed), "{error}");
+    }
+    let deleter = acting(&acme, Operation::Delete);
+    let error = service
+        .delete(&deleter, &by_tag("db"), Some(&first))
+        .await
+        .unwrap_err();
+    assert_eq!(error.http_status(), 412);
+    assert_eq!(service.get(&acme, &by_tag("db")).await.unwrap(), second);
+
+    service
+        .delete(&deleter, &by_tag("db"), Some(&if_match(&second.etag())))
+        .await
+        .unwrap();
+    // Gone: 404 beats 412, with any precondition.
+    for precondition in [if_match("*"), if_match(&second.etag()), if_match("garbled")] {
+        let error = service
+            .update(&updater, &by_tag("db"), rename("x"), Some(&precondition))
+            .await
+            .unwrap_err();
+        assert_eq!(error.http_status(), 404);
+    }
+}
+
+#[tokio::test]
+async fn without_if_match_an_update_builds_on_a_concurrent_change() {
+    let service = service();
+    let acme = tenant("acme");
+    let created = service
+        .create(&acting(&acme, Operation::Create), create_request("db", "v"))
+        .await
+        .unwrap();
+    service
+        .store()
+        .interference()
+        .rename_before_next_update("Theirs");
+    let value_only = UpdateSecret {
+        name: None,
+        secret: Some(SecretValue::parse(Zeroizing::new("mine".into())).unwrap()),
+    };
+    let updated = service
+        .update(
+            &acting(&acme, Operation::Update),
+            &by_tag("db"),
+            value_only,
+            None,
+        )
+        .await
+        .unwrap();
+    // Both changes landed, and the answer describes the result.
+    assert_eq!(updated.name.as_str(), "Theirs");
+    assert_eq!(updated.version, created.version + 2);
+    assert_eq!(service.get(&acme, &by_tag("db")).await.unwrap(), updated);
+
+    // With If-Match, the same interleaving is the client's 412.
+    service
+        .store()
+        .interference()
+        .rename_before_next_update("Again");
+    let error = service
+        .update(
+            &acting(&acme, Operation::Update),
+            &by_tag("db"),
+            rename("Mine"),
+            Some(&if_match(&updated.etag())),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::PreconditionFailed), "{error}");
+    assert_eq!(
+        service
+            .get(&acme, &by_tag("db"))
+            .await
+            .unwrap()
+            .name
+            .as_str(),
+        "Again"
+    );
+}

@@ -1,0 +1,124 @@
+//! What a function builds once per cold start and lends to every request.
+
+use lambda_http::Error as LambdaError;
+use lambda_http::Request;
+use lambda_http::lambda_runtime::Context;
+use secrets_aws::dynamo::DynamoStore;
+use secrets_aws::jwks::HttpJwks;
+use secrets_aws::metrics::CallCounter;
+use secrets_aws::sdk;
+use secrets_domain::Result;
+use secrets_domain::audit::{Actor, Trail};
+use secrets_domain::auth::{Authenticator, Caller};
+use secrets_domain::error::Error;
+use secrets_domain::service::Secrets;
+
+use crate::config::Config;
+use crate::exchange::Exchange;
+use crate::function::Function;
+use crate::function_keys::FunctionKeys;
+use crate::request::{authorization, request_id};
+
+pub struct App<S, K = ()> {
+    pub(crate) function: Function,
+    pub secrets: Secrets<S, K>,
+    /// `None` exactly for the function without a route (resolve): IAM is
+    /// its only door.
+    auth: Option<Authenticator>,
+    /// Records the AWS usage of each invocation, for its metrics.
+    pub(crate) usage: CallCounter,
+}
+
+impl<S, K> App<S, K> {
+    /// An app over any store and keys (tests use in-memory ones).
+    pub fn new(function: Function, secrets: Secrets<S, K>, auth: Option<Authenticator>) -> Self {
+        Self {
+            function,
+            secrets,
+            auth,
+            usage: CallCounter::default(),
+        }
+    }
+
+    pub fn function(&self) -> Function {
+        self.function
+    }
+
+    /// Starts the handling of an HTTP request.
+    pub fn exchange(&self, request: &Request) -> Exchange<'_, S, K> {
+        Exchange::begin(self, request_id(request))
+    }
+
+    /// Starts the handling of a direct invocation, by its Lambda request id.
+    pub fn invocation(&self, context: &Context) -> Exchange<'_, S, K> {
+        Exchange::begin(self, context.request_id.clone())
+    }
+
+    /// The caller of a request, if its token verifies and grants the
+    /// permission.
+    pub async fn authenticate(&self, request: &Request) -> Result<Caller> {
+        self.authenticator()?
+            .authenticate(authorization(request))
+            .await
+    }
+
+    /// Authenticates the caller of an audited operation, noting them in
+    /// its trail before the permission is checked, so that a 403 is
+    /// recorded under the caller's tenant too.
+    pub async fn actor(&self, request: &Request, trail: &mut Trail) -> Result<Actor> {
+        let identified = self
+            .authenticator()?
+            .identify(authorization(request))
+            .await?;
+        let actor = trail.actor(
+            &identified.caller.tenant,
+            identified.caller.subject.as_deref(),
+        );
+        identified.authorize()?;
+        Ok(actor)
+    }
+
+    fn authenticator(&self) -> Result<&Authenticator> {
+        self.auth.as_ref().ok_or(Error::Internal {
+            context: "authenticating a request",
+            source: Some("this function has no token settings".into()),
+        })
+    }
+}
+
+/// The app of `function` on AWS, with the keys `K` its handler takes (`()`
+/// for the functions that use no KMS key). Logging first, so that a
+/// configuration error is reported; then the configuration `function`
+/// needs, checked as a whole; then the AWS clients, the keys and the token
+/// verifier, each once.
+pub async fn start<K: FunctionKeys>(
+    function: Function,
+) -> std::result::Result<App<DynamoStore, K>, LambdaError> {
+    crate::logging::init();
+    let config = Config::from_env(function).map_err(cannot_start)?;
+    let sdk = sdk::load(config.call_timeouts).await;
+    let usage = CallCounter::default();
+    let mut store = DynamoStore::new(sdk::dynamodb_client(&sdk, &usage), &config.table_name)
+        .with_max_secrets(config.max_secrets_per_tenant);
+    if let Some(audit) = &config.audit {
+        store = store.with_audit_table(&audit.table_name, audit.retention_days);
+    }
+    let keys =
+        K::start(function, &config, || sdk::kms_client(&sdk, &usage)).map_err(cannot_start)?;
+    let auth = config
+        .auth
+        .map(|settings| Authenticator::new(settings, HttpJwks::connect))
+        .transpose()
+        .map_err(cannot_start)?;
+    Ok(App {
+        function,
+        secrets: Secrets::new(store, keys),
+        auth,
+        usage,
+    })
+}
+
+fn cannot_start(problem: impl std::fmt::Display) -> LambdaError {
+    tracing::error!(error = %problem, "cannot start");
+    LambdaError::from(format!("invalid configuration: {problem}"))
+}

@@ -1,0 +1,417 @@
+//! Function configuration from environment variables, read and checked once
+//! at start-up. Every problem is reported at once, by variable name.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+use zeroize::Zeroizing;
+
+use secrets_aws::sdk::CallTimeouts;
+use secrets_domain::auth::{AuthSettings, KeySource};
+use secrets_domain::ports::DEFAULT_MAX_SECRETS_PER_TENANT;
+
+use crate::function::{Function, KmsUse};
+
+pub const DEFAULT_PERMISSION: &str = "CREATE_SECRETS";
+pub const DEFAULT_TENANT_CLAIM: &str = "tenant";
+pub const DEFAULT_LEEWAY_SECS: u64 = 5;
+/// Clock skew beyond this is a clock to fix, not a leeway to grant.
+pub const MAX_LEEWAY_SECS: u64 = 30;
+pub const DEFAULT_JWKS_MIN_REFRESH_SECS: u64 = 60;
+pub const DEFAULT_JWKS_MAX_AGE_SECS: u64 = 3600;
+
+/// Where the audit trail goes, for the functions that keep it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditSettings {
+    pub table_name: String,
+    /// 0: records never expire.
+    pub retention_days: u64,
+}
+
+/// The longest audit retention offered; 0 keeps records for ever.
+pub const MAX_AUDIT_RETENTION_DAYS: u64 = 3650;
+
+pub const DEFAULT_ATTEMPT_TIMEOUT_MS: u64 = 2_000;
+pub const DEFAULT_OPERATION_TIMEOUT_MS: u64 = 5_000;
+/// Below the functions' 10 s timeout, so that a stuck call ends in a 503.
+pub const MAX_CALL_TIMEOUT_MS: u64 = 9_000;
+
+/// Beyond this, skipping to the deepest page could outlast the function.
+pub const MAX_MAX_SECRETS_PER_TENANT: u64 = 250_000;
+
+pub struct Config {
+    pub table_name: String,
+    pub max_secrets_per_tenant: u64,
+    pub call_timeouts: CallTimeouts,
+    /// Present exactly for the functions that seal values.
+    pub kms_key_id: Option<String>,
+    /// Present exactly for the function that fingerprints idempotent creates.
+    pub mac_key_id: Option<String>,
+    /// Present exactly for the functions behind the public API.
+    pub auth: Option<AuthSettings>,
+    /// Present exactly for the functions that change or resolve secrets.
+    pub audit: Option<AuditSettings>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {}", .0.join("; "))]
+pub struct ConfigError(pub Vec<String>);
+
+impl Config {
+    /// The settings `function` needs, from the environment.
+    pub fn from_env(function: Function) -> Result<Self, ConfigError> {
+        Self::from_lookup(function, |name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(
+        function: Function,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut env = Variables {
+            lookup,
+            problems: Vec::new(),
+        };
+        let table_name = env.required("TABLE_NAME");
+        let kms = function.kms();
+        let kms_key_id = matches!(kms, KmsUse::Seal | KmsUse::SealAndFingerprint)
+            .then(|| env.required("KMS_KEY_ID"));
+        let mac_key_id =
+            (kms == KmsUse::SealAndFingerprint).then(|| env.required("IDEMPOTENCY_MAC_KEY_ID"));
+        let audit = function.is_audited().then(|| AuditSettings {
+            table_name: env.required("AUDIT_TABLE_NAME"),
+            retention_days: env.number(
+                "AUDIT_RETENTION_DAYS",
+                0,
+                0..=MAX_AUDIT_RETENTION_DAYS,
+                "days",
+            ),
+        });
+        let attempt_ms = env.number(
+            "SDK_ATTEMPT_TIMEOUT_MS",
+            DEFAULT_ATTEMPT_TIMEOUT_MS,
+            100..=MAX_CALL_TIMEOUT_MS,
+            "milliseconds",
+        );
+        let operation_ms = env.number(
+            "SDK_OPERATION_TIMEOUT_MS",
+            DEFAULT_OPERATION_TIMEOUT_MS,
+            100..=MAX_CALL_TIMEOUT_MS,
+            "milliseconds",
+        );
+        let max_secrets_per_tenant = env.number(
+            "MAX_SECRETS_PER_TENANT",
+            DEFAULT_MAX_SECRETS_PER_TENANT,
+            1..=MAX_MAX_SECRETS_PER_TENANT,
+            "secrets",
+        );
+        if attempt_ms > operation_ms {
+            env.problems
+                .push("SDK_ATTEMPT_TIMEOUT_MS must not exceed SDK_OPERATION_TIMEOUT_MS".to_owned());
+        }
+        let auth = if function.authenticates() {
+            auth_settings(&mut env)
+        } else {
+            None
+        };
+        if !env.problems.is_empty() {
+            return Err(ConfigError(env.problems));
+        }
+        Ok(Self {
+            table_name,
+            max_secrets_per_tenant,
+            call_timeouts: CallTimeouts {
+                attempt: Duration::from_millis(attempt_ms),
+                operation: Duration::from_millis(operation_ms),
+            },
+            kms_key_id,
+            mac_key_id,
+            auth,
+            audit,
+        })
+    }
+}
+
+/// The environment being read, and every problem found in it so far.
+struct Variables<L> {
+    lookup: L,
+    problems: Vec<String>,
+}
+
+impl<L: Fn(&str) -> Option<String>> Variables<L> {
+    /// Blank counts as unset.
+    fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).filter(|value| !value.trim().is_empty())
+    }
+
+    fn required(&mut self, name: &str) -> String {
+        self.get(name).unwrap_or_else(|| {
+            self.problems.push(format!("{name} is required"));
+            String::new()
+        })
+    }
+
+    fn number(
+        &mut self,
+        name: &str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+        unit: &str,
+    ) -> u64 {
+        let Some(raw) = self.get(name) else {
+            return default;
+        };
+        match raw.parse::<u64>() {
+            Ok(value) if range.contains(&value) => value,
+            _ => {
+                self.problems.push(format!(
+                    "{name} must be a whole number of {unit} from {} to {}",
+                    range.start(),
+                    range.end()
+                ));
+                default
+            }
+        }
+    }
+}
+
+/// The token settings; `None` (with the problems noted) when unusable.
+fn auth_settings<L: Fn(&str) -> Option<String>>(env: &mut Variables<L>) -> Option<AuthSettings> {
+    let issuer = env.required("JWT_ISSUER");
+    let audience = env.required("JWT_AUDIENCE");
+    let leeway_secs = env.number(
+        "JWT_LEEWAY_SECONDS",
+        DEFAULT_LEEWAY_SECS,
+        0..=MAX_LEEWAY_SECS,
+        "seconds",
+    );
+    let min_refresh = env.number(
+        "JWT_JWKS_MIN_REFRESH_SECONDS",
+        DEFAULT_JWKS_MIN_REFRESH_SECS,
+        0..=86_400,
+        "seconds",
+    );
+    let max_age = env.number(
+        "JWT_JWKS_MAX_AGE_SECONDS",
+        DEFAULT_JWKS_MAX_AGE_SECS,
+        0..=7 * 86_400,
+        "seconds",
+    );
+    let key_sources: Vec<KeySource> = [
+        env.get("JWT_HS256_SECRET")
+            .map(|secret| KeySource::SharedSecret(Zeroizing::new(secret.into_bytes()))),
+        env.get("JWT_PUBLIC_KEY_PEM").map(KeySource::PublicKeyPem),
+        env.get("JWT_JWKS_URL").map(|url| KeySource::Jwks {
+            url,
+            min_refresh_interval: Duration::from_secs(min_refresh),
+            max_age: Duration::from_secs(max_age),
+        }),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let key_source = match <[KeySource; 1]>::try_from(key_sources) {
+        Ok([KeySource::Jwks { url, .. }])
+            if !(url.starts_with("https://") || url.starts_with("http://")) =>
+        {
+            env.problems
+                .push("JWT_JWKS_URL must be an http(s) URL".to_owned());
+            None
+        }
+        Ok([source]) => Some(source),
+        Err(_) => {
+            env.problems.push(
+                "set exactly one of JWT_HS256_SECRET, JWT_PUBLIC_KEY_PEM and JWT_JWKS_URL"
+                    .to_owned(),
+            );
+            None
+        }
+    };
+    let algorithms = env.get("JWT_ALGORITHMS").map(|list| {
+        list.split(',')
+            .map(str::trim)
+            .filter_map(|name| match Algorithm::from_str(name) {
+                Ok(algorithm) => Some(algorithm),
+                Err(_) => {
+                    env.problems
+                        .push(format!("JWT_ALGORITHMS: unknown algorithm `{name}`"));
+                    None
+                }
+            })
+            .collect()
+    });
+    Some(AuthSettings {
+        issuer,
+        audience,
+        algorithms,
+        keys: key_source?,
+        permission: env
+            .get("JWT_PERMISSION")
+            .unwrap_or_else(|| DEFAULT_PERMISSION.to_owned()),
+        tenant_claim: env
+            .get("JWT_TENANT_CLAIM")
+            .unwrap_or_else(|| DEFAULT_TENANT_CLAIM.to_owned()),
+        leeway_secs,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use secrets_domain::auth::Authenticator;
+
+    use super::*;
+
+    fn config(function: Function, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        Config::from_lookup(function, |name| vars.get(name).cloned())
+    }
+
+    const BASE: &[(&str, &str)] = &[
+        ("TABLE_NAME", "secrets"),
+        ("JWT_ISSUER", "https://issuer.test"),
+        ("JWT_AUDIENCE", "cortex-secrets"),
+        ("JWT_HS256_SECRET", "0123456789abcdef0123456789abcdef"),
+    ];
+
+    #[test]
+    fn a_minimal_reader_configuration_uses_the_defaults() {
+        let config = config(Function::GetSecret, BASE).unwrap();
+        assert_eq!(config.table_name, "secrets");
+        assert!(config.kms_key_id.is_none());
+        assert_eq!(config.auth.as_ref().unwrap().permission, "CREATE_SECRETS");
+        assert_eq!(config.auth.as_ref().unwrap().tenant_claim, "tenant");
+        assert_eq!(config.auth.as_ref().unwrap().leeway_secs, 5);
+        assert_eq!(config.max_secrets_per_tenant, 100_000);
+        assert_eq!(
+            config.call_timeouts,
+            CallTimeouts {
+                attempt: Duration::from_secs(2),
+                operation: Duration::from_secs(5)
+            }
+        );
+        assert!(config.auth.as_ref().unwrap().algorithms.is_none());
+        assert!(Authenticator::new(config.auth.unwrap(), |_| Err("no JWKS".into())).is_ok());
+    }
+
+    #[test]
+    fn writers_need_a_kms_key_and_an_audit_table() {
+        let error = config(Function::UpdateSecret, BASE).err().unwrap();
+        assert_eq!(
+            error.to_string(),
+            "invalid configuration: KMS_KEY_ID is required; AUDIT_TABLE_NAME is required"
+        );
+        let mut vars = BASE.to_vec();
+        vars.extend([
+            ("KMS_KEY_ID", "alias/cortex-secrets"),
+            ("AUDIT_TABLE_NAME", "audit"),
+            ("AUDIT_RETENTION_DAYS", "400"),
+        ]);
+        assert_eq!(
+            config(Function::UpdateSecret, &vars).unwrap().audit,
+            Some(AuditSettings {
+                table_name: "audit".into(),
+                retention_days: 400
+            })
+        );
+        assert_eq!(
+            config(Function::UpdateSecret, &vars)
+                .unwrap()
+                .kms_key_id
+                .as_deref(),
+            Some("alias/cortex-secrets")
+        );
+        assert_eq!(
+            config(Function::UpdateSecret, &vars).unwrap().mac_key_id,
+            None
+        );
+
+        // Create also fingerprints idempotent requests, with its HMAC key.
+        let error = config(Function::CreateSecret, &vars).err().unwrap();
+        assert_eq!(
+            error.to_string(),
+            "invalid configuration: IDEMPOTENCY_MAC_KEY_ID is required"
+        );
+        vars.push(("IDEMPOTENCY_MAC_KEY_ID", "alias/cortex-secrets-idempotency"));
+        assert_eq!(
+            config(Function::CreateSecret, &vars)
+                .unwrap()
+                .mac_key_id
+                .as_deref(),
+            Some("alias/cortex-secrets-idempotency")
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_by_name() {
+        let error = config(
+            Function::UpdateSecret,
+            &[
+                ("JWT_HS256_SECRET", "x"),
+                ("JWT_JWKS_URL", "https://issuer.test/jwks"),
+                ("JWT_LEEWAY_SECONDS", "600"),
+                ("JWT_ALGORITHMS", "HS256,none"),
+                ("SDK_ATTEMPT_TIMEOUT_MS", "9000"),
+                ("SDK_OPERATION_TIMEOUT_MS", "20000"),
+            ],
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        for expected in [
+            "TABLE_NAME is required",
+            "JWT_ISSUER is required",
+            "JWT_AUDIENCE is required",
+            "KMS_KEY_ID is required",
+            "AUDIT_TABLE_NAME is required",
+            "exactly one of JWT_HS256_SECRET",
+            "JWT_LEEWAY_SECONDS must be",
+            "unknown algorithm `none`",
+            "SDK_OPERATION_TIMEOUT_MS must be a whole number of milliseconds from 100 to 9000",
+        ] {
+            assert!(error.contains(expected), "{expected} missing from: {error}");
+        }
+    }
+
+    #[test]
+    fn jwks_settings_are_read() {
+        let mut vars: Vec<_> = BASE
+            .iter()
+            .filter(|(k, _)| *k != "JWT_HS256_SECRET")
+            .copied()
+            .collect();
+        vars.extend([
+            ("JWT_JWKS_URL", "https://issuer.test/.well-known/jwks.json"),
+            ("JWT_JWKS_MIN_REFRESH_SECONDS", "30"),
+            ("JWT_ALGORITHMS", "RS256"),
+        ]);
+        let config = config(Function::GetSecret, &vars).unwrap();
+        assert!(matches!(
+            config.auth.as_ref().unwrap().keys,
+            KeySource::Jwks { min_refresh_interval, .. } if min_refresh_interval == Duration::from_secs(30)
+        ));
+        assert_eq!(
+            config.auth.as_ref().unwrap().algorithms,
+            Some(vec![Algorithm::RS256])
+        );
+    }
+
+    #[test]
+    fn the_resolve_function_needs_no_token_settings_and_no_key() {
+        let vars = [("TABLE_NAME", "secrets"), ("AUDIT_TABLE_NAME", "audit")];
+        let resolver = config(Function::ResolveSecret, &vars).unwrap();
+        assert!(resolver.auth.is_none());
+        assert!(resolver.kms_key_id.is_none());
+        assert_eq!(resolver.audit.unwrap().retention_days, 0);
+        let error = config(Function::ResolveSecret, &[]).err().unwrap();
+        assert_eq!(
+            error.to_string(),
+            "invalid configuration: TABLE_NAME is required; AUDIT_TABLE_NAME is required"
+        );
+        assert!(config(Function::GetSecret, BASE).unwrap().audit.is_none());
+    }
+}

@@ -1,0 +1,86 @@
+//! One request from arrival to answer: the [`Telemetry`] it leaves, the
+//! [`Trail`] its handler fills in as it learns who asks for what, the
+//! record of its refusal (for audited functions), and its response.
+
+use lambda_http::lambda_runtime::Diagnostic;
+use lambda_http::{Body, Response};
+use secrets_domain::Result;
+use secrets_domain::audit::Trail;
+use secrets_domain::error::Error;
+use secrets_domain::ports::SecretStore;
+
+use crate::App;
+use crate::refusals;
+use crate::response::error_response;
+use crate::telemetry::Telemetry;
+
+pub struct Exchange<'a, S, K> {
+    app: &'a App<S, K>,
+    telemetry: Telemetry<'a>,
+    trail: Trail,
+}
+
+impl<'a, S, K> Exchange<'a, S, K> {
+    pub(crate) fn begin(app: &'a App<S, K>, request_id: String) -> Self {
+        let operation = app.function.operation();
+        Self {
+            trail: Trail::new(operation, request_id.clone()),
+            telemetry: Telemetry::begin(request_id, operation, &app.usage),
+            app,
+        }
+    }
+
+    /// What the refusal of this request will record.
+    pub fn trail(&mut self) -> &mut Trail {
+        &mut self.trail
+    }
+}
+
+impl<S: SecretStore, K> Exchange<'_, S, K> {
+    /// The handler's result as the HTTP response, logged, measured and, if
+    /// refused by an audited function, recorded.
+    pub async fn respond(self, result: Result<Response<Body>>) -> Response<Body> {
+        match result {
+            Ok(response) => {
+                self.close(Ok(response.status().as_u16())).await;
+                response
+            }
+            Err(error) => {
+                let response = error_response(&error, self.telemetry.request_id());
+                self.close(Err(&error)).await;
+                response
+            }
+        }
+    }
+
+    /// A direct invocation's result as its answer or function error
+    /// (`errorType`: the contract's error type), logged, measured and
+    /// recorded as `respond` does.
+    pub async fn answer<T>(self, result: Result<T>) -> std::result::Result<T, Diagnostic> {
+        match result {
+            Ok(answer) => {
+                self.close(Ok(200)).await;
+                Ok(answer)
+            }
+            Err(error) => {
+                let diagnostic = Diagnostic {
+                    error_type: error.error_type().to_owned(),
+                    error_message: error.to_string(),
+                };
+                self.close(Err(&error)).await;
+                Err(diagnostic)
+            }
+        }
+    }
+
+    async fn close(self, outcome: std::result::Result<u16, &Error>) {
+        let clock = self.app.secrets.clock();
+        if let Err(error) = outcome
+            && self.app.function.is_audited()
+        {
+            let refusal = self.trail.refused(error, clock.now());
+            refusals::record(refusal, self.app.secrets.store()).await;
+        }
+        self.telemetry.finish(outcome, clock.now());
+    }
+}

@@ -1,0 +1,152 @@
+//! The six functions, each named once: what it is called (its package,
+//! binary and `cargo lambda` name), which operation it serves, where its
+//! route is, and what it needs at start-up (a token verifier, an audit
+//! table, which KMS keys). Everything else that lists the functions (the
+//! Makefile, `Cargo.toml`'s router, template.yaml, the IAM manifest) is
+//! checked against this table by `tests/functions_agree.rs`.
+
+use secrets_domain::operation::Operation;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Function {
+    ListSecrets,
+    GetSecret,
+    CreateSecret,
+    UpdateSecret,
+    DeleteSecret,
+    ResolveSecret,
+}
+
+/// What a function does with KMS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KmsUse {
+    /// Nothing: no KMS client, no key setting.
+    None,
+    /// Seals new values under data keys of `KMS_KEY_ID`.
+    Seal,
+    /// Seals values, and fingerprints idempotent creates with the HMAC key
+    /// `IDEMPOTENCY_MAC_KEY_ID`.
+    SealAndFingerprint,
+    /// Opens values, under the key each envelope names; never generates.
+    Open,
+}
+
+/// An API Gateway route: method and resource path, as in the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+}
+
+const SECRETS: &str = "/api/v1/secrets";
+const SECRET: &str = "/api/v1/secrets/{tagOrId}";
+
+struct Spec {
+    name: &'static str,
+    operation: Operation,
+    /// `None`: invoked through IAM only, with no route and no token.
+    route: Option<Route>,
+    kms: KmsUse,
+}
+
+const fn route(method: &'static str, path: &'static str) -> Option<Route> {
+    Some(Route { method, path })
+}
+
+impl Function {
+    pub const ALL: [Self; 6] = [
+        Self::ListSecrets,
+        Self::GetSecret,
+        Self::CreateSecret,
+        Self::UpdateSecret,
+        Self::DeleteSecret,
+        Self::ResolveSecret,
+    ];
+
+    const fn spec(self) -> Spec {
+        use KmsUse::{None as NoKms, Open, Seal, SealAndFingerprint};
+        use Operation::{Create, Delete, Get, List, Resolve, Update};
+        #[rustfmt::skip]
+        let spec = match self {
+            Self::ListSecrets => Spec { name: "list-secrets", operation: List, route: route("GET", SECRETS), kms: NoKms },
+            Self::GetSecret => Spec { name: "get-secret", operation: Get, route: route("GET", SECRET), kms: NoKms },
+            Self::CreateSecret => Spec { name: "create-secret", operation: Create, route: route("POST", SECRETS), kms: SealAndFingerprint },
+            Self::UpdateSecret => Spec { name: "update-secret", operation: Update, route: route("PUT", SECRET), kms: Seal },
+            Self::DeleteSecret => Spec { name: "delete-secret", operation: Delete, route: route("DELETE", SECRET), kms: NoKms },
+            Self::ResolveSecret => Spec { name: "resolve-secret", operation: Resolve, route: None, kms: Open },
+        };
+        spec
+    }
+
+    /// The package, its binary and the function's name under `cargo lambda`.
+    pub const fn name(self) -> &'static str {
+        self.spec().name
+    }
+
+    /// Its logical id in template.yaml and deploy/function-permissions.json:
+    /// `list-secrets` is `ListSecretsFunction`.
+    pub fn resource(self) -> String {
+        let mut resource: String = self
+            .name()
+            .split('-')
+            .flat_map(|word| {
+                let mut chars = word.chars();
+                chars
+                    .next()
+                    .map(|first| first.to_ascii_uppercase())
+                    .into_iter()
+                    .chain(chars)
+            })
+            .collect();
+        resource.push_str("Function");
+        resource
+    }
+
+    pub const fn operation(self) -> Operation {
+        self.spec().operation
+    }
+
+    pub const fn route(self) -> Option<Route> {
+        self.spec().route
+    }
+
+    /// Whether it verifies a bearer token: every function behind a route.
+    pub const fn authenticates(self) -> bool {
+        self.route().is_some()
+    }
+
+    /// Whether it writes audit records (and so needs the audit table).
+    pub fn is_audited(self) -> bool {
+        self.operation().is_audited()
+    }
+
+    pub const fn kms(self) -> KmsUse {
+        self.spec().kms
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_function_serves_its_own_operation() {
+        let operations: Vec<_> = Function::ALL.iter().map(|f| f.operation()).collect();
+        assert_eq!(operations, Operation::ALL);
+    }
+
+    #[test]
+    fn resource_names_follow_the_template() {
+        assert_eq!(Function::ListSecrets.resource(), "ListSecretsFunction");
+        assert_eq!(Function::ResolveSecret.resource(), "ResolveSecretFunction");
+    }
+
+    #[test]
+    fn only_the_resolve_function_opens_values_and_it_has_no_route() {
+        for function in Function::ALL {
+            let opens = function.kms() == KmsUse::Open;
+            assert_eq!(opens, function == Function::ResolveSecret, "{function:?}");
+            assert_eq!(function.authenticates(), !opens, "{function:?}");
+        }
+    }
+}

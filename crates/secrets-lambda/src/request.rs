@@ -1,0 +1,192 @@
+//! Reading what a handler needs out of an API Gateway request (REST v1 or
+//! HTTP v2 events alike), as core values or core errors.
+
+use std::borrow::Cow;
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt};
+use secrets_domain::idempotency::IdempotencyKey;
+use secrets_domain::model::TagOrId;
+use secrets_domain::page::PageRequest;
+use secrets_domain::precondition::IfMatch;
+use secrets_domain::{Error, Result};
+use zeroize::Zeroizing;
+
+/// The largest body worth reading. A maximal secret (64 KiB) escaped as
+/// `\u00XX` takes 384 KiB of JSON, and a maximal name 3 KiB more: anything
+/// larger cannot be a valid request.
+pub const MAX_BODY_BYTES: usize = 400 * 1024;
+
+/// The path parameter naming a secret, as in the contract's paths.
+const TAG_OR_ID_PARAMETER: &str = "tagOrId";
+
+/// The id API Gateway gave this request (what its access logs show), else
+/// Lambda's own request id.
+pub fn request_id(request: &Request) -> String {
+    let gateway_id = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(context)) => context.request_id.clone(),
+        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
+        _ => None,
+    };
+    gateway_id
+        .or_else(|| {
+            request
+                .lambda_context_ref()
+                .map(|context| context.request_id.clone())
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+pub fn authorization(request: &Request) -> Option<&[u8]> {
+    request
+        .headers()
+        .get(lambda_http::http::header::AUTHORIZATION)
+        .map(|value| value.as_bytes())
+}
+
+/// The secret a path addresses. A segment that is neither an id nor a valid
+/// tag cannot name any secret, so it is a 404 like any unknown secret.
+pub fn tag_or_id(request: &Request) -> Result<TagOrId> {
+    let from_parameters = request
+        .path_parameters_ref()
+        .and_then(|parameters| parameters.first(TAG_OR_ID_PARAMETER))
+        .map(Cow::Borrowed);
+    let raw = from_parameters
+        .or_else(|| {
+            request
+                .raw_http_path()
+                .rsplit('/')
+                .next()
+                .map(Cow::Borrowed)
+        })
+        .ok_or(Error::NotFound)?;
+    // Ids and tags are plain ASCII: a `%` can only be percent-encoding, left
+    // encoded by some routers and decoded by others.
+    let decoded = if raw.contains('%') {
+        Cow::Owned(percent_decode(&raw).ok_or(Error::NotFound)?)
+    } else {
+        raw
+    };
+    TagOrId::parse(&decoded).ok_or(Error::NotFound)
+}
+
+fn percent_decode(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' {
+            let hex = raw.get(index + 1..index + 3)?;
+            decoded.push(u8::from_str_radix(hex, 16).ok()?);
+            index += 3;
+        } else {
+            decoded.push(bytes[index]);
+            index += 1;
+        }
+    }
+    String::from_utf8(decoded).ok()
+}
+
+/// The request's `If-Match`, if any; several header lines are one list.
+pub fn if_match(request: &Request) -> Option<IfMatch> {
+    let mut lines = request
+        .headers()
+        .get_all(lambda_http::http::header::IF_MATCH)
+        .iter()
+        .peekable();
+    lines.peek()?;
+    let joined = lines
+        .map(|line| line.as_bytes())
+        .collect::<Vec<_>>()
+        .join(&b","[..]);
+    Some(IfMatch::parse(&joined))
+}
+
+/// The request's `Idempotency-Key`, if any. Sent twice, it is ambiguous: 400.
+pub fn idempotency_key(request: &Request) -> Result<Option<IdempotencyKey>> {
+    let mut lines = request.headers().get_all("idempotency-key").iter();
+    match (lines.next(), lines.next()) {
+        (None, _) => Ok(None),
+        (Some(line), None) => IdempotencyKey::parse(line.as_bytes()).map(Some),
+        (Some(_), Some(_)) => Err(Error::bad_request("Idempotency-Key must be sent once")),
+    }
+}
+
+pub fn page_request(request: &Request) -> Result<PageRequest> {
+    let query = request.query_string_parameters_ref();
+    let values = |name: &str| query.and_then(|q| q.all(name)).unwrap_or_default();
+    PageRequest::from_query(&values("page"), &values("pageSize"))
+}
+
+/// Takes the JSON body out of the request, checking its size and media type.
+/// The returned buffer is wiped when dropped, since it may hold a secret.
+/// A missing body or a wrong media type is a 400, as the contract documents
+/// for these operations, rather than an undocumented 415.
+pub fn take_json_body(request: &mut Request) -> Result<Zeroizing<Vec<u8>>> {
+    let is_json = request
+        .headers()
+        .get(lambda_http::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(is_json_media_type);
+    let body = Zeroizing::new(match std::mem::take(request.body_mut()) {
+        Body::Text(text) => text.into_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => Vec::new(),
+    });
+    if body.len() > MAX_BODY_BYTES {
+        return Err(Error::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        });
+    }
+    if body.is_empty() {
+        return Err(Error::bad_request("a JSON request body is required"));
+    }
+    if !is_json {
+        return Err(Error::bad_request("Content-Type must be application/json"));
+    }
+    Ok(body)
+}
+
+/// `application/json` or any `+json` type, parameters (charset) ignored.
+fn is_json_media_type(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json")
+        || essence.rsplit_once('+').is_some_and(|(kind, suffix)| {
+            kind.starts_with("application/") && suffix.eq_ignore_ascii_case("json")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_media_types_are_recognised_with_parameters() {
+        for yes in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            "application/merge-patch+json",
+        ] {
+            assert!(is_json_media_type(yes), "{yes}");
+        }
+        for no in [
+            "",
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "text/json",
+            "application/jsonx",
+        ] {
+            assert!(!is_json_media_type(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn percent_decoding_is_strict() {
+        assert_eq!(percent_decode("my%2Dtag").as_deref(), Some("my-tag"));
+        assert_eq!(percent_decode("a%2Fb").as_deref(), Some("a/b"));
+        assert_eq!(percent_decode("bad%2"), None);
+        assert_eq!(percent_decode("bad%zz"), None);
+        assert_eq!(percent_decode("%ff"), None);
+    }
+}

@@ -1,0 +1,71 @@
+//! A function's app over the doubles, for handler tests: a memory store,
+//! local keys, and a verifier of [`crate::tokens::token`]s.
+
+use secrets_domain::audit::Outcome;
+use secrets_domain::auth::{AuthSettings, Authenticator, KeySource};
+use secrets_domain::model::{SecretSummary, TenantId};
+use secrets_domain::operation::Operation;
+use secrets_domain::service::Secrets;
+use secrets_lambda::{App, Function};
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use crate::tokens::{AUDIENCE, ISSUER, PERMISSION, SHARED_SECRET};
+use crate::{LocalDataKeys, MemoryStore, actor};
+
+pub type TestApp = App<MemoryStore, LocalDataKeys>;
+
+/// The app of `function`, verifying tokens exactly when the function does.
+pub fn app(function: Function) -> TestApp {
+    let auth = function.authenticates().then(|| {
+        let settings = AuthSettings {
+            issuer: ISSUER.into(),
+            audience: AUDIENCE.into(),
+            algorithms: None,
+            keys: KeySource::SharedSecret(Zeroizing::new(SHARED_SECRET.to_vec())),
+            permission: PERMISSION.into(),
+            tenant_claim: "tenant".into(),
+            leeway_secs: 5,
+        };
+        Authenticator::new(settings, |_| Err("no JWKS in tests".into()))
+            .expect("valid test settings")
+    });
+    App::new(
+        function,
+        Secrets::new(MemoryStore::default(), LocalDataKeys::default()),
+        auth,
+    )
+}
+
+/// Creates a secret directly through the service, as test set-up.
+pub async fn seed(app: &TestApp, tenant: &str, tag: &str, value: &str) -> SecretSummary {
+    let body = json!({"tag": tag, "name": format!("Secret {tag}"), "secret": value}).to_string();
+    let request =
+        secrets_domain::input::CreateSecret::from_json(body.as_bytes()).expect("valid seed");
+    let tenant = TenantId::parse(tenant).expect("tenant");
+    app.secrets
+        .create(&actor(&tenant, Operation::Create), request)
+        .await
+        .expect("seeded")
+}
+
+/// The audit trail so far, as (operation, tenant, status): 200 for allowed
+/// operations, the refusal's status otherwise.
+pub fn audit_trail(app: &TestApp) -> Vec<(Operation, Option<String>, u16)> {
+    app.secrets
+        .store()
+        .audit_records()
+        .into_iter()
+        .map(|record| {
+            let status = match record.outcome {
+                Outcome::Allowed => 200,
+                Outcome::Refused { status, .. } => status,
+            };
+            (
+                record.operation,
+                record.tenant.map(|t| t.to_string()),
+                status,
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,103 @@
+//! The behaviour every [`SecretStore`] must have, as one suite run against
+//! the memory store (this crate's tests) and the DynamoDB store (adapter
+//! tests). Each check works in fresh tenants, so stores may be shared.
+
+mod audit;
+mod idempotency;
+mod reads;
+mod versions;
+mod writes;
+
+use std::future::Future;
+
+use secrets_domain::clock::{SystemClock, Timestamp};
+use secrets_domain::crypto::SealedValue;
+use secrets_domain::model::{
+    FIRST_VERSION, SecretId, SecretName, SecretSummary, Tag, TagOrId, TenantId, random_hex,
+};
+use secrets_domain::operation::Operation;
+use secrets_domain::page::PageRequest;
+use secrets_domain::ports::{Clock, NewSecret, SecretStore};
+
+pub use audit::changes_are_recorded_with_their_write;
+pub use idempotency::{
+    a_key_is_taken_until_its_record_expires, idempotency_records_are_kept_with_their_secret,
+};
+pub use reads::{pages_walk_every_secret_once_in_tag_order, tenants_are_isolated};
+pub use versions::versions_advance_and_stale_writes_are_refused;
+pub use writes::{
+    a_taken_tag_is_refused_and_not_counted, an_update_never_resurrects_a_deleted_secret,
+    deletes_uncount_and_free_the_tag, inserted_secrets_are_found_by_tag_and_by_id,
+    the_tenant_limit_holds, updates_change_only_what_they_name,
+};
+
+/// How the suite reads back what a store audited: each allowed record of a
+/// tenant as (operation, secret id), in any order.
+pub trait ReadAuditTrail {
+    fn allowed(&self, tenant: &TenantId) -> impl Future<Output = Vec<(Operation, SecretId)>>;
+}
+
+/// Runs every check, each in fresh tenants from `tenant`; `trail` reads
+/// back what `store` audited.
+pub async fn run_all<S: SecretStore>(
+    store: &S,
+    tenant: impl Fn() -> TenantId,
+    trail: &impl ReadAuditTrail,
+) {
+    inserted_secrets_are_found_by_tag_and_by_id(store, &tenant()).await;
+    a_taken_tag_is_refused_and_not_counted(store, &tenant()).await;
+    pages_walk_every_secret_once_in_tag_order(store, &tenant()).await;
+    updates_change_only_what_they_name(store, &tenant()).await;
+    an_update_never_resurrects_a_deleted_secret(store, &tenant()).await;
+    deletes_uncount_and_free_the_tag(store, &tenant()).await;
+    versions_advance_and_stale_writes_are_refused(store, &tenant()).await;
+    tenants_are_isolated(store, &tenant(), &tenant()).await;
+    idempotency_records_are_kept_with_their_secret(store, &tenant(), &tenant()).await;
+    a_key_is_taken_until_its_record_expires(store, &tenant()).await;
+    changes_are_recorded_with_their_write(store, &tenant(), trail).await;
+}
+
+pub fn random_tenant() -> TenantId {
+    TenantId::parse(&format!("tenant-{}", random_hex::<6>().expect("random"))).expect("tenant")
+}
+
+/// The time of the suite's writes: the real time, since a store backed by
+/// DynamoDB may expire what is stamped in the past.
+fn now() -> Timestamp {
+    SystemClock.now()
+}
+
+pub fn new_secret(tag: &str) -> NewSecret {
+    NewSecret {
+        summary: SecretSummary {
+            id: SecretId::generate().expect("id"),
+            name: SecretName::parse(format!("Name of {tag}")).expect("name"),
+            tag: Tag::parse(tag).expect("tag"),
+            version: FIRST_VERSION,
+        },
+        sealed: sealed(tag.len()),
+        idempotency: None,
+        at: now(),
+    }
+}
+
+fn sealed(seed: usize) -> SealedValue {
+    SealedValue {
+        ciphertext: vec![seed as u8; 48],
+        nonce: [7; 12],
+        wrapped_key: vec![9; 64],
+        wrapping_key_id: "arn:aws:kms:us-east-1:000000000000:key/test".into(),
+    }
+}
+
+fn tag(raw: &str) -> TagOrId {
+    TagOrId::Tag(Tag::parse(raw).expect("tag"))
+}
+
+async fn total<S: SecretStore>(store: &S, tenant: &TenantId) -> u32 {
+    store
+        .list(tenant, PageRequest::new(0, 1).unwrap())
+        .await
+        .expect("list")
+        .total
+}

@@ -1,0 +1,97 @@
+//! Versions: every change moves a secret on; a write that expects a
+//! version the secret no longer has changes nothing.
+
+use secrets_domain::error::Error;
+use secrets_domain::model::{FIRST_VERSION, SecretName, TagOrId, TenantId};
+use secrets_domain::ports::{DeleteGuard, SecretChanges, SecretStore};
+
+use super::{new_secret, now, sealed, tag, total};
+
+/// Every change moves the version on, by tag and by id alike; a write that
+/// expects a version the secret no longer has changes nothing.
+pub async fn versions_advance_and_stale_writes_are_refused<S: SecretStore>(
+    store: &S,
+    tenant: &TenantId,
+) {
+    let secret = new_secret("versioned");
+    store
+        .insert(tenant, secret.clone(), None)
+        .await
+        .expect("insert");
+    let by_id = TagOrId::Id(secret.summary.id.clone());
+    let version_now = |key: TagOrId| async move {
+        store
+            .find(tenant, &key)
+            .await
+            .expect("find")
+            .expect("exists")
+            .version
+    };
+    assert_eq!(version_now(tag("versioned")).await, FIRST_VERSION);
+    let renamed = store
+        .update(
+            tenant,
+            &secret.summary,
+            SecretChanges {
+                name: Some(SecretName::parse("Second".into()).unwrap()),
+                sealed: None,
+                at: now(),
+            },
+            None,
+        )
+        .await
+        .expect("update");
+    assert_eq!(renamed.version, FIRST_VERSION + 1);
+    // A new value alone moves the version seen through the tag too.
+    let resealed = store
+        .update(
+            tenant,
+            &renamed,
+            SecretChanges {
+                name: None,
+                sealed: Some(sealed(3)),
+                at: now(),
+            },
+            None,
+        )
+        .await
+        .expect("update");
+    assert_eq!(resealed.version, FIRST_VERSION + 2);
+    assert_eq!(version_now(tag("versioned")).await, resealed.version);
+    assert_eq!(version_now(by_id.clone()).await, resealed.version);
+
+    let stale = SecretChanges {
+        name: Some(SecretName::parse("Lost update".into()).unwrap()),
+        sealed: Some(sealed(4)),
+        at: now(),
+    };
+    let error = store
+        .update(tenant, &renamed, stale, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::PreconditionFailed), "{error}");
+    let error = store
+        .delete(tenant, &renamed, DeleteGuard::SameVersion, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::PreconditionFailed), "{error}");
+    assert_eq!(
+        store.find(tenant, &by_id).await.unwrap(),
+        Some(resealed.clone())
+    );
+    assert_eq!(
+        store
+            .sealed_value(tenant, &secret.summary.id)
+            .await
+            .unwrap(),
+        Some(sealed(3))
+    );
+    assert_eq!(total(store, tenant).await, 1);
+
+    store
+        .delete(tenant, &resealed, DeleteGuard::SameVersion, None)
+        .await
+        .expect("delete at the current version");
+    assert_eq!(store.find(tenant, &by_id).await.unwrap(), None);
+    assert_eq!(total(store, tenant).await, 0);
+}

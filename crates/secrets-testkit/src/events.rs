@@ -1,0 +1,165 @@
+//! Requests shaped exactly like API Gateway REST (v1) and HTTP (v2) events,
+//! for handler tests and the bench.
+
+use lambda_http::{Body, Request, Response};
+use serde_json::{Map, Value, json};
+
+/// An HTTP request to be delivered as either kind of API Gateway event.
+#[derive(Clone, Debug)]
+pub struct TestRequest {
+    method: &'static str,
+    path: String,
+    path_parameters: Map<String, Value>,
+    query: Vec<(String, String)>,
+    headers: Map<String, Value>,
+    body: Option<String>,
+}
+
+impl TestRequest {
+    pub fn new(method: &'static str, path: &str) -> Self {
+        Self {
+            method,
+            path: path.to_owned(),
+            path_parameters: Map::new(),
+            query: Vec::new(),
+            headers: Map::new(),
+            body: None,
+        }
+    }
+
+    /// A request to `/api/v1/secrets/{tagOrId}`, routed with the parameter.
+    pub fn for_secret(method: &'static str, tag_or_id: &str) -> Self {
+        let mut request = Self::new(method, &format!("/api/v1/secrets/{tag_or_id}"));
+        request
+            .path_parameters
+            .insert("tagOrId".into(), Value::String(tag_or_id.to_owned()));
+        request
+    }
+
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("Authorization", &format!("Bearer {token}"))
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers
+            .insert(name.to_owned(), Value::String(value.to_owned()));
+        self
+    }
+
+    pub fn query(mut self, name: &str, value: &str) -> Self {
+        self.query.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn json(self, body: &str) -> Self {
+        self.header("Content-Type", "application/json").body(body)
+    }
+
+    pub fn body(mut self, body: &str) -> Self {
+        self.body = Some(body.to_owned());
+        self
+    }
+
+    /// As API Gateway REST APIs (v1 proxy integration) deliver it.
+    pub fn rest_v1(&self) -> Request {
+        lambda_http::request::from_str(&self.rest_v1_json()).expect("a valid REST API event")
+    }
+
+    /// The raw REST API (v1) event, as the Lambda runtime receives it.
+    pub fn rest_v1_json(&self) -> String {
+        let mut single = Map::new();
+        let mut multi: Map<String, Value> = Map::new();
+        for (name, value) in &self.query {
+            single.insert(name.clone(), json!(value));
+            multi
+                .entry(name.clone())
+                .or_insert_with(|| json!([]))
+                .as_array_mut()
+                .expect("array")
+                .push(json!(value));
+        }
+        let multi_headers: Map<String, Value> = self
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), json!([value])))
+            .collect();
+        let event = json!({
+            "resource": if self.path_parameters.is_empty() { "/api/v1/secrets" } else { "/api/v1/secrets/{tagOrId}" },
+            "path": self.path,
+            "httpMethod": self.method,
+            "headers": self.headers,
+            "multiValueHeaders": multi_headers,
+            "queryStringParameters": if single.is_empty() { Value::Null } else { Value::Object(single) },
+            "multiValueQueryStringParameters": if multi.is_empty() { Value::Null } else { Value::Object(multi) },
+            "pathParameters": if self.path_parameters.is_empty() { Value::Null } else { Value::Object(self.path_parameters.clone()) },
+            "stageVariables": null,
+            "requestContext": {
+                "accountId": "123456789012",
+                "resourceId": "abc123",
+                "stage": "prod",
+                "requestId": "v1-request-id",
+                "identity": {"sourceIp": "203.0.113.7"},
+                "resourcePath": "/api/v1/secrets",
+                "httpMethod": self.method,
+                "apiId": "api123",
+                "path": format!("/prod{}", self.path),
+            },
+            "body": self.body,
+            "isBase64Encoded": false,
+        });
+        event.to_string()
+    }
+
+    /// As API Gateway HTTP APIs (payload 2.0) and `cargo lambda watch` deliver it.
+    pub fn http_v2(&self) -> Request {
+        let raw_query = self
+            .query
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        let event = json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": self.path,
+            "rawQueryString": raw_query,
+            "headers": self.headers,
+            "pathParameters": self.path_parameters,
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "api123",
+                "domainName": "api.test",
+                "http": {
+                    "method": self.method,
+                    "path": self.path,
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": "203.0.113.7",
+                    "userAgent": "test",
+                },
+                "requestId": "v2-request-id",
+                "routeKey": "$default",
+                "stage": "$default",
+                "time": "26/Nov/2026:10:00:00 +0000",
+                "timeEpoch": 1_795_000_000_000_i64,
+            },
+            "body": self.body,
+            "isBase64Encoded": false,
+        });
+        lambda_http::request::from_str(&event.to_string()).expect("a valid HTTP API event")
+    }
+
+    /// Both event shapes, for tests that must hold for either.
+    pub fn both(&self) -> [Request; 2] {
+        [self.rest_v1(), self.http_v2()]
+    }
+}
+
+/// The response body as JSON (`Null` for an empty body).
+pub fn json_body(response: &Response<Body>) -> Value {
+    match response.body() {
+        Body::Empty => Value::Null,
+        Body::Text(text) => serde_json::from_str(text).expect("a JSON body"),
+        Body::Binary(bytes) => serde_json::from_slice(bytes).expect("a JSON body"),
+        _ => Value::Null,
+    }
+}

@@ -1,0 +1,53 @@
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use secrets_domain::model::SecretName;
+
+/// What a [`crate::MemoryStore`] is told to let happen at the worst moment:
+/// another writer's change landing just before the next one, or an audit
+/// log that refuses every record from now on. Each is set by a test, taken
+/// by the store under its own lock.
+#[derive(Default)]
+pub struct Interference {
+    refusing_audit: AtomicBool,
+    rename_before_next_update: Mutex<Option<SecretName>>,
+    twin_before_next_insert: AtomicBool,
+}
+
+impl Interference {
+    /// Every audit record is refused from now on, as by an unavailable
+    /// table; a change whose record is refused does not happen either.
+    pub fn refuse_audit_records(&self) {
+        self.refusing_audit.store(true, Ordering::SeqCst);
+    }
+
+    /// Just before the next update, another writer renames the secret.
+    pub fn rename_before_next_update(&self, name: &str) {
+        let name = SecretName::parse(name.to_owned()).expect("a valid name");
+        *self.lock_rename() = Some(name);
+    }
+
+    /// Just before the next insert, another writer creates the same secret
+    /// (same tag, same `Idempotency-Key`) under another id.
+    pub fn twin_before_next_insert(&self) {
+        self.twin_before_next_insert.store(true, Ordering::SeqCst);
+    }
+
+    pub(crate) fn refuses_audit(&self) -> bool {
+        self.refusing_audit.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn take_rename(&self) -> Option<SecretName> {
+        self.lock_rename().take()
+    }
+
+    pub(crate) fn take_twin(&self) -> bool {
+        self.twin_before_next_insert.swap(false, Ordering::SeqCst)
+    }
+
+    fn lock_rename(&self) -> std::sync::MutexGuard<'_, Option<SecretName>> {
+        self.rename_before_next_update
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

@@ -1,0 +1,295 @@
+//! The store port in memory, with the semantics of the DynamoDB store (the
+//! conformance suite holds both to them), for tests without AWS.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use secrets_domain::audit::{AuditRecord, Outcome};
+use secrets_domain::crypto::SealedValue;
+use secrets_domain::error::{DEFAULT_RETRY_AFTER_SECS, Error, Result};
+use secrets_domain::idempotency::IdempotencyRecord;
+use secrets_domain::model::{SecretId, SecretSummary, Tag, TagOrId, TenantId};
+use secrets_domain::operation::Operation;
+use secrets_domain::page::{Page, PageRequest};
+use secrets_domain::ports::{
+    AuditLog, DEFAULT_MAX_SECRETS_PER_TENANT, DeleteGuard, NewSecret, SecretChanges, SecretStore,
+};
+
+use crate::Interference;
+use crate::conformance;
+
+pub struct MemoryStore {
+    state: Mutex<State>,
+    max_secrets: u64,
+    interference: Interference,
+}
+
+#[derive(Default)]
+struct State {
+    tenants: HashMap<TenantId, TenantSecrets>,
+    audit_trail: Vec<AuditRecord>,
+}
+
+#[derive(Default)]
+struct TenantSecrets {
+    by_tag: BTreeMap<Tag, NewSecret>,
+    tag_by_id: HashMap<SecretId, Tag>,
+    idempotency: HashMap<String, IdempotencyRecord>,
+}
+
+impl TenantSecrets {
+    fn tag_of(&self, key: &TagOrId) -> Option<Tag> {
+        match key {
+            TagOrId::Tag(tag) => self.by_tag.contains_key(tag).then(|| tag.clone()),
+            TagOrId::Id(id) => self.tag_by_id.get(id).cloned(),
+        }
+    }
+
+    /// The stored secret `current` describes, if it is still there.
+    fn stored_mut(&mut self, current: &SecretSummary) -> Result<&mut NewSecret> {
+        self.by_tag
+            .get_mut(&current.tag)
+            .filter(|stored| stored.summary.id == current.id)
+            .ok_or(Error::NotFound)
+    }
+
+    fn insert(&mut self, secret: NewSecret, max_secrets: u64) -> Result<()> {
+        let tag = secret.summary.tag.clone();
+        if let Some(record) = &secret.idempotency {
+            let taken = self
+                .idempotency
+                .get(&record.key_digest)
+                .is_some_and(|earlier| earlier.is_live(secret.at));
+            if taken {
+                return Err(Error::IdempotencyKeyReused);
+            }
+        }
+        if self.by_tag.contains_key(&tag) {
+            return Err(Error::TagTaken {
+                tag: tag.to_string(),
+            });
+        }
+        if self.by_tag.len() as u64 >= max_secrets {
+            return Err(Error::QuotaExceeded { limit: max_secrets });
+        }
+        self.tag_by_id
+            .insert(secret.summary.id.clone(), tag.clone());
+        if let Some(record) = &secret.idempotency {
+            self.idempotency
+                .insert(record.key_digest.clone(), record.clone());
+        }
+        self.by_tag.insert(tag, secret);
+        Ok(())
+    }
+
+    fn update(&mut self, current: &SecretSummary, changes: SecretChanges) -> Result<SecretSummary> {
+        let stored = self.stored_mut(current)?;
+        if stored.summary.version != current.version {
+            return Err(Error::PreconditionFailed);
+        }
+        stored.summary.version += 1;
+        if let Some(name) = changes.name {
+            stored.summary.name = name;
+        }
+        if let Some(sealed) = changes.sealed {
+            stored.sealed = sealed;
+        }
+        Ok(stored.summary.clone())
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::with_max_secrets(DEFAULT_MAX_SECRETS_PER_TENANT)
+    }
+}
+
+impl MemoryStore {
+    pub fn with_max_secrets(max_secrets: u64) -> Self {
+        Self {
+            state: Mutex::default(),
+            max_secrets,
+            interference: Interference::default(),
+        }
+    }
+
+    /// What the store lets happen at the worst moment; see [`Interference`].
+    pub fn interference(&self) -> &Interference {
+        &self.interference
+    }
+
+    /// Every audit record written so far, oldest first.
+    pub fn audit_records(&self) -> Vec<AuditRecord> {
+        self.lock().audit_trail.clone()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn with_tenant<T>(&self, tenant: &TenantId, read: impl FnOnce(&mut TenantSecrets) -> T) -> T {
+        read(self.lock().tenants.entry(tenant.clone()).or_default())
+    }
+
+    /// Applies `change` and appends `audit`, under one lock and all or
+    /// nothing: with audit records refused, nothing is applied.
+    fn audited<T>(
+        &self,
+        tenant: &TenantId,
+        audit: Option<&AuditRecord>,
+        change: impl FnOnce(&mut TenantSecrets) -> Result<T>,
+    ) -> Result<T> {
+        if audit.is_some() && self.interference.refuses_audit() {
+            return Err(refused());
+        }
+        let mut state = self.lock();
+        let result = change(state.tenants.entry(tenant.clone()).or_default())?;
+        state.audit_trail.extend(audit.cloned());
+        Ok(result)
+    }
+}
+
+fn refused() -> Error {
+    Error::Unavailable {
+        retry_after_secs: DEFAULT_RETRY_AFTER_SECS,
+        source: Some("the memory store was told to refuse audit records".into()),
+    }
+}
+
+impl SecretStore for MemoryStore {
+    async fn find(&self, tenant: &TenantId, key: &TagOrId) -> Result<Option<SecretSummary>> {
+        Ok(self.with_tenant(tenant, |secrets| {
+            let tag = secrets.tag_of(key)?;
+            secrets
+                .by_tag
+                .get(&tag)
+                .map(|stored| stored.summary.clone())
+        }))
+    }
+
+    async fn list(&self, tenant: &TenantId, request: PageRequest) -> Result<Page> {
+        Ok(self.with_tenant(tenant, |secrets| {
+            let total = secrets.by_tag.len() as u64;
+            let rows = secrets
+                .by_tag
+                .values()
+                .skip(usize::try_from(request.skip()).unwrap_or(usize::MAX))
+                .take(request.size() as usize)
+                .map(|stored| stored.summary.clone())
+                .collect();
+            Page::new(request, rows, total)
+        }))
+    }
+
+    async fn insert(
+        &self,
+        tenant: &TenantId,
+        secret: NewSecret,
+        audit: Option<&AuditRecord>,
+    ) -> Result<()> {
+        if self.interference.take_twin() {
+            let mut twin = secret.clone();
+            twin.summary.id = SecretId::generate()?;
+            if let Some(record) = &mut twin.idempotency {
+                record.secret.id = twin.summary.id.clone();
+            }
+            self.with_tenant(tenant, |secrets| secrets.insert(twin, self.max_secrets))?;
+        }
+        self.audited(tenant, audit, |secrets| {
+            secrets.insert(secret, self.max_secrets)
+        })
+    }
+
+    async fn update(
+        &self,
+        tenant: &TenantId,
+        current: &SecretSummary,
+        changes: SecretChanges,
+        audit: Option<&AuditRecord>,
+    ) -> Result<SecretSummary> {
+        if let Some(name) = self.interference.take_rename() {
+            let theirs = SecretChanges {
+                name: Some(name),
+                sealed: None,
+                at: changes.at,
+            };
+            self.with_tenant(tenant, |secrets| secrets.update(current, theirs))?;
+        }
+        self.audited(tenant, audit, |secrets| secrets.update(current, changes))
+    }
+
+    async fn delete(
+        &self,
+        tenant: &TenantId,
+        current: &SecretSummary,
+        guard: DeleteGuard,
+        audit: Option<&AuditRecord>,
+    ) -> Result<()> {
+        self.audited(tenant, audit, |secrets| {
+            let stored = secrets.stored_mut(current)?;
+            if guard == DeleteGuard::SameVersion && stored.summary.version != current.version {
+                return Err(Error::PreconditionFailed);
+            }
+            let removed = secrets.by_tag.remove(&current.tag).ok_or(Error::NotFound)?;
+            secrets.tag_by_id.remove(&removed.summary.id);
+            Ok(())
+        })
+    }
+
+    async fn idempotency_record(
+        &self,
+        tenant: &TenantId,
+        key_digest: &str,
+    ) -> Result<Option<IdempotencyRecord>> {
+        Ok(self.with_tenant(tenant, |secrets| {
+            secrets.idempotency.get(key_digest).cloned()
+        }))
+    }
+
+    async fn sealed_value(&self, tenant: &TenantId, id: &SecretId) -> Result<Option<SealedValue>> {
+        Ok(self.with_tenant(tenant, |secrets| {
+            let tag = secrets.tag_of(&TagOrId::Id(id.clone()))?;
+            secrets.by_tag.get(&tag).map(|stored| stored.sealed.clone())
+        }))
+    }
+}
+
+impl AuditLog for MemoryStore {
+    async fn record(&self, record: &AuditRecord) -> Result<()> {
+        if self.interference.refuses_audit() {
+            return Err(refused());
+        }
+        self.lock().audit_trail.push(record.clone());
+        Ok(())
+    }
+}
+
+/// The allowed records, for the conformance suite's audit checks.
+impl conformance::ReadAuditTrail for MemoryStore {
+    async fn allowed(&self, tenant: &TenantId) -> Vec<(Operation, SecretId)> {
+        self.audit_records()
+            .into_iter()
+            .filter(|record| record.tenant.as_ref() == Some(tenant))
+            .filter(|record| record.outcome == Outcome::Allowed)
+            .filter_map(|record| Some((record.operation, record.secret_id?)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_memory_store_conforms() {
+        let store = MemoryStore::default();
+        conformance::run_all(&store, conformance::random_tenant, &store).await;
+        conformance::the_tenant_limit_holds(
+            &MemoryStore::with_max_secrets(3),
+            &conformance::random_tenant(),
+        )
+        .await;
+    }
+}
