@@ -6,6 +6,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::api::{Api, PERMISSION};
+use crate::resolve::observe;
 
 const MARKER: &str = "do-not-echo-this-secret";
 
@@ -108,7 +109,9 @@ async fn invalid_create_bodies_are_400_naming_the_field_and_write_nothing() {
 async fn invalid_updates_are_400_and_change_nothing() {
     let api = Api::from_env();
     let tenant = api.tenant();
-    let before = api.create(&tenant, "kept").await;
+    api.create(&tenant, "kept").await;
+    let before = observe(&api, &tenant, "kept").await;
+    assert_eq!(before.value.as_deref(), Some("s3cr3t"));
     for (body, expected) in [
         (json!({"name": ""}), "name must be 1 to 255"),
         (json!({"name": 7}), "name must be a string"),
@@ -122,7 +125,7 @@ async fn invalid_updates_are_400_and_change_nothing() {
             "{body}: {error}"
         );
     }
-    assert_eq!(api.get(&tenant, "/kept").await.json(), before);
+    assert_eq!(observe(&api, &tenant, "kept").await, before);
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::api::{Api, Tenant};
+use crate::resolve::{Observed, observe};
 
 const MARKER: &str = "hostile-secret-marker";
 const JSON: &str = "application/json";
@@ -210,10 +211,10 @@ fn paths_and_queries() -> Vec<Case> {
     cases
 }
 
-async fn snapshot(api: &Api, tenant: &Tenant) -> (Value, Value) {
+async fn snapshot(api: &Api, tenant: &Tenant) -> (Value, Observed) {
     (
         api.get(tenant, "?pageSize=1000").await.json(),
-        api.get(tenant, "/existing").await.json(),
+        observe(api, tenant, "existing").await,
     )
 }
 

@@ -5,6 +5,7 @@ use secrets_tests::{audit_records, audit_summary, sdk_config};
 use serde_json::{Value, json};
 
 use crate::api::{Api, Reply, Tenant};
+use crate::resolve::observe;
 
 async fn create_with_key(api: &Api, tenant: &Tenant, key: &str, body: Value) -> Reply {
     api.send_as(
@@ -38,12 +39,15 @@ async fn a_retried_create_gets_its_first_answer_and_a_reused_key_is_422() {
     }
     assert_eq!(api.total(&tenant).await, 1);
 
+    let before = observe(&api, &tenant, "once").await;
     let changed = json!({"tag": "once", "name": "Once", "secret": "something else"});
     create_with_key(&api, &tenant, &key, changed)
         .await
         .error(422, "ILLEGAL_ARGUMENT_ERROR");
     // Without the key, the contract's conflict.
     api.post(&tenant, body.clone()).await.error(409, "CONFLICT");
+    assert_eq!(observe(&api, &tenant, "once").await, before);
+    assert_eq!(before.value.as_deref(), Some("e2e-idem-marker"));
     create_with_key(&api, &tenant, &"k".repeat(256), body)
         .await
         .error(400, "BAD_REQUEST");

@@ -5,11 +5,11 @@
 
 mod api;
 mod audit;
-mod concurrency;
 mod crud;
 mod errors;
 mod hostile;
 mod idempotency;
+mod if_match;
 mod pagination;
 mod races;
 mod resolve;

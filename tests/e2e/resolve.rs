@@ -6,7 +6,7 @@ use reqwest::{Client, Method};
 use secrets_tests::required_env;
 use serde_json::{Value, json};
 
-use crate::api::Api;
+use crate::api::{Api, Tenant};
 
 /// The Lambda Invoke API of the stack under test.
 pub struct Invoker {
@@ -59,6 +59,28 @@ impl Invoker {
     pub async fn value(&self, tenant: &str, tag_or_id: &str) -> Invocation {
         self.invoke(json!({"tenant": tenant, "tagOrId": tag_or_id, "caller": "e2e"}))
             .await
+    }
+}
+
+/// A secret as everyone sees it: its body and `ETag` through the public
+/// API, its value through resolve. A refused write must leave all three.
+#[derive(Debug, PartialEq)]
+pub struct Observed {
+    pub body: Value,
+    pub etag: Option<String>,
+    pub value: Option<String>,
+}
+
+pub async fn observe(api: &Api, tenant: &Tenant, tag_or_id: &str) -> Observed {
+    let read = api.get(tenant, &format!("/{tag_or_id}")).await;
+    let value = match Invoker::from_env().value(&tenant.name, tag_or_id).await {
+        Invocation::Answer(answer) => answer["value"].as_str().map(str::to_owned),
+        Invocation::Failed { .. } => None,
+    };
+    Observed {
+        body: read.json(),
+        etag: read.header("etag").map(str::to_owned),
+        value,
     }
 }
 

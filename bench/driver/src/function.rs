@@ -77,31 +77,29 @@ impl Function {
             .map_err(|e| format!("{}: not a JSON response: {e}", self.name))
     }
 
-    /// CPU time of all the process's threads, user and system, in ns.
-    pub fn cpu_ns(&self) -> u64 {
+    /// CPU time of all the process's threads, user and system, in ns;
+    /// None if /proc does not tell (no thread's schedstat could be read).
+    pub fn cpu_ns(&self) -> Option<u64> {
         let tasks = PathBuf::from(format!("/proc/{}/task", self.pid));
-        std::fs::read_dir(tasks)
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
-                    .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
-                    .sum()
+        let times: Vec<u64> = std::fs::read_dir(tasks)
+            .ok()?
+            .flatten()
+            .map(|task| {
+                let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+                stat.split_whitespace().next()?.parse::<u64>().ok()
             })
-            .unwrap_or(0)
+            .collect::<Option<_>>()?;
+        (!times.is_empty()).then(|| times.iter().sum())
     }
 
-    /// The high-water mark of resident memory, in KiB.
-    pub fn peak_rss_kib(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .ok()
-            .and_then(|status| {
-                status
-                    .lines()
-                    .find(|line| line.starts_with("VmHWM:"))
-                    .and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
-            })
-            .unwrap_or(0)
+    /// The high-water mark of resident memory, in KiB; None if /proc does
+    /// not tell.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
+        status
+            .lines()
+            .find(|line| line.starts_with("VmHWM:"))
+            .and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
     }
 
     /// The metric records printed since the last call.

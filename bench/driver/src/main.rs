@@ -1,7 +1,7 @@
 //! `make bench`: every function measured side by side with the floors it
 //! could reach, in one run, against the emulator. See README "Benchmarks".
 //!
-//! Environment (set by scripts/bench.py): BENCH_BIN_DIR (native release
+//! Environment (set by the bench launcher): BENCH_BIN_DIR (native release
 //! binaries), BENCH_ARM64_DIR (cargo lambda's arm64 builds), BENCH_OUTPUT,
 //! BENCH_REQUESTS, BENCH_SCALE, and the emulator's AWS_* settings,
 //! TABLE_NAME, AUDIT_TABLE_NAME, KMS_KEY_ID and IDEMPOTENCY_MAC_KEY_ID.
@@ -10,6 +10,7 @@ mod function;
 mod report;
 mod runtime_api;
 mod seed;
+mod targets;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -152,7 +153,7 @@ impl Bench {
 
     /// Runs each scenario on one warm process of `name`; returns what each
     /// cost, and the process's peak memory.
-    async fn run(&self, name: &str, scenarios: Vec<Scenario>) -> (Vec<Measured>, u64) {
+    async fn run(&self, name: &str, scenarios: Vec<Scenario>) -> (Vec<Measured>, Option<u64>) {
         let function = self.start(name).await;
         let mut measured = Vec::new();
         for scenario in scenarios {
@@ -173,7 +174,11 @@ impl Bench {
                     failures.push(response);
                 }
             }
-            let (cpu, wall) = (function.cpu_ns() - cpu_before, started.elapsed());
+            let cpu = function
+                .cpu_ns()
+                .zip(cpu_before)
+                .map(|(after, before)| after - before);
+            let wall = started.elapsed();
             let records = function.take_records().await;
             assert!(
                 failures.is_empty(),

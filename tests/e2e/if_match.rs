@@ -4,6 +4,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::api::{Api, Reply, Tenant};
+use crate::resolve::observe;
 
 /// Creates the secret `tag` named "One"; its answer and its id.
 async fn create_one(api: &Api, tenant: &Tenant, tag: &str) -> (Reply, String) {
@@ -54,6 +55,8 @@ async fn if_match_guards_updates_and_deletes_and_etags_follow_versions() {
     assert_eq!(second, format!("\"{id}.2\""));
 
     // A writer still holding the first version loses, and changes nothing.
+    let before = observe(&api, &tenant, "guarded").await;
+    assert_eq!(before.etag.as_deref(), Some(second.as_str()));
     let stale = guarded(
         &api,
         &tenant,
@@ -63,7 +66,9 @@ async fn if_match_guards_updates_and_deletes_and_etags_follow_versions() {
     )
     .await;
     stale.error(412, "CONFLICT");
-    assert_eq!(api.get(&tenant, "/guarded").await.json()["name"], "Two");
+    let after = observe(&api, &tenant, "guarded").await;
+    assert_eq!(after.body["name"], "Two");
+    assert_eq!(after, before);
     let garbled = guarded(
         &api,
         &tenant,
@@ -74,6 +79,7 @@ async fn if_match_guards_updates_and_deletes_and_etags_follow_versions() {
     .await;
     let message = garbled.error(412, "CONFLICT")["message"].to_string();
     assert!(message.contains("entity tags"), "{message}");
+    assert_eq!(observe(&api, &tenant, "guarded").await, before);
     let listed = format!("\"{id}.9\", {second}");
     assert_eq!(
         guarded(
@@ -88,9 +94,11 @@ async fn if_match_guards_updates_and_deletes_and_etags_follow_versions() {
         200
     );
 
+    let before = observe(&api, &tenant, "guarded").await;
     guarded(&api, &tenant, Method::DELETE, &second, None)
         .await
         .error(412, "CONFLICT");
+    assert_eq!(observe(&api, &tenant, "guarded").await, before);
     assert_eq!(
         guarded(&api, &tenant, Method::DELETE, "*", None)
             .await
