@@ -37,6 +37,22 @@ impl Harness {
             .unwrap()
     }
 
+    /// An allowed update of `tag` with the JSON `body`.
+    async fn updated(&self, tenant: &TenantId, tag: &str, body: &[u8]) -> SecretSummary {
+        let update = UpdateSecret::from_json(body).unwrap();
+        let updater = actor(tenant, Operation::Update);
+        self.secrets
+            .update(&updater, &by_tag(tag), update, None)
+            .await
+            .unwrap()
+    }
+
+    /// An allowed delete.
+    async fn deleted(&self, tenant: &TenantId, key: &TagOrId) {
+        let deleter = actor(tenant, Operation::Delete);
+        self.secrets.delete(&deleter, key, None).await.unwrap();
+    }
+
     /// A secret's stored envelope, and what it decrypts to through KMS.
     async fn stored(&self, tenant: &TenantId, id: &SecretId) -> (SealedValue, Vec<u8>) {
         let sealed = self
@@ -154,28 +170,16 @@ async fn each_operation_makes_the_fewest_calls() {
         "page 0"
     );
 
-    let rename = UpdateSecret::from_json(br#"{"name":"Renamed"}"#).unwrap();
     harness
-        .secrets
-        .update(
-            &actor(&acme, Operation::Update),
-            &by_tag("counted"),
-            rename,
-            None,
-        )
-        .await
-        .unwrap();
+        .updated(&acme, "counted", br#"{"name":"Renamed"}"#)
+        .await;
     assert_eq!(
         harness.calls.take().calls,
         calls(&[("DynamoDB.GetItem", 1), ("DynamoDB.TransactWriteItems", 1)]),
         "a rename needs no KMS"
     );
 
-    harness
-        .secrets
-        .delete(&actor(&acme, Operation::Delete), &by_tag("counted"), None)
-        .await
-        .unwrap();
+    harness.deleted(&acme, &by_tag("counted")).await;
     assert_eq!(
         harness.calls.take().calls,
         calls(&[("DynamoDB.GetItem", 1), ("DynamoDB.TransactWriteItems", 1)]),
@@ -326,18 +330,10 @@ async fn a_new_value_gets_a_new_data_key() {
     let acme = tenant();
     let created = harness.created(&acme, "rotated", "old").await;
     let (before, _) = harness.stored(&acme, &created.id).await;
-    let update = UpdateSecret::from_json(br#"{"secret":"new"}"#).unwrap();
     harness.calls.take();
     harness
-        .secrets
-        .update(
-            &actor(&acme, Operation::Update),
-            &by_tag("rotated"),
-            update,
-            None,
-        )
-        .await
-        .unwrap();
+        .updated(&acme, "rotated", br#"{"secret":"new"}"#)
+        .await;
     assert_eq!(
         harness.calls.take().calls.get("KMS.GenerateDataKey"),
         Some(&1)
@@ -420,17 +416,7 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
         br#"{"secret":"s"}"#,
         br#"{"name":"m","secret":"t"}"#,
     ] {
-        let update = UpdateSecret::from_json(body).unwrap();
-        harness
-            .secrets
-            .update(
-                &actor(&acme, Operation::Update),
-                &by_tag("iam"),
-                update,
-                None,
-            )
-            .await
-            .unwrap();
+        harness.updated(&acme, "iam", body).await;
     }
     assert_eq!(
         harness.calls.take().iam_actions,
@@ -454,11 +440,7 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
         granted("ResolveSecretFunction")
     );
 
-    harness
-        .secrets
-        .delete(&actor(&acme, Operation::Delete), &by_tag("iam"), None)
-        .await
-        .unwrap();
+    harness.deleted(&acme, &by_tag("iam")).await;
     assert_eq!(
         harness.calls.take().iam_actions,
         granted("DeleteSecretFunction")
@@ -545,17 +527,9 @@ async fn each_allowed_operation_writes_exactly_one_audit_item() {
         .create(&actor(&acme, Operation::Create), create("audited", "v"))
         .await
         .unwrap_err();
-    let rename = UpdateSecret::from_json(br#"{"name":"renamed"}"#).unwrap();
     harness
-        .secrets
-        .update(
-            &actor(&acme, Operation::Update),
-            &by_tag("audited"),
-            rename,
-            None,
-        )
-        .await
-        .unwrap();
+        .updated(&acme, "audited", br#"{"name":"renamed"}"#)
+        .await;
     harness
         .resolver
         .resolve(&actor(&acme, Operation::Resolve), &by_tag("audited"))

@@ -1,6 +1,8 @@
 //! Data keys from AWS KMS: `GenerateDataKey` to seal, `Decrypt` to open;
 //! and `GenerateMac` for the fingerprints of idempotent creates.
 
+use std::collections::HashMap;
+
 use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{DataKeySpec, MacAlgorithmSpec};
@@ -56,15 +58,12 @@ impl DataKeys for KmsDataKeys {
             context: "generating a data key",
             source: Some("this function opens values only".into()),
         })?;
-        let mut request = self
+        let output = self
             .client
             .generate_data_key()
             .key_id(key_id)
-            .key_spec(DataKeySpec::Aes256);
-        for (key, value) in context.pairs() {
-            request = request.encryption_context(key, value);
-        }
-        let output = request
+            .key_spec(DataKeySpec::Aes256)
+            .set_encryption_context(Some(kms_context(context)))
             .send()
             .await
             .map_err(|e| classify("generating a data key", e))?;
@@ -89,21 +88,28 @@ impl DataKeys for KmsDataKeys {
         sealed: &SealedValue,
         context: EncryptionContext<'_>,
     ) -> Result<Zeroizing<[u8; DATA_KEY_LEN]>> {
-        let mut request = self
+        let output = self
             .client
             .decrypt()
             // Pinning the key makes KMS refuse a wrapped key from any other.
             .key_id(&sealed.wrapping_key_id)
-            .ciphertext_blob(Blob::new(sealed.wrapped_key.clone()));
-        for (key, value) in context.pairs() {
-            request = request.encryption_context(key, value);
-        }
-        let output = request
+            .ciphertext_blob(Blob::new(sealed.wrapped_key.clone()))
+            .set_encryption_context(Some(kms_context(context)))
             .send()
             .await
             .map_err(|e| classify("unwrapping a data key", e))?;
         take_data_key(output.plaintext.map(Blob::into_inner).unwrap_or_default())
     }
+}
+
+/// The encryption context as KMS takes it: what IAM conditions on
+/// `kms:EncryptionContext:*` see.
+fn kms_context(context: EncryptionContext<'_>) -> HashMap<String, String> {
+    context
+        .pairs()
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect()
 }
 
 impl RequestMacs for KmsDataKeys {

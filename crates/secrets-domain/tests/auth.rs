@@ -34,6 +34,12 @@ fn hs256() -> Authenticator {
     .unwrap()
 }
 
+/// A verifier of `algorithm` with one public key in PEM.
+fn pem_auth(pem: &str, algorithm: Algorithm) -> Authenticator {
+    let settings = settings(KeySource::PublicKeyPem(pem.into()), &[algorithm]);
+    Authenticator::new(settings, no_jwks).unwrap()
+}
+
 fn claims() -> Value {
     Minter::for_test_apps()
         .subject("user-1")
@@ -200,14 +206,7 @@ async fn unsigned_and_disallowed_algorithms_are_refused() {
 
 #[tokio::test]
 async fn public_keys_in_pem_verify_rs256_and_es256() {
-    let rsa = Authenticator::new(
-        settings(
-            KeySource::PublicKeyPem(RSA_A_PUBLIC.into()),
-            &[Algorithm::RS256],
-        ),
-        no_jwks,
-    )
-    .unwrap();
+    let rsa = pem_auth(RSA_A_PUBLIC, Algorithm::RS256);
     assert!(
         outcome(
             &rsa,
@@ -222,14 +221,7 @@ async fn public_keys_in_pem_verify_rs256_and_es256() {
         401
     );
 
-    let ec = Authenticator::new(
-        settings(
-            KeySource::PublicKeyPem(EC_A_PUBLIC.into()),
-            &[Algorithm::ES256],
-        ),
-        no_jwks,
-    )
-    .unwrap();
+    let ec = pem_auth(EC_A_PUBLIC, Algorithm::ES256);
     let es256 = sign(
         Header::new(Algorithm::ES256),
         &claims(),
@@ -240,14 +232,7 @@ async fn public_keys_in_pem_verify_rs256_and_es256() {
 
 #[tokio::test]
 async fn hs256_signed_with_the_public_key_is_refused() {
-    let rsa = Authenticator::new(
-        settings(
-            KeySource::PublicKeyPem(RSA_A_PUBLIC.into()),
-            &[Algorithm::RS256],
-        ),
-        no_jwks,
-    )
-    .unwrap();
+    let rsa = pem_auth(RSA_A_PUBLIC, Algorithm::RS256);
     let confused = sign(
         Header::new(Algorithm::HS256),
         &claims(),
@@ -330,11 +315,17 @@ fn jwks_auth(fake: &FakeJwks) -> Authenticator {
     .unwrap()
 }
 
-#[tokio::test(start_paused = true)]
-async fn jwks_keys_are_fetched_once_and_cached() {
+/// A JWKS serving key `a`, and a verifier reading it.
+fn serving_key_a() -> (FakeJwks, Authenticator) {
     let fake = FakeJwks::default();
     fake.serve(vec![jwk(RSA_A_PRIVATE, "a")]);
     let auth = jwks_auth(&fake);
+    (fake, auth)
+}
+
+#[tokio::test(start_paused = true)]
+async fn jwks_keys_are_fetched_once_and_cached() {
+    let (fake, auth) = serving_key_a();
     assert_eq!(fake.fetches(), 0, "nothing is fetched before it is needed");
     for _ in 0..5 {
         let token = rsa_token(RSA_A_PRIVATE, Some("a"), &claims());
@@ -345,9 +336,7 @@ async fn jwks_keys_are_fetched_once_and_cached() {
 
 #[tokio::test(start_paused = true)]
 async fn a_flood_of_unknown_kids_costs_one_fetch_per_interval() {
-    let fake = FakeJwks::default();
-    fake.serve(vec![jwk(RSA_A_PRIVATE, "a")]);
-    let auth = jwks_auth(&fake);
+    let (fake, auth) = serving_key_a();
     for i in 0..100 {
         let token = rsa_token(RSA_A_PRIVATE, Some(&format!("unknown-{i}")), &claims());
         assert_eq!(failure(outcome(&auth, Some(&bearer(&token))).await).0, 401);
@@ -361,9 +350,7 @@ async fn a_flood_of_unknown_kids_costs_one_fetch_per_interval() {
 
 #[tokio::test(start_paused = true)]
 async fn a_rotated_key_is_accepted_after_one_refetch() {
-    let fake = FakeJwks::default();
-    fake.serve(vec![jwk(RSA_A_PRIVATE, "a")]);
-    let auth = jwks_auth(&fake);
+    let (fake, auth) = serving_key_a();
     assert!(
         outcome(
             &auth,
@@ -387,9 +374,7 @@ async fn a_rotated_key_is_accepted_after_one_refetch() {
 
 #[tokio::test(start_paused = true)]
 async fn cached_keys_keep_working_while_the_jwks_endpoint_is_down() {
-    let fake = FakeJwks::default();
-    fake.serve(vec![jwk(RSA_A_PRIVATE, "a")]);
-    let auth = jwks_auth(&fake);
+    let (fake, auth) = serving_key_a();
     let token = || rsa_token(RSA_A_PRIVATE, Some("a"), &claims());
     assert!(outcome(&auth, Some(&bearer(&token()))).await.is_ok());
     fake.go_down();
@@ -418,9 +403,7 @@ async fn an_unreachable_jwks_at_cold_start_gives_401_not_a_crash() {
 
 #[tokio::test(start_paused = true)]
 async fn keys_embedded_in_the_token_header_are_ignored() {
-    let fake = FakeJwks::default();
-    fake.serve(vec![jwk(RSA_A_PRIVATE, "a")]);
-    let auth = jwks_auth(&fake);
+    let (_fake, auth) = serving_key_a();
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some("attacker".into());
     header.jwk = Some(jwk(RSA_B_PRIVATE, "attacker"));
@@ -435,9 +418,7 @@ async fn keys_embedded_in_the_token_header_are_ignored() {
 
 #[tokio::test(start_paused = true)]
 async fn a_jwks_key_only_verifies_its_own_algorithm() {
-    let fake = FakeJwks::default();
-    fake.serve(vec![jwk(RSA_A_PRIVATE, "a")]);
-    let auth = jwks_auth(&fake);
+    let (_fake, auth) = serving_key_a();
     let mut header = Header::new(Algorithm::ES256);
     header.kid = Some("a".into());
     let token = sign(

@@ -21,6 +21,15 @@ fn read(path: &str) -> String {
     std::fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// What follows `marker` in the file at `path`.
+fn after(path: &str, marker: &str) -> String {
+    let text = read(path);
+    let (_, rest) = text
+        .split_once(marker)
+        .unwrap_or_else(|| panic!("{path} has no {marker}"));
+    rest.to_owned()
+}
+
 fn names() -> Vec<String> {
     Function::ALL.iter().map(|f| f.name().to_owned()).collect()
 }
@@ -83,11 +92,7 @@ fn the_makefile_builds_every_function() {
 
 #[test]
 fn the_local_router_serves_every_route() {
-    let cargo = read("Cargo.toml");
-    let section = cargo
-        .split("[workspace.metadata.lambda.watch.router]")
-        .nth(1)
-        .expect("the router table");
+    let section = after("Cargo.toml", "[workspace.metadata.lambda.watch.router]");
     let mut found = BTreeSet::new();
     let mut path = None;
     for line in section.lines().take_while(|l| !l.starts_with('[')) {
@@ -118,11 +123,7 @@ struct TemplateFunction {
 }
 
 fn template_functions() -> Vec<TemplateFunction> {
-    let template = read("template.yaml");
-    let resources = template
-        .split("\nResources:\n")
-        .nth(1)
-        .expect("a Resources section");
+    let resources = after("template.yaml", "\nResources:\n");
     let mut functions = Vec::new();
     let mut current: Option<TemplateFunction> = None;
     let (mut is_function, mut path) = (false, None);

@@ -9,10 +9,7 @@ use super::*;
 async fn every_allowed_change_and_resolve_is_recorded_once() {
     let service = service();
     let acme = tenant("acme");
-    let created = service
-        .create(&acting(&acme, Operation::Create), create_request("db", "v"))
-        .await
-        .unwrap();
+    let created = create_secret(&service, &acme, "db", "v").await;
     service
         .create(&acting(&acme, Operation::Create), create_request("db", "v"))
         .await
@@ -30,8 +27,7 @@ async fn every_allowed_change_and_resolve_is_recorded_once() {
             secret: None,
         },
     ] {
-        service
-            .update(&acting(&acme, Operation::Update), &by_id, update, None)
+        update_secret(&service, &acme, &by_id, update)
             .await
             .unwrap();
     }

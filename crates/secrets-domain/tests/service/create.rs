@@ -6,13 +6,7 @@ use super::*;
 async fn create_seals_the_value_and_returns_the_summary() {
     let service = service();
     let acme = tenant("acme");
-    let created = service
-        .create(
-            &acting(&acme, Operation::Create),
-            create_request("db", "hunter2"),
-        )
-        .await
-        .unwrap();
+    let created = create_secret(&service, &acme, "db", "hunter2").await;
     assert_eq!(created.tag.as_str(), "db");
     assert_eq!(service.get(&acme, &by_tag("db")).await.unwrap(), created);
     assert_eq!(
@@ -33,10 +27,7 @@ async fn create_seals_the_value_and_returns_the_summary() {
 async fn a_taken_tag_is_a_conflict() {
     let service = service();
     let acme = tenant("acme");
-    service
-        .create(&acting(&acme, Operation::Create), create_request("db", "1"))
-        .await
-        .unwrap();
+    create_secret(&service, &acme, "db", "1").await;
     let error = service
         .create(&acting(&acme, Operation::Create), create_request("db", "2"))
         .await

@@ -6,10 +6,7 @@ use super::*;
 async fn delete_frees_the_tag_at_once() {
     let service = service();
     let acme = tenant("acme");
-    service
-        .create(&acting(&acme, Operation::Create), create_request("db", "v"))
-        .await
-        .unwrap();
+    create_secret(&service, &acme, "db", "v").await;
     service
         .delete(&acting(&acme, Operation::Delete), &by_tag("db"), None)
         .await
@@ -22,23 +19,14 @@ async fn delete_frees_the_tag_at_once() {
             .http_status(),
         404
     );
-    service
-        .create(
-            &acting(&acme, Operation::Create),
-            create_request("db", "again"),
-        )
-        .await
-        .unwrap();
+    create_secret(&service, &acme, "db", "again").await;
 }
 
 #[tokio::test]
 async fn tenants_never_see_each_other() {
     let service = service();
     let (acme, globex) = (tenant("acme"), tenant("globex"));
-    let created = service
-        .create(&acting(&acme, Operation::Create), create_request("db", "v"))
-        .await
-        .unwrap();
+    let created = create_secret(&service, &acme, "db", "v").await;
     for key in [by_tag("db"), TagOrId::Id(created.id.clone())] {
         assert_eq!(
             service.get(&globex, &key).await.unwrap_err().http_status(),
@@ -57,8 +45,7 @@ async fn tenants_never_see_each_other() {
             secret: None,
         };
         assert_eq!(
-            service
-                .update(&acting(&globex, Operation::Update), &key, update, None)
+            update_secret(&service, &globex, &key, update)
                 .await
                 .unwrap_err()
                 .http_status(),

@@ -2,9 +2,25 @@
 
 use secrets_domain::clock::Timestamp;
 use secrets_domain::idempotency::IDEMPOTENCY_WINDOW_SECS;
+use secrets_domain::service::Created;
 use secrets_testkit::ManualClock;
 
 use super::*;
+
+/// An allowed create of `tag` (holding "v") by `tenant` with the key `key`.
+async fn keyed_create(
+    service: &Secrets<MemoryStore, LocalDataKeys>,
+    tenant: &TenantId,
+    tag: &str,
+    key_text: &str,
+) -> Created {
+    let creator = acting(tenant, Operation::Create);
+    let request = create_request(tag, "v");
+    service
+        .create_with_key(&creator, request, Some(&key(key_text)))
+        .await
+        .unwrap()
+}
 
 #[tokio::test]
 async fn a_retried_create_with_its_key_answers_as_the_first_did() {
@@ -27,13 +43,7 @@ async fn a_retried_create_with_its_key_answers_as_the_first_did() {
     assert_eq!(service.keys().generated(), 1, "no second data key");
 
     // Changed after the fact: the replay is still the first answer.
-    service
-        .update(
-            &acting(&acme, Operation::Update),
-            &by_tag("db"),
-            rename("Later"),
-            None,
-        )
+    update_secret(&service, &acme, &by_tag("db"), rename("Later"))
         .await
         .unwrap();
     let later = service
@@ -59,14 +69,7 @@ async fn a_retried_create_with_its_key_answers_as_the_first_did() {
     }
     // Keys are per tenant.
     let globex = tenant("globex");
-    let theirs = service
-        .create_with_key(
-            &acting(&globex, Operation::Create),
-            create_request("db", "v"),
-            Some(&key("k-1")),
-        )
-        .await
-        .unwrap();
+    let theirs = keyed_create(&service, &globex, "db", "k-1").await;
     assert!(!theirs.replayed);
     let replays = service
         .store()
@@ -83,14 +86,7 @@ async fn a_create_that_loses_a_race_to_its_own_key_replays_the_winner() {
     let service = service();
     let acme = tenant("acme");
     service.store().interference().twin_before_next_insert();
-    let created = service
-        .create_with_key(
-            &acting(&acme, Operation::Create),
-            create_request("db", "v"),
-            Some(&key("raced")),
-        )
-        .await
-        .unwrap();
+    let created = keyed_create(&service, &acme, "db", "raced").await;
     assert!(
         created.replayed,
         "answered from the winner's record, not 409"

@@ -10,11 +10,13 @@ mod resolve;
 mod update;
 
 use secrets_domain::audit::{Actor, Outcome};
-use secrets_domain::crypto::{EncryptionContext, open};
-use secrets_domain::error::Error;
+use secrets_domain::crypto::{EncryptionContext, SealedValue, open};
+use secrets_domain::error::{Error, Result};
 use secrets_domain::idempotency::IdempotencyKey;
 use secrets_domain::input::{CreateSecret, UpdateSecret};
-use secrets_domain::model::{SecretId, SecretName, SecretValue, Tag, TagOrId, TenantId};
+use secrets_domain::model::{
+    SecretId, SecretName, SecretSummary, SecretValue, Tag, TagOrId, TenantId,
+};
 use secrets_domain::operation::Operation;
 use secrets_domain::page::PageRequest;
 use secrets_domain::ports::SecretStore;
@@ -55,17 +57,26 @@ fn by_tag(tag: &str) -> TagOrId {
     TagOrId::Tag(Tag::parse(tag).unwrap())
 }
 
+/// A secret's stored envelope.
+async fn stored(
+    service: &Secrets<MemoryStore, LocalDataKeys>,
+    tenant: &TenantId,
+    id: &SecretId,
+) -> SealedValue {
+    service
+        .store()
+        .sealed_value(tenant, id)
+        .await
+        .unwrap()
+        .expect("a stored value")
+}
+
 async fn stored_plaintext(
     service: &Secrets<MemoryStore, LocalDataKeys>,
     tenant: &TenantId,
     id: &SecretId,
 ) -> Vec<u8> {
-    let sealed = service
-        .store()
-        .sealed_value(tenant, id)
-        .await
-        .unwrap()
-        .unwrap();
+    let sealed = stored(service, tenant, id).await;
     open(service.keys(), EncryptionContext::new(tenant, id), &sealed)
         .await
         .unwrap()
@@ -74,6 +85,41 @@ async fn stored_plaintext(
 
 fn if_match(header: &str) -> IfMatch {
     IfMatch::parse(header.as_bytes())
+}
+
+/// `tag` of `tenant`, holding `value`, as an allowed create made it.
+async fn create_secret(
+    service: &Secrets<MemoryStore, LocalDataKeys>,
+    tenant: &TenantId,
+    tag: &str,
+    value: &str,
+) -> SecretSummary {
+    service
+        .create(
+            &acting(tenant, Operation::Create),
+            create_request(tag, value),
+        )
+        .await
+        .unwrap()
+}
+
+/// An update of `key` by `tenant`, without If-Match.
+async fn update_secret(
+    service: &Secrets<MemoryStore, LocalDataKeys>,
+    tenant: &TenantId,
+    key: &TagOrId,
+    request: UpdateSecret,
+) -> Result<SecretSummary> {
+    let updater = acting(tenant, Operation::Update);
+    service.update(&updater, key, request, None).await
+}
+
+/// An update that sets a new value only.
+fn new_value(value: &str) -> UpdateSecret {
+    UpdateSecret {
+        name: None,
+        secret: Some(SecretValue::parse(Zeroizing::new(value.into())).unwrap()),
+    }
 }
 
 fn rename(name: &str) -> UpdateSecret {

@@ -6,13 +6,7 @@ use super::*;
 async fn resolve_opens_the_current_value_for_its_own_tenant_only() {
     let service = service();
     let (acme, other) = (tenant("acme"), tenant("other"));
-    let created = service
-        .create(
-            &acting(&acme, Operation::Create),
-            create_request("db", "first"),
-        )
-        .await
-        .unwrap();
+    let created = create_secret(&service, &acme, "db", "first").await;
     let by_id = TagOrId::Id(created.id.clone());
     for key in [&by_tag("db"), &by_id] {
         let resolved = service
@@ -24,12 +18,8 @@ async fn resolve_opens_the_current_value_for_its_own_tenant_only() {
             serde_json::json!({"id": created.id.as_str(), "name": "Name of db", "tag": "db", "value": "first"})
         );
     }
-    let update = UpdateSecret {
-        name: None,
-        secret: Some(SecretValue::parse(Zeroizing::new("second".into())).unwrap()),
-    };
-    service
-        .update(&acting(&acme, Operation::Update), &by_id, update, None)
+    let update = new_value("second");
+    update_secret(&service, &acme, &by_id, update)
         .await
         .unwrap();
     assert_eq!(
@@ -62,10 +52,7 @@ async fn resolve_opens_the_current_value_for_its_own_tenant_only() {
 async fn a_resolve_that_cannot_be_recorded_returns_no_value() {
     let service = service();
     let acme = tenant("acme");
-    service
-        .create(&acting(&acme, Operation::Create), create_request("db", "v"))
-        .await
-        .unwrap();
+    create_secret(&service, &acme, "db", "v").await;
     service.store().interference().refuse_audit_records();
     let error = service
         .resolve(&acting(&acme, Operation::Resolve), &by_tag("db"))

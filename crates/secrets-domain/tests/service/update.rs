@@ -6,32 +6,20 @@ use super::*;
 async fn updating_the_name_needs_no_data_key_and_a_new_value_gets_a_new_one() {
     let service = service();
     let acme = tenant("acme");
-    let created = service
-        .create(
-            &acting(&acme, Operation::Create),
-            create_request("db", "old"),
-        )
-        .await
-        .unwrap();
-    let before = service
-        .store()
-        .sealed_value(&acme, &created.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let created = create_secret(&service, &acme, "db", "old").await;
+    let before = stored(&service, &acme, &created.id).await;
 
-    let renamed = service
-        .update(
-            &acting(&acme, Operation::Update),
-            &by_tag("db"),
-            UpdateSecret {
-                name: Some(SecretName::parse("Renamed".into()).unwrap()),
-                secret: None,
-            },
-            None,
-        )
-        .await
-        .unwrap();
+    let renamed = update_secret(
+        &service,
+        &acme,
+        &by_tag("db"),
+        UpdateSecret {
+            name: Some(SecretName::parse("Renamed".into()).unwrap()),
+            secret: None,
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(renamed.name.as_str(), "Renamed");
     assert_eq!(
         (renamed.id.clone(), renamed.tag.clone()),
@@ -39,24 +27,15 @@ async fn updating_the_name_needs_no_data_key_and_a_new_value_gets_a_new_one() {
     );
     assert_eq!(service.keys().generated(), 1);
 
-    service
-        .update(
-            &acting(&acme, Operation::Update),
-            &TagOrId::Id(created.id.clone()),
-            UpdateSecret {
-                name: None,
-                secret: Some(SecretValue::parse(Zeroizing::new("new".into())).unwrap()),
-            },
-            None,
-        )
-        .await
-        .unwrap();
-    let after = service
-        .store()
-        .sealed_value(&acme, &created.id)
-        .await
-        .unwrap()
-        .unwrap();
+    update_secret(
+        &service,
+        &acme,
+        &TagOrId::Id(created.id.clone()),
+        new_value("new"),
+    )
+    .await
+    .unwrap();
+    let after = stored(&service, &acme, &created.id).await;
     assert_eq!(service.keys().generated(), 2);
     assert_ne!(before.wrapped_key, after.wrapped_key);
     assert_eq!(stored_plaintext(&service, &acme, &created.id).await, b"new");
@@ -66,17 +45,8 @@ async fn updating_the_name_needs_no_data_key_and_a_new_value_gets_a_new_one() {
 async fn an_empty_update_changes_nothing() {
     let service = service();
     let acme = tenant("acme");
-    let created = service
-        .create(&acting(&acme, Operation::Create), create_request("db", "v"))
-        .await
-        .unwrap();
-    let same = service
-        .update(
-            &acting(&acme, Operation::Update),
-            &by_tag("db"),
-            UpdateSecret::default(),
-            None,
-        )
+    let created = create_secret(&service, &acme, "db", "v").await;
+    let same = update_secret(&service, &acme, &by_tag("db"), UpdateSecret::default())
         .await
         .unwrap();
     assert_eq!(same, created);
@@ -87,10 +57,7 @@ async fn if_match_guards_updates_and_deletes_by_version() {
     let service = service();
     let acme = tenant("acme");
     let updater = acting(&acme, Operation::Update);
-    let created = service
-        .create(&acting(&acme, Operation::Create), create_request("db", "v"))
-        .await
-        .unwrap();
+    let created = create_secret(&service, &acme, "db", "v").await;
     let first = if_match(&created.etag());
     let second = service
         .update(&updater, &by_tag("db"), rename("Two"), Some(&first))
@@ -132,25 +99,13 @@ async fn if_match_guards_updates_and_deletes_by_version() {
 async fn without_if_match_an_update_builds_on_a_concurrent_change() {
     let service = service();
     let acme = tenant("acme");
-    let created = service
-        .create(&acting(&acme, Operation::Create), create_request("db", "v"))
-        .await
-        .unwrap();
+    let created = create_secret(&service, &acme, "db", "v").await;
     service
         .store()
         .interference()
         .rename_before_next_update("Theirs");
-    let value_only = UpdateSecret {
-        name: None,
-        secret: Some(SecretValue::parse(Zeroizing::new("mine".into())).unwrap()),
-    };
-    let updated = service
-        .update(
-            &acting(&acme, Operation::Update),
-            &by_tag("db"),
-            value_only,
-            None,
-        )
+    let value_only = new_value("mine");
+    let updated = update_secret(&service, &acme, &by_tag("db"), value_only)
         .await
         .unwrap();
     // Both changes landed, and the answer describes the result.

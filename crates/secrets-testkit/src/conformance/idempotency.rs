@@ -6,7 +6,7 @@ use secrets_domain::idempotency::{IDEMPOTENCY_WINDOW_SECS, IdempotencyKey, Idemp
 use secrets_domain::model::TenantId;
 use secrets_domain::ports::{NewSecret, SecretStore};
 
-use super::{new_secret, now, tag, total};
+use super::{insert, new_secret, now, tag, total};
 
 /// `secret` as a create with the key `key` would insert it, at its own time.
 fn keyed(mut secret: NewSecret, key: &str) -> NewSecret {
@@ -30,21 +30,27 @@ fn digest(secret: &NewSecret) -> String {
         .clone()
 }
 
+/// The record `store` holds for the key `secret` was created with.
+async fn record_of<S: SecretStore>(
+    store: &S,
+    tenant: &TenantId,
+    secret: &NewSecret,
+) -> Option<IdempotencyRecord> {
+    store
+        .idempotency_record(tenant, &digest(secret))
+        .await
+        .unwrap()
+}
+
 pub async fn idempotency_records_are_kept_with_their_secret<S: SecretStore>(
     store: &S,
     tenant: &TenantId,
     other_tenant: &TenantId,
 ) {
     let first = keyed(new_secret("keyed"), "key-1");
-    store
-        .insert(tenant, first.clone(), None)
-        .await
-        .expect("insert");
+    insert(store, tenant, &first).await;
     assert_eq!(
-        store
-            .idempotency_record(tenant, &digest(&first))
-            .await
-            .unwrap(),
+        record_of(store, tenant, &first).await,
         first.idempotency.clone(),
         "read back as written"
     );
@@ -73,13 +79,7 @@ pub async fn idempotency_records_are_kept_with_their_secret<S: SecretStore>(
         .await
         .unwrap_err();
     assert!(matches!(error, Error::TagTaken { .. }), "{error}");
-    assert_eq!(
-        store
-            .idempotency_record(tenant, &digest(&refused))
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(record_of(store, tenant, &refused).await, None);
 
     // Keys are per tenant.
     let theirs = keyed(new_secret("keyed"), "key-1");
@@ -88,17 +88,11 @@ pub async fn idempotency_records_are_kept_with_their_secret<S: SecretStore>(
         .await
         .expect("another tenant's own key");
     assert_eq!(
-        store
-            .idempotency_record(other_tenant, &digest(&theirs))
-            .await
-            .unwrap(),
+        record_of(store, other_tenant, &theirs).await,
         theirs.idempotency
     );
     assert_eq!(
-        store
-            .idempotency_record(tenant, &digest(&first))
-            .await
-            .unwrap(),
+        record_of(store, tenant, &first).await,
         first.idempotency,
         "untouched by the other tenant's"
     );
@@ -108,10 +102,7 @@ pub async fn idempotency_records_are_kept_with_their_secret<S: SecretStore>(
 /// time; from then on a create may replace it.
 pub async fn a_key_is_taken_until_its_record_expires<S: SecretStore>(store: &S, tenant: &TenantId) {
     let first = keyed(new_secret("early"), "key-1");
-    store
-        .insert(tenant, first.clone(), None)
-        .await
-        .expect("insert");
+    insert(store, tenant, &first).await;
     let expires_at = first.idempotency.as_ref().unwrap().expires_at;
 
     let mut just_before = keyed(new_secret("late"), "key-1");
@@ -126,12 +117,6 @@ pub async fn a_key_is_taken_until_its_record_expires<S: SecretStore>(store: &S, 
         .insert(tenant, after.clone(), None)
         .await
         .expect("the expired record is replaced");
-    assert_eq!(
-        store
-            .idempotency_record(tenant, &digest(&after))
-            .await
-            .unwrap(),
-        after.idempotency
-    );
+    assert_eq!(record_of(store, tenant, &after).await, after.idempotency);
     assert_eq!(total(store, tenant).await, 2);
 }

@@ -81,6 +81,14 @@ pub fn new_secret(tag: &str) -> NewSecret {
     }
 }
 
+/// Inserts `secret`, which must succeed.
+async fn insert<S: SecretStore>(store: &S, tenant: &TenantId, secret: &NewSecret) {
+    store
+        .insert(tenant, secret.clone(), None)
+        .await
+        .expect("insert");
+}
+
 fn sealed(seed: usize) -> SealedValue {
     SealedValue {
         ciphertext: vec![seed as u8; 48],

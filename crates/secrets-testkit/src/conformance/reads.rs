@@ -5,7 +5,7 @@ use secrets_domain::model::{SecretName, TagOrId, TenantId};
 use secrets_domain::page::PageRequest;
 use secrets_domain::ports::{DeleteGuard, SecretChanges, SecretStore};
 
-use super::{new_secret, now, tag, total};
+use super::{insert, new_secret, now, tag, total};
 
 pub async fn pages_walk_every_secret_once_in_tag_order<S: SecretStore>(
     store: &S,
@@ -15,10 +15,7 @@ pub async fn pages_walk_every_secret_once_in_tag_order<S: SecretStore>(
         .map(|i| format!("tag-{:02}", (i * 7) % 23))
         .collect();
     for tag in &tags {
-        store
-            .insert(tenant, new_secret(tag), None)
-            .await
-            .expect("insert");
+        insert(store, tenant, &new_secret(tag)).await;
     }
     tags.sort();
     for size in [1, 5, 7, 23, 30] {
@@ -51,10 +48,7 @@ pub async fn tenants_are_isolated<S: SecretStore>(
     stranger: &TenantId,
 ) {
     let secret = new_secret("private");
-    store
-        .insert(owner, secret.clone(), None)
-        .await
-        .expect("insert");
+    insert(store, owner, &secret).await;
     for key in [tag("private"), TagOrId::Id(secret.summary.id.clone())] {
         assert_eq!(store.find(stranger, &key).await.unwrap(), None);
     }
@@ -82,10 +76,7 @@ pub async fn tenants_are_isolated<S: SecretStore>(
     );
     assert_eq!(total(store, stranger).await, 0);
     // The stranger may use the same tag for a secret of its own.
-    store
-        .insert(stranger, new_secret("private"), None)
-        .await
-        .expect("insert");
+    insert(store, stranger, &new_secret("private")).await;
     assert_eq!(
         store.find(owner, &tag("private")).await.unwrap(),
         Some(secret.summary)

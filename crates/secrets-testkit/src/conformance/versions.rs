@@ -5,7 +5,7 @@ use secrets_domain::error::Error;
 use secrets_domain::model::{FIRST_VERSION, SecretName, TagOrId, TenantId};
 use secrets_domain::ports::{DeleteGuard, SecretChanges, SecretStore};
 
-use super::{new_secret, now, sealed, tag, total};
+use super::{insert, new_secret, now, sealed, tag, total};
 
 /// Every change moves the version on, by tag and by id alike; a write that
 /// expects a version the secret no longer has changes nothing.
@@ -14,10 +14,7 @@ pub async fn versions_advance_and_stale_writes_are_refused<S: SecretStore>(
     tenant: &TenantId,
 ) {
     let secret = new_secret("versioned");
-    store
-        .insert(tenant, secret.clone(), None)
-        .await
-        .expect("insert");
+    insert(store, tenant, &secret).await;
     let by_id = TagOrId::Id(secret.summary.id.clone());
     let version_now = |key: TagOrId| async move {
         store

@@ -5,17 +5,14 @@ use secrets_domain::error::Error;
 use secrets_domain::model::{SecretId, SecretName, TagOrId, TenantId};
 use secrets_domain::ports::{DeleteGuard, SecretChanges, SecretStore};
 
-use super::{new_secret, now, sealed, tag, total};
+use super::{insert, new_secret, now, sealed, tag, total};
 
 pub async fn inserted_secrets_are_found_by_tag_and_by_id<S: SecretStore>(
     store: &S,
     tenant: &TenantId,
 ) {
     let secret = new_secret("found");
-    store
-        .insert(tenant, secret.clone(), None)
-        .await
-        .expect("insert");
+    insert(store, tenant, &secret).await;
     let by_tag = store.find(tenant, &tag("found")).await.expect("find");
     let by_id = store
         .find(tenant, &TagOrId::Id(secret.summary.id.clone()))
@@ -38,10 +35,7 @@ pub async fn inserted_secrets_are_found_by_tag_and_by_id<S: SecretStore>(
 }
 
 pub async fn a_taken_tag_is_refused_and_not_counted<S: SecretStore>(store: &S, tenant: &TenantId) {
-    store
-        .insert(tenant, new_secret("taken"), None)
-        .await
-        .expect("insert");
+    insert(store, tenant, &new_secret("taken")).await;
     let error = store
         .insert(tenant, new_secret("taken"), None)
         .await
@@ -52,10 +46,7 @@ pub async fn a_taken_tag_is_refused_and_not_counted<S: SecretStore>(store: &S, t
 
 pub async fn updates_change_only_what_they_name<S: SecretStore>(store: &S, tenant: &TenantId) {
     let secret = new_secret("updated");
-    store
-        .insert(tenant, secret.clone(), None)
-        .await
-        .expect("insert");
+    insert(store, tenant, &secret).await;
     let renamed = SecretName::parse("Renamed".into()).unwrap();
     let changes = SecretChanges {
         name: Some(renamed.clone()),
@@ -107,10 +98,7 @@ pub async fn an_update_never_resurrects_a_deleted_secret<S: SecretStore>(
     tenant: &TenantId,
 ) {
     let secret = new_secret("gone");
-    store
-        .insert(tenant, secret.clone(), None)
-        .await
-        .expect("insert");
+    insert(store, tenant, &secret).await;
     store
         .delete(tenant, &secret.summary, DeleteGuard::Exists, None)
         .await
@@ -143,10 +131,7 @@ pub async fn an_update_never_resurrects_a_deleted_secret<S: SecretStore>(
     // The tag now names a different secret: an update aimed at the old one
     // must not touch it.
     let successor = new_secret("gone");
-    store
-        .insert(tenant, successor.clone(), None)
-        .await
-        .expect("insert");
+    insert(store, tenant, &successor).await;
     let changes = SecretChanges {
         name: Some(SecretName::parse("Hijack".into()).unwrap()),
         sealed: None,
@@ -166,14 +151,8 @@ pub async fn an_update_never_resurrects_a_deleted_secret<S: SecretStore>(
 pub async fn deletes_uncount_and_free_the_tag<S: SecretStore>(store: &S, tenant: &TenantId) {
     let first = new_secret("freed");
     let other = new_secret("other");
-    store
-        .insert(tenant, first.clone(), None)
-        .await
-        .expect("insert");
-    store
-        .insert(tenant, other.clone(), None)
-        .await
-        .expect("insert");
+    insert(store, tenant, &first).await;
+    insert(store, tenant, &other).await;
     store
         .delete(tenant, &first.summary, DeleteGuard::Exists, None)
         .await
@@ -203,10 +182,7 @@ pub async fn deletes_uncount_and_free_the_tag<S: SecretStore>(store: &S, tenant:
 /// For a store built with a limit of 3 secrets per tenant.
 pub async fn the_tenant_limit_holds<S: SecretStore>(store: &S, tenant: &TenantId) {
     for tag in ["one", "two", "three"] {
-        store
-            .insert(tenant, new_secret(tag), None)
-            .await
-            .expect("insert");
+        insert(store, tenant, &new_secret(tag)).await;
     }
     let error = store
         .insert(tenant, new_secret("four"), None)
