@@ -11,7 +11,7 @@ import zlib
 
 from werkzeug.test import Client
 
-import emulator
+from tools.local_stack import emulator
 
 AUTH = "AWS4-HMAC-SHA256 Credential=test/20261126/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0"
 

@@ -32,7 +32,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tools import ROOT
+
 MAX_BODY_BYTES = 10 * 1024 * 1024
 # An oversized body is read and dropped before the 413, as API Gateway reads
 # a request before refusing it; only beyond this is the connection cut.

@@ -2,8 +2,8 @@
 """Builds our OpenAPI document: the upstream contract, unchanged, plus what
 this implementation adds. Every addition is below, in one place.
 
-    openapi.py          write openapi/cortex-secrets.json
-    openapi.py --check  fail if the committed document is not what this builds
+    python -m tools.checks.openapi          write openapi/cortex-secrets.json
+    python -m tools.checks.openapi --check  fail if the committed document is not what this builds
 
 The numbers here are the service's limits; the Rust test
 crates/secrets-http/tests/openapi.rs fails if they drift from the code.
@@ -16,7 +16,8 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tools import ROOT
+
 UPSTREAM = ROOT / "openapi" / "upstream" / "cortex-secrets-openapi.json"
 OURS = ROOT / "openapi" / "cortex-secrets.json"
 
@@ -199,7 +200,7 @@ def build(upstream: dict) -> dict:
         "as schema constraints, page and pageSize as optional with their defaults, and links between "
         "operations. It also adds two optional safety features, each inert for a client that does not use it: "
         "ETag and If-Match (412) for optimistic concurrency on update and delete, and Idempotency-Key (422) "
-        "for safely retried creates. scripts/openapi.py lists every addition."
+        "for safely retried creates. tools/checks/openapi.py lists every addition."
     )
     schemas = doc["components"]["schemas"]
     for request in ("CreateSecretRequest", "UpdateSecretRequest"):
@@ -249,7 +250,7 @@ def main() -> int:
     built = render(build(json.loads(UPSTREAM.read_text())))
     if "--check" in sys.argv:
         if OURS.read_text() != built:
-            print(f"{OURS.relative_to(ROOT)} is stale: run `python3 scripts/openapi.py`", file=sys.stderr)
+            print(f"{OURS.relative_to(ROOT)} is stale: run `python3 -m tools.checks.openapi`", file=sys.stderr)
             return 1
         print(f"{OURS.relative_to(ROOT)} is up to date")
         return 0

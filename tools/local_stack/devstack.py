@@ -3,12 +3,12 @@
 `cargo lambda watch` serving the five functions behind their routes, with
 gateway.py in front of its router for what API Gateway adds.
 
-    devstack.py run                      serve until Ctrl-C or SIGTERM
-    devstack.py token [--tenant T] [--permissions "A B"]
-    devstack.py resolve [--tenant T] TAG_OR_ID
-                                         a value, through the resolve function
-    devstack.py test                     fresh stack on free ports, run the
-                                         adapter and end-to-end suites
+    python -m tools.local_stack.devstack run       serve until Ctrl-C or SIGTERM
+    python -m tools.local_stack.devstack token [--tenant T] [--permissions "A B"]
+    python -m tools.local_stack.devstack resolve [--tenant T] TAG_OR_ID
+                                                  a value, through the resolve function
+    python -m tools.local_stack.devstack test      fresh stack on free ports, run the
+                                                  adapter and end-to-end suites
 
 Everything started here runs in its own process group and is stopped,
 with all its descendants, on exit, on Ctrl-C and on SIGTERM.
@@ -32,9 +32,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from gateway import Gateway
+from tools import ROOT
+from tools.local_stack.gateway import Gateway
 
-ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / ".local"
 VENV_BIN = ROOT / ".venv" / "bin"
 
@@ -253,7 +253,7 @@ def function_env(moto_port: int) -> dict[str, str]:
 def start_moto(stack: Stack, port: int) -> None:
     if port_in_use(port):
         sys.exit(f"port {port} is taken: is another `make run` going? (set MOTO_PORT to use another)")
-    command = [str(VENV_BIN / "python"), str(ROOT / "scripts" / "emulator.py"), HOST, str(port)]
+    command = [str(VENV_BIN / "python"), "-m", "tools.local_stack.emulator", HOST, str(port)]
     stack.start("moto (one request at a time)", command, tool_env(), LOCAL / "moto.log")
     wait_for(f"http://{HOST}:{port}/moto-api/", lambda status: status == 200, timeout_s=60, what="moto_server")
 
@@ -434,7 +434,7 @@ def command_test(_args) -> int:
         check_metric_records(LOCAL / "watch.log")
         log("running the conformance checks (schemathesis)")
         conformance_token = mint_token(f"conformance-{secrets.token_hex(4)}", [PERMISSION])
-        subprocess.run([sys.executable, str(ROOT / "scripts" / "conformance.py"), base_url],
+        subprocess.run([sys.executable, "-m", "tools.checks.conformance", base_url],
                        cwd=ROOT, env={**tool_env(), "CONFORMANCE_TOKEN": conformance_token}, check=True)
         run_readme_session(f"{base_url}/api/v1/secrets", invoke_port)
         return 0

@@ -35,7 +35,8 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
-ROOT = Path(__file__).resolve().parent.parent
+from tools import ROOT
+
 TEMPLATE = ROOT / "template.yaml"
 MANIFEST = ROOT / "deploy" / "function-permissions.json"
 # Values for parameters without defaults: the transform needs some.

@@ -7,7 +7,8 @@
 2. With the upstream contract, unchanged: every failure must be one of the
    deliberate differences below, each of which the README lists.
 
-    CONFORMANCE_TOKEN=... conformance.py BASE_URL     (devstack.py test calls it)
+    CONFORMANCE_TOKEN=... python -m tools.checks.conformance BASE_URL
+                                        (`python -m tools.local_stack.devstack test` calls it)
 
 SCHEMATHESIS_SEED and SCHEMATHESIS_MAX_EXAMPLES override the defaults.
 """
@@ -23,7 +24,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-ROOT = Path(__file__).resolve().parent.parent
+from tools import ROOT
+
 OURS = ROOT / "openapi" / "cortex-secrets.json"
 UPSTREAM = ROOT / "openapi" / "upstream" / "cortex-secrets-openapi.json"
 CONFIG = ROOT / "openapi" / "schemathesis.toml"

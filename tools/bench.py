@@ -3,7 +3,7 @@
 and runs the bench (bench/driver/src/main.rs), which prints the table and writes
 target/bench/report.json.
 
-    bench.py [--requests N] [--scale N]
+    python -m tools.bench [--requests N] [--scale N] [--no-build]
 
 Builds: native release binaries to run and time, and arm64 release binaries
 (cargo lambda, as deployed) to weigh. Both with the release profile.
@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from devstack import (LOCAL, ROOT, TABLE, AUDIT_TABLE, KEY_ALIAS, MAC_KEY_ALIAS, Stack, aws_env, bootstrap, free_port, log, start_moto,
+from tools.local_stack.devstack import (LOCAL, ROOT, TABLE, AUDIT_TABLE, KEY_ALIAS, MAC_KEY_ALIAS, Stack, aws_env, bootstrap, free_port, log, start_moto,
                       tool_env)
 
 FUNCTIONS = ["list-secrets", "get-secret", "create-secret", "update-secret", "delete-secret"]

@@ -7,7 +7,7 @@ import copy
 import unittest
 from typing import Any, Callable
 
-import check_template
+from tools.checks import template as check_template
 
 SAM = check_template.load_sam()
 MANIFEST = check_template.load_manifest()

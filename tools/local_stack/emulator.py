@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """moto's server, made faithful where the service's measurements depend on it.
 
-    emulator.py HOST PORT
+    python -m tools.local_stack.emulator HOST PORT
 
 - One request at a time. `moto_server` serves requests on many threads and
   its DynamoDB has no lock: two concurrent TransactWriteItems can interleave
