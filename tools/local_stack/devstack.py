@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -33,7 +34,7 @@ import urllib.request
 from pathlib import Path
 
 from tools import ROOT
-from tools.local_stack.gateway import Gateway
+from tools.local_stack.gateway import Gateway, load_routes
 
 LOCAL = ROOT / ".local"
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -56,13 +57,8 @@ DEFAULT_TENANT = "local"
 # Compiling every function from scratch on 2 cores takes a few minutes.
 READY_TIMEOUT_S = 20 * 60
 FUNCTION_INSTANCES = 4
-ROUTES = [
-    ("GET", "/api/v1/secrets"),
-    ("POST", "/api/v1/secrets"),
-    ("GET", "/api/v1/secrets/warm-up"),
-    ("PUT", "/api/v1/secrets/warm-up"),
-    ("DELETE", "/api/v1/secrets/warm-up"),
-]
+# Path parameters of the routes warmed up before the stack is declared ready.
+WARM_UP_PARAMETER = "warm-up"
 
 
 def log(message: str) -> None:
@@ -318,10 +314,20 @@ def start_api(stack: Stack, moto_port: int, api_port: int, invoke_port: int, rel
     stack.cleanups.append(front.stop)
     base_url = f"http://{HOST}:{api_port}"
     log("waiting for every function to compile and answer (first run: a few minutes)")
-    for method, path in ROUTES:
+    for method, path in warm_up_routes():
         wait_for(f"{base_url}{path}", lambda status: status == 401, timeout_s=READY_TIMEOUT_S,
                  what=f"{method} {path}", method=method)
     return base_url
+
+
+def warm_up_routes() -> list[tuple[str, str]]:
+    """(method, path) of every route of the router table in Cargo.toml, its
+    path parameters replaced by `warm-up`: one request wakes each function."""
+    return [
+        (method, re.sub(r"\{\w+\}", WARM_UP_PARAMETER, path))
+        for path, _, functions in load_routes()
+        for method in functions
+    ]
 
 
 def wait_for(url: str, ready, timeout_s: float, what: str, method: str = "GET") -> None:
