@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Property-based conformance runs with schemathesis against a running stack.
 
 1. With our document (openapi/cortex-secrets.json): every check must pass,
@@ -47,19 +46,19 @@ DELIBERATE: list[tuple[str, str, Callable[[dict[str, Any]], bool]]] = [
     (
         "optional paging",
         "page and pageSize may be omitted (defaults 0 and 250); unknown query parameters are ignored",
-        lambda f: f["code"] == "ST201"
-        and f["status"] == 200
-        and "in query" in f["message"]
-        and ("`required`" in f["message"] or "`additionalProperties`" in f["message"]),
+        lambda f: (
+            f["code"] == "ST201"
+            and f["status"] == 200
+            and "in query" in f["message"]
+            and ("`required`" in f["message"] or "`additionalProperties`" in f["message"])
+        ),
     ),
     (
         "validation limits",
         "values the upstream schemas allow but the service refuses with a 400 naming the field: tags outside "
         "[A-Za-z0-9_-]{1,100}, blank or control-character names, empty or over-64-KiB secrets, paging out of "
         "range, strings that are not valid Unicode",
-        lambda f: f["code"] == "ST202"
-        and f["status"] == 400
-        and f["response_message"].startswith(VALIDATION_MESSAGES),
+        lambda f: f["code"] == "ST202" and f["status"] == 400 and f["response_message"].startswith(VALIDATION_MESSAGES),
     ),
     (
         "body size limit",
@@ -72,17 +71,32 @@ DELIBERATE: list[tuple[str, str, Callable[[dict[str, Any]], bool]]] = [
 def run(document: Path, base_url: str, token: str, report: Path) -> tuple[int, str]:
     WORKDIR.mkdir(parents=True, exist_ok=True)
     command = [
-        str(SCHEMATHESIS), "--config-file", str(CONFIG), "run", str(document),
-        "--url", base_url,
-        "--header", f"Authorization: Bearer {token}",
-        "--checks", "all",
-        "--max-examples", MAX_EXAMPLES,
-        "--seed", SEED,
-        "--workers", "1",
-        "--request-timeout", "30",
-        "--generation-database", "none",
+        str(SCHEMATHESIS),
+        "--config-file",
+        str(CONFIG),
+        "run",
+        str(document),
+        "--url",
+        base_url,
+        "--header",
+        f"Authorization: Bearer {token}",
+        "--checks",
+        "all",
+        "--max-examples",
+        MAX_EXAMPLES,
+        "--seed",
+        SEED,
+        "--workers",
+        "1",
+        "--request-timeout",
+        "30",
+        "--generation-database",
+        "none",
         "--no-color",
-        "--report", "ndjson", "--report-ndjson-path", str(report),
+        "--report",
+        "ndjson",
+        "--report-ndjson-path",
+        str(report),
     ]
     # Run from a scratch directory: schemathesis and hypothesis leave files
     # in the working directory.

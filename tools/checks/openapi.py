@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Builds our OpenAPI document: the upstream contract, unchanged, plus what
 this implementation adds. Every addition is below, in one place.
 
@@ -62,7 +61,7 @@ PAGE_SIZE = {"type": "integer", "format": "int32", "default": 250, "minimum": 1,
 
 ERROR = {"$ref": "#/components/schemas/ErrorResponse"}
 BEARER_CHALLENGE = {
-    "description": "RFC 6750 bearer challenge, e.g. `Bearer realm=\"cortex-secrets\", error=\"invalid_token\"`",
+    "description": 'RFC 6750 bearer challenge, e.g. `Bearer realm="cortex-secrets", error="invalid_token"`',
     "schema": {"type": "string"},
 }
 RETRY_AFTER = {"description": "Seconds to wait before retrying.", "schema": {"type": "integer", "minimum": 0}}
@@ -112,9 +111,9 @@ RESPONSES["IdempotencyKeyReused"] = {
 }
 
 ETAG = {
-    "description": "Strong entity tag of the secret's current version, `\"<id>.<version>\"`; send it back in "
+    "description": 'Strong entity tag of the secret\'s current version, `"<id>.<version>"`; send it back in '
     "If-Match to update or delete only this version.",
-    "schema": {"type": "string", "example": "\"se2da8159dbeefb974.1\""},
+    "schema": {"type": "string", "example": '"se2da8159dbeefb974.1"'},
 }
 IDEMPOTENT_REPLAYED = {
     "description": "`true` when this is the stored answer to an earlier create with the same Idempotency-Key and "
@@ -132,8 +131,7 @@ PARAMETERS = {
         # What the service parses as entity tags (it also accepts the rarer
         # forms RFC 9110 allows: empty list elements, obs-text); anything
         # else matches no version.
-        "schema": {"type": "string",
-                   "pattern": '^ *(\\*|(W/)?"[!#-~]*"( *, *(W/)?"[!#-~]*")*) *$'},
+        "schema": {"type": "string", "pattern": '^ *(\\*|(W/)?"[!#-~]*"( *, *(W/)?"[!#-~]*")*) *$'},
     },
     "IdempotencyKey": {
         "name": "Idempotency-Key",
@@ -143,8 +141,12 @@ PARAMETERS = {
         "characters. Retrying the create with the same key and the same tag, name and secret within 24 hours "
         "answers what the first request answered (with Idempotent-Replayed: true) instead of a 409; the same key "
         "with anything else is a 422. Only successful creates are remembered. Without it, every create is new.",
-        "schema": {"type": "string", "minLength": 1, "maxLength": 255,
-                   "pattern": "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$"},
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255,
+            "pattern": "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$",
+        },
     },
 }
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Offline policy checks of template.yaml, run by `make test`.
 
 The SAM template is transformed to plain CloudFormation (as `sam deploy`
@@ -155,7 +154,7 @@ def check_statement(name: str, statement: dict[str, Any]) -> Iterator[str]:
     if statement.get("Effect") == "Allow" and "*" in as_list(statement.get("Resource", [])):
         broad = sorted(set(actions) - RESOURCE_STAR_ALLOWED)
         if broad:
-            yield f"{name}: Resource \"*\" for {', '.join(broad)}"
+            yield f'{name}: Resource "*" for {", ".join(broad)}'
 
 
 def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[str]:
@@ -254,15 +253,18 @@ def check_data(cfn: dict[str, Any]) -> Iterator[str]:
     keys = list(resources_of(cfn, "AWS::KMS::Key"))
     if not keys:
         yield "the template has no KMS key"
-    aliased = {ref_target(alias.get("Properties", {}).get("TargetKeyId")) for _, alias in resources_of(cfn, "AWS::KMS::Alias")}
+    aliased = {
+        ref_target(alias.get("Properties", {}).get("TargetKeyId")) for _, alias in resources_of(cfn, "AWS::KMS::Alias")
+    }
     for name, key in keys:
         properties = key.get("Properties", {})
         # KMS rotates symmetric encryption keys only (not HMAC keys).
         symmetric = properties.get("KeySpec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT"
         if symmetric and properties.get("EnableKeyRotation") is not True:
             yield f"{name}: key rotation must be enabled"
-        if name == MAC_KEY and (properties.get("KeySpec") != "HMAC_256"
-                                or properties.get("KeyUsage") != "GENERATE_VERIFY_MAC"):
+        if name == MAC_KEY and (
+            properties.get("KeySpec") != "HMAC_256" or properties.get("KeyUsage") != "GENERATE_VERIFY_MAC"
+        ):
             yield f"{name}: must be an HMAC_256 key for GENERATE_VERIFY_MAC"
         if name not in aliased:
             yield f"{name}: needs an alias"

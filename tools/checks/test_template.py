@@ -23,7 +23,9 @@ def statement(sam: dict[str, Any], role: str, action_prefix: str) -> dict[str, A
 
 
 class PlantedFaults(unittest.TestCase):
-    def violations_after(self, plant: Callable[[dict[str, Any]], None], manifest: dict[str, Any] = MANIFEST) -> list[str]:
+    def violations_after(
+        self, plant: Callable[[dict[str, Any]], None], manifest: dict[str, Any] = MANIFEST
+    ) -> list[str]:
         sam = copy.deepcopy(SAM)
         plant(sam)
         return check_template.violations(sam, manifest)
@@ -160,9 +162,7 @@ class PlantedFaults(unittest.TestCase):
         manifest = copy.deepcopy(MANIFEST)
         manifest["functions"]["RotateSecretFunction"] = ["kms:Decrypt"]
         found = self.violations_after(lambda sam: None, manifest)
-        self.assertIn(
-            "RotateSecretFunction: listed in deploy/function-permissions.json but not in the template", found
-        )
+        self.assertIn("RotateSecretFunction: listed in deploy/function-permissions.json but not in the template", found)
 
     def test_another_function_that_can_decrypt(self) -> None:
         manifest = copy.deepcopy(MANIFEST)
@@ -170,14 +170,18 @@ class PlantedFaults(unittest.TestCase):
 
         def plant(sam):
             decrypt = copy.deepcopy(statement(sam, "ResolveSecretRole", "kms:"))
-            sam["Resources"]["GetSecretRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].append(decrypt)
+            sam["Resources"]["GetSecretRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].append(
+                decrypt
+            )
 
         found = self.violations_after(plant, manifest)
         self.assertIn("GetSecretFunction: only ResolveSecretFunction may hold kms:Decrypt", found)
 
     def test_the_mac_key_used_for_data_keys(self) -> None:
         def plant(sam):
-            statement(sam, "CreateSecretRole", "kms:GenerateDataKey")["Resource"] = {"Fn::GetAtt": ["IdempotencyKey", "Arn"]}
+            statement(sam, "CreateSecretRole", "kms:GenerateDataKey")["Resource"] = {
+                "Fn::GetAtt": ["IdempotencyKey", "Arn"]
+            }
 
         self.assert_caught(plant, "CreateSecretRole: KMS actions must be limited to the key")
 
@@ -190,7 +194,9 @@ class PlantedFaults(unittest.TestCase):
             sam["Resources"]["UpdateSecretRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].append(mac)
 
         found = self.violations_after(plant, manifest)
-        self.assertIn("UpdateSecretFunction: only CreateSecretFunction may fingerprint requests (kms:GenerateMac)", found)
+        self.assertIn(
+            "UpdateSecretFunction: only CreateSecretFunction may fingerprint requests (kms:GenerateMac)", found
+        )
 
     def test_a_mac_key_that_encrypts(self) -> None:
         def plant(sam):
@@ -207,7 +213,9 @@ class PlantedFaults(unittest.TestCase):
 
     def test_an_audit_trail_that_can_be_rewritten(self) -> None:
         def plant(sam):
-            for entry in sam["Resources"]["DeleteSecretRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]:
+            for entry in sam["Resources"]["DeleteSecretRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+                "Statement"
+            ]:
                 if entry["Resource"] == {"Fn::GetAtt": ["AuditTable", "Arn"]} or entry["Resource"] == "AuditTable.Arn":
                     entry["Action"] = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
 
@@ -217,8 +225,7 @@ class PlantedFaults(unittest.TestCase):
         def plant(sam):
             document = sam["Resources"]["UpdateSecretRole"]["Properties"]["Policies"][0]["PolicyDocument"]
             document["Statement"] = [
-                entry for entry in document["Statement"]
-                if "AuditTable" not in str(entry.get("Resource"))
+                entry for entry in document["Statement"] if "AuditTable" not in str(entry.get("Resource"))
             ]
 
         self.assert_caught(plant, "UpdateSecretFunction: must be able to append to the audit table")
@@ -226,8 +233,10 @@ class PlantedFaults(unittest.TestCase):
     def test_a_route_to_the_resolve_function(self) -> None:
         def plant(sam):
             sam["Resources"]["ResolveSecretFunction"]["Properties"]["Events"] = {
-                "Resolve": {"Type": "Api", "Properties": {"RestApiId": {"Ref": "SecretsApi"},
-                                                          "Path": "/api/v1/resolve", "Method": "POST"}}
+                "Resolve": {
+                    "Type": "Api",
+                    "Properties": {"RestApiId": {"Ref": "SecretsApi"}, "Path": "/api/v1/resolve", "Method": "POST"},
+                }
             }
 
         self.assert_caught(plant, "ResolveSecretFunction must not be reachable but by an IAM-authorized invoke")

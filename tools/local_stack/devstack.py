@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The local stack: moto_server standing in for DynamoDB and KMS, and
 `cargo lambda watch` serving the five functions behind their routes, with
 gateway.py in front of its router for what API Gateway adds.
@@ -258,9 +257,7 @@ def bootstrap(moto_port: int) -> None:
     """Creates the tables and the key if absent: the same shapes as template.yaml."""
     import boto3  # from the venv, installed with moto
 
-    session = boto3.session.Session(
-        aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION
-    )
+    session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION)
     endpoint = f"http://{HOST}:{moto_port}"
     dynamodb = session.client("dynamodb", endpoint_url=endpoint)
     existing = set(dynamodb.list_tables()["TableNames"])
@@ -286,8 +283,11 @@ def bootstrap(moto_port: int) -> None:
         kms.create_alias(AliasName=KEY_ALIAS, TargetKeyId=key["KeyMetadata"]["KeyId"])
         log(f"created KMS key {KEY_ALIAS}")
     if MAC_KEY_ALIAS not in aliases:
-        key = kms.create_key(Description="cortex-secrets local idempotency fingerprint key",
-                             KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")
+        key = kms.create_key(
+            Description="cortex-secrets local idempotency fingerprint key",
+            KeySpec="HMAC_256",
+            KeyUsage="GENERATE_VERIFY_MAC",
+        )
         kms.create_alias(AliasName=MAC_KEY_ALIAS, TargetKeyId=key["KeyMetadata"]["KeyId"])
         log(f"created KMS key {MAC_KEY_ALIAS}")
 
@@ -303,8 +303,19 @@ def start_api(stack: Stack, moto_port: int, api_port: int, invoke_port: int, rel
         sys.exit(f"port {router_port} is taken: is another `make run` going? (set INVOKE_PORT to use another)")
     # Several instances of each function, as Lambda runs under load, so that
     # concurrent requests really overlap.
-    command = ["cargo", "lambda", "watch", "--invoke-address", HOST, "--invoke-port", str(router_port),
-               "--env-file", str(env_file), "--concurrency", str(FUNCTION_INSTANCES)]
+    command = [
+        "cargo",
+        "lambda",
+        "watch",
+        "--invoke-address",
+        HOST,
+        "--invoke-port",
+        str(router_port),
+        "--env-file",
+        str(env_file),
+        "--concurrency",
+        str(FUNCTION_INSTANCES),
+    ]
     if not reload:
         command.append("--ignore-changes")
     stack.start("cargo lambda watch", command, tool_env(), None if reload else LOCAL / "watch.log")
@@ -315,8 +326,13 @@ def start_api(stack: Stack, moto_port: int, api_port: int, invoke_port: int, rel
     base_url = f"http://{HOST}:{api_port}"
     log("waiting for every function to compile and answer (first run: a few minutes)")
     for method, path in warm_up_routes():
-        wait_for(f"{base_url}{path}", lambda status: status == 401, timeout_s=READY_TIMEOUT_S,
-                 what=f"{method} {path}", method=method)
+        wait_for(
+            f"{base_url}{path}",
+            lambda status: status == 401,
+            timeout_s=READY_TIMEOUT_S,
+            what=f"{method} {path}",
+            method=method,
+        )
     return base_url
 
 
@@ -408,40 +424,65 @@ def command_resolve(args) -> int:
     """What a trusted internal system does, through `cargo lambda invoke`."""
     event = json.dumps({"tenant": args.tenant, "tagOrId": args.tag_or_id, "caller": "make resolve"})
     port = os.environ.get("INVOKE_PORT", str(INVOKE_PORT))
-    command = ["cargo", "lambda", "invoke", "resolve-secret", "--invoke-address", HOST, "--invoke-port", port,
-               "--data-ascii", event]
+    command = [
+        "cargo",
+        "lambda",
+        "invoke",
+        "resolve-secret",
+        "--invoke-address",
+        HOST,
+        "--invoke-port",
+        port,
+        "--data-ascii",
+        event,
+    ]
     return subprocess.run(command, cwd=ROOT, env=tool_env()).returncode
 
 
 def command_test(_args) -> int:
     LOCAL.mkdir(exist_ok=True)
     log("compiling the test suites")
-    subprocess.run(["cargo", "test", "-p", "secrets-tests", "--locked", "--no-run"], cwd=ROOT, env=tool_env(), check=True)
+    subprocess.run(
+        ["cargo", "test", "-p", "secrets-tests", "--locked", "--no-run"], cwd=ROOT, env=tool_env(), check=True
+    )
     build_binaries()
     moto_port, api_port = free_port(), free_port()
     stack = Stack()
     try:
         start_moto(stack, moto_port)
         bootstrap(moto_port)
-        base = {**tool_env(), **aws_env(moto_port), "TABLE_NAME": TABLE, "AUDIT_TABLE_NAME": AUDIT_TABLE,
-                "KMS_KEY_ID": KEY_ALIAS, "IDEMPOTENCY_MAC_KEY_ID": MAC_KEY_ALIAS}
+        base = {
+            **tool_env(),
+            **aws_env(moto_port),
+            "TABLE_NAME": TABLE,
+            "AUDIT_TABLE_NAME": AUDIT_TABLE,
+            "KMS_KEY_ID": KEY_ALIAS,
+            "IDEMPOTENCY_MAC_KEY_ID": MAC_KEY_ALIAS,
+        }
         run_suite("adapters", base)
         invoke_port = free_port()
         base_url = start_api(stack, moto_port, api_port, invoke_port, reload=False)
-        run_suite("e2e", {
-            **base,
-            "E2E_BASE_URL": base_url,
-            "E2E_INVOKE_URL": f"http://{HOST}:{invoke_port}",
-            "E2E_JWT_HS256_SECRET": jwt_secret(),
-            "E2E_JWT_ISSUER": ISSUER,
-            "E2E_JWT_AUDIENCE": AUDIENCE,
-            "E2E_TOKEN": mint_token(f"smoke-{secrets.token_hex(4)}", [PERMISSION]),
-        })
+        run_suite(
+            "e2e",
+            {
+                **base,
+                "E2E_BASE_URL": base_url,
+                "E2E_INVOKE_URL": f"http://{HOST}:{invoke_port}",
+                "E2E_JWT_HS256_SECRET": jwt_secret(),
+                "E2E_JWT_ISSUER": ISSUER,
+                "E2E_JWT_AUDIENCE": AUDIENCE,
+                "E2E_TOKEN": mint_token(f"smoke-{secrets.token_hex(4)}", [PERMISSION]),
+            },
+        )
         check_metric_records(LOCAL / "watch.log")
         log("running the conformance checks (schemathesis)")
         conformance_token = mint_token(f"conformance-{secrets.token_hex(4)}", [PERMISSION])
-        subprocess.run([sys.executable, "-m", "tools.checks.conformance", base_url],
-                       cwd=ROOT, env={**tool_env(), "CONFORMANCE_TOKEN": conformance_token}, check=True)
+        subprocess.run(
+            [sys.executable, "-m", "tools.checks.conformance", base_url],
+            cwd=ROOT,
+            env={**tool_env(), "CONFORMANCE_TOKEN": conformance_token},
+            check=True,
+        )
         run_readme_session(f"{base_url}/api/v1/secrets", invoke_port)
         return 0
     except subprocess.CalledProcessError as error:
@@ -470,18 +511,21 @@ def check_metric_records(log_path: Path) -> None:
     expected = {"listAllSecrets", "getSecret", "createSecret", "updateSecret", "deleteSecret"}
     assert expected <= set(by_operation), f"EMF records only for {sorted(by_operation)}"
     served = [r for r in by_operation["getSecret"] if r["Status"] == 200]
-    assert served and all(r["DynamoDBCalls"] == 1 and r["KMSCalls"] == 0 and r["ReadCapacityUnits"] >= 1
-                          for r in served), "a served get is one consistent read"
+    assert served and all(
+        r["DynamoDBCalls"] == 1 and r["KMSCalls"] == 0 and r["ReadCapacityUnits"] >= 1 for r in served
+    ), "a served get is one consistent read"
     created = [r for r in by_operation["createSecret"] if r["Status"] == 200]
     # Without an Idempotency-Key a create is one call to each service. With
     # one it also asks KMS for a fingerprint and reads the key's record; a
     # replay then writes only its audit record, and a create that lost a
     # race for its key (transaction cancelled) reads the record again.
     plain = [r for r in created if r["DynamoDBCalls"] == 1]
-    assert plain and all(r["KMSCalls"] == 1 and r["WriteCapacityUnits"] >= 8 for r in plain), \
+    assert plain and all(r["KMSCalls"] == 1 and r["WriteCapacityUnits"] >= 8 for r in plain), (
         "a create is one data key and a four-item transaction"
-    assert all(r["DynamoDBCalls"] <= 4 and r["KMSCalls"] <= 2 and r["WriteCapacityUnits"] >= 1 for r in created), \
+    )
+    assert all(r["DynamoDBCalls"] <= 4 and r["KMSCalls"] <= 2 and r["WriteCapacityUnits"] >= 1 for r in created), (
         "an idempotent create: at most a MAC, two reads and a write more"
+    )
     log(f"checked {len(records)} EMF records")
 
 
@@ -491,8 +535,14 @@ def run_readme_session(api: str, invoke_port: int) -> None:
     readme = (ROOT / "README.md").read_text()
     block = readme.split("<!-- readme-session", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
     log("running the README's curl session")
-    result = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=ROOT, env={**tool_env(), "API": api, "INVOKE_PORT": str(invoke_port)},
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block],
+        cwd=ROOT,
+        env={**tool_env(), "API": api, "INVOKE_PORT": str(invoke_port)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     expected = [
         '"name":"My Secret","tag":"my-secret"}',

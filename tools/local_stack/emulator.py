@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """moto's server, made faithful where the service's measurements depend on it.
 
     python -m tools.local_stack.emulator HOST PORT
@@ -45,7 +44,7 @@ TARGET_PREFIX = "DynamoDB_20120810."
 
 
 def value_size(value: dict[str, Any]) -> int:
-    (kind, content), = value.items()
+    ((kind, content),) = value.items()
     if kind == "S":
         return len(content.encode())
     if kind == "N":
@@ -134,7 +133,9 @@ class FaithfulCapacity:
     def full_item(self, environ: dict[str, Any], table: str, key: dict[str, Any]) -> dict[str, Any] | None:
         return self.api(environ, "GetItem", {"TableName": table, "Key": key, "ConsistentRead": True}).get("Item")
 
-    def write_sizes(self, environ: dict[str, Any], operation: str, request: dict[str, Any]) -> list[tuple[str, dict, int]]:
+    def write_sizes(
+        self, environ: dict[str, Any], operation: str, request: dict[str, Any]
+    ) -> list[tuple[str, dict, int]]:
         """Each write's kind, request and the size of the item it replaces."""
         if operation == "PutItem":
             entries = [{"Put": request}]
@@ -144,7 +145,7 @@ class FaithfulCapacity:
             return []
         sizes = []
         for entry in entries:
-            (kind, action), = entry.items()
+            ((kind, action),) = entry.items()
             key = action.get("Key") or self.key_of(environ, action["TableName"], action["Item"])
             sizes.append((kind, action, item_size(self.full_item(environ, action["TableName"], key))))
         return sizes
@@ -176,11 +177,13 @@ class FaithfulCapacity:
                 size_after = 0
             per_table[name] = per_table.get(name, 0.0) + write_units(size_before, size_after)
         if operation == "PutItem":
-            (name, units), = per_table.items()
+            ((name, units),) = per_table.items()
             return {"TableName": name, "CapacityUnits": units, "WriteCapacityUnits": units}
         # A transaction pays twice: prepare and commit.
-        return [{"TableName": name, "CapacityUnits": 2 * units, "WriteCapacityUnits": 2 * units}
-                for name, units in per_table.items()]
+        return [
+            {"TableName": name, "CapacityUnits": 2 * units, "WriteCapacityUnits": 2 * units}
+            for name, units in per_table.items()
+        ]
 
 
 # The summed size of the items the last query read (before projection), and
@@ -247,6 +250,7 @@ def patch_moto() -> None:
             if isinstance(other, DynamoType) and self.type == other.type == "S":
                 return compare(self.value, other.value)
             return original(self, other)
+
         return compared
 
     for name in ("__lt__", "__gt__", "__eq__"):

@@ -193,8 +193,13 @@ class Gateway:
             "headers": {k.lower(): v for k, v in request.headers.items()},
             "pathParameters": parameters,
             "requestContext": {
-                "http": {"method": request.command, "path": path, "protocol": "HTTP/1.1",
-                         "sourceIp": "127.0.0.1", "userAgent": request.headers.get("User-Agent", "")},
+                "http": {
+                    "method": request.command,
+                    "path": path,
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": "127.0.0.1",
+                    "userAgent": request.headers.get("User-Agent", ""),
+                },
                 "requestId": str(uuid.uuid4()),
                 "routeKey": "$default",
                 "stage": "$default",
@@ -207,8 +212,12 @@ class Gateway:
         }
         connection = http.client.HTTPConnection(*self.router, timeout=120)
         try:
-            connection.request("POST", f"/2015-03-31/functions/{function}/invocations", body=json.dumps(event),
-                               headers={"Content-Type": "application/json"})
+            connection.request(
+                "POST",
+                f"/2015-03-31/functions/{function}/invocations",
+                body=json.dumps(event),
+                headers={"Content-Type": "application/json"},
+            )
             result = json.loads(connection.getresponse().read())
         finally:
             connection.close()

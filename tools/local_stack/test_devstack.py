@@ -13,7 +13,9 @@ class WarmUp(unittest.TestCase):
     def test_every_route_and_method_of_the_router_table_is_warmed_up(self) -> None:
         router = tomllib.loads((ROOT / "Cargo.toml").read_text())["workspace"]["metadata"]["lambda"]["watch"]["router"]
         expected = sorted(
-            (target["method"], path.replace("{tagOrId}", "warm-up")) for path, targets in router.items() for target in targets
+            (target["method"], path.replace("{tagOrId}", "warm-up"))
+            for path, targets in router.items()
+            for target in targets
         )
         routes = devstack.warm_up_routes()
         self.assertEqual(sorted(routes), expected)
