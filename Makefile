@@ -33,9 +33,13 @@ resolve: $(VENV_STAMP)
 ## end-to-end tests and schemathesis conformance runs over HTTP.
 test: lint check-template check-openapi unit stack-test
 
-lint:
+# Rust, then the Python tooling (tools/, settings in pyproject.toml).
+lint: $(VENV_STAMP)
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	$(VENV)/bin/ruff check tools
+	$(VENV)/bin/ruff format --check tools
+	$(PY) -m mypy
 
 # Offline: no AWS account or network needed.
 check-template: $(VENV_STAMP)

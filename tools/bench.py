@@ -16,12 +16,12 @@ import sys
 import time
 
 from tools.local_stack.devstack import (
-    LOCAL,
-    ROOT,
-    TABLE,
     AUDIT_TABLE,
     KEY_ALIAS,
+    LOCAL,
     MAC_KEY_ALIAS,
+    ROOT,
+    TABLE,
     Stack,
     aws_env,
     bootstrap,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import json
 import sys
-from pathlib import Path
 
 from tools import ROOT
 
@@ -127,7 +126,8 @@ PARAMETERS = {
         "required": False,
         "description": "Optional (RFC 9110): `*` or ETags from earlier answers. The change is made only if the "
         "secret is still at one of the named versions, else 412; weak tags never match; a value that is not `*` "
-        "or a list of entity tags matches nothing (412, saying so). Without it, the update or delete is unconditional, as the upstream contract has it.",
+        "or a list of entity tags matches nothing (412, saying so). Without it, the update or delete is "
+        "unconditional, as the upstream contract has it.",
         # What the service parses as entity tags (it also accepts the rarer
         # forms RFC 9110 allows: empty list elements, obs-text); anything
         # else matches no version.

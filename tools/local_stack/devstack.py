@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -30,7 +31,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 
 from tools import ROOT
 from tools.local_stack.gateway import Gateway, load_routes
@@ -105,25 +108,30 @@ class Stack:
     """Processes started by this script, stopped together however we exit."""
 
     def __init__(self) -> None:
-        self.processes: list[subprocess.Popen] = []
-        self.cleanups: list = []
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.cleanups: list[Callable[[], None]] = []
         self.stopping = False
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, self._on_signal)
 
-    def _on_signal(self, signum: int, _frame) -> None:
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
-    def start(self, name: str, command: list[str], env: dict[str, str], log_path: Path | None) -> subprocess.Popen:
-        output = open(log_path, "wb") if log_path else None
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT if output else None,
-            start_new_session=True,
-        )
+    def start(
+        self, name: str, command: list[str], env: dict[str, str], log_path: Path | None
+    ) -> subprocess.Popen[bytes]:
+        with contextlib.ExitStack() as closing:
+            # The child writes to its own copy of the descriptor; ours is
+            # closed once it is started.
+            output = closing.enter_context(log_path.open("wb")) if log_path else None
+            process = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT if output else None,
+                start_new_session=True,
+            )
         log(f"started {name} (pid {process.pid})" + (f", log: {log_path.relative_to(ROOT)}" if log_path else ""))
         self.processes.append(process)
         return process
@@ -166,10 +174,8 @@ def descendants(pid: int) -> list[int]:
 
 def signal_process_and_group(pid: int, sig: int) -> None:
     for send in (lambda: os.killpg(pid, sig), lambda: os.kill(pid, sig)):
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             send()
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def wait_gone(pids: list[int], timeout_s: float) -> bool:
@@ -187,10 +193,8 @@ def alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     if state == "Z":  # a zombie child of ours: reap it
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
         return False
     return True
 
@@ -198,7 +202,8 @@ def alive(pid: int) -> bool:
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def port_in_use(port: int) -> bool:
@@ -346,7 +351,7 @@ def warm_up_routes() -> list[tuple[str, str]]:
     ]
 
 
-def wait_for(url: str, ready, timeout_s: float, what: str, method: str = "GET") -> None:
+def wait_for(url: str, ready: Callable[[int], bool], timeout_s: float, what: str, method: str = "GET") -> None:
     deadline = time.monotonic() + timeout_s
     last = "no answer"
     while time.monotonic() < deadline:
@@ -373,7 +378,7 @@ def build_binaries() -> None:
 # --- commands ---------------------------------------------------------------
 
 
-def command_run(_args) -> int:
+def command_run(_args: argparse.Namespace) -> int:
     LOCAL.mkdir(exist_ok=True)
     moto_port = int(os.environ.get("MOTO_PORT", MOTO_PORT))
     api_port = int(os.environ.get("API_PORT", API_PORT))
@@ -414,13 +419,13 @@ Code changes are rebuilt on the fly. Ctrl-C stops everything.
         stack.stop()
 
 
-def command_token(args) -> int:
+def command_token(args: argparse.Namespace) -> int:
     permissions = [PERMISSION] if args.permissions is None else args.permissions.split()
     print(mint_token(args.tenant, permissions))
     return 0
 
 
-def command_resolve(args) -> int:
+def command_resolve(args: argparse.Namespace) -> int:
     """What a trusted internal system does, through `cargo lambda invoke`."""
     event = json.dumps({"tenant": args.tenant, "tagOrId": args.tag_or_id, "caller": "make resolve"})
     port = os.environ.get("INVOKE_PORT", str(INVOKE_PORT))
@@ -439,7 +444,7 @@ def command_resolve(args) -> int:
     return subprocess.run(command, cwd=ROOT, env=tool_env()).returncode
 
 
-def command_test(_args) -> int:
+def command_test(_args: argparse.Namespace) -> int:
     LOCAL.mkdir(exist_ok=True)
     log("compiling the test suites")
     subprocess.run(
@@ -555,7 +560,7 @@ def run_readme_session(api: str, invoke_port: int) -> None:
         '"type":"NOT_FOUND"',
     ]
     assert len(lines) == len(expected), f"README session printed {len(lines)} lines: {result.stdout}"
-    for line, fragment in zip(lines, expected):
+    for line, fragment in zip(lines, expected, strict=True):
         assert fragment in line, f"README session: expected {fragment!r} in {line!r}"
 
 
@@ -578,7 +583,8 @@ def main() -> int:
     resolve.set_defaults(handler=command_resolve)
     commands.add_parser("test").set_defaults(handler=command_test)
     args = parser.parse_args()
-    return args.handler(args)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return handler(args)
 
 
 if __name__ == "__main__":

@@ -24,8 +24,6 @@
 from __future__ import annotations
 
 import base64
-from copy import copy as shallow_copy
-from copy import deepcopy as deep_copy
 import io
 import json
 import math
@@ -33,7 +31,10 @@ import operator
 import signal
 import sys
 import zlib
-from typing import Any, Callable
+from collections.abc import Callable
+from copy import copy as shallow_copy
+from copy import deepcopy as deep_copy
+from typing import Any
 
 READ_UNIT = 4096
 WRITE_UNIT = 1024
@@ -128,7 +129,8 @@ class FaithfulCapacity:
         status, _, payload = self.call(environ, TARGET_PREFIX + operation, json.dumps(request).encode())
         if not status.startswith("200"):
             raise RuntimeError(f"{operation} failed: {payload[:300]!r}")
-        return json.loads(payload)
+        answer: dict[str, Any] = json.loads(payload)
+        return answer
 
     def full_item(self, environ: dict[str, Any], table: str, key: dict[str, Any]) -> dict[str, Any] | None:
         return self.api(environ, "GetItem", {"TableName": table, "Key": key, "ConsistentRead": True}).get("Item")
@@ -157,7 +159,14 @@ class FaithfulCapacity:
         schema = self.key_schemas[table]
         return {element["AttributeName"]: item[element["AttributeName"]] for element in schema}
 
-    def capacity(self, environ, operation, request, response, before) -> Any:
+    def capacity(
+        self,
+        environ: dict[str, Any],
+        operation: str,
+        request: dict[str, Any],
+        response: dict[str, Any],
+        before: list[tuple[str, dict[str, Any], int]],
+    ) -> dict[str, Any] | list[dict[str, Any]]:
         table = request.get("TableName", "")
         consistent = bool(request.get("ConsistentRead"))
         if operation == "GetItem":
@@ -220,7 +229,8 @@ def patch_moto() -> None:
                 kwargs["exclusive_start_key"] = None
             else:
                 args = (*args[:3], None, *args[4:])
-        self.all_items = lambda: partition  # shadows the method for this call
+        # Shadows the method for this call (deleted below): a deliberate patch.
+        self.all_items = lambda: partition  # type: ignore[method-assign]
         try:
             return table_query(self, hash_key, *args, **kwargs)
         finally:
@@ -247,9 +257,12 @@ def patch_moto() -> None:
         compare = getattr(operator, name)
 
         def compared(self: DynamoType, other: Any) -> bool:
+            result: bool
             if isinstance(other, DynamoType) and self.type == other.type == "S":
-                return compare(self.value, other.value)
-            return original(self, other)
+                result = compare(self.value, other.value)
+            else:
+                result = original(self, other)
+            return result
 
         return compared
 
@@ -257,8 +270,9 @@ def patch_moto() -> None:
         setattr(DynamoType, name, fast_comparison(name))
 
     partition_query.patched_by_emulator = True  # type: ignore[attr-defined]
-    Table.query = partition_query
-    DynamoDBBackend.query = measured_query
+    # Deliberate patches of moto's methods (mypy forbids assigning to methods).
+    Table.query = partition_query  # type: ignore[method-assign]
+    DynamoDBBackend.query = measured_query  # type: ignore[method-assign]
     patch_transaction_rollback(DynamoDBBackend)
     skip_needless_copies()
 
@@ -284,8 +298,10 @@ def skip_needless_copies() -> None:
                 return list(value)  # counted, never serialized (which changes binary values)
             return deep_copy(value, *args)
 
-    models.copy = CopiesOnlyWhatCanChange  # type: ignore[attr-defined]
-    table_module.copy = CopiesOnlyWhatCanChange  # type: ignore[attr-defined]
+    # Both modules call copy.copy and copy.deepcopy through their `copy`
+    # import: a class with those two functions stands in for the module.
+    models.copy = CopiesOnlyWhatCanChange  # type: ignore[assignment]
+    table_module.copy = CopiesOnlyWhatCanChange  # type: ignore[assignment]
 
 
 def patch_transaction_rollback(backend_class: Any) -> None:

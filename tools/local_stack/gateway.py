@@ -29,8 +29,10 @@ import threading
 import time
 import tomllib
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from tools import ROOT
 
@@ -52,22 +54,24 @@ def load_routes() -> list[tuple[str, re.Pattern[str], dict[str, str]]]:
     return routes
 
 
-def load_api() -> dict:
+def load_api() -> dict[str, Any]:
     from samtranslator.yaml_helper import yaml_parse
 
     template = yaml_parse((ROOT / "template.yaml").read_text())
-    return template["Resources"]["SecretsApi"]["Properties"]
+    api: dict[str, Any] = template["Resources"]["SecretsApi"]["Properties"]
+    return api
 
 
 def is_text(content_type: str) -> bool:
     """The router's own test for passing a body as text."""
-    return content_type.startswith("text/") or content_type.startswith("application/json")
+    return content_type.startswith(("text/", "application/json"))
 
 
 class Gateway:
     def __init__(self, host: str, port: int, router_port: int, log_path: Path | None = None) -> None:
         self.router = (host, router_port)
-        self.log = open(log_path, "a", buffering=1) if log_path else None
+        self.log_path = log_path
+        self.log_lock = threading.Lock()
         self.routes = load_routes()
         api = load_api()
         self.responses = api["GatewayResponses"]
@@ -83,13 +87,13 @@ class Gateway:
             def do_request(self) -> None:
                 gateway.handle(self)
 
-            def __getattr__(self, name: str):
+            def __getattr__(self, name: str) -> Callable[[], None]:
                 # Every method, TRACE and made-up ones included, is routed.
                 if name.startswith("do_"):
                     return self.do_request
                 raise AttributeError(name)
 
-            def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
                 pass
 
         self.server = ThreadingHTTPServer((host, port), Handler)
@@ -110,9 +114,14 @@ class Gateway:
         try:
             self.route_request(request)
         finally:
-            if self.log:
-                elapsed_ms = (time.monotonic() - started) * 1000
-                self.log.write(f"{request.command} {request.path[:200]} {elapsed_ms:.0f}ms\n")
+            elapsed_ms = (time.monotonic() - started) * 1000
+            self.write_log(f"{request.command} {request.path[:200]} {elapsed_ms:.0f}ms\n")
+
+    def write_log(self, line: str) -> None:
+        if self.log_path is None:
+            return
+        with self.log_lock, self.log_path.open("a") as log:
+            log.write(line)
 
     def route_request(self, request: BaseHTTPRequestHandler) -> None:
         path, _, query = request.path.partition("?")
@@ -145,7 +154,7 @@ class Gateway:
 
     def read_body(self, request: BaseHTTPRequestHandler, length: int) -> bytes:
         if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(request.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
@@ -183,7 +192,15 @@ class Gateway:
         finally:
             connection.close()
 
-    def invoke_directly(self, request, function: str, path: str, query: str, parameters: dict, body: bytes) -> None:
+    def invoke_directly(
+        self,
+        request: BaseHTTPRequestHandler,
+        function: str,
+        path: str,
+        query: str,
+        parameters: dict[str, str],
+        body: bytes,
+    ) -> None:
         now = time.time()
         event = {
             "version": "2.0",
@@ -249,7 +266,7 @@ class Gateway:
         self.reply(request, int(response["statusCode"]), headers, body.encode())
 
     @staticmethod
-    def reply(request: BaseHTTPRequestHandler, status: int, headers, payload: bytes) -> None:
+    def reply(request: BaseHTTPRequestHandler, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
         request.send_response(status)
         for name, value in headers:
             if name.lower() not in HOP_BY_HOP | {"content-length", "date", "server"}:

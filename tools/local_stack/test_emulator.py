@@ -8,6 +8,7 @@ import base64
 import json
 import unittest
 import zlib
+from typing import Any
 
 from werkzeug.test import Client
 
@@ -35,7 +36,7 @@ class Capacity(unittest.TestCase):
             },
         )
 
-    def call(self, operation: str, body: dict) -> dict:
+    def call(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
         response = self.client.post(
             "/",
             data=json.dumps(body),
@@ -49,10 +50,11 @@ class Capacity(unittest.TestCase):
         self.assertEqual(response.status_code, 200, payload)
         if "x-amz-crc32" in response.headers:
             self.assertEqual(int(response.headers["x-amz-crc32"]), zlib.crc32(payload))
-        return json.loads(payload)
+        answer: dict[str, Any] = json.loads(payload)
+        return answer
 
     @staticmethod
-    def item(sk: str, padding: int) -> dict:
+    def item(sk: str, padding: int) -> dict[str, Any]:
         # pk (2 + 1) + sk (2 + len) + pad (3 + padding) bytes
         return {"pk": {"S": "p"}, "sk": {"S": sk}, "pad": {"S": "x" * padding}}
 
