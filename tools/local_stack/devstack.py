@@ -16,10 +16,7 @@ with all its descendants, on exit, on Ctrl-C and on SIGTERM.
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
-import hashlib
-import hmac
 import json
 import os
 import re
@@ -70,35 +67,62 @@ def log(message: str) -> None:
 # --- tokens -----------------------------------------------------------------
 
 
-def jwt_secret() -> str:
+# Tokens come from the Rust test kit's minter (crates: secrets-testkit), the
+# same code the end-to-end suite signs its tokens with; never from Python.
+MINT_TOKEN = ["cargo", "run", "--quiet", "--locked", "-p", "secrets-testkit", "--bin", "mint-token", "--"]
+SUBJECT = "local-developer"
+TOKEN_TTL_S = 3600
+
+
+def jwt_secret_file() -> Path:
     """The local HS256 secret: random, made once per checkout, never committed."""
     path = LOCAL / "jwt-hs256-secret"
     if not path.exists():
         LOCAL.mkdir(exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+        # Created readable by its owner only, before anything is written.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as secret:
+            secret.write(secrets.token_hex(32))
+    return path
 
 
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+def jwt_secret() -> str:
+    return jwt_secret_file().read_text().strip()
 
 
-def mint_token(tenant: str, permissions: list[str], ttl_s: int = 3600) -> str:
-    now = int(time.time())
-    header = {"alg": "HS256", "typ": "JWT"}
-    claims = {
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "sub": "local-developer",
-        "iat": now,
-        "exp": now + ttl_s,
-        "tenant": tenant,
-        "permissions": permissions,
-    }
-    signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
-    signature = hmac.new(jwt_secret().encode(), signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{b64url(signature)}"
+def mint_token_command(tenant: str, permissions: list[str], ttl_s: int = TOKEN_TTL_S) -> list[str]:
+    """The minter's command line: without any --permission the token holds none."""
+    command = [
+        *MINT_TOKEN,
+        "--secret-file",
+        str(jwt_secret_file()),
+        "--issuer",
+        ISSUER,
+        "--audience",
+        AUDIENCE,
+        "--subject",
+        SUBJECT,
+        "--tenant",
+        tenant,
+    ]
+    for permission in permissions:
+        command += ["--permission", permission]
+    return [*command, "--ttl-secs", str(ttl_s)]
+
+
+def mint_token(tenant: str, permissions: list[str], ttl_s: int = TOKEN_TTL_S) -> str:
+    """A token the local stack's functions accept, as the minter prints it
+    (alone on stdout). Its stderr (cargo's errors) goes to ours; the token
+    is never part of an error message."""
+    result = subprocess.run(
+        mint_token_command(tenant, permissions, ttl_s), cwd=ROOT, env=tool_env(), stdout=subprocess.PIPE, text=True
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"mint-token failed (exit code {result.returncode})")
+    lines = result.stdout.splitlines()
+    if len(lines) != 1 or not lines[0].strip():
+        raise RuntimeError(f"mint-token printed {len(lines)} lines, not one token")
+    return lines[0].strip()
 
 
 # --- processes --------------------------------------------------------------
@@ -413,15 +437,28 @@ Code changes are rebuilt on the fly. Ctrl-C stops everything.
             time.sleep(0.5)
         log("a process of the stack exited on its own; stopping")
         return 1
+    except (subprocess.CalledProcessError, RuntimeError) as error:
+        log(f"failed: {error}")
+        return 1
     except KeyboardInterrupt:
         return 0
     finally:
         stack.stop()
 
 
+def token_permissions(argument: str | None) -> list[str]:
+    """`make token`'s PERMISSIONS: unset, the one the functions require;
+    otherwise a space-separated list, empty for none."""
+    return [PERMISSION] if argument is None else argument.split()
+
+
 def command_token(args: argparse.Namespace) -> int:
-    permissions = [PERMISSION] if args.permissions is None else args.permissions.split()
-    print(mint_token(args.tenant, permissions))
+    try:
+        token = mint_token(args.tenant, token_permissions(args.permissions))
+    except RuntimeError as error:
+        log(f"failed: {error}")
+        return 1
+    print(token)
     return 0
 
 
@@ -494,7 +531,7 @@ def command_test(_args: argparse.Namespace) -> int:
         # Tokens travel in the environment, never on a command line printed here.
         log(f"failed: {' '.join(map(str, error.cmd))}")
         return 1
-    except AssertionError as error:
+    except (AssertionError, RuntimeError) as error:
         log(f"failed: {error}")
         return 1
     except KeyboardInterrupt:
