@@ -33,7 +33,7 @@ from pathlib import Path
 from types import FrameType
 
 from tools import ROOT
-from tools.local_stack import emf
+from tools.local_stack import emf, readme_session
 from tools.local_stack.gateway import Gateway, load_routes
 
 LOCAL = ROOT / ".local"
@@ -567,33 +567,32 @@ def check_metric_records(watch_log: Path, gateway_log: Path, settle_s: float = 1
 
 
 def run_readme_session(api: str, invoke_port: int) -> None:
-    """Runs the README's curl session verbatim, so that the docs stay true;
-    its `make resolve` reaches the stack's resolve function like a developer's."""
-    readme = (ROOT / "README.md").read_text()
-    block = readme.split("<!-- readme-session", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
-    log("running the README's curl session")
+    """Runs the README's curl session verbatim, so that the docs stay true:
+    each command must print what the README's comments say (readme_session.py).
+    Its `make resolve` reaches the stack's resolve function like a developer's."""
+    try:
+        commands = readme_session.parse(readme_session.session_block((ROOT / "README.md").read_text()))
+    except ValueError as error:
+        raise AssertionError(str(error)) from error
+    log(f"running the README's curl session ({len(commands)} commands)")
     result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", block],
+        ["bash", "-euo", "pipefail", "-c", readme_session.script(commands)],
         cwd=ROOT,
         env={**tool_env(), "API": api, "INVOKE_PORT": str(invoke_port)},
         capture_output=True,
         text=True,
-        check=True,
     )
-    lines = [line for line in result.stdout.splitlines() if line.strip()]
-    expected = [
-        '"name":"My Secret","tag":"my-secret"}',
-        '"name":"My Secret","tag":"my-secret"}',
-        '"total":1,"totalPages":1}',
-        '"name":"Renamed","tag":"my-secret"}',
-        '"tag":"my-secret","value":"a-new-password"}',
-        '"type":"CONFLICT","httpStatus":412',
-        "200",
-        '"type":"NOT_FOUND"',
-    ]
-    assert len(lines) == len(expected), f"README session printed {len(lines)} lines: {result.stdout}"
-    for line, fragment in zip(lines, expected, strict=True):
-        assert fragment in line, f"README session: expected {fragment!r} in {line!r}"
+    try:
+        outputs, last = readme_session.split_output(result.stdout, len(commands))
+    except ValueError as error:
+        raise AssertionError(str(error)) from error
+    if result.returncode != 0:
+        failed = commands[last].summary if last is not None else "the session"
+        raise AssertionError(
+            f"README session: {failed} failed (exit code {result.returncode}): {result.stderr.strip()[-2000:]}"
+        )
+    problems = readme_session.compare(commands, outputs)
+    assert not problems, "README session:\n  " + "\n  ".join(problems)
 
 
 def run_suite(name: str, env: dict[str, str]) -> None:
