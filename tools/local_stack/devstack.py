@@ -7,7 +7,12 @@ gateway.py in front of its router for what API Gateway adds.
     python -m tools.local_stack.devstack resolve [--tenant T] TAG_OR_ID
                                                   a value, through the resolve function
     python -m tools.local_stack.devstack test      fresh stack on free ports, run the
-                                                  adapter and end-to-end suites
+                                                  adapter and end-to-end suites, the
+                                                  conformance runs and the README
+                                                  session, then check the functions'
+                                                  metric records (emf.py)
+
+Tokens are minted by the Rust test kit's `mint-token` (MINT_TOKEN).
 
 Everything started here runs in its own process group and is stopped,
 with all its descendants, on exit, on Ctrl-C and on SIGTERM.
