@@ -28,8 +28,8 @@ from typing import Any
 
 OPERATIONS = ("listAllSecrets", "createSecret", "getSecret", "updateSecret", "deleteSecret", "resolveSecret")
 # An invocation's function error carries the contract's error type instead
-# of a status (secrets_core::Error::error_type): the class of the statuses
-# that type stands for.
+# of a status (the Rust `Error::error_type`, beside `Error::http_status`):
+# the class of the statuses that type stands for.
 ERROR_TYPE_CLASSES = {
     "BAD_REQUEST": "4xx",  # 400, 413
     "UNCATEGORIZED": "4xx",  # 401
