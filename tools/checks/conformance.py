@@ -377,6 +377,9 @@ def conformance_run(
 
 
 def main() -> int:
+    if len(sys.argv) != 2 or "CONFORMANCE_TOKEN" not in os.environ:
+        print("usage: CONFORMANCE_TOKEN=... python -m tools.checks.conformance BASE_URL", file=sys.stderr)
+        return 2
     base_url, token = sys.argv[1], os.environ["CONFORMANCE_TOKEN"]
     WORKDIR.mkdir(parents=True, exist_ok=True)
     if conformance_run("ours", "our document", OURS, base_url, token, deliberate=()).problems:
