@@ -15,27 +15,32 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 ## make run: the whole API on http://127.0.0.1:9000 with moto on :5000.
 run: $(VENV_STAMP)
-	@$(PY) scripts/devstack.py run
+	@$(PY) -m tools.local_stack.devstack run
 
 ## make token [TENANT=...] [PERMISSIONS=...]: a token for the running stack.
 token: $(VENV_STAMP)
-	@$(PY) scripts/devstack.py token $(if $(TENANT),--tenant "$(TENANT)") $(if $(filter undefined,$(origin PERMISSIONS)),,--permissions "$(PERMISSIONS)")
+	@$(PY) -m tools.local_stack.devstack token $(if $(TENANT),--tenant "$(TENANT)") $(if $(filter undefined,$(origin PERMISSIONS)),,--permissions "$(PERMISSIONS)")
 
 ## make resolve TAG=... [TENANT=...]: a secret's plaintext from the running
 ## stack, through the resolve function and the Lambda Invoke API, as a
 ## trusted internal system gets it.
 resolve: $(VENV_STAMP)
 	@test -n "$(TAG)" || { echo "make resolve needs TAG=<tag or id>"; exit 2; }
-	@$(PY) scripts/devstack.py resolve $(if $(TENANT),--tenant "$(TENANT)") "$(TAG)"
+	@$(PY) -m tools.local_stack.devstack resolve $(if $(TENANT),--tenant "$(TENANT)") "$(TAG)"
 
 ## make test: formatting, lints, the deployment template's and the OpenAPI
 ## document's checks, unit tests, adapter tests against a fresh emulator,
 ## end-to-end tests and schemathesis conformance runs over HTTP.
 test: lint check-template check-openapi unit stack-test
 
-lint: check-boundaries
+# Rust (with the crate boundary), then the Python tooling (tools/,
+# settings in pyproject.toml).
+lint: check-boundaries $(VENV_STAMP)
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	$(VENV)/bin/ruff check tools
+	$(VENV)/bin/ruff format --check tools
+	$(PY) -m mypy
 
 # The domain crate stays independent of AWS and Lambda (docs/design.md):
 # `cargo tree` of what it builds with must show no SDK or runtime crate.
@@ -50,26 +55,26 @@ check-template: $(VENV_STAMP)
 	sam validate --template template.yaml
 	sam validate --lint --template template.yaml
 	cfn-lint template.yaml
-	$(PY) scripts/check_template.py
-	$(PY) -m unittest discover --start-directory scripts --pattern 'test_*.py'
+	$(PY) -m tools.checks.template
+	$(PY) -m unittest discover --start-directory tools --top-level-directory . --pattern 'test_*.py'
 
 # Our OpenAPI document is built from the upstream one; the committed copy
 # must be what the build gives, and valid.
 check-openapi: $(VENV_STAMP)
-	$(PY) scripts/openapi.py --check
+	$(PY) -m tools.checks.openapi --check
 	openapi-spec-validator openapi/cortex-secrets.json
 
 unit:
 	cargo test --workspace --exclude secrets-tests --locked
 
 stack-test: $(VENV_STAMP)
-	$(PY) scripts/devstack.py test
+	$(PY) -m tools.local_stack.devstack test
 
 ## make bench: every function measured side by side with its floor (AWS
 ## calls, capacity, cold start, CPU, memory, size, price); one table, and
 ## target/bench/report.json. About 13 minutes from a clean clone on 2 cores.
 bench: $(VENV_STAMP)
-	$(PY) scripts/bench.py
+	$(PY) -m tools.bench
 
 FUNCTIONS := list-secrets get-secret create-secret update-secret delete-secret resolve-secret
 

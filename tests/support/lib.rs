@@ -1,5 +1,5 @@
 //! What the adapter and end-to-end suites share: their configuration, read
-//! from the environment that `make test` (scripts/devstack.py) provides.
+//! from the environment that `make test` (tools/local_stack/devstack.py) provides.
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use secrets_domain::model::{SecretId, TenantId, random_hex};
@@ -10,7 +10,7 @@ use secrets_testkit::conformance::ReadAuditTrail;
 /// started outside `make test`: fail loudly rather than pass vacuously.
 pub fn required_env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run these suites through `make test` (scripts/devstack.py test)")
+        panic!("{name} is not set: run these suites through `make test` (python -m tools.local_stack.devstack test)")
     })
 }
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import copy
 import unittest
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-import check_template
+from tools.checks import template as check_template
 
 SAM = check_template.load_sam()
 MANIFEST = check_template.load_manifest()
@@ -16,6 +17,7 @@ MANIFEST = check_template.load_manifest()
 def statement(sam: dict[str, Any], role: str, action_prefix: str) -> dict[str, Any]:
     """The statement of `role` whose first action starts with `action_prefix`."""
     for policy in sam["Resources"][role]["Properties"]["Policies"]:
+        entry: dict[str, Any]
         for entry in policy["PolicyDocument"]["Statement"]:
             if str(check_template.as_list(entry["Action"])[0]).startswith(action_prefix):
                 return entry
@@ -23,7 +25,9 @@ def statement(sam: dict[str, Any], role: str, action_prefix: str) -> dict[str, A
 
 
 class PlantedFaults(unittest.TestCase):
-    def violations_after(self, plant: Callable[[dict[str, Any]], None], manifest: dict[str, Any] = MANIFEST) -> list[str]:
+    def violations_after(
+        self, plant: Callable[[dict[str, Any]], None], manifest: dict[str, Any] = MANIFEST
+    ) -> list[str]:
         sam = copy.deepcopy(SAM)
         plant(sam)
         return check_template.violations(sam, manifest)
@@ -36,25 +40,25 @@ class PlantedFaults(unittest.TestCase):
         self.assertEqual(check_template.violations(copy.deepcopy(SAM), MANIFEST), [])
 
     def test_a_wildcard_action(self) -> None:
-        def plant(sam):
+        def plant(sam: dict[str, Any]) -> None:
             statement(sam, "ListSecretsRole", "dynamodb:")["Action"] = ["dynamodb:*"]
 
         self.assert_caught(plant, "ListSecretsRole: wildcard action dynamodb:*")
 
     def test_a_prefix_wildcard_action(self) -> None:
-        def plant(sam):
+        def plant(sam: dict[str, Any]) -> None:
             statement(sam, "GetSecretRole", "dynamodb:").setdefault("Action", []).append("dynamodb:Get*")
 
         self.assert_caught(plant, "wildcard action dynamodb:Get*")
 
     def test_a_resource_wildcard_on_data(self) -> None:
-        def plant(sam):
+        def plant(sam: dict[str, Any]) -> None:
             statement(sam, "GetSecretRole", "dynamodb:")["Resource"] = "*"
 
         self.assert_caught(plant, 'GetSecretRole: Resource "*" for dynamodb:GetItem')
 
     def test_point_in_time_recovery_off(self) -> None:
-        def plant(sam):
+        def plant(sam: dict[str, Any]) -> None:
             sam["Resources"]["SecretsTable"]["Properties"]["PointInTimeRecoverySpecification"][
                 "PointInTimeRecoveryEnabled"
             ] = False
@@ -62,56 +66,56 @@ class PlantedFaults(unittest.TestCase):
         self.assert_caught(plant, "SecretsTable: point-in-time recovery must be enabled")
 
     def test_key_rotation_off(self) -> None:
-        def plant(sam):
+        def plant(sam: dict[str, Any]) -> None:
             sam["Resources"]["SecretsKey"]["Properties"]["EnableKeyRotation"] = False
 
         self.assert_caught(plant, "SecretsKey: key rotation must be enabled")
 
     def test_deletion_protection_off(self) -> None:
-        def plant(sam):
+        def plant(sam: dict[str, Any]) -> None:
             del sam["Resources"]["SecretsTable"]["Properties"]["DeletionProtectionEnabled"]
 
         self.assert_caught(plant, "SecretsTable: deletion protection must be enabled")
 
     def test_a_table_that_is_not_retained(self) -> None:
-        def plant(sam):
+        def plant(sam: dict[str, Any]) -> None:
             sam["Resources"]["SecretsTable"]["DeletionPolicy"] = "Delete"
 
         self.assert_caught(plant, "SecretsTable: DeletionPolicy must be Retain")
 
     def test_a_permission_the_code_does_not_use(self) -> None:
-        def plant(sam):
+        def plant(sam: dict[str, Any]) -> None:
             statement(sam, "GetSecretRole", "dynamodb:")["Action"].append("dynamodb:Scan")
 
         self.assert_caught(plant, "GetSecretFunction: holds dynamodb:Scan, which its code does not use")
 
     def test_kms_for_a_function_that_only_reads(self) -> None:
-        def plant(sam):
+        def plant(sam: dict[str, Any]) -> None:
             kms = copy.deepcopy(statement(sam, "CreateSecretRole", "kms:"))
             sam["Resources"]["ListSecretsRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].append(kms)
 
         self.assert_caught(plant, "ListSecretsFunction: holds kms:GenerateDataKey, which its code does not use")
 
     def test_a_permission_the_code_needs_is_missing(self) -> None:
-        def plant(sam):
+        def plant(sam: dict[str, Any]) -> None:
             statement(sam, "ListSecretsRole", "dynamodb:")["Action"] = ["dynamodb:GetItem"]
 
         self.assert_caught(plant, "ListSecretsFunction: lacks dynamodb:Query, which its code needs")
 
     def test_kms_without_the_encryption_context_condition(self) -> None:
-        def plant(sam):
+        def plant(sam: dict[str, Any]) -> None:
             del statement(sam, "CreateSecretRole", "kms:")["Condition"]
 
         self.assert_caught(plant, "CreateSecretRole: KMS actions must be conditioned on the encryption context keys")
 
     def test_a_wildcard_principal_in_the_key_policy(self) -> None:
-        def plant(sam):
+        def plant(sam: dict[str, Any]) -> None:
             sam["Resources"]["SecretsKey"]["Properties"]["KeyPolicy"]["Statement"][0]["Principal"] = {"AWS": "*"}
 
         self.assert_caught(plant, "SecretsKey: the key policy must not name a wildcard principal")
 
     def test_a_managed_policy_on_a_role(self) -> None:
-        def plant(sam):
+        def plant(sam: dict[str, Any]) -> None:
             sam["Resources"]["DeleteSecretRole"]["Properties"]["ManagedPolicyArns"] = [
                 "arn:aws:iam::aws:policy/AmazonDynamoDBFullAccess"
             ]
@@ -119,37 +123,37 @@ class PlantedFaults(unittest.TestCase):
         self.assert_caught(plant, "DeleteSecretRole: managed policies are not allowed")
 
     def test_logs_without_retention(self) -> None:
-        def plant(sam):
+        def plant(sam: dict[str, Any]) -> None:
             del sam["Resources"]["GetSecretLogs"]["Properties"]["RetentionInDays"]
 
         self.assert_caught(plant, "GetSecretLogs: log groups need a retention period")
 
     def test_a_function_without_tracing(self) -> None:
-        def plant(sam):
+        def plant(sam: dict[str, Any]) -> None:
             sam["Resources"]["GetSecretFunction"]["Properties"]["Tracing"] = "PassThrough"
 
         self.assert_caught(plant, "GetSecretFunction: X-Ray tracing must be active")
 
     def test_a_function_on_x86(self) -> None:
-        def plant(sam):
+        def plant(sam: dict[str, Any]) -> None:
             sam["Resources"]["GetSecretFunction"]["Properties"]["Architectures"] = ["x86_64"]
 
         self.assert_caught(plant, "GetSecretFunction: architecture must be arm64")
 
     def test_a_throttled_response_outside_the_contract(self) -> None:
-        def plant(sam):
+        def plant(sam: dict[str, Any]) -> None:
             del sam["Resources"]["SecretsApi"]["Properties"]["GatewayResponses"]["THROTTLED"]
 
         self.assert_caught(plant, "THROTTLED gateway response must be a 429 application/problem+json")
 
     def test_bodies_handed_over_as_text(self) -> None:
-        def plant(sam):
+        def plant(sam: dict[str, Any]) -> None:
             del sam["Resources"]["SecretsApi"]["Properties"]["BinaryMediaTypes"]
 
         self.assert_caught(plant, "SecretsApi: every media type must be binary")
 
     def test_an_allow_header_that_lies(self) -> None:
-        def plant(sam):
+        def plant(sam: dict[str, Any]) -> None:
             paths = sam["Resources"]["SecretsApi"]["Properties"]["DefinitionBody"]["paths"]
             responses = paths["/api/v1/secrets"]["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"]
             responses["responses"]["default"]["responseParameters"]["method.response.header.Allow"] = "'GET'"
@@ -160,24 +164,26 @@ class PlantedFaults(unittest.TestCase):
         manifest = copy.deepcopy(MANIFEST)
         manifest["functions"]["RotateSecretFunction"] = ["kms:Decrypt"]
         found = self.violations_after(lambda sam: None, manifest)
-        self.assertIn(
-            "RotateSecretFunction: listed in deploy/function-permissions.json but not in the template", found
-        )
+        self.assertIn("RotateSecretFunction: listed in deploy/function-permissions.json but not in the template", found)
 
     def test_another_function_that_can_decrypt(self) -> None:
         manifest = copy.deepcopy(MANIFEST)
         manifest["functions"]["GetSecretFunction"].append("kms:Decrypt")
 
-        def plant(sam):
+        def plant(sam: dict[str, Any]) -> None:
             decrypt = copy.deepcopy(statement(sam, "ResolveSecretRole", "kms:"))
-            sam["Resources"]["GetSecretRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].append(decrypt)
+            sam["Resources"]["GetSecretRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].append(
+                decrypt
+            )
 
         found = self.violations_after(plant, manifest)
         self.assertIn("GetSecretFunction: only ResolveSecretFunction may hold kms:Decrypt", found)
 
     def test_the_mac_key_used_for_data_keys(self) -> None:
-        def plant(sam):
-            statement(sam, "CreateSecretRole", "kms:GenerateDataKey")["Resource"] = {"Fn::GetAtt": ["IdempotencyKey", "Arn"]}
+        def plant(sam: dict[str, Any]) -> None:
+            statement(sam, "CreateSecretRole", "kms:GenerateDataKey")["Resource"] = {
+                "Fn::GetAtt": ["IdempotencyKey", "Arn"]
+            }
 
         self.assert_caught(plant, "CreateSecretRole: KMS actions must be limited to the key")
 
@@ -185,49 +191,54 @@ class PlantedFaults(unittest.TestCase):
         manifest = copy.deepcopy(MANIFEST)
         manifest["functions"]["UpdateSecretFunction"].append("kms:GenerateMac")
 
-        def plant(sam):
+        def plant(sam: dict[str, Any]) -> None:
             mac = copy.deepcopy(statement(sam, "CreateSecretRole", "kms:GenerateMac"))
             sam["Resources"]["UpdateSecretRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].append(mac)
 
         found = self.violations_after(plant, manifest)
-        self.assertIn("UpdateSecretFunction: only CreateSecretFunction may fingerprint requests (kms:GenerateMac)", found)
+        self.assertIn(
+            "UpdateSecretFunction: only CreateSecretFunction may fingerprint requests (kms:GenerateMac)", found
+        )
 
     def test_a_mac_key_that_encrypts(self) -> None:
-        def plant(sam):
+        def plant(sam: dict[str, Any]) -> None:
             sam["Resources"]["IdempotencyKey"]["Properties"]["KeySpec"] = "SYMMETRIC_DEFAULT"
             sam["Resources"]["IdempotencyKey"]["Properties"]["KeyUsage"] = "ENCRYPT_DECRYPT"
 
         self.assert_caught(plant, "IdempotencyKey: must be an HMAC_256 key for GENERATE_VERIFY_MAC")
 
     def test_decrypt_without_the_encryption_context(self) -> None:
-        def plant(sam):
+        def plant(sam: dict[str, Any]) -> None:
             del statement(sam, "ResolveSecretRole", "kms:")["Condition"]
 
         self.assert_caught(plant, "ResolveSecretRole: KMS actions must be conditioned on the encryption context keys")
 
     def test_an_audit_trail_that_can_be_rewritten(self) -> None:
-        def plant(sam):
-            for entry in sam["Resources"]["DeleteSecretRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]:
+        def plant(sam: dict[str, Any]) -> None:
+            for entry in sam["Resources"]["DeleteSecretRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+                "Statement"
+            ]:
                 if entry["Resource"] == {"Fn::GetAtt": ["AuditTable", "Arn"]} or entry["Resource"] == "AuditTable.Arn":
                     entry["Action"] = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
 
         self.assert_caught(plant, "DeleteSecretRole: the audit table is append-only")
 
     def test_a_change_without_its_audit_trail(self) -> None:
-        def plant(sam):
+        def plant(sam: dict[str, Any]) -> None:
             document = sam["Resources"]["UpdateSecretRole"]["Properties"]["Policies"][0]["PolicyDocument"]
             document["Statement"] = [
-                entry for entry in document["Statement"]
-                if "AuditTable" not in str(entry.get("Resource"))
+                entry for entry in document["Statement"] if "AuditTable" not in str(entry.get("Resource"))
             ]
 
         self.assert_caught(plant, "UpdateSecretFunction: must be able to append to the audit table")
 
     def test_a_route_to_the_resolve_function(self) -> None:
-        def plant(sam):
+        def plant(sam: dict[str, Any]) -> None:
             sam["Resources"]["ResolveSecretFunction"]["Properties"]["Events"] = {
-                "Resolve": {"Type": "Api", "Properties": {"RestApiId": {"Ref": "SecretsApi"},
-                                                          "Path": "/api/v1/resolve", "Method": "POST"}}
+                "Resolve": {
+                    "Type": "Api",
+                    "Properties": {"RestApiId": {"Ref": "SecretsApi"}, "Path": "/api/v1/resolve", "Method": "POST"},
+                }
             }
 
         self.assert_caught(plant, "ResolveSecretFunction must not be reachable but by an IAM-authorized invoke")

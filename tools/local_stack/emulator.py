@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """moto's server, made faithful where the service's measurements depend on it.
 
-    emulator.py HOST PORT
+    python -m tools.local_stack.emulator HOST PORT
 
 - One request at a time. `moto_server` serves requests on many threads and
   its DynamoDB has no lock: two concurrent TransactWriteItems can interleave
@@ -25,8 +24,6 @@
 from __future__ import annotations
 
 import base64
-from copy import copy as shallow_copy
-from copy import deepcopy as deep_copy
 import io
 import json
 import math
@@ -34,7 +31,10 @@ import operator
 import signal
 import sys
 import zlib
-from typing import Any, Callable
+from collections.abc import Callable
+from copy import copy as shallow_copy
+from copy import deepcopy as deep_copy
+from typing import Any
 
 READ_UNIT = 4096
 WRITE_UNIT = 1024
@@ -45,7 +45,7 @@ TARGET_PREFIX = "DynamoDB_20120810."
 
 
 def value_size(value: dict[str, Any]) -> int:
-    (kind, content), = value.items()
+    ((kind, content),) = value.items()
     if kind == "S":
         return len(content.encode())
     if kind == "N":
@@ -129,12 +129,15 @@ class FaithfulCapacity:
         status, _, payload = self.call(environ, TARGET_PREFIX + operation, json.dumps(request).encode())
         if not status.startswith("200"):
             raise RuntimeError(f"{operation} failed: {payload[:300]!r}")
-        return json.loads(payload)
+        answer: dict[str, Any] = json.loads(payload)
+        return answer
 
     def full_item(self, environ: dict[str, Any], table: str, key: dict[str, Any]) -> dict[str, Any] | None:
         return self.api(environ, "GetItem", {"TableName": table, "Key": key, "ConsistentRead": True}).get("Item")
 
-    def write_sizes(self, environ: dict[str, Any], operation: str, request: dict[str, Any]) -> list[tuple[str, dict, int]]:
+    def write_sizes(
+        self, environ: dict[str, Any], operation: str, request: dict[str, Any]
+    ) -> list[tuple[str, dict, int]]:
         """Each write's kind, request and the size of the item it replaces."""
         if operation == "PutItem":
             entries = [{"Put": request}]
@@ -144,7 +147,7 @@ class FaithfulCapacity:
             return []
         sizes = []
         for entry in entries:
-            (kind, action), = entry.items()
+            ((kind, action),) = entry.items()
             key = action.get("Key") or self.key_of(environ, action["TableName"], action["Item"])
             sizes.append((kind, action, item_size(self.full_item(environ, action["TableName"], key))))
         return sizes
@@ -156,7 +159,14 @@ class FaithfulCapacity:
         schema = self.key_schemas[table]
         return {element["AttributeName"]: item[element["AttributeName"]] for element in schema}
 
-    def capacity(self, environ, operation, request, response, before) -> Any:
+    def capacity(
+        self,
+        environ: dict[str, Any],
+        operation: str,
+        request: dict[str, Any],
+        response: dict[str, Any],
+        before: list[tuple[str, dict[str, Any], int]],
+    ) -> dict[str, Any] | list[dict[str, Any]]:
         table = request.get("TableName", "")
         consistent = bool(request.get("ConsistentRead"))
         if operation == "GetItem":
@@ -176,11 +186,13 @@ class FaithfulCapacity:
                 size_after = 0
             per_table[name] = per_table.get(name, 0.0) + write_units(size_before, size_after)
         if operation == "PutItem":
-            (name, units), = per_table.items()
+            ((name, units),) = per_table.items()
             return {"TableName": name, "CapacityUnits": units, "WriteCapacityUnits": units}
         # A transaction pays twice: prepare and commit.
-        return [{"TableName": name, "CapacityUnits": 2 * units, "WriteCapacityUnits": 2 * units}
-                for name, units in per_table.items()]
+        return [
+            {"TableName": name, "CapacityUnits": 2 * units, "WriteCapacityUnits": 2 * units}
+            for name, units in per_table.items()
+        ]
 
 
 # The summed size of the items the last query read (before projection), and
@@ -217,7 +229,8 @@ def patch_moto() -> None:
                 kwargs["exclusive_start_key"] = None
             else:
                 args = (*args[:3], None, *args[4:])
-        self.all_items = lambda: partition  # shadows the method for this call
+        # Shadows the method for this call (deleted below): a deliberate patch.
+        self.all_items = lambda: partition  # type: ignore[method-assign]
         try:
             return table_query(self, hash_key, *args, **kwargs)
         finally:
@@ -244,17 +257,22 @@ def patch_moto() -> None:
         compare = getattr(operator, name)
 
         def compared(self: DynamoType, other: Any) -> bool:
+            result: bool
             if isinstance(other, DynamoType) and self.type == other.type == "S":
-                return compare(self.value, other.value)
-            return original(self, other)
+                result = compare(self.value, other.value)
+            else:
+                result = original(self, other)
+            return result
+
         return compared
 
     for name in ("__lt__", "__gt__", "__eq__"):
         setattr(DynamoType, name, fast_comparison(name))
 
     partition_query.patched_by_emulator = True  # type: ignore[attr-defined]
-    Table.query = partition_query
-    DynamoDBBackend.query = measured_query
+    # Deliberate patches of moto's methods (mypy forbids assigning to methods).
+    Table.query = partition_query  # type: ignore[method-assign]
+    DynamoDBBackend.query = measured_query  # type: ignore[method-assign]
     patch_transaction_rollback(DynamoDBBackend)
     skip_needless_copies()
 
@@ -280,8 +298,10 @@ def skip_needless_copies() -> None:
                 return list(value)  # counted, never serialized (which changes binary values)
             return deep_copy(value, *args)
 
-    models.copy = CopiesOnlyWhatCanChange  # type: ignore[attr-defined]
-    table_module.copy = CopiesOnlyWhatCanChange  # type: ignore[attr-defined]
+    # Both modules call copy.copy and copy.deepcopy through their `copy`
+    # import: a class with those two functions stands in for the module.
+    models.copy = CopiesOnlyWhatCanChange  # type: ignore[assignment]
+    table_module.copy = CopiesOnlyWhatCanChange  # type: ignore[assignment]
 
 
 def patch_transaction_rollback(backend_class: Any) -> None:

@@ -1,9 +1,8 @@
-#!/usr/bin/env python3
 """`make bench`: builds the functions and the floors, starts a fresh emulator,
 and runs the bench (bench/driver/src/main.rs), which prints the table and writes
 target/bench/report.json.
 
-    bench.py [--requests N] [--scale N]
+    python -m tools.bench [--requests N] [--scale N] [--no-build]
 
 Builds: native release binaries to run and time, and arm64 release binaries
 (cargo lambda, as deployed) to weigh. Both with the release profile.
@@ -16,8 +15,21 @@ import subprocess
 import sys
 import time
 
-from devstack import (LOCAL, ROOT, TABLE, AUDIT_TABLE, KEY_ALIAS, MAC_KEY_ALIAS, Stack, aws_env, bootstrap, free_port, log, start_moto,
-                      tool_env)
+from tools.local_stack.devstack import (
+    AUDIT_TABLE,
+    KEY_ALIAS,
+    LOCAL,
+    MAC_KEY_ALIAS,
+    ROOT,
+    TABLE,
+    Stack,
+    aws_env,
+    bootstrap,
+    free_port,
+    log,
+    start_moto,
+    tool_env,
+)
 
 FUNCTIONS = ["list-secrets", "get-secret", "create-secret", "update-secret", "delete-secret"]
 FLOORS = ["floor-hello", "floor-clients"]
@@ -31,17 +43,23 @@ def build() -> None:
     started = time.monotonic()
     targets = bins(FUNCTIONS + FLOORS)
     log("building the arm64 release binaries, as deployed, to weigh them")
-    subprocess.run(["cargo", "lambda", "build", "--release", "--arm64", "--locked", *targets],
-                   cwd=ROOT, env=tool_env(), check=True)
+    subprocess.run(
+        ["cargo", "lambda", "build", "--release", "--arm64", "--locked", *targets], cwd=ROOT, env=tool_env(), check=True
+    )
     log("building the native release binaries, to run them")
     # floor-get-item only runs: its CPU is the floor of one DynamoDB call.
-    subprocess.run(["cargo", "build", "--release", "--locked", *targets, *bins(["floor-get-item"])],
-                   cwd=ROOT, env=tool_env(), check=True)
+    subprocess.run(
+        ["cargo", "build", "--release", "--locked", *targets, *bins(["floor-get-item"])],
+        cwd=ROOT,
+        env=tool_env(),
+        check=True,
+    )
     # On its own: built with the functions, its test-support features
     # would be unified into theirs. In the release profile all the same:
     # it reuses most of what the functions' build compiled.
-    subprocess.run(["cargo", "build", "--release", "--locked", "-p", "secrets-bench"],
-                   cwd=ROOT, env=tool_env(), check=True)
+    subprocess.run(
+        ["cargo", "build", "--release", "--locked", "-p", "secrets-bench"], cwd=ROOT, env=tool_env(), check=True
+    )
     log(f"built in {time.monotonic() - started:.0f} s")
 
 

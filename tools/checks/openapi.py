@@ -1,12 +1,11 @@
-#!/usr/bin/env python3
 """Builds our OpenAPI document: the upstream contract, unchanged, plus what
 this implementation adds. Every addition is below, in one place.
 
-    openapi.py          write openapi/cortex-secrets.json
-    openapi.py --check  fail if the committed document is not what this builds
+    python -m tools.checks.openapi          write openapi/cortex-secrets.json
+    python -m tools.checks.openapi --check  fail if the committed document is not what this builds
 
 The numbers here are the service's limits; the Rust test
-crates/secrets-http/tests/openapi.rs fails if they drift from the code.
+crates/secrets-lambda/tests/openapi.rs fails if they drift from the code.
 """
 
 from __future__ import annotations
@@ -14,9 +13,9 @@ from __future__ import annotations
 import copy
 import json
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tools import ROOT
+
 UPSTREAM = ROOT / "openapi" / "upstream" / "cortex-secrets-openapi.json"
 OURS = ROOT / "openapi" / "cortex-secrets.json"
 
@@ -61,7 +60,7 @@ PAGE_SIZE = {"type": "integer", "format": "int32", "default": 250, "minimum": 1,
 
 ERROR = {"$ref": "#/components/schemas/ErrorResponse"}
 BEARER_CHALLENGE = {
-    "description": "RFC 6750 bearer challenge, e.g. `Bearer realm=\"cortex-secrets\", error=\"invalid_token\"`",
+    "description": 'RFC 6750 bearer challenge, e.g. `Bearer realm="cortex-secrets", error="invalid_token"`',
     "schema": {"type": "string"},
 }
 RETRY_AFTER = {"description": "Seconds to wait before retrying.", "schema": {"type": "integer", "minimum": 0}}
@@ -111,9 +110,9 @@ RESPONSES["IdempotencyKeyReused"] = {
 }
 
 ETAG = {
-    "description": "Strong entity tag of the secret's current version, `\"<id>.<version>\"`; send it back in "
+    "description": 'Strong entity tag of the secret\'s current version, `"<id>.<version>"`; send it back in '
     "If-Match to update or delete only this version.",
-    "schema": {"type": "string", "example": "\"se2da8159dbeefb974.1\""},
+    "schema": {"type": "string", "example": '"se2da8159dbeefb974.1"'},
 }
 IDEMPOTENT_REPLAYED = {
     "description": "`true` when this is the stored answer to an earlier create with the same Idempotency-Key and "
@@ -127,12 +126,12 @@ PARAMETERS = {
         "required": False,
         "description": "Optional (RFC 9110): `*` or ETags from earlier answers. The change is made only if the "
         "secret is still at one of the named versions, else 412; weak tags never match; a value that is not `*` "
-        "or a list of entity tags matches nothing (412, saying so). Without it, the update or delete is unconditional, as the upstream contract has it.",
+        "or a list of entity tags matches nothing (412, saying so). Without it, the update or delete is "
+        "unconditional, as the upstream contract has it.",
         # What the service parses as entity tags (it also accepts the rarer
         # forms RFC 9110 allows: empty list elements, obs-text); anything
         # else matches no version.
-        "schema": {"type": "string",
-                   "pattern": '^ *(\\*|(W/)?"[!#-~]*"( *, *(W/)?"[!#-~]*")*) *$'},
+        "schema": {"type": "string", "pattern": '^ *(\\*|(W/)?"[!#-~]*"( *, *(W/)?"[!#-~]*")*) *$'},
     },
     "IdempotencyKey": {
         "name": "Idempotency-Key",
@@ -142,8 +141,12 @@ PARAMETERS = {
         "characters. Retrying the create with the same key and the same tag, name and secret within 24 hours "
         "answers what the first request answered (with Idempotent-Replayed: true) instead of a 409; the same key "
         "with anything else is a 422. Only successful creates are remembered. Without it, every create is new.",
-        "schema": {"type": "string", "minLength": 1, "maxLength": 255,
-                   "pattern": "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$"},
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255,
+            "pattern": "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$",
+        },
     },
 }
 
@@ -199,7 +202,7 @@ def build(upstream: dict) -> dict:
         "as schema constraints, page and pageSize as optional with their defaults, and links between "
         "operations. It also adds two optional safety features, each inert for a client that does not use it: "
         "ETag and If-Match (412) for optimistic concurrency on update and delete, and Idempotency-Key (422) "
-        "for safely retried creates. scripts/openapi.py lists every addition."
+        "for safely retried creates. tools/checks/openapi.py lists every addition."
     )
     schemas = doc["components"]["schemas"]
     for request in ("CreateSecretRequest", "UpdateSecretRequest"):
@@ -249,7 +252,7 @@ def main() -> int:
     built = render(build(json.loads(UPSTREAM.read_text())))
     if "--check" in sys.argv:
         if OURS.read_text() != built:
-            print(f"{OURS.relative_to(ROOT)} is stale: run `python3 scripts/openapi.py`", file=sys.stderr)
+            print(f"{OURS.relative_to(ROOT)} is stale: run `python3 -m tools.checks.openapi`", file=sys.stderr)
             return 1
         print(f"{OURS.relative_to(ROOT)} is up to date")
         return 0

@@ -8,10 +8,11 @@ import base64
 import json
 import unittest
 import zlib
+from typing import Any
 
 from werkzeug.test import Client
 
-import emulator
+from tools.local_stack import emulator
 
 AUTH = "AWS4-HMAC-SHA256 Credential=test/20261126/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0"
 
@@ -22,29 +23,38 @@ class Capacity(unittest.TestCase):
 
         dynamodb_backends.reset()
         self.client = Client(emulator.application())
-        self.call("CreateTable", {
-            "TableName": "t",
-            "BillingMode": "PAY_PER_REQUEST",
-            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"},
-                                     {"AttributeName": "sk", "AttributeType": "S"}],
-            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        })
+        self.call(
+            "CreateTable",
+            {
+                "TableName": "t",
+                "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "S"},
+                ],
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            },
+        )
 
-    def call(self, operation: str, body: dict) -> dict:
+    def call(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
         response = self.client.post(
             "/",
             data=json.dumps(body),
-            headers={"X-Amz-Target": f"DynamoDB_20120810.{operation}", "Authorization": AUTH,
-                     "Content-Type": "application/x-amz-json-1.0"},
+            headers={
+                "X-Amz-Target": f"DynamoDB_20120810.{operation}",
+                "Authorization": AUTH,
+                "Content-Type": "application/x-amz-json-1.0",
+            },
         )
         payload = response.get_data()
         self.assertEqual(response.status_code, 200, payload)
         if "x-amz-crc32" in response.headers:
             self.assertEqual(int(response.headers["x-amz-crc32"]), zlib.crc32(payload))
-        return json.loads(payload)
+        answer: dict[str, Any] = json.loads(payload)
+        return answer
 
     @staticmethod
-    def item(sk: str, padding: int) -> dict:
+    def item(sk: str, padding: int) -> dict[str, Any]:
         # pk (2 + 1) + sk (2 + len) + pad (3 + padding) bytes
         return {"pk": {"S": "p"}, "sk": {"S": sk}, "pad": {"S": "x" * padding}}
 
@@ -60,25 +70,39 @@ class Capacity(unittest.TestCase):
 
     def test_a_consistent_read_costs_one_unit_per_started_4_kb(self) -> None:
         self.put("big", 5000)
-        got = self.call("GetItem", {"TableName": "t", "Key": {"pk": {"S": "p"}, "sk": {"S": "big"}},
-                                    "ConsistentRead": True, "ReturnConsumedCapacity": "TOTAL",
-                                    "ProjectionExpression": "sk"})
+        got = self.call(
+            "GetItem",
+            {
+                "TableName": "t",
+                "Key": {"pk": {"S": "p"}, "sk": {"S": "big"}},
+                "ConsistentRead": True,
+                "ReturnConsumedCapacity": "TOTAL",
+                "ProjectionExpression": "sk",
+            },
+        )
         self.assertEqual(got["ConsumedCapacity"]["CapacityUnits"], 2.0, "the whole item, not the projection")
-        missing = self.call("GetItem", {"TableName": "t", "Key": {"pk": {"S": "p"}, "sk": {"S": "none"}},
-                                        "ReturnConsumedCapacity": "TOTAL"})
+        missing = self.call(
+            "GetItem",
+            {"TableName": "t", "Key": {"pk": {"S": "p"}, "sk": {"S": "none"}}, "ReturnConsumedCapacity": "TOTAL"},
+        )
         self.assertEqual(missing["ConsumedCapacity"]["CapacityUnits"], 0.5, "a miss still costs the minimum")
 
     def test_a_query_costs_the_sum_of_the_items_it_reads(self) -> None:
         for i in range(10):
             self.put(f"TAG#{i:02}", 1000)
         self.put("VALUE", 50_000)
-        request = {"TableName": "t", "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
-                   "ExpressionAttributeValues": {":p": {"S": "p"}, ":s": {"S": "TAG#"}},
-                   "ConsistentRead": True, "ReturnConsumedCapacity": "TOTAL"}
+        request = {
+            "TableName": "t",
+            "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+            "ExpressionAttributeValues": {":p": {"S": "p"}, ":s": {"S": "TAG#"}},
+            "ConsistentRead": True,
+            "ReturnConsumedCapacity": "TOTAL",
+        }
         everything = self.call("Query", request)
         self.assertEqual(everything["ConsumedCapacity"]["CapacityUnits"], 3.0, "10,000 bytes: 3 units")
-        projected = self.call("Query", {**request, "ProjectionExpression": "#s",
-                                        "ExpressionAttributeNames": {"#s": "sk"}})
+        projected = self.call(
+            "Query", {**request, "ProjectionExpression": "#s", "ExpressionAttributeNames": {"#s": "sk"}}
+        )
         self.assertEqual(projected["ConsumedCapacity"]["CapacityUnits"], 3.0, "projection saves nothing")
         counted = self.call("Query", {**request, "Select": "COUNT", "Limit": 4})
         self.assertEqual(counted["Count"], 4)
@@ -87,12 +111,19 @@ class Capacity(unittest.TestCase):
     def test_transactions_pay_twice_for_the_larger_image_of_each_item(self) -> None:
         self.put("grows", 900)
         put = {"Put": {"TableName": "t", "Item": self.item("new", 1500)}}
-        update = {"Update": {"TableName": "t", "Key": {"pk": {"S": "p"}, "sk": {"S": "grows"}},
-                             "UpdateExpression": "SET extra = :e",
-                             "ExpressionAttributeValues": {":e": {"S": "y" * 300}}}}
+        update = {
+            "Update": {
+                "TableName": "t",
+                "Key": {"pk": {"S": "p"}, "sk": {"S": "grows"}},
+                "UpdateExpression": "SET extra = :e",
+                "ExpressionAttributeValues": {":e": {"S": "y" * 300}},
+            }
+        }
         done = self.call("TransactWriteItems", {"TransactItems": [put, update], "ReturnConsumedCapacity": "TOTAL"})
         # put: 1.5 KB -> 2 units; update: 900 -> ~1.2 KB -> 2 units; doubled.
-        self.assertEqual(done["ConsumedCapacity"], [{"TableName": "t", "CapacityUnits": 8.0, "WriteCapacityUnits": 8.0}])
+        self.assertEqual(
+            done["ConsumedCapacity"], [{"TableName": "t", "CapacityUnits": 8.0, "WriteCapacityUnits": 8.0}]
+        )
 
     def test_a_put_pays_once_for_the_larger_image(self) -> None:
         self.put("replaced", 2500)
@@ -111,8 +142,12 @@ class Capacity(unittest.TestCase):
         self.call("PutItem", {"TableName": "t", "Item": {"pk": {"S": "other"}, "sk": {"S": "row-05x"}}})
         seen, counted, start = [], 0, None
         while True:
-            request = {"TableName": "t", "KeyConditionExpression": "pk = :p", "Limit": 7,
-                       "ExpressionAttributeValues": {":p": {"S": "p"}}}
+            request = {
+                "TableName": "t",
+                "KeyConditionExpression": "pk = :p",
+                "Limit": 7,
+                "ExpressionAttributeValues": {":p": {"S": "p"}},
+            }
             if start:
                 request["ExclusiveStartKey"] = start
             page = self.call("Query", request)
@@ -127,8 +162,12 @@ class Capacity(unittest.TestCase):
     def test_binary_values_survive_being_queried_and_counted(self) -> None:
         value = base64.b64encode(bytes(range(256))).decode()
         self.call("PutItem", {"TableName": "t", "Item": {"pk": {"S": "p"}, "sk": {"S": "b"}, "v": {"B": value}}})
-        query = {"TableName": "t", "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "p"}},
-                 "ReturnConsumedCapacity": "TOTAL"}
+        query = {
+            "TableName": "t",
+            "KeyConditionExpression": "pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": "p"}},
+            "ReturnConsumedCapacity": "TOTAL",
+        }
         for request in [query, {**query, "Select": "COUNT"}, query, {**query, "Select": "COUNT"}]:
             self.call("Query", request)
         got = self.call("GetItem", {"TableName": "t", "Key": {"pk": {"S": "p"}, "sk": {"S": "b"}}})
@@ -142,21 +181,41 @@ class Capacity(unittest.TestCase):
         table = dynamodb_backends["123456789012"]["us-east-1"].tables["t"]
         cancelled = self.client.post(
             "/",
-            data=json.dumps({"TransactItems": [
-                {"Put": {"TableName": "t", "Item": self.item("new", 10)}},
-                {"Update": {"TableName": "t", "Key": {"pk": {"S": "p"}, "sk": {"S": "kept"}},
-                            "UpdateExpression": "SET #p = :v", "ExpressionAttributeNames": {"#p": "pad"},
-                            "ExpressionAttributeValues": {":v": {"S": "changed"}}}},
-                {"Put": {"TableName": "t", "Item": self.item("taken", 10),
-                         "ConditionExpression": "attribute_not_exists(pk)"}},
-            ]}),
-            headers={"X-Amz-Target": "DynamoDB_20120810.TransactWriteItems", "Authorization": AUTH,
-                     "Content-Type": "application/x-amz-json-1.0"},
+            data=json.dumps(
+                {
+                    "TransactItems": [
+                        {"Put": {"TableName": "t", "Item": self.item("new", 10)}},
+                        {
+                            "Update": {
+                                "TableName": "t",
+                                "Key": {"pk": {"S": "p"}, "sk": {"S": "kept"}},
+                                "UpdateExpression": "SET #p = :v",
+                                "ExpressionAttributeNames": {"#p": "pad"},
+                                "ExpressionAttributeValues": {":v": {"S": "changed"}},
+                            }
+                        },
+                        {
+                            "Put": {
+                                "TableName": "t",
+                                "Item": self.item("taken", 10),
+                                "ConditionExpression": "attribute_not_exists(pk)",
+                            }
+                        },
+                    ]
+                }
+            ),
+            headers={
+                "X-Amz-Target": "DynamoDB_20120810.TransactWriteItems",
+                "Authorization": AUTH,
+                "Content-Type": "application/x-amz-json-1.0",
+            },
         )
         self.assertEqual(cancelled.status_code, 400, cancelled.get_data())
         self.assertIn(b"TransactionCanceledException", cancelled.get_data())
-        items = self.call("Query", {"TableName": "t", "KeyConditionExpression": "pk = :p",
-                                    "ExpressionAttributeValues": {":p": {"S": "p"}}})["Items"]
+        items = self.call(
+            "Query",
+            {"TableName": "t", "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "p"}}},
+        )["Items"]
         self.assertEqual([item["sk"]["S"] for item in items], ["kept", "taken"])
         self.assertTrue(all(len(item["pad"]["S"]) > 10 for item in items), items)
         # Rolled back item by item, not by swapping in a copy of the table.

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Offline policy checks of template.yaml, run by `make test`.
 
 The SAM template is transformed to plain CloudFormation (as `sam deploy`
@@ -32,10 +31,12 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from tools import ROOT
+
 TEMPLATE = ROOT / "template.yaml"
 MANIFEST = ROOT / "deploy" / "function-permissions.json"
 # Values for parameters without defaults: the transform needs some.
@@ -61,11 +62,13 @@ MEMORY_MB = 128
 def load_sam(path: Path = TEMPLATE) -> dict[str, Any]:
     from samtranslator.yaml_helper import yaml_parse
 
-    return yaml_parse(path.read_text())
+    sam: dict[str, Any] = yaml_parse(path.read_text())
+    return sam
 
 
 def load_manifest(path: Path = MANIFEST) -> dict[str, Any]:
-    return json.loads(path.read_text())
+    manifest: dict[str, Any] = json.loads(path.read_text())
+    return manifest
 
 
 def transform(sam: dict[str, Any]) -> dict[str, Any]:
@@ -91,7 +94,8 @@ def transform(sam: dict[str, Any]) -> dict[str, Any]:
             resource.get("Properties", {}).pop("CodeUri", None)
     # The translator warns about feature toggles it was not given; noise here.
     logging.getLogger("samtranslator").setLevel(logging.ERROR)
-    return sam_transform(packaged, PARAMETERS, NoManagedPolicies())
+    cfn: dict[str, Any] = sam_transform(packaged, PARAMETERS, NoManagedPolicies())
+    return cfn
 
 
 # --- helpers ----------------------------------------------------------------
@@ -154,7 +158,7 @@ def check_statement(name: str, statement: dict[str, Any]) -> Iterator[str]:
     if statement.get("Effect") == "Allow" and "*" in as_list(statement.get("Resource", [])):
         broad = sorted(set(actions) - RESOURCE_STAR_ALLOWED)
         if broad:
-            yield f"{name}: Resource \"*\" for {', '.join(broad)}"
+            yield f'{name}: Resource "*" for {", ".join(broad)}'
 
 
 def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[str]:
@@ -215,8 +219,12 @@ def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[s
                     yield f"{role_name}: KMS actions must be limited to the key"
                 context_keys = statement.get("Condition", {}).get("ForAllValues:StringEquals", {})
                 if set(as_list(context_keys.get("kms:EncryptionContextKeys", []))) != ENCRYPTION_CONTEXT_KEYS:
-                    yield f"{role_name}: KMS actions must be conditioned on the encryption context keys {sorted(ENCRYPTION_CONTEXT_KEYS)}"
-            if any(action.startswith("logs:") for action in actions) and not only_resource({log_group}, scope):
+                    yield (
+                        f"{role_name}: KMS actions must be conditioned on the encryption context keys "
+                        f"{sorted(ENCRYPTION_CONTEXT_KEYS)}"
+                    )
+            own_log_group = {log_group} if log_group else set()
+            if any(action.startswith("logs:") for action in actions) and not only_resource(own_log_group, scope):
                 yield f"{role_name}: log actions must be limited to the function's own log group"
         if name in AUDITED and not appends_audit:
             yield f"{name}: must be able to append to the audit table ({AUDIT_TABLE})"
@@ -253,15 +261,18 @@ def check_data(cfn: dict[str, Any]) -> Iterator[str]:
     keys = list(resources_of(cfn, "AWS::KMS::Key"))
     if not keys:
         yield "the template has no KMS key"
-    aliased = {ref_target(alias.get("Properties", {}).get("TargetKeyId")) for _, alias in resources_of(cfn, "AWS::KMS::Alias")}
+    aliased = {
+        ref_target(alias.get("Properties", {}).get("TargetKeyId")) for _, alias in resources_of(cfn, "AWS::KMS::Alias")
+    }
     for name, key in keys:
         properties = key.get("Properties", {})
         # KMS rotates symmetric encryption keys only (not HMAC keys).
         symmetric = properties.get("KeySpec", "SYMMETRIC_DEFAULT") == "SYMMETRIC_DEFAULT"
         if symmetric and properties.get("EnableKeyRotation") is not True:
             yield f"{name}: key rotation must be enabled"
-        if name == MAC_KEY and (properties.get("KeySpec") != "HMAC_256"
-                                or properties.get("KeyUsage") != "GENERATE_VERIFY_MAC"):
+        if name == MAC_KEY and (
+            properties.get("KeySpec") != "HMAC_256" or properties.get("KeyUsage") != "GENERATE_VERIFY_MAC"
+        ):
             yield f"{name}: must be an HMAC_256 key for GENERATE_VERIFY_MAC"
         if name not in aliased:
             yield f"{name}: needs an alias"

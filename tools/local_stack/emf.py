@@ -1,0 +1,162 @@
+"""The functions' metric records, checked against an independent count.
+
+Every invocation of a function writes one CloudWatch Embedded Metric Format
+record to its stdout: a JSON line holding `"_aws"`, with its `Operation` and
+the `Status` it answered (for the resolve function, the status its error
+type stands for). `cargo lambda watch` collects them in .local/watch.log.
+
+The gateway shim (gateway.py) logs, independently, every request it sends
+on to a function (through the router, by direct invocation, or through its
+Invoke API proxy) with the function's operation and the status that came
+back (.local/gateway-<port>.log). For every operation and status class the
+two counts must be equal: a function that answered without its record, a
+record without a request, or a record of another outcome than the one the
+caller got, all show up as a difference. Requests the shim answers itself
+(404, 405, 413) reach no function and are expected in neither.
+
+Also, as before, what the records say a request cost: a served get is one
+consistent read, a create one data key and one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+OPERATIONS = ("listAllSecrets", "createSecret", "getSecret", "updateSecret", "deleteSecret", "resolveSecret")
+# An invocation's function error carries the contract's error type instead
+# of a status (the Rust `Error::error_type`, beside `Error::http_status`):
+# the class of the statuses that type stands for.
+ERROR_TYPE_CLASSES = {
+    "BAD_REQUEST": "4xx",  # 400, 413
+    "UNCATEGORIZED": "4xx",  # 401
+    "FORBIDDEN": "4xx",  # 403
+    "NOT_FOUND": "4xx",  # 404
+    "CONFLICT": "4xx",  # 409, 412
+    "ILLEGAL_ARGUMENT_ERROR": "4xx",  # 422
+    "INTEGRATION_RATE_LIMITED": "4xx",  # 429
+    "INTEGRATION_UNAVAILABLE": "5xx",  # 503
+    "UNHANDLED_EXCEPTION": "5xx",  # 500
+}
+
+Outcome = tuple[str, str]  # (operation, status class)
+
+
+@dataclass
+class Parsed:
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def status_class(status: int | None) -> str:
+    return "no answer" if status is None else f"{status // 100}xx"
+
+
+def read_records(lines: Iterable[str]) -> Parsed:
+    """The EMF records among a function log's lines."""
+    parsed = Parsed()
+    for number, line in enumerate(lines, 1):
+        if not (line.startswith("{") and '"_aws"' in line):
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            parsed.problems.append(f"watch log line {number}: not a JSON EMF record: {line[:200]!r}")
+            continue
+        if not isinstance(record.get("Operation"), str) or not isinstance(record.get("Status"), int):
+            parsed.problems.append(f"watch log line {number}: an EMF record without Operation and Status")
+            continue
+        parsed.entries.append(record)
+    return parsed
+
+
+def read_requests(lines: Iterable[str]) -> Parsed:
+    """The gateway shim's log entries."""
+    parsed = Parsed()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            parsed.problems.append(f"gateway log line {number}: not JSON: {line[:200]!r}")
+            continue
+        parsed.entries.append(entry)
+    return parsed
+
+
+def recorded(records: Iterable[dict[str, Any]]) -> Counter[Outcome]:
+    return Counter((record["Operation"], status_class(record["Status"])) for record in records)
+
+
+def request_outcome(entry: dict[str, Any]) -> Outcome:
+    operation = entry.get("operation") or f"(function {entry.get('function')!r}, no known operation)"
+    error_type = entry.get("errorType")
+    if error_type:
+        return operation, ERROR_TYPE_CLASSES.get(error_type, f"function error {error_type}")
+    return operation, status_class(entry.get("status"))
+
+
+def observed(requests: Iterable[dict[str, Any]]) -> Counter[Outcome]:
+    """Requests that reached a function, by operation and outcome."""
+    return Counter(
+        request_outcome(entry) for entry in requests if entry.get("delivered") and entry.get("function") is not None
+    )
+
+
+def count_mismatches(records: list[dict[str, Any]], requests: list[dict[str, Any]]) -> list[str]:
+    """Every (operation, status class) whose two counts differ, and every
+    operation nothing reached."""
+    written, seen = recorded(records), observed(requests)
+    problems = []
+    for operation, outcome in sorted(set(written) | set(seen)):
+        key = (operation, outcome)
+        if written[key] != seen[key]:
+            problems.append(
+                f"{operation} {outcome}: {written[key]} EMF record(s), {seen[key]} request(s) reached the function"
+            )
+    reached = {operation for operation, _ in written} | {operation for operation, _ in seen}
+    problems.extend(
+        f"{operation}: no EMF record and no request at all" for operation in OPERATIONS if operation not in reached
+    )
+    return problems
+
+
+def cost_problems(records: list[dict[str, Any]]) -> list[str]:
+    """What the records say the operations cost, with the emulator's
+    DynamoDB-rule capacity in them."""
+    by_operation: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_operation.setdefault(record["Operation"], []).append(record)
+    problems = []
+    served = [r for r in by_operation.get("getSecret", []) if r["Status"] == 200]
+    if not served or not all(
+        r["DynamoDBCalls"] == 1 and r["KMSCalls"] == 0 and r["ReadCapacityUnits"] >= 1 for r in served
+    ):
+        problems.append("a served get is one consistent read")
+    created = [r for r in by_operation.get("createSecret", []) if r["Status"] == 200]
+    # Without an Idempotency-Key a create is one call to each service. With
+    # one it also asks KMS for a fingerprint and reads the key's record; a
+    # replay then writes only its audit record, and a create that lost a
+    # race for its key (transaction cancelled) reads the record again.
+    plain = [r for r in created if r["DynamoDBCalls"] == 1]
+    if not plain or not all(r["KMSCalls"] == 1 and r["WriteCapacityUnits"] >= 8 for r in plain):
+        problems.append("a create is one data key and a four-item transaction")
+    if not all(r["DynamoDBCalls"] <= 4 and r["KMSCalls"] <= 2 and r["WriteCapacityUnits"] >= 1 for r in created):
+        problems.append("an idempotent create: at most a MAC, two reads and a write more")
+    return problems
+
+
+def check(watch_log: Iterable[str], gateway_log: Iterable[str]) -> tuple[list[str], int, int]:
+    """(every problem, EMF records read, requests that reached a function)."""
+    records, requests = read_records(watch_log), read_requests(gateway_log)
+    problems = [
+        *records.problems,
+        *requests.problems,
+        *count_mismatches(records.entries, requests.entries),
+        *cost_problems(records.entries),
+    ]
+    return problems, len(records.entries), sum(observed(requests.entries).values())

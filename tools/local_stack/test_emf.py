@@ -1,0 +1,204 @@
+"""The EMF check: the functions' records against the gateway shim's count of
+the requests that reached them, on small logs made here. Run by `make test`."""
+
+from __future__ import annotations
+
+import json
+import unittest
+from typing import Any
+
+from tools.local_stack import emf
+
+# What one request of each operation costs when all is well.
+COSTS: dict[str, dict[str, Any]] = {
+    "getSecret": {"DynamoDBCalls": 1, "KMSCalls": 0, "ReadCapacityUnits": 1.0, "WriteCapacityUnits": 0.0},
+    "createSecret": {"DynamoDBCalls": 1, "KMSCalls": 1, "ReadCapacityUnits": 0.0, "WriteCapacityUnits": 10.0},
+}
+FUNCTIONS = {
+    "listAllSecrets": "list-secrets",
+    "createSecret": "create-secret",
+    "getSecret": "get-secret",
+    "updateSecret": "update-secret",
+    "deleteSecret": "delete-secret",
+    "resolveSecret": "resolve-secret",
+}
+
+
+def record(operation: str, status: int, **costs: Any) -> str:
+    """A line as a function prints it."""
+    fields = {"DynamoDBCalls": 1, "KMSCalls": 0, "ReadCapacityUnits": 1.0, "WriteCapacityUnits": 0.0}
+    fields.update(COSTS.get(operation, {}))
+    fields.update(costs)
+    return json.dumps(
+        {"_aws": {"Timestamp": 1, "CloudWatchMetrics": []}, "Operation": operation, "Status": status, **fields}
+    )
+
+
+def request(
+    operation: str | None,
+    status: int | None,
+    *,
+    via: str = "router",
+    error_type: str | None = None,
+    delivered: bool = True,
+) -> str:
+    """A line as the gateway shim writes it."""
+    return json.dumps(
+        {
+            "via": via,
+            "method": "GET",
+            "path": "/x",
+            "function": FUNCTIONS.get(operation or ""),
+            "operation": operation,
+            "delivered": delivered,
+            "status": status,
+            "errorType": error_type,
+            "elapsedMs": 3,
+        }
+    )
+
+
+def one_of_each() -> tuple[list[str], list[str]]:
+    """(watch log, gateway log) of a run where everything matches."""
+    watch = ["   Compiling get-secret", "INFO request served"]
+    gateway = [request(None, 404, via="gateway", delivered=False)]
+    for operation in emf.OPERATIONS:
+        watch.append(record(operation, 200))
+        via = "invoke-proxy" if operation == "resolveSecret" else "router"
+        gateway.append(request(operation, 200, via=via))
+    watch.append(record("getSecret", 401, DynamoDBCalls=0, ReadCapacityUnits=0.0))
+    gateway.append(request("getSecret", 401))
+    watch.append(record("resolveSecret", 404))
+    gateway.append(request("resolveSecret", 200, via="invoke-proxy", error_type="NOT_FOUND"))
+    return watch, gateway
+
+
+class Counts(unittest.TestCase):
+    def test_matching_logs_pass(self) -> None:
+        watch, gateway = one_of_each()
+        problems, records, requests = emf.check(watch, gateway)
+        self.assertEqual(problems, [])
+        self.assertEqual((records, requests), (8, 8))
+
+    def test_a_request_without_its_record_is_caught(self) -> None:
+        watch, gateway = one_of_each()
+        gateway.append(request("updateSecret", 502))  # the function died: no record
+        problems, _, _ = emf.check(watch, gateway)
+        self.assertEqual(problems, ["updateSecret 5xx: 0 EMF record(s), 1 request(s) reached the function"])
+
+    def test_a_record_without_its_request_is_caught(self) -> None:
+        watch, gateway = one_of_each()
+        watch.append(record("deleteSecret", 200))
+        problems, _, _ = emf.check(watch, gateway)
+        self.assertEqual(problems, ["deleteSecret 2xx: 2 EMF record(s), 1 request(s) reached the function"])
+
+    def test_a_record_of_another_outcome_is_caught_on_both_sides(self) -> None:
+        watch, gateway = one_of_each()
+        watch.append(record("listAllSecrets", 500))
+        gateway.append(request("listAllSecrets", 200))
+        problems, _, _ = emf.check(watch, gateway)
+        self.assertEqual(
+            problems,
+            [
+                "listAllSecrets 2xx: 1 EMF record(s), 2 request(s) reached the function",
+                "listAllSecrets 5xx: 1 EMF record(s), 0 request(s) reached the function",
+            ],
+        )
+
+    def test_every_mismatch_is_listed(self) -> None:
+        watch, gateway = one_of_each()
+        gateway += [request("createSecret", 400), request("deleteSecret", 404), request("getSecret", 503)]
+        problems, _, _ = emf.check(watch, gateway)
+        self.assertEqual(len(problems), 3, problems)
+        self.assertEqual([p.split(":")[0] for p in problems], ["createSecret 4xx", "deleteSecret 4xx", "getSecret 5xx"])
+
+    def test_requests_the_gateway_answered_or_never_delivered_are_not_expected(self) -> None:
+        watch, gateway = one_of_each()
+        gateway += [
+            request(None, 405, via="gateway", delivered=False),
+            request(None, 413, via="gateway", delivered=False),
+            request("getSecret", None, delivered=False),  # the router refused the connection
+            request(None, 404, via="invoke-proxy", delivered=False),  # not an invocation
+        ]
+        problems, _, requests = emf.check(watch, gateway)
+        self.assertEqual(problems, [])
+        self.assertEqual(requests, 8)
+
+    def test_a_request_that_got_no_answer_is_caught(self) -> None:
+        watch, gateway = one_of_each()
+        gateway.append(request("getSecret", None))
+        problems, _, _ = emf.check(watch, gateway)
+        self.assertEqual(problems, ["getSecret no answer: 0 EMF record(s), 1 request(s) reached the function"])
+
+    def test_function_errors_count_by_the_class_their_type_stands_for(self) -> None:
+        watch, gateway = one_of_each()
+        watch += [record("resolveSecret", 400), record("resolveSecret", 503), record("resolveSecret", 500)]
+        gateway += [
+            request("resolveSecret", 200, via="invoke-proxy", error_type="BAD_REQUEST"),
+            request("resolveSecret", 200, via="invoke-proxy", error_type="INTEGRATION_UNAVAILABLE"),
+            request("resolveSecret", 500, via="invoke-proxy", error_type="UNHANDLED_EXCEPTION"),
+        ]
+        self.assertEqual(emf.check(watch, gateway)[0], [])
+        gateway.append(request("resolveSecret", 200, via="invoke-proxy", error_type="Runtime.ExitError"))
+        self.assertEqual(
+            emf.check(watch, gateway)[0],
+            ["resolveSecret function error Runtime.ExitError: 0 EMF record(s), 1 request(s) reached the function"],
+        )
+
+    def test_an_operation_never_reached_is_caught(self) -> None:
+        watch, gateway = one_of_each()
+        watch = [line for line in watch if '"resolveSecret"' not in line]
+        gateway = [line for line in gateway if '"resolveSecret"' not in line]
+        problems, _, _ = emf.check(watch, gateway)
+        self.assertEqual(problems, ["resolveSecret: no EMF record and no request at all"])
+
+    def test_a_function_without_a_known_operation_is_caught(self) -> None:
+        watch, gateway = one_of_each()
+        gateway.append(json.dumps({"function": "rotate-secret", "operation": None, "delivered": True, "status": 200}))
+        problems, _, _ = emf.check(watch, gateway)
+        self.assertEqual(len(problems), 1)
+        self.assertIn("'rotate-secret', no known operation", problems[0])
+
+    def test_unreadable_lines_are_caught(self) -> None:
+        watch, gateway = one_of_each()
+        watch.append('{"_aws": {"Timestamp": 1}, "Operation": "getSec')
+        watch.append(json.dumps({"_aws": {}, "Operation": "getSecret"}))
+        gateway.append("GET /api/v1/secrets 3ms")
+        problems, _, _ = emf.check(watch, gateway)
+        self.assertEqual(len(problems), 3, problems)
+        self.assertTrue(problems[0].startswith("watch log line 11: not a JSON EMF record"), problems)
+        self.assertTrue(problems[1].startswith("watch log line 12: an EMF record without Operation and Status"))
+        self.assertTrue(problems[2].startswith("gateway log line 10: not JSON"), problems)
+
+
+class Costs(unittest.TestCase):
+    def test_a_get_that_read_twice_is_caught(self) -> None:
+        watch, gateway = one_of_each()
+        watch.append(record("getSecret", 200, DynamoDBCalls=2))
+        gateway.append(request("getSecret", 200))
+        self.assertEqual(emf.check(watch, gateway)[0], ["a served get is one consistent read"])
+
+    def test_a_create_without_its_data_key_is_caught(self) -> None:
+        watch, gateway = one_of_each()
+        watch.append(record("createSecret", 200, KMSCalls=0))
+        gateway.append(request("createSecret", 200))
+        self.assertEqual(emf.check(watch, gateway)[0], ["a create is one data key and a four-item transaction"])
+
+    def test_an_idempotent_create_beyond_its_bound_is_caught(self) -> None:
+        watch, gateway = one_of_each()
+        watch.append(record("createSecret", 200, DynamoDBCalls=5, KMSCalls=2))
+        gateway.append(request("createSecret", 200))
+        self.assertEqual(
+            emf.check(watch, gateway)[0], ["an idempotent create: at most a MAC, two reads and a write more"]
+        )
+
+    def test_no_served_get_or_plain_create_is_caught(self) -> None:
+        problems = emf.cost_problems([])
+        self.assertEqual(
+            problems,
+            ["a served get is one consistent read", "a create is one data key and a four-item transaction"],
+        )
+
+
+if __name__ == "__main__":
+    unittest.main()
