@@ -15,24 +15,28 @@ import subprocess
 import sys
 import time
 
+from tools import ROOT
 from tools.local_stack.devstack import (
     AUDIT_TABLE,
     KEY_ALIAS,
     LOCAL,
     MAC_KEY_ALIAS,
-    ROOT,
     TABLE,
-    Stack,
     aws_env,
     bootstrap,
-    free_port,
-    log,
     start_moto,
-    tool_env,
 )
+from tools.local_stack.gateway import load_routes
+from tools.local_stack.processes import Stack, free_port, log, tool_env
 
-FUNCTIONS = ["list-secrets", "get-secret", "create-secret", "update-secret", "delete-secret"]
 FLOORS = ["floor-hello", "floor-clients"]
+
+
+def measured_functions() -> list[str]:
+    """The functions the bench drives with API Gateway events: those behind
+    a route (the router in Cargo.toml, which a test holds to the one table
+    of functions; the driver takes the same set from that table)."""
+    return sorted({function for _, _, targets in load_routes() for function in targets.values()})
 
 
 def bins(names: list[str]) -> list[str]:
@@ -41,7 +45,7 @@ def bins(names: list[str]) -> list[str]:
 
 def build() -> None:
     started = time.monotonic()
-    targets = bins(FUNCTIONS + FLOORS)
+    targets = bins(measured_functions() + FLOORS)
     log("building the arm64 release binaries, as deployed, to weigh them")
     subprocess.run(
         ["cargo", "lambda", "build", "--release", "--arm64", "--locked", *targets], cwd=ROOT, env=tool_env(), check=True

@@ -1,5 +1,5 @@
 """The local stack: moto_server standing in for DynamoDB and KMS, and
-`cargo lambda watch` serving the five functions behind their routes, with
+`cargo lambda watch` serving the six functions (five behind their routes), with
 gateway.py in front of its router for what API Gateway adds.
 
     python -m tools.local_stack.devstack run       serve until Ctrl-C or SIGTERM
@@ -21,13 +21,10 @@ with all its descendants, on exit, on Ctrl-C and on SIGTERM.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,16 +32,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 
 from tools import ROOT
 from tools.local_stack import emf, readme_session
 from tools.local_stack.gateway import Gateway, load_routes
+from tools.local_stack.processes import HOST, VENV_BIN, Stack, free_port, log, port_in_use, tool_env
+from tools.local_stack.tokens import AUDIENCE, ISSUER, LOCAL, jwt_secret, mint_token
 
-LOCAL = ROOT / ".local"
-VENV_BIN = ROOT / ".venv" / "bin"
-
-HOST = "127.0.0.1"
 MOTO_PORT = 5000
 API_PORT = 9000
 # The Lambda Invoke API of `cargo lambda watch`, through the gateway shim's
@@ -55,8 +49,6 @@ TABLE = "cortex-secrets"
 AUDIT_TABLE = "cortex-secrets-audit"
 KEY_ALIAS = "alias/cortex-secrets"
 MAC_KEY_ALIAS = "alias/cortex-secrets-idempotency"
-ISSUER = "https://cortex-secrets.local/issuer"
-AUDIENCE = "cortex-secrets"
 PERMISSION = "CREATE_SECRETS"
 DEFAULT_TENANT = "local"
 # Compiling every function from scratch on 2 cores takes a few minutes.
@@ -64,187 +56,6 @@ READY_TIMEOUT_S = 20 * 60
 FUNCTION_INSTANCES = 4
 # Path parameters of the routes warmed up before the stack is declared ready.
 WARM_UP_PARAMETER = "warm-up"
-
-
-def log(message: str) -> None:
-    print(f"[devstack] {message}", file=sys.stderr, flush=True)
-
-
-# --- tokens -----------------------------------------------------------------
-
-
-# Tokens come from the Rust test kit's minter (crates: secrets-testkit), the
-# same code the end-to-end suite signs its tokens with; never from Python.
-MINT_TOKEN = ["cargo", "run", "--quiet", "--locked", "-p", "secrets-testkit", "--bin", "mint-token", "--"]
-SUBJECT = "local-developer"
-TOKEN_TTL_S = 3600
-
-
-def jwt_secret_file() -> Path:
-    """The local HS256 secret: random, made once per checkout, never committed."""
-    path = LOCAL / "jwt-hs256-secret"
-    if not path.exists():
-        LOCAL.mkdir(exist_ok=True)
-        # Created readable by its owner only, before anything is written.
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as secret:
-            secret.write(secrets.token_hex(32))
-    return path
-
-
-def jwt_secret() -> str:
-    return jwt_secret_file().read_text().strip()
-
-
-def mint_token_command(tenant: str, permissions: list[str], ttl_s: int = TOKEN_TTL_S) -> list[str]:
-    """The minter's command line: without any --permission the token holds none."""
-    command = [
-        *MINT_TOKEN,
-        "--secret-file",
-        str(jwt_secret_file()),
-        "--issuer",
-        ISSUER,
-        "--audience",
-        AUDIENCE,
-        "--subject",
-        SUBJECT,
-        "--tenant",
-        tenant,
-    ]
-    for permission in permissions:
-        command += ["--permission", permission]
-    return [*command, "--ttl-secs", str(ttl_s)]
-
-
-def mint_token(tenant: str, permissions: list[str], ttl_s: int = TOKEN_TTL_S) -> str:
-    """A token the local stack's functions accept, as the minter prints it
-    (alone on stdout). Its stderr (cargo's errors) goes to ours; the token
-    is never part of an error message."""
-    result = subprocess.run(
-        mint_token_command(tenant, permissions, ttl_s), cwd=ROOT, env=tool_env(), stdout=subprocess.PIPE, text=True
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"mint-token failed (exit code {result.returncode})")
-    lines = result.stdout.splitlines()
-    if len(lines) != 1 or not lines[0].strip():
-        raise RuntimeError(f"mint-token printed {len(lines)} lines, not one token")
-    return lines[0].strip()
-
-
-# --- processes --------------------------------------------------------------
-
-
-class Stack:
-    """Processes started by this script, stopped together however we exit."""
-
-    def __init__(self) -> None:
-        self.processes: list[subprocess.Popen[bytes]] = []
-        self.cleanups: list[Callable[[], None]] = []
-        self.stopping = False
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(signum, self._on_signal)
-
-    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    def start(
-        self, name: str, command: list[str], env: dict[str, str], log_path: Path | None
-    ) -> subprocess.Popen[bytes]:
-        with contextlib.ExitStack() as closing:
-            # The child writes to its own copy of the descriptor; ours is
-            # closed once it is started.
-            output = closing.enter_context(log_path.open("wb")) if log_path else None
-            process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT if output else None,
-                start_new_session=True,
-            )
-        log(f"started {name} (pid {process.pid})" + (f", log: {log_path.relative_to(ROOT)}" if log_path else ""))
-        self.processes.append(process)
-        return process
-
-    def stop(self) -> None:
-        if self.stopping:
-            return
-        self.stopping = True
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for cleanup in reversed(self.cleanups):
-            cleanup()
-        for process in reversed(self.processes):
-            tree = [process.pid, *descendants(process.pid)]
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                for pid in tree:
-                    signal_process_and_group(pid, sig)
-                if wait_gone(tree, timeout_s=10):
-                    break
-            process.poll()
-        log("stopped everything it started")
-
-
-def descendants(pid: int) -> list[int]:
-    """All live descendants of `pid`, whatever process group they moved to."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-        except (OSError, IndexError, ValueError):
-            continue
-    found, queue = [], [pid]
-    while queue:
-        for child in children.get(queue.pop(), []):
-            found.append(child)
-            queue.append(child)
-    return found
-
-
-def signal_process_and_group(pid: int, sig: int) -> None:
-    for send in (lambda: os.killpg(pid, sig), lambda: os.kill(pid, sig)):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            send()
-
-
-def wait_gone(pids: list[int], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not any(alive(pid) for pid in pids):
-            return True
-        time.sleep(0.1)
-    return False
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    if state == "Z":  # a zombie child of ours: reap it
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        return False
-    return True
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def port_in_use(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex((HOST, port)) == 0
-
-
-def tool_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
-    return env
 
 
 # --- the stack --------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 from unittest import mock
 
 from tools import ROOT
-from tools.local_stack import devstack
+from tools.local_stack import devstack, tokens
 
 
 class WarmUp(unittest.TestCase):
@@ -39,16 +39,16 @@ class Tokens(unittest.TestCase):
         local = tempfile.TemporaryDirectory()
         self.addCleanup(local.cleanup)
         self.local = Path(local.name)
-        patcher = mock.patch.object(devstack, "LOCAL", self.local)
+        patcher = mock.patch.object(tokens, "LOCAL", self.local)
         patcher.start()
         self.addCleanup(patcher.stop)
 
     def minter(self, script: str) -> AbstractContextManager[Any]:
         """A stand-in minter: a Python script receiving the same arguments."""
-        return mock.patch.object(devstack, "MINT_TOKEN", [sys.executable, "-c", script])
+        return mock.patch.object(tokens, "MINT_TOKEN", [sys.executable, "-c", script])
 
     def test_the_command_line_follows_the_minters_contract(self) -> None:
-        command = devstack.mint_token_command("acme", ["CREATE_SECRETS", "OTHER"])
+        command = tokens.mint_token_command("acme", ["CREATE_SECRETS", "OTHER"])
         self.assertEqual(
             command[:10],
             [
@@ -72,9 +72,9 @@ class Tokens(unittest.TestCase):
             command[11:],
             [
                 "--issuer",
-                devstack.ISSUER,
+                tokens.ISSUER,
                 "--audience",
-                devstack.AUDIENCE,
+                tokens.AUDIENCE,
                 "--subject",
                 "local-developer",
                 "--tenant",
@@ -89,7 +89,7 @@ class Tokens(unittest.TestCase):
         )
 
     def test_no_permission_means_no_permission_argument(self) -> None:
-        self.assertNotIn("--permission", devstack.mint_token_command("acme", []))
+        self.assertNotIn("--permission", tokens.mint_token_command("acme", []))
 
     def test_make_token_permissions(self) -> None:
         self.assertEqual(devstack.token_permissions(None), ["CREATE_SECRETS"])
@@ -98,7 +98,7 @@ class Tokens(unittest.TestCase):
 
     def test_the_printed_token_is_returned_and_the_arguments_reach_the_minter(self) -> None:
         with self.minter("import json, sys; print(json.dumps(sys.argv[1:]))"):
-            printed = devstack.mint_token("acme", ["CREATE_SECRETS"], ttl_s=60)
+            printed = tokens.mint_token("acme", ["CREATE_SECRETS"], ttl_s=60)
         arguments = json.loads(printed)
         self.assertEqual(arguments[arguments.index("--tenant") + 1], "acme")
         self.assertEqual(arguments[arguments.index("--ttl-secs") + 1], "60")
@@ -109,7 +109,7 @@ class Tokens(unittest.TestCase):
             self.minter("import sys; print('a.b.c'); sys.exit(3)"),
             self.assertRaisesRegex(RuntimeError, "exit code 3"),
         ):
-            devstack.mint_token("acme", [])
+            tokens.mint_token("acme", [])
 
     def test_anything_but_one_token_fails(self) -> None:
         for output in ["", "\n", "a.b.c\nd.e.f"]:
@@ -118,7 +118,7 @@ class Tokens(unittest.TestCase):
                 self.minter(f"print({output!r}, end='')"),
                 self.assertRaisesRegex(RuntimeError, "not one token"),
             ):
-                devstack.mint_token("acme", [])
+                tokens.mint_token("acme", [])
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 //! function each starts as, the Makefile's build list, the router of
 //! `cargo lambda watch` in Cargo.toml, the functions and routes of
 //! template.yaml, and the IAM manifest deploy/function-permissions.json.
-//! (The bench reads `Function::ALL` itself.)
+//! (The bench driver reads `Function::ALL` itself; its launcher, the router.)
 
 use std::collections::BTreeSet;
 use std::path::Path;
