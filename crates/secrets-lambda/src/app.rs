@@ -9,7 +9,7 @@ use secrets_aws::metrics::CallCounter;
 use secrets_aws::sdk;
 use secrets_domain::Result;
 use secrets_domain::audit::{Actor, Trail};
-use secrets_domain::auth::{Authenticator, Caller};
+use secrets_domain::auth::{AuthSettings, Authenticator, Caller};
 use secrets_domain::error::Error;
 use secrets_domain::service::Secrets;
 
@@ -86,13 +86,48 @@ impl<S, K> App<S, K> {
     }
 }
 
-/// The app of `function` on AWS, with the keys `K` its handler takes (`()`
-/// for the functions that use no KMS key). Logging first, so that a
-/// configuration error is reported; then the configuration `function`
-/// needs, checked as a whole; then the AWS clients, the keys and the token
-/// verifier, each once.
+/// The app of a function behind a route, on AWS, with the keys `K` its
+/// handler takes (`()` for the functions that use no KMS key) and a token
+/// verifier.
 pub async fn start<K: FunctionKeys>(
     function: Function,
+) -> std::result::Result<App<DynamoStore, K>, LambdaError> {
+    if !function.authenticates() {
+        return Err(cannot_start(format!(
+            "{} has no route: start it with start_invoked",
+            function.name()
+        )));
+    }
+    assemble(function, |settings| {
+        Authenticator::new(settings, HttpJwks::connect)
+    })
+    .await
+}
+
+/// The app of a function reached only through `lambda:InvokeFunction`:
+/// IAM is its door, so it has no token verifier, nor the code of one.
+pub async fn start_invoked<K: FunctionKeys>(
+    function: Function,
+) -> std::result::Result<App<DynamoStore, K>, LambdaError> {
+    if function.authenticates() {
+        return Err(cannot_start(format!(
+            "{} has a route and verifies tokens: start it with start",
+            function.name()
+        )));
+    }
+    assemble(function, |_| {
+        Err("a directly invoked function verifies no tokens".to_owned())
+    })
+    .await
+}
+
+/// Logging first, so that a configuration error is reported; then the
+/// configuration `function` needs, checked as a whole; then the AWS
+/// clients, the keys and the token verifier, each once. `verifier` is
+/// generic so that a function that verifies no tokens links no verifier.
+async fn assemble<K: FunctionKeys>(
+    function: Function,
+    verifier: impl FnOnce(AuthSettings) -> std::result::Result<Authenticator, String>,
 ) -> std::result::Result<App<DynamoStore, K>, LambdaError> {
     crate::logging::init();
     let config = Config::from_env(function).map_err(cannot_start)?;
@@ -107,7 +142,7 @@ pub async fn start<K: FunctionKeys>(
         K::start(function, &config, || sdk::kms_client(&sdk, &usage)).map_err(cannot_start)?;
     let auth = config
         .auth
-        .map(|settings| Authenticator::new(settings, HttpJwks::connect))
+        .map(verifier)
         .transpose()
         .map_err(cannot_start)?;
     Ok(App {

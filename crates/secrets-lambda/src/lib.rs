@@ -17,7 +17,7 @@ pub mod response;
 mod serve;
 pub mod telemetry;
 
-pub use app::{App, start};
+pub use app::{App, start, start_invoked};
 pub use exchange::Exchange;
 pub use function::{Function, KmsUse, Route};
 pub use function_keys::FunctionKeys;

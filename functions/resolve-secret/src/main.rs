@@ -5,10 +5,10 @@
 mod handler;
 
 use secrets_aws::kms::KmsDataKeys;
-use secrets_lambda::{Function, serve_invocations, start};
+use secrets_lambda::{Function, serve_invocations, start_invoked};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    let app = start::<KmsDataKeys>(Function::ResolveSecret).await?;
+    let app = start_invoked::<KmsDataKeys>(Function::ResolveSecret).await?;
     serve_invocations(app, handler::handle).await
 }
