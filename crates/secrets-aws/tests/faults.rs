@@ -23,6 +23,7 @@ use secrets_aws::dynamo::DynamoStore;
 use secrets_aws::kms::KmsDataKeys;
 use secrets_aws::sdk::{MAX_ATTEMPTS, retry_config};
 use secrets_domain::error::Error;
+use secrets_domain::idempotency::{IdempotencyKey, IdempotencyRecord};
 use secrets_domain::input::CreateSecret;
 use secrets_domain::model::{SecretName, SecretValue, Tag, TagOrId};
 use secrets_domain::operation::Operation;
@@ -276,6 +277,45 @@ async fn failed_conditions_are_told_apart_by_item() {
             .unwrap_err();
         assert_eq!(error.http_status(), status, "{codes:?}: {error}");
         assert!(error.to_string().contains(message), "{codes:?}: {error}");
+    }
+}
+
+/// With every item a create can carry (the key's record first, the audit
+/// record last), each failed condition names what failed, wherever it is.
+#[tokio::test]
+async fn failed_conditions_are_told_apart_by_role_with_every_item() {
+    let cases: [(usize, u16, &str); 5] = [
+        (0, 422, "Idempotency-Key"),
+        (1, 409, "already exists"),
+        (2, 500, "internal error"),
+        (4, 409, "maximum of"),
+        (5, 500, "internal error"),
+    ];
+    for (failing, status, message) in cases {
+        let mut codes = ["None"; 6];
+        codes[failing] = "ConditionalCheckFailed";
+        let rule = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+            .then_error(move || canceled(&codes));
+        let store = store(&[&rule], &TokenRecorder::default()).with_audit_table("audit", 0);
+        let tenant = conformance::random_tenant();
+        let mut secret = conformance::new_secret("t");
+        let key = IdempotencyKey::parse(b"k").unwrap();
+        secret.idempotency = Some(IdempotencyRecord::new(
+            key.digest(),
+            vec![1; 32],
+            secret.summary.clone(),
+            secret.at,
+        ));
+        let record = actor(&tenant, Operation::Create).allowed(&secret.summary, secret.at);
+        let error = store
+            .insert(&tenant, secret, Some(&record))
+            .await
+            .unwrap_err();
+        assert_eq!(error.http_status(), status, "item {failing}: {error}");
+        assert!(
+            error.to_string().contains(message),
+            "item {failing}: {error}"
+        );
     }
 }
 

@@ -93,7 +93,7 @@ pub async fn start<K: FunctionKeys>(
     function: Function,
 ) -> std::result::Result<App<DynamoStore, K>, LambdaError> {
     if !function.authenticates() {
-        return Err(cannot_start(format!(
+        return Err(invalid(format!(
             "{} has no route: start it with start_invoked",
             function.name()
         )));
@@ -110,7 +110,7 @@ pub async fn start_invoked<K: FunctionKeys>(
     function: Function,
 ) -> std::result::Result<App<DynamoStore, K>, LambdaError> {
     if function.authenticates() {
-        return Err(cannot_start(format!(
+        return Err(invalid(format!(
             "{} has a route and verifies tokens: start it with start",
             function.name()
         )));
@@ -130,7 +130,8 @@ async fn assemble<K: FunctionKeys>(
     verifier: impl FnOnce(AuthSettings) -> std::result::Result<Authenticator, String>,
 ) -> std::result::Result<App<DynamoStore, K>, LambdaError> {
     crate::logging::init();
-    let config = Config::from_env(function).map_err(cannot_start)?;
+    // Its message already says "invalid configuration".
+    let config = Config::from_env(function).map_err(|error| cannot_start(error.to_string()))?;
     let sdk = sdk::load(config.call_timeouts).await;
     let usage = CallCounter::default();
     let mut store = DynamoStore::new(sdk::dynamodb_client(&sdk, &usage), &config.table_name)
@@ -138,13 +139,8 @@ async fn assemble<K: FunctionKeys>(
     if let Some(audit) = &config.audit {
         store = store.with_audit_table(&audit.table_name, audit.retention_days);
     }
-    let keys =
-        K::start(function, &config, || sdk::kms_client(&sdk, &usage)).map_err(cannot_start)?;
-    let auth = config
-        .auth
-        .map(verifier)
-        .transpose()
-        .map_err(cannot_start)?;
+    let keys = K::start(function, &config, || sdk::kms_client(&sdk, &usage)).map_err(invalid)?;
+    let auth = config.auth.map(verifier).transpose().map_err(invalid)?;
     Ok(App {
         function,
         secrets: Secrets::new(store, keys),
@@ -153,7 +149,11 @@ async fn assemble<K: FunctionKeys>(
     })
 }
 
-fn cannot_start(problem: impl std::fmt::Display) -> LambdaError {
-    tracing::error!(error = %problem, "cannot start");
-    LambdaError::from(format!("invalid configuration: {problem}"))
+fn invalid(problem: String) -> LambdaError {
+    cannot_start(format!("invalid configuration: {problem}"))
+}
+
+fn cannot_start(message: String) -> LambdaError {
+    tracing::error!(error = %message, "cannot start");
+    LambdaError::from(message)
 }

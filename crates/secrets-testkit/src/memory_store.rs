@@ -292,4 +292,25 @@ mod tests {
         )
         .await;
     }
+
+    /// As DynamoDB cancels a transaction whose audit item cannot be
+    /// written: a change whose record is refused does not happen.
+    #[tokio::test]
+    async fn a_change_whose_record_is_refused_does_not_happen() {
+        let store = MemoryStore::default();
+        let tenant = conformance::random_tenant();
+        let secret = conformance::new_secret("kept-out");
+        let record = crate::actor(&tenant, Operation::Create).allowed(&secret.summary, secret.at);
+        store.interference().refuse_audit_records();
+        let error = store
+            .insert(&tenant, secret.clone(), Some(&record))
+            .await
+            .unwrap_err();
+        assert_eq!(error.http_status(), 503);
+        let by_id = TagOrId::Id(secret.summary.id.clone());
+        assert_eq!(store.find(&tenant, &by_id).await.unwrap(), None);
+        assert!(store.audit_records().is_empty());
+        // Without a record to write, the change is not the audit log's to refuse.
+        store.insert(&tenant, secret, None).await.unwrap();
+    }
 }

@@ -138,11 +138,11 @@ pub(super) fn summary(item: &Item, id: Option<&SecretId>) -> Result<SecretSummar
         Some(id) => id.clone(),
         None => SecretId::parse(text(item, ID)?).ok_or_else(|| corrupt(ID))?,
     };
-    let tag = match item.get(TAG) {
-        Some(_) => text(item, TAG)?,
-        None => text(item, SK)?
+    let tag = match (item.get(TAG), item.get(SK)) {
+        (None, Some(_)) => text(item, SK)?
             .strip_prefix(TAG_PREFIX)
             .ok_or_else(|| corrupt("tag item without the tag prefix"))?,
+        _ => text(item, TAG)?,
     };
     Ok(SecretSummary {
         id,

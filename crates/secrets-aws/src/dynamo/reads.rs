@@ -1,6 +1,5 @@
-//! Single-item reads: a secret by tag or by id, its sealed value, a
-//! tenant's count. Always strongly consistent: a read that follows a write
-//! sees it.
+//! Single-item reads: a secret by tag or by id, its sealed value. Always
+//! strongly consistent: a read that follows a write sees it.
 
 use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 use secrets_domain::crypto::SealedValue;

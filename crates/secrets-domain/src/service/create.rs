@@ -33,7 +33,6 @@ impl<S: SecretStore, K: DataKeys + RequestMacs> Secrets<S, K> {
         key: Option<&IdempotencyKey>,
     ) -> Result<Created> {
         let tenant = &actor.tenant;
-        let at = self.clock.now();
         let claim = match key {
             Some(key) => {
                 let fingerprint = self
@@ -55,6 +54,10 @@ impl<S: SecretStore, K: DataKeys + RequestMacs> Secrets<S, K> {
             &request.secret,
         )
         .await?;
+        // Read after every call that precedes the write, so that the time a
+        // stored record is judged expired against is never earlier than the
+        // time it was found expired at.
+        let at = self.clock.now();
         let summary = SecretSummary {
             id,
             name: request.name,

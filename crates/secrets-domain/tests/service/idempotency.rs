@@ -2,6 +2,7 @@
 
 use secrets_domain::clock::Timestamp;
 use secrets_domain::idempotency::IDEMPOTENCY_WINDOW_SECS;
+use secrets_domain::ports::Clock;
 use secrets_domain::service::Created;
 use secrets_testkit::ManualClock;
 
@@ -145,4 +146,43 @@ async fn a_key_is_remembered_for_a_day_on_the_services_clock() {
         ],
         "records are stamped by the same clock"
     );
+}
+
+/// A clock that moves a second on at each reading, as time does between a
+/// create's calls.
+struct Ticking(ManualClock);
+
+impl Clock for Ticking {
+    fn now(&self) -> Timestamp {
+        let now = self.0.now();
+        self.0.advance_secs(1);
+        now
+    }
+}
+
+/// A retry that reaches its key's record a second before it expires, while
+/// time moves on under it, gets the first answer: the time it writes at is
+/// never earlier than the time it found the record at, so it is never
+/// refused (422) for a key it found live, nor for one it found expired.
+#[tokio::test]
+async fn a_retry_at_the_edge_of_expiry_is_never_refused() {
+    let clock = ManualClock::at(Timestamp::from_secs(1_795_000_000));
+    let service = service().with_clock(Ticking(clock.clone()));
+    let acme = tenant("acme");
+    let first = keyed_create(&service, &acme, "db", "k").await;
+    let expires_at = service
+        .store()
+        .idempotency_record(&acme, &key("k").digest())
+        .await
+        .unwrap()
+        .expect("the record")
+        .expires_at;
+    // The create's next reading of the clock is a second before expiry.
+    clock.advance_secs(expires_at.secs() - 1 - clock.now().secs());
+    let creator = acting(&acme, Operation::Create);
+    let retry = service
+        .create_with_key(&creator, create_request("db", "v"), Some(&key("k")))
+        .await
+        .expect("the first answer, not a 422");
+    assert_eq!((retry.secret, retry.replayed), (first.secret, true));
 }
