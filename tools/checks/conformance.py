@@ -310,6 +310,22 @@ def judge(
 # --- the runs --------------------------------------------------------------------
 
 
+def report_options(report: Path) -> list[str]:
+    """How every run executes and reports: one worker, nothing remembered
+    between runs, and the NDJSON report that read_report reads."""
+    return [
+        "--workers",
+        "1",
+        "--generation-database",
+        "none",
+        "--no-color",
+        "--report",
+        "ndjson",
+        "--report-ndjson-path",
+        str(report),
+    ]
+
+
 def run(document: Path, base_url: str, token: str, report: Path) -> tuple[int, str]:
     WORKDIR.mkdir(parents=True, exist_ok=True)
     # Never read an earlier run's report.
@@ -330,17 +346,9 @@ def run(document: Path, base_url: str, token: str, report: Path) -> tuple[int, s
         MAX_EXAMPLES,
         "--seed",
         SEED,
-        "--workers",
-        "1",
         "--request-timeout",
         "30",
-        "--generation-database",
-        "none",
-        "--no-color",
-        "--report",
-        "ndjson",
-        "--report-ndjson-path",
-        str(report),
+        *report_options(report),
     ]
     # Run from a scratch directory: schemathesis and hypothesis leave files
     # in the working directory.

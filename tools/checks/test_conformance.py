@@ -296,15 +296,7 @@ class RealReport(unittest.TestCase):
                 "3",
                 "--seed",
                 "1",
-                "--workers",
-                "1",
-                "--generation-database",
-                "none",
-                "--no-color",
-                "--report",
-                "ndjson",
-                "--report-ndjson-path",
-                str(ndjson),
+                *conformance.report_options(ndjson),
             ]
             result = subprocess.run(command, cwd=scratch, capture_output=True, text=True, timeout=300)
             found = conformance.read_report(ndjson.read_text().splitlines())
