@@ -4,3 +4,4 @@
 mod dynamo;
 mod kms;
 mod logs;
+mod pages;

@@ -29,28 +29,34 @@ pub fn unique(prefix: &str) -> String {
 pub type AuditItem = std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
 
 /// Every audit record of `tenant`, oldest first, read consistently from
-/// the table in `AUDIT_TABLE_NAME`.
+/// the table in `AUDIT_TABLE_NAME`: one query per partition the tenant's
+/// records are spread over, merged by sort key (time, then request id).
 pub async fn audit_records(client: &aws_sdk_dynamodb::Client, tenant: &str) -> Vec<AuditItem> {
     use aws_sdk_dynamodb::types::AttributeValue;
+    let tenant = TenantId::parse(tenant).expect("a valid tenant");
     let mut records = Vec::new();
-    let mut start = None;
-    loop {
-        let page = client
-            .query()
-            .table_name(required_env("AUDIT_TABLE_NAME"))
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(format!("TENANT#{tenant}")))
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("the audit table answers");
-        records.extend(page.items.unwrap_or_default());
-        match page.last_evaluated_key {
-            Some(key) => start = Some(key),
-            None => return records,
+    for partition in secrets_aws::dynamo::audit_partitions(Some(&tenant)) {
+        let mut start = None;
+        loop {
+            let page = client
+                .query()
+                .table_name(required_env("AUDIT_TABLE_NAME"))
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S(partition.clone()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("the audit table answers");
+            records.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => break,
+            }
         }
     }
+    records.sort_by(|a, b| text(a, "sk").cmp(text(b, "sk")));
+    records
 }
 
 /// A string attribute of an item, or "" when absent.

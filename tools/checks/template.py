@@ -55,6 +55,11 @@ AUDITED = {"CreateSecretFunction", "UpdateSecretFunction", "DeleteSecretFunction
 MAC_KEY = "IdempotencyKey"
 MAC_ACTIONS = {"kms:GenerateMac"}
 MAC_USER = "CreateSecretFunction"
+WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+# The list function only reads secrets: its one write, remembered page
+# starts, is held by dynamodb:LeadingKeys to their partitions.
+LISTER = "ListSecretsFunction"
+PAGE_STARTS = ["PAGES#*"]
 MAX_TIMEOUT_S = 15
 MEMORY_MB = 128
 
@@ -209,6 +214,13 @@ def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[s
                 if actions != {"dynamodb:PutItem"}:
                     yield f"{role_name}: the audit table is append-only: dynamodb:PutItem and nothing else"
                 appends_audit = True
+            if name == LISTER and actions & WRITE_ACTIONS:
+                leading = statement.get("Condition", {}).get("ForAllValues:StringLike", {})
+                if actions != {"dynamodb:PutItem"} or as_list(leading.get("dynamodb:LeadingKeys")) != PAGE_STARTS:
+                    yield (
+                        f"{role_name}: the list function may only write page starts "
+                        f"(dynamodb:PutItem alone, dynamodb:LeadingKeys {PAGE_STARTS})"
+                    )
             if actions & MAC_ACTIONS:
                 if actions != MAC_ACTIONS or not only_resource({MAC_KEY}, scope):
                     yield f"{role_name}: kms:GenerateMac belongs alone in a statement on {MAC_KEY}"

@@ -57,6 +57,18 @@ class PlantedFaults(unittest.TestCase):
 
         self.assert_caught(plant, 'GetSecretRole: Resource "*" for dynamodb:GetItem')
 
+    def test_the_list_function_writing_beyond_page_starts(self) -> None:
+        def unconditioned(sam: dict[str, Any]) -> None:
+            for policy in sam["Resources"]["ListSecretsRole"]["Properties"]["Policies"]:
+                for entry in policy["PolicyDocument"]["Statement"]:
+                    entry.pop("Condition", None)
+
+        def updating(sam: dict[str, Any]) -> None:
+            statement(sam, "ListSecretsRole", "dynamodb:PutItem")["Action"].append("dynamodb:UpdateItem")
+
+        for plant in (unconditioned, updating):
+            self.assert_caught(plant, "ListSecretsRole: the list function may only write page starts")
+
     def test_point_in_time_recovery_off(self) -> None:
         def plant(sam: dict[str, Any]) -> None:
             sam["Resources"]["SecretsTable"]["Properties"]["PointInTimeRecoverySpecification"][

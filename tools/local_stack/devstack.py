@@ -95,7 +95,7 @@ def start_moto(stack: Stack, port: int) -> None:
     if port_in_use(port):
         sys.exit(f"port {port} is taken: is another `make run` going? (set MOTO_PORT to use another)")
     command = [str(VENV_BIN / "python"), "-m", "tools.local_stack.emulator", HOST, str(port)]
-    stack.start("moto (one request at a time)", command, tool_env(), LOCAL / "moto.log")
+    stack.start("moto (DynamoDB transaction isolation)", command, tool_env(), LOCAL / "moto.log")
     wait_for(f"http://{HOST}:{port}/moto-api/", lambda status: status == 200, timeout_s=60, what="moto_server")
 
 

@@ -1,12 +1,13 @@
-"""moto's server, made faithful where the service's measurements depend on it.
+"""moto's server, made faithful where the service's correctness and
+measurements depend on it.
 
-    python -m tools.local_stack.emulator HOST PORT
+    python -m tools.local_stack.emulator HOST PORT [--transaction-hold-ms MS]
 
-- One request at a time. `moto_server` serves requests on many threads and
-  its DynamoDB has no lock: two concurrent TransactWriteItems can interleave
-  their condition checks and writes, which DynamoDB never does. Serving one
-  request at a time gives each call the atomicity DynamoDB guarantees, while
-  the functions' multi-call operations (read, then write) still race.
+- DynamoDB's transaction isolation (contention.py): requests served
+  concurrently, each call atomic; a TransactWriteItems holds its items for
+  MS milliseconds (default 15, or EMULATOR_TRANSACTION_HOLD_MS) before it
+  commits, and a transaction or single write touching a held item is
+  refused as DynamoDB refuses it (TransactionConflict).
 - Consumed capacity by DynamoDB's rules. moto reports a constant; here
   GetItem, Query and TransactWriteItems report what DynamoDB would charge for
   the items they really touch: reads in 4 KB units of the summed size of the
@@ -23,11 +24,13 @@
 
 from __future__ import annotations
 
+import argparse
 import base64
 import io
 import json
 import math
 import operator
+import os
 import signal
 import sys
 import zlib
@@ -35,6 +38,8 @@ from collections.abc import Callable
 from copy import copy as shallow_copy
 from copy import deepcopy as deep_copy
 from typing import Any
+
+from tools.local_stack.contention import DEFAULT_HOLD_MS, TransactionIsolation
 
 READ_UNIT = 4096
 WRITE_UNIT = 1024
@@ -196,8 +201,8 @@ class FaithfulCapacity:
 
 
 # The summed size of the items the last query read (before projection), and
-# whether it only counts them: requests are served one at a time, so "last"
-# is the current request's.
+# whether it only counts them: each call runs under contention.py's lock, so
+# "last" is the current request's.
 LAST_QUERY: dict[str, Any] = {"bytes": 0, "count_only": False}
 
 
@@ -348,20 +353,33 @@ def patch_transaction_rollback(backend_class: Any) -> None:
     backend_class.transact_write_items = snapshot_rollback
 
 
-def application() -> Callable:
+def application(transaction_hold_ms: float = DEFAULT_HOLD_MS) -> TransactionIsolation:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     patch_moto()
-    return FaithfulCapacity(DomainDispatcherApplication(create_backend_app))
+    faithful = FaithfulCapacity(DomainDispatcherApplication(create_backend_app))
+    return TransactionIsolation(faithful, transaction_hold_ms / 1000)
 
 
 def main() -> None:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import run_simple
 
-    host, port = sys.argv[1], int(sys.argv[2])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("host")
+    parser.add_argument("port", type=int)
+    parser.add_argument(
+        "--transaction-hold-ms",
+        type=float,
+        default=float(os.environ.get("EMULATOR_TRANSACTION_HOLD_MS", DEFAULT_HOLD_MS)),
+        help="how long a transaction holds its items (default %(default)s)",
+    )
+    args = parser.parse_args()
+    if args.transaction_hold_ms < 0:
+        parser.error("--transaction-hold-ms must not be negative")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    run_simple(host, port, application(), threaded=False, request_handler=MotoRequestHandler)
+    app = application(args.transaction_hold_ms)
+    run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-use secrets_aws::dynamo::{Item, count_item, secret_items};
+use secrets_aws::dynamo::{DEFAULT_COUNT_SHARDS, Item, count_items, secret_items};
 use secrets_domain::clock::Timestamp;
 use secrets_domain::crypto::SealedValue;
 use secrets_domain::model::{FIRST_VERSION, SecretId, SecretName, SecretSummary, Tag, TenantId};
@@ -15,7 +15,8 @@ const WRAPPED_KEY_BYTES: usize = 184;
 const BATCH: usize = 25;
 
 /// Writes `count` secrets with `value_bytes`-byte values, tagged
-/// `{prefix}-000000`, `{prefix}-000001`..., and sets the tenant's count.
+/// `{prefix}-000000`, `{prefix}-000001`..., and sets the tenant's count
+/// shards.
 pub async fn seed(
     client: &Client,
     table: &str,
@@ -52,14 +53,9 @@ pub async fn seed(
         }
         summaries.push(secret.summary);
     }
+    let tags = summaries.iter().map(|summary| &summary.tag);
+    batch.extend(count_items(tenant, tags, DEFAULT_COUNT_SHARDS));
     write(client, table, batch).await;
-    client
-        .put_item()
-        .table_name(table)
-        .set_item(Some(count_item(tenant, count as u64)))
-        .send()
-        .await
-        .expect("count written");
     summaries
 }
 

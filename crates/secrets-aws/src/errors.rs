@@ -20,6 +20,8 @@ const UNAVAILABLE_CODES: &[&str] = &[
     "KMSInternalException",
     "DependencyTimeoutException",
     "TransactionInProgressException",
+    // A single write of an item that a transaction holds: try again soon.
+    "TransactionConflictException",
 ];
 
 pub(crate) fn classify<E, R>(context: &'static str, error: SdkError<E, R>) -> Error

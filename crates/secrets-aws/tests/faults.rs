@@ -8,18 +8,19 @@ use std::time::Duration;
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::transact_write_items::{
     TransactWriteItemsError, TransactWriteItemsOutput,
 };
-use aws_sdk_dynamodb::types::CancellationReason;
 use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
 use zeroize::Zeroizing;
 
-use secrets_aws::dynamo::DynamoStore;
+use secrets_aws::dynamo::{ConflictBackoff, DynamoStore, Item};
 use secrets_aws::kms::KmsDataKeys;
 use secrets_aws::sdk::{MAX_ATTEMPTS, retry_config};
 use secrets_domain::error::Error;
@@ -28,7 +29,7 @@ use secrets_domain::input::CreateSecret;
 use secrets_domain::model::{SecretName, SecretValue, Tag, TagOrId};
 use secrets_domain::operation::Operation;
 use secrets_domain::page::PageRequest;
-use secrets_domain::ports::SecretStore;
+use secrets_domain::ports::{DEFAULT_MAX_SECRETS_PER_TENANT, SecretStore};
 use secrets_domain::service::Secrets;
 use secrets_testkit::{MemoryStore, actor, conformance};
 
@@ -93,6 +94,21 @@ fn store(rules: &[&aws_smithy_mocks::Rule], recorder: &TokenRecorder) -> DynamoS
             .interceptor(recorder.clone())
     );
     DynamoStore::new(client, "secrets")
+}
+
+/// When a create's count shard is full, the store reads all the shards:
+/// here, another shard holds the whole limit.
+fn tenant_at_its_limit() -> aws_smithy_mocks::Rule {
+    mock!(aws_sdk_dynamodb::Client::query).then_output(|| {
+        let shard = Item::from([
+            ("sk".to_owned(), AttributeValue::S("COUNT#other".into())),
+            (
+                "count".to_owned(),
+                AttributeValue::N(DEFAULT_MAX_SECRETS_PER_TENANT.to_string()),
+            ),
+        ]);
+        QueryOutput::builder().items(shard).build()
+    })
 }
 
 fn by_tag(tag: &str) -> TagOrId {
@@ -167,15 +183,22 @@ async fn a_lasting_outage_becomes_503() {
     );
 }
 
+/// A short budget: conflicts go on for as long as it lasts, then 503.
 #[tokio::test]
-async fn a_transaction_conflict_is_retried_then_503() {
+async fn conflicts_are_retried_until_the_budget_is_spent_then_503() {
     let conflicted = mock!(aws_sdk_dynamodb::Client::transact_write_items)
         .sequence()
         .error(|| canceled(&["None", "TransactionConflict", "None", "None"]))
-        .times(10)
+        .times(100_000)
         .build();
     let recorder = TokenRecorder::default();
-    let store = store(&[&conflicted], &recorder);
+    let backoff = ConflictBackoff {
+        first: Duration::from_millis(1),
+        cap: Duration::from_millis(4),
+        budget: Duration::from_millis(100),
+    };
+    let store = store(&[&conflicted], &recorder).with_conflict_backoff(backoff);
+    let started = std::time::Instant::now();
     let error = store
         .insert(
             &conformance::random_tenant(),
@@ -188,13 +211,99 @@ async fn a_transaction_conflict_is_retried_then_503() {
         (error.http_status(), error.retry_after_secs()),
         (503, Some(1))
     );
-    assert_eq!(conflicted.num_calls(), 3, "three attempts, then give up");
-    let tokens = recorder.tokens();
-    assert_eq!(tokens.len(), 3);
     assert!(
-        tokens[0] != tokens[1] && tokens[1] != tokens[2],
-        "a new attempt is a new write: {tokens:?}"
+        started.elapsed() >= backoff.budget,
+        "gave up with budget left"
     );
+    assert!(
+        conflicted.num_calls() > 3,
+        "{} attempts",
+        conflicted.num_calls()
+    );
+    let tokens = recorder.tokens();
+    let distinct: std::collections::BTreeSet<_> = tokens.iter().collect();
+    assert_eq!(distinct.len(), tokens.len(), "a new attempt is a new write");
+}
+
+/// Eight conflicts in a row: even at their longest, the default waits
+/// (10 + 20 + ... + 640 + 640 ms) fit in the budget, so the write succeeds
+/// instead of answering 503.
+#[tokio::test(start_paused = true)]
+async fn a_run_of_conflicts_within_the_budget_ends_in_success() {
+    let conflicted = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+        .sequence()
+        .error(|| canceled(&["TransactionConflict", "None", "None", "None"]))
+        .times(8)
+        .output(|| TransactWriteItemsOutput::builder().build())
+        .build();
+    let store = store(&[&conflicted], &TokenRecorder::default());
+    let started = tokio::time::Instant::now();
+    store
+        .insert(
+            &conformance::random_tenant(),
+            conformance::new_secret("t"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(conflicted.num_calls(), 9);
+    assert!(started.elapsed() < ConflictBackoff::default().budget);
+}
+
+/// The SDK gave up on a write whose answer was lost: if the secret's META
+/// item shows the write, it committed, and the create succeeded.
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_is_checked_before_it_is_reported() {
+    for (committed, status) in [(true, None), (false, Some(503))] {
+        let lost = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+            .sequence()
+            .http_response(|| {
+                error_response(500, "com.amazonaws.dynamodb.v20120810#InternalServerError")
+            })
+            .times(MAX_ATTEMPTS as usize)
+            .build();
+        let secret = conformance::new_secret("t");
+        let meta = Item::from([
+            ("version".to_owned(), AttributeValue::N("1".into())),
+            (
+                "updatedAt".to_owned(),
+                AttributeValue::N(secret.at.millis().to_string()),
+            ),
+        ]);
+        let check = mock!(aws_sdk_dynamodb::Client::get_item).then_output(move || {
+            GetItemOutput::builder()
+                .set_item(committed.then(|| meta.clone()))
+                .build()
+        });
+        let store = store(&[&lost, &check], &TokenRecorder::default());
+        let result = store
+            .insert(&conformance::random_tenant(), secret, None)
+            .await;
+        assert_eq!(result.err().map(|e| e.http_status()), status);
+        assert_eq!(
+            (lost.num_calls(), check.num_calls()),
+            (MAX_ATTEMPTS as usize, 1)
+        );
+    }
+}
+
+/// A refusal DynamoDB answered is final: nothing to check.
+#[tokio::test]
+async fn a_refused_create_is_not_checked() {
+    let refused = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+        .then_error(|| canceled(&["ConditionalCheckFailed", "None", "None", "None"]));
+    let check =
+        mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| GetItemOutput::builder().build());
+    let store = store(&[&refused, &check], &TokenRecorder::default());
+    let error = store
+        .insert(
+            &conformance::random_tenant(),
+            conformance::new_secret("t"),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!((error.http_status(), check.num_calls()), (409, 0));
 }
 
 #[tokio::test]
@@ -266,7 +375,8 @@ async fn failed_conditions_are_told_apart_by_item() {
     for (codes, status, message) in cases {
         let rule = mock!(aws_sdk_dynamodb::Client::transact_write_items)
             .then_error(move || canceled(codes));
-        let store = store(&[&rule], &TokenRecorder::default());
+        let counts = tenant_at_its_limit();
+        let store = store(&[&rule, &counts], &TokenRecorder::default());
         let error = store
             .insert(
                 &conformance::random_tenant(),
@@ -296,7 +406,9 @@ async fn failed_conditions_are_told_apart_by_role_with_every_item() {
         codes[failing] = "ConditionalCheckFailed";
         let rule = mock!(aws_sdk_dynamodb::Client::transact_write_items)
             .then_error(move || canceled(&codes));
-        let store = store(&[&rule], &TokenRecorder::default()).with_audit_table("audit", 0);
+        let counts = tenant_at_its_limit();
+        let store =
+            store(&[&rule, &counts], &TokenRecorder::default()).with_audit_table("audit", 0);
         let tenant = conformance::random_tenant();
         let mut secret = conformance::new_secret("t");
         let key = IdempotencyKey::parse(b"k").unwrap();

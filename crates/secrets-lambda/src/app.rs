@@ -135,7 +135,8 @@ async fn assemble<K: FunctionKeys>(
     let sdk = sdk::load(config.call_timeouts).await;
     let usage = CallCounter::default();
     let mut store = DynamoStore::new(sdk::dynamodb_client(&sdk, &usage), &config.table_name)
-        .with_max_secrets(config.max_secrets_per_tenant);
+        .with_max_secrets(config.max_secrets_per_tenant)
+        .with_count_shards(config.count_shards);
     if let Some(audit) = &config.audit {
         store = store.with_audit_table(&audit.table_name, audit.retention_days);
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use jsonwebtoken::Algorithm;
 use zeroize::Zeroizing;
 
+use secrets_aws::dynamo::{DEFAULT_COUNT_SHARDS, MAX_COUNT_SHARDS};
 use secrets_aws::sdk::CallTimeouts;
 use secrets_domain::auth::{AuthSettings, KeySource};
 use secrets_domain::ports::DEFAULT_MAX_SECRETS_PER_TENANT;
@@ -43,6 +44,9 @@ pub const MAX_MAX_SECRETS_PER_TENANT: u64 = 250_000;
 pub struct Config {
     pub table_name: String,
     pub max_secrets_per_tenant: u64,
+    /// Fixed for a table's life: every function of a stack reads it from
+    /// the same template parameter (docs/design.md, "Count shards").
+    pub count_shards: u16,
     pub call_timeouts: CallTimeouts,
     /// Present exactly for the functions that seal values.
     pub kms_key_id: Option<String>,
@@ -105,6 +109,12 @@ impl Config {
             1..=MAX_MAX_SECRETS_PER_TENANT,
             "secrets",
         );
+        let count_shards = env.number(
+            "COUNT_SHARDS",
+            u64::from(DEFAULT_COUNT_SHARDS),
+            1..=u64::from(MAX_COUNT_SHARDS),
+            "shards",
+        ) as u16;
         if attempt_ms > operation_ms {
             env.problems
                 .push("SDK_ATTEMPT_TIMEOUT_MS must not exceed SDK_OPERATION_TIMEOUT_MS".to_owned());
@@ -120,6 +130,7 @@ impl Config {
         Ok(Self {
             table_name,
             max_secrets_per_tenant,
+            count_shards,
             call_timeouts: CallTimeouts {
                 attempt: Duration::from_millis(attempt_ms),
                 operation: Duration::from_millis(operation_ms),
@@ -287,6 +298,7 @@ mod tests {
         assert_eq!(config.auth.as_ref().unwrap().tenant_claim, "tenant");
         assert_eq!(config.auth.as_ref().unwrap().leeway_secs, 5);
         assert_eq!(config.max_secrets_per_tenant, 100_000);
+        assert_eq!(config.count_shards, 16);
         assert_eq!(
             config.call_timeouts,
             CallTimeouts {
@@ -357,6 +369,7 @@ mod tests {
                 ("JWT_ALGORITHMS", "HS256,none"),
                 ("SDK_ATTEMPT_TIMEOUT_MS", "9000"),
                 ("SDK_OPERATION_TIMEOUT_MS", "20000"),
+                ("COUNT_SHARDS", "0"),
             ],
         )
         .err()
@@ -372,6 +385,7 @@ mod tests {
             "JWT_LEEWAY_SECONDS must be",
             "unknown algorithm `none`",
             "SDK_OPERATION_TIMEOUT_MS must be a whole number of milliseconds from 100 to 9000",
+            "COUNT_SHARDS must be a whole number of shards from 1 to 256",
         ] {
             assert!(error.contains(expected), "{expected} missing from: {error}");
         }

@@ -16,8 +16,12 @@ pub const VERSION: &str = "version";
 pub const CREATED_AT: &str = "createdAt";
 pub const UPDATED_AT: &str = "updatedAt";
 
-/// The tenant's number of secrets (COUNT item).
+/// A count shard's number of secrets, and its number of creates and
+/// deletes so far (the tenant's generation is the sum: see [`super::counts`]).
 pub const COUNT: &str = "count";
+pub const CHANGES: &str = "changes";
+/// Where a remembered page starts: the tag of the row before it.
+pub const START_TAG: &str = "startTag";
 
 // A secret's sealed value (VALUE item).
 pub const CIPHERTEXT: &str = "ciphertext";

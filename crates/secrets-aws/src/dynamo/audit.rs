@@ -2,16 +2,24 @@
 //! transaction; every other record (resolves, refusals) is one PutItem.
 //! A record, once written, is never overwritten.
 //!
-//! A tenant's records share one partition (unauthenticated attempts one of
-//! their own), in time order:
+//! A tenant's records are spread over [`AUDIT_PARTITIONS`] partitions
+//! (unauthenticated attempts over as many of their own), chosen by the hash
+//! of the request id, so that a busy tenant's resolves and writes are not
+//! capped by one partition's write throughput (about 1,000 writes a second)
+//! nor piled at the end of one partition's key range:
 //!
-//! | pk                                | sk                             |
-//! |-----------------------------------|--------------------------------|
-//! | `TENANT#<t>` or `UNAUTHENTICATED` | `<RFC 3339 time>#<request id>` |
+//! | pk                                          | sk                             |
+//! |---------------------------------------------|--------------------------------|
+//! | `TENANT#<t>#<nn>` or `UNAUTHENTICATED#<nn>` | `<RFC 3339 time>#<request id>` |
+//!
+//! Each partition is in time order; a tenant's whole trail in time order is
+//! the merge of one Query per partition ([`audit_partitions`] names them),
+//! a time range a key condition `sk BETWEEN :from AND :to` on each.
 
 use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 use secrets_domain::audit::{AuditRecord, Outcome};
 use secrets_domain::error::{Error, Result};
+use secrets_domain::model::TenantId;
 use secrets_domain::ports::AuditLog;
 
 use super::attributes::{
@@ -20,10 +28,30 @@ use super::attributes::{
 };
 use super::codec::ItemBuilder;
 use super::expressions::Condition;
-use super::layout::ItemKey;
+use super::layout::{ItemKey, shard_of};
 use super::transaction::{Role, Transaction};
 use super::{DynamoStore, Item};
 use crate::errors::classify;
+
+/// The partitions one tenant's audit records are spread over: enough for
+/// 16 times one partition's write throughput, few enough that reading a
+/// tenant's trail is a handful of queries.
+pub const AUDIT_PARTITIONS: u16 = 16;
+
+/// The partition keys of a tenant's records (`None`: unauthenticated
+/// attempts), to be queried and merged by sort key to read them in order.
+pub fn audit_partitions(tenant: Option<&TenantId>) -> Vec<String> {
+    (0..AUDIT_PARTITIONS)
+        .map(|partition| audit_partition(tenant, partition))
+        .collect()
+}
+
+fn audit_partition(tenant: Option<&TenantId>, partition: u16) -> String {
+    match tenant {
+        Some(tenant) => format!("{}#{partition:02}", ItemKey::tenant_partition(tenant)),
+        None => format!("UNAUTHENTICATED#{partition:02}"),
+    }
+}
 
 /// Where audit records go: a table of their own, so that they can be kept
 /// (and access to them granted) apart from the secrets.
@@ -82,10 +110,10 @@ impl AuditLog for DynamoStore {
 
 /// An audit record as an item of the audit table.
 pub fn audit_item(record: &AuditRecord, retention_days: u64) -> Item {
-    let partition = match &record.tenant {
-        Some(tenant) => ItemKey::tenant_partition(tenant),
-        None => "UNAUTHENTICATED".to_owned(),
-    };
+    let partition = audit_partition(
+        record.tenant.as_ref(),
+        shard_of(&record.request_id, AUDIT_PARTITIONS),
+    );
     let time = record.time().to_string();
     let key = ItemKey::new(partition, format!("{time}#{}", record.request_id));
     let mut item = ItemBuilder::at(&key)

@@ -12,8 +12,8 @@ use secrets_domain::ports::NewSecret;
 
 use super::Item;
 use super::attributes::{
-    CIPHER, CIPHERTEXT, COUNT, CREATED_AT, EXPIRES_AT, FINGERPRINT, ID, NAME, NONCE, SK, TAG,
-    UPDATED_AT, VERSION, WRAPPED_KEY, WRAPPING_KEY_ID,
+    CIPHER, CIPHERTEXT, CREATED_AT, EXPIRES_AT, FINGERPRINT, ID, NAME, NONCE, SK, TAG, UPDATED_AT,
+    VERSION, WRAPPED_KEY, WRAPPING_KEY_ID,
 };
 use super::layout::{ItemKey, TAG_PREFIX};
 
@@ -85,13 +85,6 @@ pub fn secret_items(tenant: &TenantId, secret: &NewSecret) -> [Item; 3] {
         meta_item,
         value_item(tenant, id, &secret.sealed, secret.at),
     ]
-}
-
-/// The count item of a tenant holding `count` secrets, for bulk loading.
-pub fn count_item(tenant: &TenantId, count: u64) -> Item {
-    ItemBuilder::at(&ItemKey::count(tenant))
-        .number(COUNT, count)
-        .build()
 }
 
 pub(super) fn value_item(
@@ -170,17 +163,6 @@ pub(super) fn idempotency_record(item: &Item, key_digest: &str) -> Result<Idempo
         secret: summary(item, None)?,
         expires_at: Timestamp::from_secs(whole_number(item, EXPIRES_AT)?),
     })
-}
-
-/// A tenant's count; a missing item is none.
-pub(super) fn count(item: Option<&Item>) -> Result<u64> {
-    match item.and_then(|item| item.get(COUNT)) {
-        None => Ok(0),
-        // A negative count would mean a bug elsewhere: report no rows
-        // rather than fail every list.
-        Some(AttributeValue::N(n)) => Ok(n.parse::<i64>().map_or(0, |n| n.max(0) as u64)),
-        Some(_) => Err(corrupt("count is not a number")),
-    }
 }
 
 /// Items written before versions existed are at the first version.

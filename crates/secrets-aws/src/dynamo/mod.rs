@@ -3,18 +3,24 @@
 //! ([`audit`]). Each concern in a file of its own:
 //!
 //! - [`reads`]: a secret by tag or id, its sealed value;
-//! - [`pages`]: listing, with the tenant's count;
+//! - [`pages`]: listing, with the tenant's count ([`counts`]) and
+//!   remembered page starts ([`page_starts`]);
 //! - [`writes`]: create, update and delete, one transaction each
-//!   ([`transaction`], with conditions from [`expressions`]);
+//!   ([`transaction`], with conditions from [`expressions`], conflicts
+//!   retried by [`backoff`], lost answers settled by [`outcome`]);
 //! - [`idempotency`]: the records of idempotent creates;
 //! - [`codec`]: items to domain values and back.
 
 mod attributes;
 mod audit;
+mod backoff;
 mod codec;
+mod counts;
 mod expressions;
 mod idempotency;
 mod layout;
+mod outcome;
+mod page_starts;
 mod pages;
 mod reads;
 mod transaction;
@@ -34,8 +40,10 @@ use secrets_domain::ports::{
     DEFAULT_MAX_SECRETS_PER_TENANT, DeleteGuard, NewSecret, SecretChanges, SecretStore,
 };
 
-pub use audit::audit_item;
-pub use codec::{count_item, secret_items};
+pub use audit::{AUDIT_PARTITIONS, audit_item, audit_partitions};
+pub use backoff::ConflictBackoff;
+pub use codec::secret_items;
+pub use counts::{DEFAULT_COUNT_SHARDS, MAX_COUNT_SHARDS, count_items};
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
@@ -45,6 +53,9 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     max_secrets: u64,
+    count_shards: u16,
+    backoff: ConflictBackoff,
+    page_starts: page_starts::PageStarts,
     audit: Option<audit::AuditTable>,
 }
 
@@ -54,6 +65,9 @@ impl DynamoStore {
             client,
             table: table.into(),
             max_secrets: DEFAULT_MAX_SECRETS_PER_TENANT,
+            count_shards: DEFAULT_COUNT_SHARDS,
+            backoff: ConflictBackoff::default(),
+            page_starts: page_starts::PageStarts::default(),
             audit: None,
         }
     }
@@ -74,6 +88,19 @@ impl DynamoStore {
             max_secrets,
             ..self
         }
+    }
+
+    /// The number of count shards per tenant: fixed for a table's life
+    /// (see [`counts`]); clamped to 1..=[`MAX_COUNT_SHARDS`].
+    pub fn with_count_shards(self, count_shards: u16) -> Self {
+        Self {
+            count_shards: count_shards.clamp(1, MAX_COUNT_SHARDS),
+            ..self
+        }
+    }
+
+    pub fn with_conflict_backoff(self, backoff: ConflictBackoff) -> Self {
+        Self { backoff, ..self }
     }
 }
 

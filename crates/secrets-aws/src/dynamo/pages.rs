@@ -1,78 +1,123 @@
-//! Listing: a page of TAG items in tag order, with the tenant's count.
+//! Listing: a page of TAG items in tag order, with the tenant's total.
+//!
+//! | page                         | calls                                                    |
+//! |------------------------------|----------------------------------------------------------|
+//! | first                        | count shards ‖ rows                                      |
+//! | start remembered here        | count shards, rows, [remember the next start]            |
+//! | start remembered in the table, or at most a page before it | count shards, nearest start, rows (and the rows before them), [remember the next start] |
+//! | nothing remembered near      | count shards, nearest start, skips (bounded in time), rows, [remember] |
+//!
+//! So a walk through every page costs each tag item read about once, plus
+//! a count and a lookup per page ([`super::page_starts`]).
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity, Select};
+use aws_sdk_dynamodb::types::Select;
 use secrets_domain::error::Result;
 use secrets_domain::model::{SecretSummary, TenantId};
 use secrets_domain::page::{Page, PageRequest};
 
-use super::attributes::{COUNT, PK, SK};
 use super::codec::{self, TAG_ITEM_ATTRIBUTES};
 use super::expressions::projection;
 use super::layout::{ItemKey, TAG_PREFIX};
 use super::{DynamoStore, Item};
 use crate::errors::{classify, unavailable};
 
-/// Skipping to a deep page reads at most the tenant's limit of secrets (by
-/// default 100,000 small items, about 15 one-megabyte queries); should
-/// DynamoDB be slow, the request gives up with a 503 before the function's
-/// own timeout would end it without an answer.
+/// Skipping to a deep page with nothing remembered reads at most the
+/// tenant's limit of secrets (by default 100,000 small items, about 15
+/// one-megabyte queries); should DynamoDB be slow, the request gives up with
+/// a 503 before the function's own timeout would end it without an answer.
 const SKIP_DEADLINE: Duration = Duration::from_secs(7);
 
 impl DynamoStore {
     pub(super) async fn list_page(&self, tenant: &TenantId, request: PageRequest) -> Result<Page> {
-        if request.skip() == 0 {
+        let (offset, size) = (request.skip(), request.size());
+        if offset == 0 {
             // The first page needs no skipping: read rows and total at once.
-            let (total, rows) =
-                tokio::try_join!(self.count(tenant), self.rows(tenant, None, request.size()))?;
-            return Ok(Page::new(request, rows, total));
-        }
-        let total = self.count(tenant).await?;
-        if request.is_past_end(total) {
-            return Ok(Page::new(request, Vec::new(), total));
-        }
-        let rows = match self.skip(tenant, request.skip()).await? {
-            Some(start) => self.rows(tenant, Some(start), request.size()).await?,
-            None => Vec::new(),
-        };
-        Ok(Page::new(request, rows, total))
-    }
-
-    async fn count(&self, tenant: &TenantId) -> Result<u64> {
-        let item = self.get(&ItemKey::count(tenant), &[COUNT]).await?;
-        codec::count(item.as_ref())
-    }
-
-    fn tag_query(&self, tenant: &TenantId) -> QueryFluentBuilder {
-        self.client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(
-                ":pk",
-                AttributeValue::S(ItemKey::tenant_partition(tenant)),
+            let (counts, rows) =
+                tokio::try_join!(self.counts(tenant), self.rows(tenant, None, 0, size))?;
+            self.remember_next(
+                tenant,
+                counts.generation,
+                &request,
+                &rows,
+                counts.total,
+                true,
             )
-            .expression_attribute_values(":prefix", AttributeValue::S(TAG_PREFIX.to_owned()))
-            .consistent_read(true)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .await?;
+            return Ok(Page::new(request, rows, counts.total));
+        }
+        let counts = self.counts(tenant).await?;
+        if request.is_past_end(counts.total) {
+            return Ok(Page::new(request, Vec::new(), counts.total));
+        }
+        let (from, after) = match self
+            .nearest_start(tenant, counts.generation, offset)
+            .await?
+        {
+            Some(start) => (start.offset, Some(start.after)),
+            None => (0, None),
+        };
+        let behind = offset - from;
+        let rows = if behind <= u64::from(size) {
+            // Close enough: the rows before the page come in the same query.
+            self.rows(tenant, after, behind as u32, size).await?
+        } else {
+            match self.skip(tenant, after, behind).await? {
+                Some(start) => self.rows(tenant, Some(start), 0, size).await?,
+                None => Vec::new(),
+            }
+        };
+        self.remember_next(
+            tenant,
+            counts.generation,
+            &request,
+            &rows,
+            counts.total,
+            false,
+        )
+        .await?;
+        Ok(Page::new(request, rows, counts.total))
     }
 
-    /// Walks past `rows` tag items with `Select=COUNT` queries, which return
-    /// no items: DynamoDB still reads (and bills) the skipped items, but they
-    /// are the smallest items of the tenant, each call covers up to 1 MB of
-    /// them, and the reads are eventually consistent, at half the price. A
-    /// write in the last second may thus move the page's start by a row, as
-    /// a write between two page requests would anyway; the page's own rows
-    /// and the total are read consistently. Returns where the page starts,
-    /// or `None` past the end.
-    async fn skip(&self, tenant: &TenantId, rows: u64) -> Result<Option<Item>> {
+    /// Where the page after a full one starts, unless this is the last.
+    async fn remember_next(
+        &self,
+        tenant: &TenantId,
+        generation: u64,
+        request: &PageRequest,
+        rows: &[SecretSummary],
+        total: u64,
+        in_memory_only: bool,
+    ) -> Result<()> {
+        let next = request.skip() + u64::from(request.size());
+        match rows.last() {
+            Some(last) if rows.len() == request.size() as usize && next < total => {
+                self.remember_start(tenant, generation, next, last.tag.as_str(), in_memory_only)
+                    .await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Walks past `rows` tag items after `start` with `Select=COUNT`
+    /// queries, which return no items: DynamoDB still reads (and bills) the
+    /// skipped items, but they are the smallest items of the tenant, each
+    /// call covers up to 1 MB of them, and the reads are eventually
+    /// consistent, at half the price. A write in the last second may thus
+    /// move the page's start by a row, as a write between two page requests
+    /// would anyway; the page's own rows and the total are read
+    /// consistently (and only those are ever remembered). Returns where the
+    /// page starts, or `None` past the end.
+    async fn skip(
+        &self,
+        tenant: &TenantId,
+        start: Option<Item>,
+        rows: u64,
+    ) -> Result<Option<Item>> {
         let started = tokio::time::Instant::now();
         let mut remaining = rows;
-        let mut start: Option<Item> = None;
+        let mut start = start;
         while remaining > 0 {
             if started.elapsed() > SKIP_DEADLINE {
                 return Err(unavailable("skipping to a deep page took too long"));
@@ -95,21 +140,24 @@ impl DynamoStore {
         Ok(start)
     }
 
+    /// `size` rows after `start`, having passed over the first `passed`.
     async fn rows(
         &self,
         tenant: &TenantId,
         start: Option<Item>,
+        passed: u32,
         size: u32,
     ) -> Result<Vec<SecretSummary>> {
         let mut rows = Vec::with_capacity(size as usize);
         let mut start = start;
+        let mut to_pass = passed as usize;
         let (projection, placeholders) = projection(TAG_ITEM_ATTRIBUTES);
         loop {
-            let wanted = size as usize - rows.len();
+            let wanted = to_pass + size as usize - rows.len();
             let mut query = self
                 .tag_query(tenant)
                 .projection_expression(&projection)
-                .limit(wanted as i32)
+                .limit(i32::try_from(wanted).unwrap_or(i32::MAX))
                 .set_exclusive_start_key(start.take());
             for (placeholder, attribute) in &placeholders.names {
                 query = query.expression_attribute_names(placeholder, attribute);
@@ -119,12 +167,23 @@ impl DynamoStore {
                 .await
                 .map_err(|e| classify("reading a page", e))?;
             for item in output.items.unwrap_or_default() {
-                rows.push(codec::summary(&item, None)?);
+                if to_pass > 0 {
+                    to_pass -= 1;
+                } else {
+                    rows.push(codec::summary(&item, None)?);
+                }
             }
             match output.last_evaluated_key {
                 Some(key) if rows.len() < size as usize => start = Some(key),
                 _ => return Ok(rows),
             }
         }
+    }
+
+    fn tag_query(
+        &self,
+        tenant: &TenantId,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.prefix_query(ItemKey::tenant_partition(tenant), TAG_PREFIX)
     }
 }

@@ -1,11 +1,13 @@
 //! Single-item reads: a secret by tag or by id, its sealed value. Always
 //! strongly consistent: a read that follows a write sees it.
 
-use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use secrets_domain::crypto::SealedValue;
 use secrets_domain::error::Result;
 use secrets_domain::model::{SecretId, SecretSummary, TagOrId, TenantId};
 
+use super::attributes::{PK, SK};
 use super::codec::{self, META_ITEM_ATTRIBUTES, TAG_ITEM_ATTRIBUTES, VALUE_ITEM_ATTRIBUTES};
 use super::expressions::projection;
 use super::layout::ItemKey;
@@ -61,5 +63,22 @@ impl DynamoStore {
             .get(&ItemKey::value(tenant, id), VALUE_ITEM_ATTRIBUTES)
             .await?;
         item.as_ref().map(codec::sealed_value).transpose()
+    }
+}
+
+impl DynamoStore {
+    /// A strongly consistent query of the items of `partition` whose sort
+    /// key begins with `prefix`, in sort-key order.
+    pub(super) fn prefix_query(&self, partition: String, prefix: &str) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", AttributeValue::S(partition))
+            .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
+            .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
     }
 }

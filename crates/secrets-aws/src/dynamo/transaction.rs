@@ -2,23 +2,19 @@
 //! that a cancelled write is explained by what failed (the tag is taken, the
 //! tenant is full), never by where the item happened to sit in the list.
 
-use std::time::Duration;
-
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Delete, Put, ReturnConsumedCapacity, TransactWriteItem, Update};
 use secrets_domain::error::{Error, Result};
 use secrets_domain::model::random_hex;
+use tokio::time::Instant;
 
 use super::Item;
+use super::backoff::ConflictBackoff;
 use super::expressions::{Changes, Condition};
 use super::layout::ItemKey;
 use crate::errors::{classify, throttled, unavailable};
-
-/// Attempts at a transaction that DynamoDB cancels for a conflict with
-/// another in-flight transaction on the same items; then 503.
-const ATTEMPTS: u32 = 3;
 
 /// What an item of a write is there for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +27,7 @@ pub(super) enum Role {
     Meta,
     /// The secret's VALUE item.
     Value,
-    /// The tenant's COUNT item.
+    /// The tenant's count shard of the secret's tag.
     Count,
     /// The audit record of the change.
     AuditRecord,
@@ -41,6 +37,23 @@ pub(super) enum Role {
 pub(super) struct Transaction {
     items: Vec<(Role, TransactWriteItem)>,
 }
+
+/// Why a transaction did not surely commit.
+#[derive(Debug)]
+pub(super) enum Uncommitted {
+    /// DynamoDB answered: nothing was written.
+    Refused(Error),
+    /// No clear answer even after the SDK's retries (a timeout, a lost
+    /// response, a server error): it may have committed.
+    Unknown(Error),
+}
+
+/// Errors after which a transaction may have been applied.
+const UNKNOWN_OUTCOME_CODES: &[&str] = &[
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+];
 
 impl Transaction {
     pub(super) fn put(
@@ -111,20 +124,48 @@ impl Transaction {
         self.items.push((role, item));
     }
 
+    /// The keys of the items written, as `(table, pk, sk)`.
+    #[cfg(test)]
+    pub(super) fn keys(&self) -> Vec<(String, String, String)> {
+        let text = |item: &Item, name: &str| match item.get(name) {
+            Some(aws_sdk_dynamodb::types::AttributeValue::S(value)) => value.clone(),
+            _ => String::new(),
+        };
+        self.items
+            .iter()
+            .map(|(_, item)| {
+                let (table, key) = if let Some(put) = item.put() {
+                    (put.table_name(), put.item())
+                } else if let Some(update) = item.update() {
+                    (update.table_name(), update.key())
+                } else if let Some(delete) = item.delete() {
+                    (delete.table_name(), delete.key())
+                } else {
+                    unreachable!("only puts, updates and deletes are built")
+                };
+                let pk = text(key, super::attributes::PK);
+                (table.to_owned(), pk, text(key, super::attributes::SK))
+            })
+            .collect()
+    }
+
     /// Commits, retrying cancellations caused by conflicts with other
-    /// transactions. `refused` names the error when the condition of the
-    /// item playing a role does not hold.
+    /// transactions for as long as `backoff` allows. `refused` names the
+    /// error when the condition of the item playing a role does not hold.
     pub(super) async fn commit(
         self,
         client: &Client,
+        backoff: &ConflictBackoff,
         refused: impl Fn(Role) -> Error,
-    ) -> Result<()> {
+    ) -> std::result::Result<(), Uncommitted> {
         let (roles, items): (Vec<Role>, Vec<TransactWriteItem>) = self.items.into_iter().unzip();
-        for attempt in 1..=ATTEMPTS {
+        let deadline = Instant::now() + backoff.budget;
+        let mut conflicts = 0;
+        loop {
             // A token per attempt: the SDK's own retries of one attempt (say,
             // after a lost response) reuse it, so a committed write is never
             // applied twice; a new attempt after a cancellation is a new write.
-            let token = random_hex::<16>()?;
+            let token = random_hex::<16>().map_err(Uncommitted::Refused)?;
             let result = client
                 .transact_write_items()
                 .set_transact_items(Some(items.clone()))
@@ -136,28 +177,48 @@ impl Transaction {
                 Ok(_) => return Ok(()),
                 Err(error) => error,
             };
-            match cancellation(&error) {
-                Some(Cancellation::ConditionFailed(index)) => {
-                    return Err(match roles.get(index) {
-                        Some(role) => refused(*role),
-                        None => Error::internal(
-                            "writing a transaction",
-                            "a condition failed on an item the transaction does not have",
-                        ),
-                    });
+            let refusal = match cancellation(&error) {
+                Some(Cancellation::ConditionFailed(index)) => match roles.get(index) {
+                    Some(role) => refused(*role),
+                    None => Error::internal(
+                        "writing a transaction",
+                        "a condition failed on an item the transaction does not have",
+                    ),
+                },
+                Some(Cancellation::Conflict) => {
+                    conflicts += 1;
+                    match backoff.wait(conflicts, fastrand::f64(), deadline) {
+                        Some(wait) => {
+                            tokio::time::sleep(wait).await;
+                            continue;
+                        }
+                        None => unavailable(error),
+                    }
                 }
-                Some(Cancellation::Conflict) if attempt < ATTEMPTS => {
-                    tokio::time::sleep(Duration::from_millis(25 * u64::from(attempt))).await;
+                Some(Cancellation::Throttled) => throttled(),
+                None if outcome_unknown(&error) => {
+                    return Err(Uncommitted::Unknown(classify(
+                        "writing a transaction",
+                        error,
+                    )));
                 }
-                Some(Cancellation::Conflict) => return Err(unavailable(error)),
-                Some(Cancellation::Throttled) => return Err(throttled()),
-                None => return Err(classify("writing a transaction", error)),
-            }
+                None => classify("writing a transaction", error),
+            };
+            return Err(Uncommitted::Refused(refusal));
         }
-        Err(Error::Unavailable {
-            retry_after_secs: secrets_domain::error::DEFAULT_RETRY_AFTER_SECS,
-            source: None,
-        })
+    }
+}
+
+fn outcome_unknown<R>(error: &SdkError<TransactWriteItemsError, R>) -> bool {
+    use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+    match error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(_) => error
+            .code()
+            .is_some_and(|code| UNKNOWN_OUTCOME_CODES.contains(&code)),
+        _ => false,
     }
 }
 

@@ -3,9 +3,21 @@
 //!
 //! | write  | items (role: condition)                                                         |
 //! |--------|---------------------------------------------------------------------------------|
-//! | create | [IdempotencyRecord: absent or expired] · Tag, Meta, Value: absent · Count: below the limit · [AuditRecord] |
+//! | create | [IdempotencyRecord: absent or expired] · Tag, Meta, Value: absent · Count (the tag's shard): below its limit · [AuditRecord] |
 //! | update | Tag: exists, same id · Meta: exists, same tag, same version · [Value: exists] · [AuditRecord] |
-//! | delete | Tag: exists, same id · Meta: exists [, same version] · Value: exists · Count · [AuditRecord] |
+//! | delete | Tag: exists, same id · Meta: exists [, same version] · Value: exists · Count (the tag's shard) · [AuditRecord] |
+//!
+//! The tenant limit without a shared item: each of the `n` count shards
+//! ([`super::counts`]) takes creates while it holds fewer than `limit / n`
+//! secrets, which needs no read and can never let the total pass the
+//! limit. A create whose shard is that full reads all the shards and
+//! conditions its own on holding fewer than `limit - (the others)`: exact
+//! when creates do not race, and otherwise over by at most the creates in
+//! other shards that commit between its read and its commit.
+//!
+//! Conflicts with other transactions are retried ([`super::backoff`]); a
+//! write whose outcome is unknown is checked before it is reported failed
+//! ([`super::outcome`]).
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use secrets_domain::audit::AuditRecord;
@@ -16,8 +28,10 @@ use secrets_domain::ports::{DeleteGuard, NewSecret, SecretChanges};
 use super::DynamoStore;
 use super::attributes::{COUNT, ID, NAME, TAG, UPDATED_AT, VERSION};
 use super::codec::{self, number};
+use super::counts::counted;
 use super::expressions::{Changes, Condition};
 use super::layout::ItemKey;
+use super::outcome::Evidence;
 use super::transaction::{Role, Transaction};
 
 impl DynamoStore {
@@ -27,7 +41,71 @@ impl DynamoStore {
         secret: NewSecret,
         audit: Option<&AuditRecord>,
     ) -> Result<()> {
-        let [tag_item, meta_item, value_item] = codec::secret_items(tenant, &secret);
+        let shard = self.count_shard(tenant, &secret.summary.tag);
+        let share = self.max_secrets / u64::from(self.count_shards);
+        if share > 0 {
+            match self
+                .commit_create(tenant, &secret, audit, &shard, share)
+                .await
+            {
+                Err(Error::QuotaExceeded { .. }) => {}
+                done => return done,
+            }
+        }
+        // The tag's shard holds its share: what is left of the limit decides.
+        let counts = self.counts(tenant).await?;
+        let limit = self.max_secrets.saturating_sub(counts.outside(&shard));
+        if limit == 0 {
+            return Err(self.quota_exceeded());
+        }
+        self.commit_create(tenant, &secret, audit, &shard, limit)
+            .await
+    }
+
+    /// One attempt at a create, its count shard below `shard_limit`.
+    async fn commit_create(
+        &self,
+        tenant: &TenantId,
+        secret: &NewSecret,
+        audit: Option<&AuditRecord>,
+        shard: &ItemKey,
+        shard_limit: u64,
+    ) -> Result<()> {
+        let write = self.create_transaction(tenant, secret, audit, shard, shard_limit)?;
+        let tag = &secret.summary.tag;
+        let evidence = Evidence::Written {
+            key: ItemKey::meta(tenant, &secret.summary.id),
+            version: secret.summary.version,
+            updated_at_ms: secret.at.millis(),
+        };
+        self.commit(
+            write,
+            |role| match role {
+                Role::IdempotencyRecord => Error::IdempotencyKeyReused,
+                Role::Tag => Error::TagTaken {
+                    tag: tag.to_string(),
+                },
+                Role::Count => self.quota_exceeded(),
+                Role::Meta | Role::Value => Error::Internal {
+                    context: "creating a secret",
+                    source: Some("a freshly generated secret id is already in use".into()),
+                },
+                Role::AuditRecord => duplicate_audit_record(),
+            },
+            evidence,
+        )
+        .await
+    }
+
+    fn create_transaction(
+        &self,
+        tenant: &TenantId,
+        secret: &NewSecret,
+        audit: Option<&AuditRecord>,
+        shard: &ItemKey,
+        shard_limit: u64,
+    ) -> Result<Transaction> {
+        let [tag_item, meta_item, value_item] = codec::secret_items(tenant, secret);
         let mut write = Transaction::default();
         // First, so that its failure is the one reported when a concurrent
         // create with the same key also took the tag.
@@ -40,28 +118,18 @@ impl DynamoStore {
         write.update(
             Role::Count,
             &self.table,
-            &ItemKey::count(tenant),
-            Changes::default().add(COUNT, 1),
-            Some(Condition::below(COUNT, self.max_secrets)),
+            shard,
+            counted(1),
+            Some(Condition::below(COUNT, shard_limit)),
         )?;
         self.put_audit_record(&mut write, audit)?;
-        let tag = &secret.summary.tag;
-        write
-            .commit(&self.client, |role| match role {
-                Role::IdempotencyRecord => Error::IdempotencyKeyReused,
-                Role::Tag => Error::TagTaken {
-                    tag: tag.to_string(),
-                },
-                Role::Count => Error::QuotaExceeded {
-                    limit: self.max_secrets,
-                },
-                Role::Meta | Role::Value => Error::Internal {
-                    context: "creating a secret",
-                    source: Some("a freshly generated secret id is already in use".into()),
-                },
-                Role::AuditRecord => duplicate_audit_record(),
-            })
-            .await
+        Ok(write)
+    }
+
+    fn quota_exceeded(&self) -> Error {
+        Error::QuotaExceeded {
+            limit: self.max_secrets,
+        }
     }
 
     /// The TAG and META items both move to the next version; the META
@@ -114,7 +182,12 @@ impl DynamoStore {
             version: current.version + 1,
             ..current.clone()
         };
-        match write.commit(&self.client, refused_as_changed).await {
+        let evidence = Evidence::Written {
+            key: ItemKey::meta(tenant, &current.id),
+            version: updated.version,
+            updated_at_ms: changes.at.millis(),
+        };
+        match self.commit(write, refused_as_changed, evidence).await {
             Err(Error::PreconditionFailed) => Err(self.why_refused(tenant, current).await),
             Err(error) => Err(error),
             Ok(()) => Ok(updated),
@@ -128,6 +201,24 @@ impl DynamoStore {
         guard: DeleteGuard,
         audit: Option<&AuditRecord>,
     ) -> Result<()> {
+        let write = self.delete_transaction(tenant, current, guard, audit)?;
+        let evidence = Evidence::Deleted(ItemKey::meta(tenant, &current.id));
+        match self.commit(write, refused_as_changed, evidence).await {
+            Err(Error::PreconditionFailed) if guard == DeleteGuard::SameVersion => {
+                Err(self.why_refused(tenant, current).await)
+            }
+            Err(Error::PreconditionFailed) => Err(Error::NotFound),
+            result => result,
+        }
+    }
+
+    fn delete_transaction(
+        &self,
+        tenant: &TenantId,
+        current: &SecretSummary,
+        guard: DeleteGuard,
+        audit: Option<&AuditRecord>,
+    ) -> Result<Transaction> {
         let meta = match guard {
             DeleteGuard::Exists => Condition::exists(),
             DeleteGuard::SameVersion => Condition::exists().and_at_version(current.version),
@@ -154,18 +245,12 @@ impl DynamoStore {
         write.update(
             Role::Count,
             &self.table,
-            &ItemKey::count(tenant),
-            Changes::default().add(COUNT, -1),
+            &self.count_shard(tenant, &current.tag),
+            counted(-1),
             None,
         )?;
         self.put_audit_record(&mut write, audit)?;
-        match write.commit(&self.client, refused_as_changed).await {
-            Err(Error::PreconditionFailed) if guard == DeleteGuard::SameVersion => {
-                Err(self.why_refused(tenant, current).await)
-            }
-            Err(Error::PreconditionFailed) => Err(Error::NotFound),
-            result => result,
-        }
+        Ok(write)
     }
 
     /// Why a write conditioned on `current` was cancelled: the secret is
@@ -202,4 +287,92 @@ fn duplicate_audit_record() -> Error {
         "writing an audit record",
         "a record with the same time and request id exists",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use aws_sdk_dynamodb::Client;
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Region};
+    use secrets_domain::audit::Actor;
+    use secrets_domain::model::random_hex;
+    use secrets_domain::operation::Operation;
+    use secrets_testkit::conformance::{new_secret, random_tenant};
+
+    use super::super::counts::DEFAULT_COUNT_SHARDS;
+    use super::super::layout::shard_of;
+    use super::*;
+
+    type WriteSet = BTreeSet<(String, String, String)>;
+
+    fn store() -> DynamoStore {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .build();
+        DynamoStore::new(Client::from_conf(config), "secrets").with_audit_table("audit", 0)
+    }
+
+    fn record(tenant: &TenantId, operation: Operation, secret: &NewSecret) -> AuditRecord {
+        let actor = Actor {
+            tenant: tenant.clone(),
+            subject: Some("someone".into()),
+            request_id: random_hex::<8>().unwrap(),
+            operation,
+        };
+        actor.allowed(&secret.summary, secret.at)
+    }
+
+    fn create(store: &DynamoStore, tenant: &TenantId, tag: &str) -> WriteSet {
+        let secret = new_secret(tag);
+        let audit = record(tenant, Operation::Create, &secret);
+        let shard = store.count_shard(tenant, &secret.summary.tag);
+        let write = store
+            .create_transaction(tenant, &secret, Some(&audit), &shard, 10)
+            .unwrap();
+        write.keys().into_iter().collect()
+    }
+
+    fn delete(store: &DynamoStore, tenant: &TenantId, tag: &str) -> WriteSet {
+        let secret = new_secret(tag);
+        let audit = record(tenant, Operation::Delete, &secret);
+        let write = store
+            .delete_transaction(tenant, &secret.summary, DeleteGuard::Exists, Some(&audit))
+            .unwrap();
+        write.keys().into_iter().collect()
+    }
+
+    #[test]
+    fn writes_of_different_tags_in_one_tenant_meet_only_in_a_shared_count_shard() {
+        let (store, tenant) = (store(), random_tenant());
+        let tags: Vec<String> = (0..40).map(|i| format!("tag-{i}")).collect();
+        let mut seen = BTreeSet::new();
+        for (i, a) in tags.iter().enumerate() {
+            for b in &tags[i + 1..] {
+                let same_shard =
+                    shard_of(a, DEFAULT_COUNT_SHARDS) == shard_of(b, DEFAULT_COUNT_SHARDS);
+                seen.insert(same_shard);
+                let creates = create(&store, &tenant, a)
+                    .intersection(&create(&store, &tenant, b))
+                    .count();
+                let create_and_delete = create(&store, &tenant, a)
+                    .intersection(&delete(&store, &tenant, b))
+                    .count();
+                let shared = usize::from(same_shard);
+                assert_eq!(creates, shared, "creates of {a} and {b}");
+                assert_eq!(create_and_delete, shared, "create of {a}, delete of {b}");
+            }
+        }
+        assert_eq!(seen.len(), 2, "both kinds of pair were tried");
+    }
+
+    #[test]
+    fn one_count_shard_makes_every_create_meet_every_other() {
+        let (store, tenant) = (store().with_count_shards(1), random_tenant());
+        let shared = create(&store, &tenant, "one")
+            .intersection(&create(&store, &tenant, "two"))
+            .count();
+        assert_eq!(shared, 1, "the one count item");
+    }
 }

@@ -1,0 +1,159 @@
+"""The emulator isolates transactions as DynamoDB does (contention.py): one
+test per rule, with a long hold so that a second request surely lands while
+the first transaction holds its items. Run by `make test`."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import unittest
+from typing import Any
+
+from werkzeug.test import Client
+
+from tools.local_stack import contention, emulator
+from tools.local_stack.test_emulator import AUTH
+
+HOLD_MS = 400
+
+
+def key(sk: str) -> dict[str, Any]:
+    return {"pk": {"S": "p"}, "sk": {"S": sk}}
+
+
+def put(sk: str, **extra: Any) -> dict[str, Any]:
+    return {"Put": {"TableName": "t", "Item": {**key(sk), "v": {"S": "new"}}, **extra}}
+
+
+class Isolation(unittest.TestCase):
+    def setUp(self) -> None:
+        from moto.dynamodb.models import dynamodb_backends
+
+        dynamodb_backends.reset()
+        self.app = emulator.application(transaction_hold_ms=HOLD_MS)
+        self.send(
+            "CreateTable",
+            {
+                "TableName": "t",
+                "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "S"},
+                ],
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            },
+        )
+        for sk in ("held", "free"):
+            self.send("PutItem", {"TableName": "t", "Item": {**key(sk), "v": {"S": "old"}}})
+
+    def send(self, operation: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        # A client per call: werkzeug's test client is not shared across threads.
+        response = Client(self.app).post(
+            "/",
+            data=json.dumps(body),
+            headers={
+                "X-Amz-Target": f"DynamoDB_20120810.{operation}",
+                "Authorization": AUTH,
+                "Content-Type": "application/x-amz-json-1.0",
+            },
+        )
+        return response.status_code, json.loads(response.get_data() or b"{}")
+
+    def holding(self, items: list[dict[str, Any]]) -> tuple[threading.Thread, list[tuple[int, dict[str, Any]]]]:
+        """Starts a transaction in the background; returns once it holds its items."""
+        answers: list[tuple[int, dict[str, Any]]] = []
+        thread = threading.Thread(
+            target=lambda: answers.append(self.send("TransactWriteItems", {"TransactItems": items}))
+        )
+        thread.start()
+        deadline = time.monotonic() + 5
+        while not self.app.held and time.monotonic() < deadline:
+            time.sleep(0.001)
+        self.assertTrue(self.app.held, "the transaction never claimed its items")
+        return thread, answers
+
+    def value(self, sk: str) -> str | None:
+        _, got = self.send("GetItem", {"TableName": "t", "Key": key(sk), "ConsistentRead": True})
+        item = got.get("Item")
+        return None if item is None else str(item["v"]["S"])
+
+    def test_the_default_hold_is_a_realistic_nonzero_time(self) -> None:
+        default = emulator.application()
+        self.assertEqual(default.hold_seconds, contention.DEFAULT_HOLD_MS / 1000)
+        self.assertGreater(default.hold_seconds, 0)
+
+    def test_a_transaction_naming_a_held_item_is_cancelled_at_once_for_that_item(self) -> None:
+        first, answers = self.holding([put("held")])
+        status, body = self.send("TransactWriteItems", {"TransactItems": [put("free"), put("held")]})
+        self.assertTrue(first.is_alive(), "answered at once, while the first still holds its item")
+        self.assertEqual(status, 400)
+        self.assertTrue(body["__type"].endswith("#TransactionCanceledException"), body)
+        self.assertEqual([reason["Code"] for reason in body["CancellationReasons"]], ["None", "TransactionConflict"])
+        first.join()
+        self.assertEqual(answers[0][0], 200, answers)
+        self.assertEqual(self.value("free"), "old", "the cancelled transaction wrote nothing")
+
+    def test_single_writes_of_a_held_item_fail_with_transaction_conflict(self) -> None:
+        first, _ = self.holding([put("held")])
+        writes = [
+            ("PutItem", {"TableName": "t", "Item": {**key("held"), "v": {"S": "single"}}}),
+            (
+                "UpdateItem",
+                {
+                    "TableName": "t",
+                    "Key": key("held"),
+                    "UpdateExpression": "SET v = :v",
+                    "ExpressionAttributeValues": {":v": {"S": "single"}},
+                },
+            ),
+            ("DeleteItem", {"TableName": "t", "Key": key("held")}),
+        ]
+        for operation, request in writes:
+            status, body = self.send(operation, request)
+            self.assertEqual(status, 400, operation)
+            self.assertTrue(body["__type"].endswith("#TransactionConflictException"), (operation, body))
+        status, _ = self.send("PutItem", {"TableName": "t", "Item": {**key("free"), "v": {"S": "single"}}})
+        self.assertEqual(status, 200, "an item nobody holds is written at once")
+        self.assertTrue(first.is_alive())
+        first.join()
+        self.assertEqual(self.value("held"), "new", "only the transaction wrote the held item")
+
+    def test_reads_see_the_last_committed_state_and_are_not_kept_waiting(self) -> None:
+        first, _ = self.holding([put("held")])
+        self.assertEqual(self.value("held"), "old")
+        self.assertTrue(first.is_alive(), "the read was served while the transaction held its item")
+        first.join()
+        self.assertEqual(self.value("held"), "new")
+
+    def test_a_transaction_about_to_fail_still_holds_its_items(self) -> None:
+        doomed = put("held", ConditionExpression="attribute_not_exists(pk)")
+        first, answers = self.holding([doomed])
+        status, body = self.send("TransactWriteItems", {"TransactItems": [put("held")]})
+        self.assertEqual((status, body["CancellationReasons"][0]["Code"]), (400, "TransactionConflict"))
+        first.join()
+        status, body = answers[0]
+        self.assertEqual((status, body["CancellationReasons"][0]["Code"]), (400, "ConditionalCheckFailed"))
+
+    def test_held_items_are_let_go_once_the_transaction_ends(self) -> None:
+        first, _ = self.holding([put("held")])
+        first.join()
+        self.assertEqual(self.app.held, set())
+        status, _ = self.send("TransactWriteItems", {"TransactItems": [put("held")]})
+        self.assertEqual(status, 200)
+
+    def test_transactions_on_different_items_overlap(self) -> None:
+        first, _ = self.holding([put("held")])
+        second = threading.Thread(target=lambda: self.send("TransactWriteItems", {"TransactItems": [put("free")]}))
+        second.start()
+        deadline = time.monotonic() + 5
+        while len(self.app.held) < 2 and first.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.001)
+        self.assertEqual(len(self.app.held), 2, "both transactions held their items at the same time")
+        first.join()
+        second.join()
+        self.assertEqual((self.value("held"), self.value("free")), ("new", "new"))
+
+
+if __name__ == "__main__":
+    unittest.main()
