@@ -160,26 +160,34 @@ async fn past_the_end_costs_the_count_only() {
 }
 
 /// Each count shard takes creates up to its share of the limit without a
-/// read; past that, the create reads every shard: the limit holds exactly.
+/// read; past that, a create reads every shard: the limit holds exactly,
+/// with the read-free check (64 over 2 shards: a share of 16 each) and
+/// without it (32 over 16 shards: too small a share, every create reads).
 #[tokio::test]
 async fn the_limit_holds_across_shards() {
     let instances = Instances::new().await;
-    let store = instances.start().with_max_secrets(32).with_count_shards(16);
-    let tenant = TenantId::parse(&unique("limit")).unwrap();
-    for i in 0..32 {
-        store
-            .insert(&tenant, new_secret(&format!("tag-{i}")), None)
+    for (limit, shards) in [(64, 2), (32, 16)] {
+        let store = instances
+            .start()
+            .with_max_secrets(limit)
+            .with_count_shards(shards);
+        let tenant = TenantId::parse(&unique("limit")).unwrap();
+        for i in 0..limit {
+            store
+                .insert(&tenant, new_secret(&format!("tag-{i}")), None)
+                .await
+                .unwrap_or_else(|e| panic!("create {i} of {limit}: {e}"));
+        }
+        let error = store
+            .insert(&tenant, new_secret("one-too-many"), None)
             .await
-            .unwrap_or_else(|e| panic!("create {i} of 32: {e}"));
+            .unwrap_err();
+        assert_eq!(error.http_status(), 409, "{error}");
+        let listed = store
+            .list(&tenant, PageRequest::new(0, 100).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(u64::from(listed.total), limit);
+        assert_eq!(listed.secrets.len() as u64, limit);
     }
-    let error = store
-        .insert(&tenant, new_secret("one-too-many"), None)
-        .await
-        .unwrap_err();
-    assert_eq!(error.http_status(), 409, "{error}");
-    let listed = store
-        .list(&tenant, PageRequest::new(0, 100).unwrap())
-        .await
-        .unwrap();
-    assert_eq!((listed.total, listed.secrets.len()), (32, 32));
 }

@@ -192,6 +192,18 @@ class Costs(unittest.TestCase):
             emf.check(watch, gateway)[0], ["an idempotent create: at most a MAC, two reads and a write more"]
         )
 
+    def test_retried_transactions_are_not_counted_against_a_create(self) -> None:
+        watch, gateway = one_of_each()
+        retried = {"DynamoDB.TransactWriteItems": 6}
+        watch.append(record("createSecret", 200, DynamoDBCalls=6, Calls=retried))
+        gateway.append(request("createSecret", 200))
+        self.assertEqual(emf.check(watch, gateway)[0], [])
+        watch.append(record("createSecret", 200, DynamoDBCalls=11, KMSCalls=2, Calls=retried))
+        gateway.append(request("createSecret", 200))
+        self.assertEqual(
+            emf.check(watch, gateway)[0], ["an idempotent create: at most a MAC, two reads and a write more"]
+        )
+
     def test_no_served_get_or_plain_create_is_caught(self) -> None:
         problems = emf.cost_problems([])
         self.assertEqual(

@@ -20,7 +20,7 @@ use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
 use zeroize::Zeroizing;
 
-use secrets_aws::dynamo::{ConflictBackoff, DynamoStore, Item};
+use secrets_aws::dynamo::{ConflictBackoff, DEFAULT_COUNT_SHARDS, DynamoStore, Item};
 use secrets_aws::kms::KmsDataKeys;
 use secrets_aws::sdk::{MAX_ATTEMPTS, retry_config};
 use secrets_domain::error::Error;
@@ -97,17 +97,27 @@ fn store(rules: &[&aws_smithy_mocks::Rule], recorder: &TokenRecorder) -> DynamoS
 }
 
 /// When a create's count shard is full, the store reads all the shards:
-/// here, another shard holds the whole limit.
+/// here, each of the 16 holds its sixteenth of the limit.
 fn tenant_at_its_limit() -> aws_smithy_mocks::Rule {
     mock!(aws_sdk_dynamodb::Client::query).then_output(|| {
-        let shard = Item::from([
-            ("sk".to_owned(), AttributeValue::S("COUNT#other".into())),
-            (
-                "count".to_owned(),
-                AttributeValue::N(DEFAULT_MAX_SECRETS_PER_TENANT.to_string()),
-            ),
-        ]);
-        QueryOutput::builder().items(shard).build()
+        let shards = (0..DEFAULT_COUNT_SHARDS).map(|shard| {
+            Item::from([
+                (
+                    "sk".to_owned(),
+                    AttributeValue::S(format!("COUNT#{shard:03}")),
+                ),
+                (
+                    "count".to_owned(),
+                    AttributeValue::N(
+                        (DEFAULT_MAX_SECRETS_PER_TENANT / u64::from(DEFAULT_COUNT_SHARDS))
+                            .to_string(),
+                    ),
+                ),
+            ])
+        });
+        QueryOutput::builder()
+            .set_items(Some(shards.collect()))
+            .build()
     })
 }
 

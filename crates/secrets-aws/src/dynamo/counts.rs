@@ -48,8 +48,8 @@ pub const MAX_COUNT_SHARDS: u16 = 256;
 pub(super) struct TenantCounts {
     pub(super) total: u64,
     pub(super) generation: u64,
-    /// Each shard's count, by sort key.
-    by_shard: HashMap<String, i64>,
+    /// Each shard's count, by shard number.
+    by_shard: HashMap<u16, i64>,
 }
 
 impl TenantCounts {
@@ -60,8 +60,14 @@ impl TenantCounts {
             let count = signed(item, COUNT)?;
             total += count;
             counts.generation += signed(item, CHANGES)?.max(0) as u64;
-            if let Some(AttributeValue::S(sort)) = item.get(SK) {
-                counts.by_shard.insert(sort.clone(), count);
+            let shard = match item.get(SK) {
+                Some(AttributeValue::S(sort)) => sort
+                    .strip_prefix(COUNT_PREFIX)
+                    .and_then(|digits| digits.parse::<u16>().ok()),
+                _ => None,
+            };
+            if let Some(shard) = shard {
+                counts.by_shard.insert(shard, count);
             }
         }
         // A negative total would mean a bug elsewhere: report no rows
@@ -70,17 +76,29 @@ impl TenantCounts {
         Ok(counts)
     }
 
-    /// The secrets counted by every shard but the one at `key`.
-    pub(super) fn outside(&self, key: &ItemKey) -> u64 {
-        let here = self.by_shard.get(key.sort()).copied().unwrap_or(0);
-        (self.total as i64 - here).max(0) as u64
+    /// What the shards other than `shard` (of `shards`) have claimed of the
+    /// tenant's limit: each its count, or its `share` if it holds fewer
+    /// (it may still take that many creates without a read).
+    pub(super) fn claimed_outside(&self, shard: u16, shards: u16, share: u64) -> u64 {
+        (0..shards)
+            .filter(|other| *other != shard)
+            .map(|other| {
+                let count = self.by_shard.get(&other).copied().unwrap_or(0).max(0) as u64;
+                count.max(share)
+            })
+            .sum()
     }
 }
 
 impl DynamoStore {
+    /// The number of the count shard of a secret tagged `tag`.
+    pub(super) fn shard_number(&self, tag: &Tag) -> u16 {
+        shard_of(tag.as_str(), self.count_shards)
+    }
+
     /// The count shard of a secret tagged `tag`.
     pub(super) fn count_shard(&self, tenant: &TenantId, tag: &Tag) -> ItemKey {
-        ItemKey::count_shard(tenant, shard_of(tag.as_str(), self.count_shards))
+        ItemKey::count_shard(tenant, self.shard_number(tag))
     }
 
     /// All of a tenant's count shards: one strongly consistent Query.
@@ -170,10 +188,23 @@ mod tests {
             TenantCounts::from_items(&[shard("COUNT#000", 3, 5), shard("COUNT#007", 2, 2)])
                 .unwrap();
         assert_eq!((counts.total, counts.generation), (5, 7));
-        let tenant = TenantId::parse("t").unwrap();
-        assert_eq!(counts.outside(&ItemKey::count_shard(&tenant, 7)), 3);
-        assert_eq!(counts.outside(&ItemKey::count_shard(&tenant, 9)), 5);
         assert_eq!(TenantCounts::from_items(&[]).unwrap().total, 0);
+    }
+
+    #[test]
+    fn shards_below_their_share_claim_their_share() {
+        let counts =
+            TenantCounts::from_items(&[shard("COUNT#000", 3, 5), shard("COUNT#001", 9, 9)])
+                .unwrap();
+        // Of 4 shards with a share of 5: shard 0 claims 5 (holds 3), shard 1
+        // its 9, shards 2 and 3 (no item yet) 5 each.
+        assert_eq!(counts.claimed_outside(3, 4, 5), 5 + 9 + 5);
+        assert_eq!(counts.claimed_outside(1, 4, 5), 5 + 5 + 5);
+        assert_eq!(
+            counts.claimed_outside(1, 4, 0),
+            3,
+            "no share: the exact count"
+        );
     }
 
     #[test]

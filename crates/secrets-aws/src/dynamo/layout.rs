@@ -97,6 +97,7 @@ impl ItemKey {
         &self.partition
     }
 
+    #[cfg(test)]
     pub(super) fn sort(&self) -> &str {
         &self.sort
     }

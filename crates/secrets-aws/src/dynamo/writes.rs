@@ -7,13 +7,20 @@
 //! | update | Tag: exists, same id · Meta: exists, same tag, same version · [Value: exists] · [AuditRecord] |
 //! | delete | Tag: exists, same id · Meta: exists [, same version] · Value: exists · Count (the tag's shard) · [AuditRecord] |
 //!
-//! The tenant limit without a shared item: each of the `n` count shards
-//! ([`super::counts`]) takes creates while it holds fewer than `limit / n`
-//! secrets, which needs no read and can never let the total pass the
-//! limit. A create whose shard is that full reads all the shards and
-//! conditions its own on holding fewer than `limit - (the others)`: exact
-//! when creates do not race, and otherwise over by at most the creates in
-//! other shards that commit between its read and its commit.
+//! The tenant limit without a shared item. Each of the `n` count shards
+//! ([`super::counts`]) has a share of the limit, `limit / 2n`, that it takes
+//! creates up to without a read. A create whose shard holds its share reads
+//! all the shards, counts each as the larger of its count and its share (what
+//! it has claimed), and conditions its own shard on holding fewer than the
+//! limit minus what the others claimed. The sum of those claims never passes
+//! the limit, and the total never passes the claims: so the limit holds
+//! exactly when creates do not race, and is passed at most by the creates
+//! that commit in other shards between such a create's read and its commit.
+//! It refuses before the total reaches the limit only while some shard still
+//! holds less than its share, which with hashed tags means a tenant near its
+//! limit whose tags fall in a few shards (possible only for tags chosen for
+//! it). Shares below [`MIN_SHARE`] are not worth that: small limits are
+//! always checked with the read, and exactly.
 //!
 //! Conflicts with other transactions are retried ([`super::backoff`]); a
 //! write whose outcome is unknown is checked before it is reported failed
@@ -34,6 +41,9 @@ use super::layout::ItemKey;
 use super::outcome::Evidence;
 use super::transaction::{Role, Transaction};
 
+/// The smallest share of the limit worth a read-free check (module docs).
+const MIN_SHARE: u64 = 16;
+
 impl DynamoStore {
     pub(super) async fn insert_secret(
         &self,
@@ -41,8 +51,10 @@ impl DynamoStore {
         secret: NewSecret,
         audit: Option<&AuditRecord>,
     ) -> Result<()> {
-        let shard = self.count_shard(tenant, &secret.summary.tag);
-        let share = self.max_secrets / u64::from(self.count_shards);
+        let number = self.shard_number(&secret.summary.tag);
+        let shard = ItemKey::count_shard(tenant, number);
+        let share = self.max_secrets / (2 * u64::from(self.count_shards));
+        let share = if share >= MIN_SHARE { share } else { 0 };
         if share > 0 {
             match self
                 .commit_create(tenant, &secret, audit, &shard, share)
@@ -53,8 +65,11 @@ impl DynamoStore {
             }
         }
         // The tag's shard holds its share: what is left of the limit decides.
-        let counts = self.counts(tenant).await?;
-        let limit = self.max_secrets.saturating_sub(counts.outside(&shard));
+        let claimed = self
+            .counts(tenant)
+            .await?
+            .claimed_outside(number, self.count_shards, share);
+        let limit = self.max_secrets.saturating_sub(claimed);
         if limit == 0 {
             return Err(self.quota_exceeded());
         }
