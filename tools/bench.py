@@ -71,6 +71,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=1000, help="requests per measured operation")
     parser.add_argument("--scale", type=int, default=100_000, help="secrets in the large tenant")
+    parser.add_argument(
+        "--import-secrets", type=int, default=5000, help="secrets each bulk import creates (100 clients at once)"
+    )
     parser.add_argument("--no-build", action="store_true", help="use the binaries already built")
     args = parser.parse_args()
     LOCAL.mkdir(exist_ok=True)
@@ -93,6 +96,7 @@ def main() -> int:
             "BENCH_OUTPUT": str(ROOT / "target" / "bench" / "report.json"),
             "BENCH_REQUESTS": str(args.requests),
             "BENCH_SCALE": str(args.scale),
+            "BENCH_IMPORT": str(args.import_secrets),
         }
         started = time.monotonic()
         subprocess.run([str(ROOT / "target" / "release" / "bench")], cwd=ROOT, env=env, check=True)

@@ -109,8 +109,9 @@ async fn a_walk_starts_each_page_where_the_last_one_ended() {
     assert_eq!(page(&cold, &tenant, 1).await, rows(10..20));
     assert_eq!(
         instances.calls(),
-        calls(&[("DynamoDB.Query", 3), ("DynamoDB.PutItem", 1)]),
-        "page 1 with nothing remembered: its rows and page 0's in one query"
+        calls(&[("DynamoDB.Query", 3), ("DynamoDB.PutItem", 2)]),
+        "page 1 with nothing remembered: its rows and page 0's in one query; \
+         where it starts and where page 2 starts are stored"
     );
 }
 
@@ -134,8 +135,27 @@ async fn a_create_or_delete_makes_remembered_starts_unused() {
     );
     assert_eq!(
         instances.calls(),
-        calls(&[("DynamoDB.Query", 4), ("DynamoDB.PutItem", 1)]),
-        "count, lookup (nothing at this generation), skip, rows; page 3 exists now"
+        calls(&[("DynamoDB.Query", 4), ("DynamoDB.PutItem", 2)]),
+        "count, lookup (nothing at this generation), skip, rows; this page's \
+         start and page 3's (which exists now) stored"
+    );
+    assert_eq!(
+        page(&store, &tenant, 2).await,
+        [rows(19..20), rows(20..29)].concat()
+    );
+    assert_eq!(
+        instances.calls(),
+        calls(&[("DynamoDB.Query", 2)]),
+        "asked again: no skip, nothing stored"
+    );
+    assert_eq!(
+        page(&instances.start(), &tenant, 2).await,
+        [rows(19..20), rows(20..29)].concat()
+    );
+    assert_eq!(
+        instances.calls(),
+        calls(&[("DynamoDB.Query", 3), ("DynamoDB.PutItem", 1)]),
+        "asked again elsewhere: the start from the table, no skip"
     );
     let gone = store
         .find(&tenant, &TagOrId::Tag(Tag::parse("row-05").unwrap()))

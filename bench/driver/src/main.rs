@@ -3,27 +3,32 @@
 //!
 //! Environment (set by the bench launcher): BENCH_BIN_DIR (native release
 //! binaries), BENCH_ARM64_DIR (cargo lambda's arm64 builds), BENCH_OUTPUT,
-//! BENCH_REQUESTS, BENCH_SCALE, and the emulator's AWS_* settings,
+//! BENCH_REQUESTS, BENCH_SCALE, BENCH_IMPORT, and the emulator's AWS_* settings,
 //! TABLE_NAME, AUDIT_TABLE_NAME, KMS_KEY_ID and IDEMPOTENCY_MAC_KEY_ID.
 
+mod comparisons;
+mod contention;
 mod function;
 mod report;
 mod runtime_api;
 mod seed;
 mod targets;
+mod walk;
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use aws_config::BehaviorVersion;
-use secrets_aws::dynamo::{DEFAULT_COUNT_SHARDS, count_items};
+use secrets_aws::dynamo::{DEFAULT_COUNT_SHARDS, DynamoStore, count_items};
 use secrets_domain::model::{SecretSummary, TenantId};
 use secrets_testkit::events::TestRequest;
 use secrets_testkit::tokens::{AUDIENCE, ISSUER, PERMISSION, SHARED_SECRET, token};
 use serde_json::{Value, json};
 
+use crate::contention::Contention;
 use crate::function::Function;
 use crate::report::{ColdStart, DEEP_PAGE_SIZE, Measured, ONE_CALL, Report};
+use crate::walk::Walker;
 
 /// The functions measured: those behind a route, which the bench drives
 /// with API Gateway events (resolve, invoked directly, is not measured).
@@ -103,8 +108,9 @@ impl Bench {
                 ("AWS_EC2_METADATA_DISABLED", "true"),
                 ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
                 ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
-                // The emulator serves one request at a time: no retries
-                // against its occasional slowness (see docs/design.md).
+                // The emulator can be slow under load and does not honour
+                // DynamoDB's idempotency tokens: one long attempt instead
+                // of retries (see docs/design.md).
                 ("SDK_ATTEMPT_TIMEOUT_MS", "9000"),
                 ("SDK_OPERATION_TIMEOUT_MS", "9000"),
             ]
@@ -423,6 +429,32 @@ async fn main() {
         )
         .await;
     report.scale.extend(measured);
+
+    eprintln!("[bench] writers at once: bulk imports and a same-tag race");
+    let timeouts = secrets_aws::sdk::CallTimeouts {
+        attempt: std::time::Duration::from_secs(9),
+        operation: std::time::Duration::from_secs(9),
+    };
+    let sdk = secrets_aws::sdk::load(timeouts).await;
+    let calls = secrets_aws::metrics::CallCounter::default();
+    let client = secrets_aws::sdk::dynamodb_client(&sdk, &calls);
+    let contention = Contention {
+        store: DynamoStore::new(client.clone(), &bench.table)
+            .with_audit_table(var("AUDIT_TABLE_NAME"), 0),
+        clients: 100,
+        secrets: var("BENCH_IMPORT").parse().expect("BENCH_IMPORT"),
+    };
+    report.comparisons.imports = contention.bulk_imports().await;
+    report.comparisons.race = Some(contention.same_tag_race().await);
+    eprintln!("[bench] walking every page of {scale}");
+    let walker = Walker {
+        client,
+        calls,
+        table: bench.table.clone(),
+        tenant: scale.clone(),
+        secrets: bench.scale,
+    };
+    report.comparisons.walk = Some(walker.run().await);
 
     eprintln!("[bench] values of 100 B and of 64 KiB");
     for (tenant, secrets, label) in [

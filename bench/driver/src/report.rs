@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::comparisons::Comparisons;
 use crate::targets::Target;
 
 /// List prices used for the price column (us-east-1, November 2026).
@@ -124,6 +125,8 @@ pub struct Report {
     pub values: Vec<Measured>,
     /// Bytes of each arm64 release `bootstrap`.
     pub arm64_bytes: BTreeMap<String, Option<u64>>,
+    /// Writers at once, and a walk of every page.
+    pub comparisons: Comparisons,
     pub targets: Vec<Target>,
 }
 
@@ -198,6 +201,7 @@ impl Report {
         operation_table(&mut out, &self.scale, None);
         let _ = writeln!(out, "\nValue sizes");
         operation_table(&mut out, &self.values, None);
+        self.comparisons.render(&mut out);
 
         let floor_cold = self.cold_start_ms(CLIENTS).unwrap_or(f64::NAN);
         let floor_size = self.size(CLIENTS).map_or(f64::NAN, |s| s as f64);

@@ -1,22 +1,25 @@
 //! Listing: a page of TAG items in tag order, with the tenant's total.
 //!
-//! | page                         | calls                                                    |
-//! |------------------------------|----------------------------------------------------------|
-//! | first                        | count shards ‖ rows                                      |
-//! | start remembered here        | count shards, rows, [remember the next start]            |
-//! | start remembered in the table, or at most a page before it | count shards, nearest start, rows (and the rows before them), [remember the next start] |
-//! | nothing remembered near      | count shards, nearest start, skips (bounded in time), rows, [remember] |
+//! | page                                   | calls                                                        |
+//! |----------------------------------------|--------------------------------------------------------------|
+//! | first                                  | count shards ‖ rows                                          |
+//! | start remembered in this instance      | count shards, rows, [remember the next start]               |
+//! | start remembered, or a page before it  | count shards, nearest start, rows (and those before them), [remember] |
+//! | nothing remembered near                | count shards, nearest start, skips (bounded in time), rows, remember this start [and the next] |
 //!
-//! So a walk through every page costs each tag item read about once, plus
-//! a count and a lookup per page ([`super::page_starts`]).
+//! So a walk through every page reads each tag item about once, plus a
+//! count and a lookup per page, and a deep page asked for again costs about
+//! what the first page does ([`super::page_starts`]).
 
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::Select;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use secrets_domain::error::Result;
 use secrets_domain::model::{SecretSummary, TenantId};
 use secrets_domain::page::{Page, PageRequest};
 
+use super::attributes::SK;
 use super::codec::{self, TAG_ITEM_ATTRIBUTES};
 use super::expressions::projection;
 use super::layout::{ItemKey, TAG_PREFIX};
@@ -29,20 +32,24 @@ use crate::errors::{classify, unavailable};
 /// a 503 before the function's own timeout would end it without an answer.
 const SKIP_DEADLINE: Duration = Duration::from_secs(7);
 
+/// Rows, and where they start when that was found on the way.
+type Rows = (Vec<SecretSummary>, Option<String>);
+
 impl DynamoStore {
     pub(super) async fn list_page(&self, tenant: &TenantId, request: PageRequest) -> Result<Page> {
         let (offset, size) = (request.skip(), request.size());
         if offset == 0 {
             // The first page needs no skipping: read rows and total at once.
-            let (counts, rows) =
+            let (counts, (rows, _)) =
                 tokio::try_join!(self.counts(tenant), self.rows(tenant, None, 0, size))?;
+            let next = Remember::InMemory;
             self.remember_next(
                 tenant,
                 counts.generation,
                 &request,
                 &rows,
                 counts.total,
-                true,
+                next,
             )
             .await?;
             return Ok(Page::new(request, rows, counts.total));
@@ -51,33 +58,51 @@ impl DynamoStore {
         if request.is_past_end(counts.total) {
             return Ok(Page::new(request, Vec::new(), counts.total));
         }
-        let (from, after) = match self
-            .nearest_start(tenant, counts.generation, offset)
-            .await?
-        {
-            Some(start) => (start.offset, Some(start.after)),
-            None => (0, None),
-        };
-        let behind = offset - from;
-        let rows = if behind <= u64::from(size) {
-            // Close enough: the rows before the page come in the same query.
-            self.rows(tenant, after, behind as u32, size).await?
-        } else {
-            match self.skip(tenant, after, behind).await? {
-                Some(start) => self.rows(tenant, Some(start), 0, size).await?,
-                None => Vec::new(),
-            }
-        };
+        let (rows, found_start) = self
+            .rows_at(tenant, counts.generation, offset, size)
+            .await?;
+        // Read consistently: where this page starts, for whoever asks again.
+        if let Some(tag) = found_start {
+            self.remember_start(tenant, counts.generation, offset, &tag, false)
+                .await?;
+        }
+        let next = Remember::InTable;
         self.remember_next(
             tenant,
             counts.generation,
             &request,
             &rows,
             counts.total,
-            false,
+            next,
         )
         .await?;
         Ok(Page::new(request, rows, counts.total))
+    }
+
+    /// The `size` rows from `offset`, from the nearest remembered start.
+    async fn rows_at(
+        &self,
+        tenant: &TenantId,
+        generation: u64,
+        offset: u64,
+        size: u32,
+    ) -> Result<Rows> {
+        let (from, after) = match self.nearest_start(tenant, generation, offset).await? {
+            Some(start) => (start.offset, Some(start.after)),
+            None => (0, None),
+        };
+        let behind = offset - from;
+        if behind <= u64::from(size) {
+            // Close enough: the rows before the page come in the same query.
+            return self.rows(tenant, after, behind as u32, size).await;
+        }
+        match self.skip(tenant, after, behind).await? {
+            Some(start) => {
+                let tag = tag_of(&start);
+                Ok((self.rows(tenant, Some(start), 0, size).await?.0, tag))
+            }
+            None => Ok((Vec::new(), None)),
+        }
     }
 
     /// Where the page after a full one starts, unless this is the last.
@@ -88,11 +113,12 @@ impl DynamoStore {
         request: &PageRequest,
         rows: &[SecretSummary],
         total: u64,
-        in_memory_only: bool,
+        remember: Remember,
     ) -> Result<()> {
         let next = request.skip() + u64::from(request.size());
         match rows.last() {
             Some(last) if rows.len() == request.size() as usize && next < total => {
+                let in_memory_only = remember == Remember::InMemory;
                 self.remember_start(tenant, generation, next, last.tag.as_str(), in_memory_only)
                     .await
             }
@@ -102,13 +128,12 @@ impl DynamoStore {
 
     /// Walks past `rows` tag items after `start` with `Select=COUNT`
     /// queries, which return no items: DynamoDB still reads (and bills) the
-    /// skipped items, but they are the smallest items of the tenant, each
-    /// call covers up to 1 MB of them, and the reads are eventually
-    /// consistent, at half the price. A write in the last second may thus
-    /// move the page's start by a row, as a write between two page requests
-    /// would anyway; the page's own rows and the total are read
-    /// consistently (and only those are ever remembered). Returns where the
-    /// page starts, or `None` past the end.
+    /// skipped items, but they are the smallest items of the tenant and
+    /// each call covers up to 1 MB of them. Strongly consistent, at twice
+    /// the price of an eventually consistent skip, because where it ends is
+    /// remembered for the generation ([`super::page_starts`]): a start read
+    /// a second late could be a row off for as long as the tenant does not
+    /// change. Returns where the page starts, or `None` past the end.
     async fn skip(
         &self,
         tenant: &TenantId,
@@ -125,7 +150,6 @@ impl DynamoStore {
             let output = self
                 .tag_query(tenant)
                 .select(Select::Count)
-                .consistent_read(false)
                 .limit(i32::try_from(remaining).unwrap_or(i32::MAX))
                 .set_exclusive_start_key(start.take())
                 .send()
@@ -140,17 +164,19 @@ impl DynamoStore {
         Ok(start)
     }
 
-    /// `size` rows after `start`, having passed over the first `passed`.
+    /// `size` rows after `start`, having passed over the first `passed`;
+    /// and the tag of the last row passed over, where the rows start.
     async fn rows(
         &self,
         tenant: &TenantId,
         start: Option<Item>,
         passed: u32,
         size: u32,
-    ) -> Result<Vec<SecretSummary>> {
+    ) -> Result<Rows> {
         let mut rows = Vec::with_capacity(size as usize);
         let mut start = start;
         let mut to_pass = passed as usize;
+        let mut last_passed = None;
         let (projection, placeholders) = projection(TAG_ITEM_ATTRIBUTES);
         loop {
             let wanted = to_pass + size as usize - rows.len();
@@ -169,21 +195,35 @@ impl DynamoStore {
             for item in output.items.unwrap_or_default() {
                 if to_pass > 0 {
                     to_pass -= 1;
+                    last_passed = tag_of(&item);
                 } else {
                     rows.push(codec::summary(&item, None)?);
                 }
             }
             match output.last_evaluated_key {
                 Some(key) if rows.len() < size as usize => start = Some(key),
-                _ => return Ok(rows),
+                _ => return Ok((rows, last_passed)),
             }
         }
     }
 
-    fn tag_query(
-        &self,
-        tenant: &TenantId,
-    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+    fn tag_query(&self, tenant: &TenantId) -> QueryFluentBuilder {
         self.prefix_query(ItemKey::tenant_partition(tenant), TAG_PREFIX)
+    }
+}
+
+/// Where the start of the next page is kept: the first page keeps it in
+/// memory only, so that it costs what it did before starts were remembered.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Remember {
+    InMemory,
+    InTable,
+}
+
+/// The tag of a TAG item, or of the key of one.
+fn tag_of(item: &Item) -> Option<String> {
+    match item.get(SK) {
+        Some(AttributeValue::S(sort)) => sort.strip_prefix(TAG_PREFIX).map(str::to_owned),
+        _ => None,
     }
 }
