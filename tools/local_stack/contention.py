@@ -13,17 +13,27 @@ concurrently, two calls could interleave. DynamoDB instead (developer guide,
   `TransactionConflictException`;
 - lets reads see the last committed state (read-committed).
 
-`TransactionIsolation` does the same: every call runs under one lock (atomic),
-and a transaction first claims its items, holds them for `hold_seconds`
-without the lock, then commits under the lock and lets them go. Where it
-differs from DynamoDB: the hold is one fixed time (DynamoDB's varies with
-load and item count), conditions are evaluated at the end of the hold (the
-same outcome: nothing else can change a held item meanwhile), and
-ClientRequestToken is not honoured (moto ignores it).
+`TransactionIsolation` does the same: a transaction first claims its
+items, holds them for `hold_seconds`, then lets them go and commits; every
+call runs alone, in arrival order (a first-in, first-out lock), so that
+each is atomic. Where it differs from DynamoDB:
+
+- The emulator is slow (milliseconds a call) and serves one call at a time,
+  so under load a call waits its turn. That wait is the emulator's, not
+  DynamoDB's: a transaction's hold does not include it, or one busy tenant
+  would make every other transaction conflict. A transaction takes its turn
+  before it lets its items go, and turns are first come, first served, so
+  transactions on one item still commit in the order they held it, and
+  nothing else reaches the item in between.
+- The hold is one fixed time (DynamoDB's varies with load and item count),
+  conditions are evaluated at the end of the hold (the same outcome: nothing
+  else can change a held item meanwhile), ClientRequestToken is not
+  honoured (moto ignores it), and partition throughput is not limited.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -42,11 +52,37 @@ DEFAULT_HOLD_MS = 15
 Answer = tuple[str, list[tuple[str, str]], bytes]
 
 
+class Turns:
+    """A lock taken in arrival order: a ticket, then a wait for its turn."""
+
+    def __init__(self) -> None:
+        self.changed = threading.Condition()
+        self.next_ticket = 0
+        self.serving = 0
+
+    def ticket(self) -> int:
+        with self.changed:
+            ticket = self.next_ticket
+            self.next_ticket += 1
+            return ticket
+
+    def wait(self, ticket: int) -> None:
+        with self.changed:
+            self.changed.wait_for(lambda: self.serving == ticket)
+
+    def done(self) -> None:
+        with self.changed:
+            self.serving += 1
+            self.changed.notify_all()
+
+
 class TransactionIsolation:
     def __init__(self, app: Callable, hold_seconds: float) -> None:
         self.app = app
         self.hold_seconds = hold_seconds
-        self.lock = threading.Lock()
+        self.turns = Turns()
+        # Guards `held` alone: claims are quick and never wait for a turn.
+        self.claims = threading.Lock()
         self.held: set[str] = set()
         self.key_schemas: dict[str, list[str]] = {}
 
@@ -57,36 +93,41 @@ class TransactionIsolation:
             body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
             status, headers, payload = self.write(environ, operation, body)
         else:
-            with self.lock:
-                status, headers, payload = self.call(environ)
+            status, headers, payload = self.in_turn(self.turns.ticket(), environ)
         start_response(status, headers)
         return [payload]
+
+    def in_turn(self, ticket: int, environ: dict[str, Any], body: bytes | None = None) -> Answer:
+        self.turns.wait(ticket)
+        try:
+            return self.call(environ, body)
+        finally:
+            self.turns.done()
 
     def write(self, environ: dict[str, Any], operation: str, body: bytes) -> Answer:
         request = json.loads(body or b"{}")
         if operation in SINGLE_WRITES:
-            with self.lock:
-                key = self.held_key(environ, request)
+            key = self.held_key(environ, request)
+            with self.claims:
                 if key is not None and key in self.held:
                     return conflict()
-                return self.call(environ, body)
-        with self.lock:
-            keys = [
-                self.held_key(environ, action)
-                for entry in request.get("TransactItems", [])
-                for action in entry.values()
-            ]
+                ticket = self.turns.ticket()
+            return self.in_turn(ticket, environ, body)
+        keys = [
+            self.held_key(environ, action) for entry in request.get("TransactItems", []) for action in entry.values()
+        ]
+        with self.claims:
             if any(key in self.held for key in keys if key is not None):
                 return cancelled([key is not None and key in self.held for key in keys])
             claimed = {key for key in keys if key is not None}
             self.held |= claimed
         try:
             time.sleep(self.hold_seconds)
-            with self.lock:
-                return self.call(environ, body)
+            ticket = self.turns.ticket()
         finally:
-            with self.lock:
+            with self.claims:
                 self.held -= claimed
+        return self.in_turn(ticket, environ, body)
 
     def held_key(self, environ: dict[str, Any], action: dict[str, Any]) -> str | None:
         """The identity of the item a write names (None if malformed: the
@@ -106,22 +147,19 @@ class TransactionIsolation:
     def key_attributes(self, environ: dict[str, Any], table: str) -> list[str] | None:
         if table not in self.key_schemas:
             body = json.dumps({"TableName": table}).encode()
-            status, _, payload = self.call(environ, body, TARGET_PREFIX + "DescribeTable")
+            inner = {**environ, "HTTP_X_AMZ_TARGET": TARGET_PREFIX + "DescribeTable"}
+            status, _, payload = self.in_turn(self.turns.ticket(), inner, body)
             if not status.startswith("200"):
                 return None
             schema = json.loads(payload)["Table"]["KeySchema"]
             self.key_schemas[table] = [element["AttributeName"] for element in schema]
         return self.key_schemas[table]
 
-    def call(self, environ: dict[str, Any], body: bytes | None = None, target: str | None = None) -> Answer:
-        """The wrapped app's whole answer, read while the lock is held."""
-        import io
-
+    def call(self, environ: dict[str, Any], body: bytes | None = None) -> Answer:
+        """The wrapped app's whole answer, read during this call's turn."""
         inner = dict(environ)
         if body is not None:
             inner.update({"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
-        if target is not None:
-            inner["HTTP_X_AMZ_TARGET"] = target
         captured: dict[str, Any] = {}
 
         def start(status: str, headers: list, exc_info: Any = None) -> None:

@@ -144,7 +144,9 @@ class Isolation(unittest.TestCase):
 
     def test_transactions_on_different_items_overlap(self) -> None:
         first, _ = self.holding([put("held")])
-        second = threading.Thread(target=lambda: self.send("TransactWriteItems", {"TransactItems": [put("free")]}))
+        second = threading.Thread(
+            target=lambda: self.send("TransactWriteItems", {"TransactItems": [put("free")]}), daemon=True
+        )
         second.start()
         deadline = time.monotonic() + 5
         while len(self.app.held) < 2 and first.is_alive() and time.monotonic() < deadline:
@@ -153,6 +155,49 @@ class Isolation(unittest.TestCase):
         first.join()
         second.join()
         self.assertEqual((self.value("held"), self.value("free")), ("new", "new"))
+
+    def test_waiting_for_a_busy_emulator_is_not_holding_and_keeps_the_order(self) -> None:
+        # The emulator busy with a long call: everything after waits its turn.
+        busy = self.app.turns.ticket()
+        answers: list[tuple[int, dict[str, Any]]] = []
+
+        def send(items: list[dict[str, Any]]) -> threading.Thread:
+            thread = threading.Thread(
+                target=lambda: answers.append(self.send("TransactWriteItems", {"TransactItems": items})),
+                daemon=True,
+            )
+            thread.start()
+            return thread
+
+        def queued(tickets: int) -> None:
+            deadline = time.monotonic() + 5
+            while self.app.turns.next_ticket < tickets and time.monotonic() < deadline:
+                time.sleep(0.001)
+            self.assertEqual(self.app.turns.next_ticket, tickets)
+
+        first = send([put("held")])
+        queued(busy + 2)  # held its item, then took a turn after the busy call
+        self.assertEqual(self.app.held, set(), "waiting for its turn, it holds nothing")
+        second = send(
+            [
+                {
+                    "Update": {
+                        "TableName": "t",
+                        "Key": key("held"),
+                        "UpdateExpression": "SET v = :second",
+                        "ConditionExpression": "v = :new",
+                        "ExpressionAttributeValues": {":second": {"S": "second"}, ":new": {"S": "new"}},
+                    }
+                }
+            ]
+        )
+        queued(busy + 3)
+        self.app.turns.wait(busy)
+        self.app.turns.done()
+        first.join()
+        second.join()
+        self.assertEqual([status for status, _ in answers], [200, 200], answers)
+        self.assertEqual(self.value("held"), "second", "committed in the order they held the item")
 
 
 if __name__ == "__main__":

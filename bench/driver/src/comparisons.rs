@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::contention::{Import, Race};
-use crate::targets::{Target, Verdict};
+use crate::verdict::Target;
 use crate::walk::Walk;
 
 #[derive(Debug, Default, Serialize)]
@@ -127,15 +127,7 @@ impl Comparisons {
     pub fn targets(&self) -> Vec<Target> {
         let mut targets = Vec::new();
         let mut check = |target: &str, measured: String, met: Option<bool>| {
-            targets.push(Target {
-                target: target.to_owned(),
-                measured,
-                verdict: match met {
-                    Some(true) => Verdict::Met,
-                    Some(false) => Verdict::NotMet,
-                    None => Verdict::Missing,
-                },
-            });
+            targets.push(Target::new(target, measured, met));
         };
         let find = |shards: bool, shared: bool| {
             self.imports.iter().find(|i| {

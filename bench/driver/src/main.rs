@@ -13,6 +13,7 @@ mod report;
 mod runtime_api;
 mod seed;
 mod targets;
+mod verdict;
 mod walk;
 
 use std::path::PathBuf;

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::comparisons::Comparisons;
-use crate::targets::Target;
+use crate::verdict::Target;
 
 /// List prices used for the price column (us-east-1, November 2026).
 pub mod price {

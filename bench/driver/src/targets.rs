@@ -2,35 +2,8 @@
 //! figures. A target whose figure is missing (no metric records, no
 //! page-0 capacity, an unreadable /proc) is reported as missing: never met.
 
-use serde::Serialize;
-
 use crate::report::{CLIENTS, Measured, ONE_CALL, Report, deep_page};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    Met,
-    NotMet,
-    /// A figure the target needs was not measured.
-    Missing,
-}
-
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Met => "met",
-            Self::NotMet => "NOT MET",
-            Self::Missing => "MISSING",
-        }
-    }
-}
-
-#[derive(Debug, Serialize)]
-pub struct Target {
-    pub target: String,
-    pub measured: String,
-    pub verdict: Verdict,
-}
+use crate::verdict::Target;
 
 /// Every value, or None if any is missing (or there are none).
 fn all<T>(values: impl IntoIterator<Item = Option<T>>) -> Option<Vec<T>> {
@@ -59,15 +32,7 @@ impl Report {
     pub fn judge(&mut self, functions: &[&str]) {
         let mut targets = Vec::new();
         let mut check = |target: &str, measured: String, met: Option<bool>| {
-            targets.push(Target {
-                target: target.to_owned(),
-                measured,
-                verdict: match met {
-                    Some(true) => Verdict::Met,
-                    Some(false) => Verdict::NotMet,
-                    None => Verdict::Missing,
-                },
-            })
+            targets.push(Target::new(target, measured, met));
         };
         for operation in ["retrieve by id", "retrieve by tag"] {
             let (dynamodb, kms) = calls(self.operation(&self.warm, operation));
@@ -248,6 +213,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::verdict::Verdict;
 
     fn record(dynamodb: u32, kms: u32, read: f64) -> Value {
         json!({"DynamoDBCalls": dynamodb, "KMSCalls": kms, "ReadCapacityUnits": read,

@@ -4,8 +4,8 @@
 //! |----------------------------------------|--------------------------------------------------------------|
 //! | first                                  | count shards ‖ rows                                          |
 //! | start remembered in this instance      | count shards, rows, [remember the next start]               |
-//! | start remembered, or a page before it  | count shards, nearest start, rows (and those before them), [remember] |
-//! | nothing remembered near                | count shards, nearest start, skips (bounded in time), rows, remember this start [and the next] |
+//! | start remembered, or a page before it  | count shards, nearest start, rows (and those before them), [store the next start] |
+//! | nothing remembered near                | count shards, nearest start, skips (bounded in time), rows, store this start [and the next] |
 //!
 //! So a walk through every page reads each tag item about once, plus a
 //! count and a lookup per page, and a deep page asked for again costs about
@@ -35,6 +35,9 @@ const SKIP_DEADLINE: Duration = Duration::from_secs(7);
 /// Rows, and where they start when that was found on the way.
 type Rows = (Vec<SecretSummary>, Option<String>);
 
+/// Rows, and where they start if that is worth remembering, and where.
+type FoundRows = (Vec<SecretSummary>, Option<(String, Remember)>);
+
 impl DynamoStore {
     pub(super) async fn list_page(&self, tenant: &TenantId, request: PageRequest) -> Result<Page> {
         let (offset, size) = (request.skip(), request.size());
@@ -58,12 +61,13 @@ impl DynamoStore {
         if request.is_past_end(counts.total) {
             return Ok(Page::new(request, Vec::new(), counts.total));
         }
-        let (rows, found_start) = self
+        let (rows, found) = self
             .rows_at(tenant, counts.generation, offset, size)
             .await?;
         // Read consistently: where this page starts, for whoever asks again.
-        if let Some(tag) = found_start {
-            self.remember_start(tenant, counts.generation, offset, &tag, false)
+        if let Some((tag, remember)) = found {
+            let in_memory_only = remember == Remember::InMemory;
+            self.remember_start(tenant, counts.generation, offset, &tag, in_memory_only)
                 .await?;
         }
         let next = Remember::InTable;
@@ -86,7 +90,7 @@ impl DynamoStore {
         generation: u64,
         offset: u64,
         size: u32,
-    ) -> Result<Rows> {
+    ) -> Result<FoundRows> {
         let (from, after) = match self.nearest_start(tenant, generation, offset).await? {
             Some(start) => (start.offset, Some(start.after)),
             None => (0, None),
@@ -94,11 +98,14 @@ impl DynamoStore {
         let behind = offset - from;
         if behind <= u64::from(size) {
             // Close enough: the rows before the page come in the same query.
-            return self.rows(tenant, after, behind as u32, size).await;
+            // Asked again elsewhere, it would be again: no need to store
+            // where it starts, which keeps a walk at 4 calls a page.
+            let (rows, passed) = self.rows(tenant, after, behind as u32, size).await?;
+            return Ok((rows, passed.map(|tag| (tag, Remember::InMemory))));
         }
         match self.skip(tenant, after, behind).await? {
             Some(start) => {
-                let tag = tag_of(&start);
+                let tag = tag_of(&start).map(|tag| (tag, Remember::InTable));
                 Ok((self.rows(tenant, Some(start), 0, size).await?.0, tag))
             }
             None => Ok((Vec::new(), None)),
@@ -212,8 +219,9 @@ impl DynamoStore {
     }
 }
 
-/// Where the start of the next page is kept: the first page keeps it in
-/// memory only, so that it costs what it did before starts were remembered.
+/// Where a start is kept: in memory only when storing it would not pay (the
+/// first page's successor, so that page 0 costs what it did; a start found
+/// at most a page after a stored one), otherwise in the table too.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Remember {
     InMemory,
