@@ -159,6 +159,21 @@ class Capacity(unittest.TestCase):
         self.assertEqual(seen, [f"row-{i:02}" for i in range(30)])
         self.assertEqual(counted, 30)
 
+    def test_a_prefix_query_finds_exactly_its_keys(self) -> None:
+        for sk in ("COUNT#000", "COUNT#001", "COUNT", "COUNTER", "TAG#a", "TAG#b", "A"):
+            self.put(sk, 20)
+        query = {
+            "TableName": "t",
+            "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+            "ExpressionAttributeValues": {":p": {"S": "p"}, ":s": {"S": "COUNT#"}},
+        }
+        found = [item["sk"]["S"] for item in self.call("Query", query)["Items"]]
+        self.assertEqual(found, ["COUNT#000", "COUNT#001"])
+        after = self.call("Query", {**query, "ExclusiveStartKey": {"pk": {"S": "p"}, "sk": {"S": "COUNT#000"}}})
+        self.assertEqual([item["sk"]["S"] for item in after["Items"]], ["COUNT#001"])
+        backwards = self.call("Query", {**query, "ScanIndexForward": False, "Limit": 1})
+        self.assertEqual([item["sk"]["S"] for item in backwards["Items"]], ["COUNT#001"])
+
     def test_binary_values_survive_being_queried_and_counted(self) -> None:
         value = base64.b64encode(bytes(range(256))).decode()
         self.call("PutItem", {"TableName": "t", "Item": {"pk": {"S": "p"}, "sk": {"S": "b"}, "v": {"B": value}}})
