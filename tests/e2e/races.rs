@@ -132,11 +132,36 @@ async fn a_walk_during_churn_repeats_no_row_within_a_page() {
     churn.join_all().await;
     assert!(pages > 8, "the walker did walk ({pages} pages)");
     let listed = api.get(&tenant, "?pageSize=1000").await.json();
+    let all: Vec<String> = listed["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["tag"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(
         listed["total"],
-        listed["secrets"].as_array().unwrap().len(),
+        all.len(),
         "the count equals what is stored"
     );
+    // Once it is quiet, the pages (starts remembered during the churn, by
+    // any instance) join up to exactly the whole list, twice over.
+    for round in 0..2 {
+        let mut walked = Vec::new();
+        for page in 0..all.len().div_ceil(7) {
+            let reply = api
+                .get(&tenant, &format!("?page={page}&pageSize=7"))
+                .await
+                .json();
+            walked.extend(
+                reply["secrets"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s["tag"].as_str().unwrap().to_owned()),
+            );
+        }
+        assert_eq!(walked, all, "walk {round}");
+    }
 }
 
 #[tokio::test]

@@ -28,7 +28,9 @@ each is atomic. Where it differs from DynamoDB:
 - The hold is one fixed time (DynamoDB's varies with load and item count),
   conditions are evaluated at the end of the hold (the same outcome: nothing
   else can change a held item meanwhile), ClientRequestToken is not
-  honoured (moto ignores it), and partition throughput is not limited.
+  honoured (moto ignores it), partition throughput is not limited, and
+  BatchWriteItem and TransactGetItems (which the service does not use) are
+  not checked against held items.
 """
 
 from __future__ import annotations
@@ -113,8 +115,12 @@ class TransactionIsolation:
                     return conflict()
                 ticket = self.turns.ticket()
             return self.in_turn(ticket, environ, body)
+        entries = request.get("TransactItems")
         keys = [
-            self.held_key(environ, action) for entry in request.get("TransactItems", []) for action in entry.values()
+            self.held_key(environ, action)
+            for entry in (entries if isinstance(entries, list) else [])
+            if isinstance(entry, dict)
+            for action in entry.values()
         ]
         with self.claims:
             if any(key in self.held for key in keys if key is not None):
@@ -129,17 +135,19 @@ class TransactionIsolation:
                 self.held -= claimed
         return self.in_turn(ticket, environ, body)
 
-    def held_key(self, environ: dict[str, Any], action: dict[str, Any]) -> str | None:
+    def held_key(self, environ: dict[str, Any], action: Any) -> str | None:
         """The identity of the item a write names (None if malformed: the
         emulator answers that itself)."""
+        if not isinstance(action, dict):
+            return None
         table = action.get("TableName")
         if not isinstance(table, str):
             return None
         key = action.get("Key")
         if key is None:
             attributes = self.key_attributes(environ, table)
-            item = action.get("Item") or {}
-            if attributes is None or not all(attribute in item for attribute in attributes):
+            item = action.get("Item")
+            if attributes is None or not isinstance(item, dict) or not all(a in item for a in attributes):
                 return None
             key = {attribute: item[attribute] for attribute in attributes}
         return json.dumps([table, key], sort_keys=True)

@@ -158,10 +158,13 @@ class FaithfulCapacity:
         else:
             return []
         sizes = []
-        for entry in entries:
-            ((kind, action),) = entry.items()
-            key = action.get("Key") or self.key_of(environ, action["TableName"], action["Item"])
-            sizes.append((kind, action, item_size(self.full_item(environ, action["TableName"], key))))
+        try:
+            for entry in entries:
+                ((kind, action),) = entry.items()
+                key = action.get("Key") or self.key_of(environ, action["TableName"], action["Item"])
+                sizes.append((kind, action, item_size(self.full_item(environ, action["TableName"], key))))
+        except (AttributeError, KeyError, TypeError, ValueError):
+            return []  # malformed: moto answers it with its error
         return sizes
 
     def key_of(self, environ: dict[str, Any], table: str, item: dict[str, Any]) -> dict[str, Any]:

@@ -135,6 +135,12 @@ class Isolation(unittest.TestCase):
         status, body = answers[0]
         self.assertEqual((status, body["CancellationReasons"][0]["Code"]), (400, "ConditionalCheckFailed"))
 
+    def test_a_malformed_write_names_no_item_and_is_left_to_moto(self) -> None:
+        environ: dict[str, Any] = {}
+        for action in ("not an action", {"TableName": 5}, {"TableName": "t", "Item": []}, {"TableName": "t"}):
+            self.assertIsNone(self.app.held_key(environ, action), action)
+        self.assertIsNotNone(self.app.held_key(environ, {"TableName": "t", "Key": key("held")}))
+
     def test_held_items_are_let_go_once_the_transaction_ends(self) -> None:
         first, _ = self.holding([put("held")])
         first.join()

@@ -244,7 +244,7 @@ mod tests {
             report.scale.push(m);
         }
         report.judge(&[]);
-        verdict(&report, "deep pages")
+        verdict(&report, "a deep page asked again")
     }
 
     #[test]

@@ -14,11 +14,12 @@ use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::transact_write_items::{
-    TransactWriteItemsInput, TransactWriteItemsOutput,
+    TransactWriteItemsError, TransactWriteItemsInput, TransactWriteItemsOutput,
 };
 use aws_sdk_dynamodb::types::{ConsumedCapacity, TransactWriteItem};
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::interceptors::context::Error as InterceptorError;
+use aws_smithy_runtime_api::client::orchestrator::{Metadata, OrchestratorError};
 use serde_json::json;
 
 /// The CloudWatch namespace of the service's metrics.
@@ -34,6 +35,10 @@ pub struct Usage {
     /// As DynamoDB reported them (`ReturnConsumedCapacity=TOTAL`).
     pub read_capacity_units: f64,
     pub write_capacity_units: f64,
+    /// Transactions cancelled because another in flight held one of their
+    /// items (each retried, or answered 503 once the budget is spent): a
+    /// hot item shows here first.
+    pub transaction_conflicts: u32,
 }
 
 impl Usage {
@@ -61,6 +66,7 @@ impl Usage {
                         metric("KMSCalls"),
                         metric("ReadCapacityUnits"),
                         metric("WriteCapacityUnits"),
+                        metric("TransactionConflicts"),
                     ],
                 }],
             },
@@ -70,6 +76,7 @@ impl Usage {
             "KMSCalls": self.calls_to("KMS"),
             "ReadCapacityUnits": self.read_capacity_units,
             "WriteCapacityUnits": self.write_capacity_units,
+            "TransactionConflicts": self.transaction_conflicts,
             "Calls": self.calls,
         })
         .to_string()
@@ -135,8 +142,14 @@ impl Intercept for CallCounter {
         _components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Ok(output) = context.output_or_error() else {
-            return Ok(());
+        let output = match context.output_or_error() {
+            Ok(output) => output,
+            Err(error) => {
+                if cancelled_for_conflict(error) {
+                    self.lock().transaction_conflicts += 1;
+                }
+                return Ok(());
+            }
         };
         let reads = output
             .downcast_ref::<GetItemOutput>()
@@ -164,6 +177,19 @@ impl Intercept for CallCounter {
         usage.write_capacity_units += writes.map(units).sum::<f64>();
         Ok(())
     }
+}
+
+fn cancelled_for_conflict(error: &OrchestratorError<InterceptorError>) -> bool {
+    let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = error
+        .as_operation_error()
+        .and_then(|error| error.downcast_ref::<TransactWriteItemsError>())
+    else {
+        return false;
+    };
+    cancelled
+        .cancellation_reasons()
+        .iter()
+        .any(|reason| reason.code() == Some("TransactionConflict"))
 }
 
 fn item_action(item: &TransactWriteItem) -> Option<&'static str> {
@@ -195,6 +221,7 @@ mod tests {
             iam_actions: BTreeSet::new(),
             read_capacity_units: 1.0,
             write_capacity_units: 8.0,
+            transaction_conflicts: 2,
         };
         let record: serde_json::Value =
             serde_json::from_str(&usage.to_emf("updateSecret", 200, 1_795_000_000_000)).unwrap();
@@ -220,6 +247,7 @@ mod tests {
             (json!(2), json!(1))
         );
         assert_eq!(record["WriteCapacityUnits"], 8.0);
+        assert_eq!(record["TransactionConflicts"], 2);
         assert_eq!(record["Operation"], "updateSecret");
     }
 }

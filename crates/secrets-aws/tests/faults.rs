@@ -52,13 +52,19 @@ fn canceled(codes: &[&str]) -> TransactWriteItemsError {
     TransactWriteItemsError::TransactionCanceledException(exception.build())
 }
 
-/// Records the `ClientRequestToken` of every transaction attempt sent.
+/// Records the `ClientRequestToken` of every transaction attempt sent, and
+/// the `lastWrite` token of a create's META item.
 #[derive(Debug, Clone, Default)]
-struct TokenRecorder(Arc<Mutex<Vec<String>>>);
+struct TokenRecorder(Arc<Mutex<Vec<String>>>, Arc<Mutex<Option<String>>>);
 
 impl TokenRecorder {
     fn tokens(&self) -> Vec<String> {
         self.0.lock().unwrap().clone()
+    }
+
+    /// The `lastWrite` token of the last create sent (its META item's).
+    fn last_write(&self) -> Option<String> {
+        self.1.lock().unwrap().clone()
     }
 }
 
@@ -74,10 +80,15 @@ impl Intercept for TokenRecorder {
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let body = context.request().body().bytes().unwrap_or_default();
-        if let Ok(json) = serde_json::from_slice::<serde_json::Value>(body)
-            && let Some(token) = json["ClientRequestToken"].as_str()
-        {
+        let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return Ok(());
+        };
+        if let Some(token) = json["ClientRequestToken"].as_str() {
             self.0.lock().unwrap().push(token.to_owned());
+        }
+        let items = json["TransactItems"].as_array().into_iter().flatten();
+        for written in items.filter_map(|item| item["Put"]["Item"]["lastWrite"]["S"].as_str()) {
+            *self.1.lock().unwrap() = Some(written.to_owned());
         }
         Ok(())
     }
@@ -261,10 +272,15 @@ async fn a_run_of_conflicts_within_the_budget_ends_in_success() {
 }
 
 /// The SDK gave up on a write whose answer was lost: if the secret's META
-/// item shows the write, it committed, and the create succeeded.
+/// item carries the write's own token, it committed, and the create
+/// succeeded; another write's token, or no item, after three looks: 503.
 #[tokio::test]
 async fn a_create_whose_answer_was_lost_is_checked_before_it_is_reported() {
-    for (committed, status) in [(true, None), (false, Some(503))] {
+    for (found, status, looks) in [
+        (Some(true), None, 1),
+        (Some(false), Some(503), 3),
+        (None, Some(503), 3),
+    ] {
         let lost = mock!(aws_sdk_dynamodb::Client::transact_write_items)
             .sequence()
             .http_response(|| {
@@ -272,27 +288,31 @@ async fn a_create_whose_answer_was_lost_is_checked_before_it_is_reported() {
             })
             .times(MAX_ATTEMPTS as usize)
             .build();
-        let secret = conformance::new_secret("t");
-        let meta = Item::from([
-            ("version".to_owned(), AttributeValue::N("1".into())),
-            (
-                "updatedAt".to_owned(),
-                AttributeValue::N(secret.at.millis().to_string()),
-            ),
-        ]);
+        let recorder = TokenRecorder::default();
+        let sent = recorder.clone();
         let check = mock!(aws_sdk_dynamodb::Client::get_item).then_output(move || {
+            let token = match found {
+                Some(true) => sent.last_write().expect("the create carried a token"),
+                _ => "another write's token".to_owned(),
+            };
+            let meta = Item::from([("lastWrite".to_owned(), AttributeValue::S(token))]);
             GetItemOutput::builder()
-                .set_item(committed.then(|| meta.clone()))
+                .set_item(found.map(|_| meta))
                 .build()
         });
-        let store = store(&[&lost, &check], &TokenRecorder::default());
+        let store = store(&[&lost, &check], &recorder);
         let result = store
-            .insert(&conformance::random_tenant(), secret, None)
+            .insert(
+                &conformance::random_tenant(),
+                conformance::new_secret("t"),
+                None,
+            )
             .await;
-        assert_eq!(result.err().map(|e| e.http_status()), status);
+        assert_eq!(result.err().map(|e| e.http_status()), status, "{found:?}");
         assert_eq!(
             (lost.num_calls(), check.num_calls()),
-            (MAX_ATTEMPTS as usize, 1)
+            (MAX_ATTEMPTS as usize, looks),
+            "{found:?}"
         );
     }
 }

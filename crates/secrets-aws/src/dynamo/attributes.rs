@@ -15,6 +15,9 @@ pub const VERSION: &str = "version";
 /// Milliseconds since the epoch.
 pub const CREATED_AT: &str = "createdAt";
 pub const UPDATED_AT: &str = "updatedAt";
+/// The token of the last create or update of a secret (META item): how a
+/// write whose answer was lost is found to have committed.
+pub const LAST_WRITE: &str = "lastWrite";
 
 /// A count shard's number of secrets, and its number of creates and
 /// deletes so far (the tenant's generation is the sum: see [`super::counts`]).

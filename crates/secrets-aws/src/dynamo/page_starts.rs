@@ -25,10 +25,16 @@
 //!   not the last writes its successor's start with one PutItem, unless this
 //!   instance already knows it is there.
 //!
-//! The first page writes nothing to the table: its successor's start is
-//! only kept in memory, and a second page served elsewhere reads its rows
-//! and the first page's in one query, so small tenants and the first page
-//! cost what they did before.
+//! The first page remembers nothing: it reads its rows and the count at
+//! once, in no fixed order, so a change between the two could file its end
+//! under the wrong generation. The second page then reads its rows and the
+//! first page's in one query, so small tenants and the first page cost what
+//! they did before. Every other start is found in rows read after the
+//! generation: right for it, or (a change landed in between) for a later
+//! generation, which no request reads this one for any more.
+//!
+//! Remembering is a cache: a start that cannot be stored (throttling, an
+//! outage) is logged and the page answered all the same.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -52,28 +58,41 @@ const STORED_FOR_SECS: u64 = 86_400;
 
 type Key = (TenantId, u64, u64);
 
-/// The starts this instance knows: the tag of the row before each.
+/// Where a start is kept: in memory only when storing it would not pay (a
+/// start found at most a page after a stored one: another instance finds
+/// it the same way), otherwise in the table too.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Remember {
+    InMemory,
+    InTable,
+}
+
+/// The starts this instance knows: the tag of the row before each, and
+/// whether it is known to be in the table.
 #[derive(Clone, Default)]
 pub(super) struct PageStarts(Arc<Mutex<Remembered>>);
 
 #[derive(Default)]
 struct Remembered {
-    tags: HashMap<Key, String>,
+    tags: HashMap<Key, (String, bool)>,
     order: VecDeque<Key>,
 }
 
 impl PageStarts {
     fn get(&self, key: &Key) -> Option<String> {
-        self.0.lock().ok()?.tags.get(key).cloned()
+        let remembered = self.0.lock().ok()?;
+        remembered.tags.get(key).map(|(tag, _)| tag.clone())
     }
 
-    /// Remembers a start; false if it was known already.
-    fn insert(&self, key: Key, tag: String) -> bool {
+    /// Remembers a start (`stored`: it is in the table); true if it should
+    /// be stored in the table and is not known to be.
+    fn insert(&self, key: Key, tag: String, remember: Remember, stored: bool) -> bool {
         let Ok(mut remembered) = self.0.lock() else {
-            return true;
+            return remember == Remember::InTable;
         };
-        if remembered.tags.contains_key(&key) {
-            return false;
+        if let Some((_, known_stored)) = remembered.tags.get_mut(&key) {
+            *known_stored |= stored;
+            return remember == Remember::InTable && !*known_stored;
         }
         if remembered.order.len() >= IN_MEMORY
             && let Some(oldest) = remembered.order.pop_front()
@@ -81,8 +100,16 @@ impl PageStarts {
             remembered.tags.remove(&oldest);
         }
         remembered.order.push_back(key.clone());
-        remembered.tags.insert(key, tag);
-        true
+        remembered.tags.insert(key, (tag, stored));
+        remember == Remember::InTable && !stored
+    }
+
+    fn stored(&self, key: &Key) {
+        if let Ok(mut remembered) = self.0.lock()
+            && let Some((_, stored)) = remembered.tags.get_mut(key)
+        {
+            *stored = true;
+        }
     }
 }
 
@@ -136,26 +163,32 @@ impl DynamoStore {
         else {
             return Ok(None);
         };
-        self.page_starts
-            .insert((tenant.clone(), generation, found), tag.clone());
+        self.page_starts.insert(
+            (tenant.clone(), generation, found),
+            tag.clone(),
+            Remember::InTable,
+            true,
+        );
         Ok(Some(start_after(tenant, found, tag)))
     }
 
     /// Remembers that the row at `offset` follows the row tagged `tag`, in
-    /// memory, and in the table unless `in_memory_only` or already known.
+    /// memory, and in the table if `remember` says so and it is not known
+    /// to be there. A failure to store it is logged, never answered.
     pub(super) async fn remember_start(
         &self,
         tenant: &TenantId,
         generation: u64,
         offset: u64,
         tag: &str,
-        in_memory_only: bool,
-    ) -> Result<()> {
-        let new = self
+        remember: Remember,
+    ) {
+        let key = (tenant.clone(), generation, offset);
+        if !self
             .page_starts
-            .insert((tenant.clone(), generation, offset), tag.to_owned());
-        if !new || in_memory_only {
-            return Ok(());
+            .insert(key.clone(), tag.to_owned(), remember, false)
+        {
+            return;
         }
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -164,15 +197,21 @@ impl DynamoStore {
             .text(START_TAG, tag)
             .number(EXPIRES_AT, now + STORED_FOR_SECS)
             .build();
-        self.client
+        let stored = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
-            .await
-            .map_err(|e| classify("remembering where a page starts", e))?;
-        Ok(())
+            .await;
+        match stored {
+            Ok(_) => self.page_starts.stored(&key),
+            Err(error) => {
+                let error = classify("remembering where a page starts", error);
+                tracing::warn!(%error, "a page start was not stored; the page is answered");
+            }
+        }
     }
 }
 
@@ -196,13 +235,13 @@ mod tests {
         let starts = PageStarts::default();
         let tenant = TenantId::parse("t").unwrap();
         let key = |offset: u64| (tenant.clone(), 1, offset);
-        assert!(starts.insert(key(0), "first".into()));
-        assert!(!starts.insert(key(0), "first".into()), "known already");
+        let memory = Remember::InMemory;
+        starts.insert(key(0), "first".into(), memory, false);
         for offset in 1..IN_MEMORY as u64 {
-            starts.insert(key(offset), format!("tag-{offset}"));
+            starts.insert(key(offset), format!("tag-{offset}"), memory, false);
         }
         assert_eq!(starts.get(&key(0)).as_deref(), Some("first"));
-        starts.insert(key(IN_MEMORY as u64), "newest".into());
+        starts.insert(key(IN_MEMORY as u64), "newest".into(), memory, false);
         assert_eq!(starts.get(&key(0)), None);
         assert_eq!(starts.get(&key(1)).as_deref(), Some("tag-1"));
         assert_eq!(starts.0.lock().unwrap().tags.len(), IN_MEMORY);
@@ -212,7 +251,34 @@ mod tests {
     fn a_start_belongs_to_one_generation() {
         let starts = PageStarts::default();
         let tenant = TenantId::parse("t").unwrap();
-        starts.insert((tenant.clone(), 1, 250), "b".into());
+        starts.insert(
+            (tenant.clone(), 1, 250),
+            "b".into(),
+            Remember::InMemory,
+            false,
+        );
         assert_eq!(starts.get(&(tenant, 2, 250)), None);
+    }
+
+    #[test]
+    fn a_start_is_stored_until_it_is_known_to_be() {
+        let starts = PageStarts::default();
+        let key = (TenantId::parse("t").unwrap(), 1, 250);
+        assert!(!starts.insert(key.clone(), "b".into(), Remember::InMemory, false));
+        assert!(
+            starts.insert(key.clone(), "b".into(), Remember::InTable, false),
+            "known in memory only: still to be stored"
+        );
+        assert!(
+            starts.insert(key.clone(), "b".into(), Remember::InTable, false),
+            "a store that failed is tried again"
+        );
+        starts.stored(&key);
+        assert!(!starts.insert(key.clone(), "b".into(), Remember::InTable, false));
+        let found = (TenantId::parse("t").unwrap(), 1, 500);
+        assert!(
+            !starts.insert(found, "c".into(), Remember::InTable, true),
+            "read from the table"
+        );
     }
 }

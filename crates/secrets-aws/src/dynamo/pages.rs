@@ -43,20 +43,16 @@ impl DynamoStore {
         let (offset, size) = (request.skip(), request.size());
         if offset == 0 {
             // The first page needs no skipping: read rows and total at once.
+            // In no fixed order, so its end is not remembered: a change
+            // between the two reads would file the start under the wrong
+            // generation. (Page 1 then reads its rows with page 0's.)
             let (counts, (rows, _)) =
                 tokio::try_join!(self.counts(tenant), self.rows(tenant, None, 0, size))?;
-            let next = Remember::InMemory;
-            self.remember_next(
-                tenant,
-                counts.generation,
-                &request,
-                &rows,
-                counts.total,
-                next,
-            )
-            .await?;
             return Ok(Page::new(request, rows, counts.total));
         }
+        // The generation is read before any row: a start found in rows read
+        // after it is right for it, or for a later one (a change landed in
+        // between) which no one reads at this generation any more.
         let counts = self.counts(tenant).await?;
         if request.is_past_end(counts.total) {
             return Ok(Page::new(request, Vec::new(), counts.total));
@@ -66,20 +62,11 @@ impl DynamoStore {
             .await?;
         // Read consistently: where this page starts, for whoever asks again.
         if let Some((tag, remember)) = found {
-            let in_memory_only = remember == Remember::InMemory;
-            self.remember_start(tenant, counts.generation, offset, &tag, in_memory_only)
-                .await?;
+            self.remember_start(tenant, counts.generation, offset, &tag, remember)
+                .await;
         }
-        let next = Remember::InTable;
-        self.remember_next(
-            tenant,
-            counts.generation,
-            &request,
-            &rows,
-            counts.total,
-            next,
-        )
-        .await?;
+        self.remember_next(tenant, counts.generation, &request, &rows, counts.total)
+            .await;
         Ok(Page::new(request, rows, counts.total))
     }
 
@@ -120,16 +107,20 @@ impl DynamoStore {
         request: &PageRequest,
         rows: &[SecretSummary],
         total: u64,
-        remember: Remember,
-    ) -> Result<()> {
+    ) {
         let next = request.skip() + u64::from(request.size());
-        match rows.last() {
-            Some(last) if rows.len() == request.size() as usize && next < total => {
-                let in_memory_only = remember == Remember::InMemory;
-                self.remember_start(tenant, generation, next, last.tag.as_str(), in_memory_only)
-                    .await
-            }
-            _ => Ok(()),
+        if let Some(last) = rows.last()
+            && rows.len() == request.size() as usize
+            && next < total
+        {
+            self.remember_start(
+                tenant,
+                generation,
+                next,
+                last.tag.as_str(),
+                Remember::InTable,
+            )
+            .await;
         }
     }
 
@@ -219,14 +210,7 @@ impl DynamoStore {
     }
 }
 
-/// Where a start is kept: in memory only when storing it would not pay (the
-/// first page's successor, so that page 0 costs what it did; a start found
-/// at most a page after a stored one), otherwise in the table too.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Remember {
-    InMemory,
-    InTable,
-}
+pub(super) use super::page_starts::Remember;
 
 /// The tag of a TAG item, or of the key of one.
 fn tag_of(item: &Item) -> Option<String> {

@@ -15,7 +15,8 @@
 //! limit minus what the others claimed. The sum of those claims never passes
 //! the limit, and the total never passes the claims: so the limit holds
 //! exactly when creates do not race, and is passed at most by the creates
-//! that commit in other shards between such a create's read and its commit.
+//! that commit in other shards between such a create's read and its commit
+//! (which conflict retries may put off for up to their 3 s budget).
 //! It refuses before the total reaches the limit only while some shard still
 //! holds less than its share, which with hashed tags means a tenant near its
 //! limit whose tags fall in a few shards (possible only for tags chosen for
@@ -23,8 +24,8 @@
 //! always checked with the read, and exactly.
 //!
 //! Conflicts with other transactions are retried ([`super::backoff`]); a
-//! write whose outcome is unknown is checked before it is reported failed
-//! ([`super::outcome`]).
+//! create or update whose outcome is unknown is checked, by the token it
+//! wrote, before it is reported failed ([`super::outcome`]).
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use secrets_domain::audit::AuditRecord;
@@ -33,12 +34,12 @@ use secrets_domain::model::{SecretSummary, TagOrId, TenantId};
 use secrets_domain::ports::{DeleteGuard, NewSecret, SecretChanges};
 
 use super::DynamoStore;
-use super::attributes::{COUNT, ID, NAME, TAG, UPDATED_AT, VERSION};
+use super::attributes::{COUNT, ID, LAST_WRITE, NAME, TAG, UPDATED_AT, VERSION};
 use super::codec::{self, number};
 use super::counts::counted;
 use super::expressions::{Changes, Condition};
 use super::layout::ItemKey;
-use super::outcome::Evidence;
+use super::outcome::{Evidence, write_token};
 use super::transaction::{Role, Transaction};
 
 /// The smallest share of the limit worth a read-free check (module docs).
@@ -86,12 +87,12 @@ impl DynamoStore {
         shard: &ItemKey,
         shard_limit: u64,
     ) -> Result<()> {
-        let write = self.create_transaction(tenant, secret, audit, shard, shard_limit)?;
+        let token = write_token()?;
+        let write = self.create_transaction(tenant, secret, audit, shard, shard_limit, &token)?;
         let tag = &secret.summary.tag;
         let evidence = Evidence::Written {
             key: ItemKey::meta(tenant, &secret.summary.id),
-            version: secret.summary.version,
-            updated_at_ms: secret.at.millis(),
+            token,
         };
         self.commit(
             write,
@@ -119,8 +120,10 @@ impl DynamoStore {
         audit: Option<&AuditRecord>,
         shard: &ItemKey,
         shard_limit: u64,
+        token: &str,
     ) -> Result<Transaction> {
-        let [tag_item, meta_item, value_item] = codec::secret_items(tenant, secret);
+        let [tag_item, mut meta_item, value_item] = codec::secret_items(tenant, secret);
+        meta_item.insert(LAST_WRITE.to_owned(), AttributeValue::S(token.to_owned()));
         let mut write = Transaction::default();
         // First, so that its failure is the one reported when a concurrent
         // create with the same key also took the tag.
@@ -160,9 +163,11 @@ impl DynamoStore {
     ) -> Result<SecretSummary> {
         let next = number(current.version + 1);
         let mut tag_changes = Changes::default().set(VERSION, next.clone());
+        let token = write_token()?;
         let mut meta_changes = Changes::default()
             .set(UPDATED_AT, number(changes.at.millis()))
-            .set(VERSION, next);
+            .set(VERSION, next)
+            .set(LAST_WRITE, AttributeValue::S(token.clone()));
         if let Some(name) = &changes.name {
             let name = AttributeValue::S(name.as_str().to_owned());
             tag_changes = tag_changes.set(NAME, name.clone());
@@ -199,8 +204,7 @@ impl DynamoStore {
         };
         let evidence = Evidence::Written {
             key: ItemKey::meta(tenant, &current.id),
-            version: updated.version,
-            updated_at_ms: changes.at.millis(),
+            token,
         };
         match self.commit(write, refused_as_changed, evidence).await {
             Err(Error::PreconditionFailed) => Err(self.why_refused(tenant, current).await),
@@ -217,8 +221,7 @@ impl DynamoStore {
         audit: Option<&AuditRecord>,
     ) -> Result<()> {
         let write = self.delete_transaction(tenant, current, guard, audit)?;
-        let evidence = Evidence::Deleted(ItemKey::meta(tenant, &current.id));
-        match self.commit(write, refused_as_changed, evidence).await {
+        match self.commit(write, refused_as_changed, Evidence::None).await {
             Err(Error::PreconditionFailed) if guard == DeleteGuard::SameVersion => {
                 Err(self.why_refused(tenant, current).await)
             }
@@ -344,7 +347,7 @@ mod tests {
         let audit = record(tenant, Operation::Create, &secret);
         let shard = store.count_shard(tenant, &secret.summary.tag);
         let write = store
-            .create_transaction(tenant, &secret, Some(&audit), &shard, 10)
+            .create_transaction(tenant, &secret, Some(&audit), &shard, 10, "token")
             .unwrap();
         write.keys().into_iter().collect()
     }
