@@ -88,14 +88,15 @@ async fn a_walk_starts_each_page_where_the_last_one_ended() {
     assert_eq!(page(&walker, &tenant, 1).await, rows(10..20));
     assert_eq!(
         instances.calls(),
-        calls(&[("DynamoDB.Query", 2), ("DynamoDB.PutItem", 1)]),
-        "page 1 starts where page 0 ended (remembered here) and stores where page 2 starts"
+        calls(&[("DynamoDB.Query", 3), ("DynamoDB.PutItem", 1)]),
+        "page 1: count, lookup, its rows with page 0's (page 0 remembers \
+         nothing), and where page 2 starts stored"
     );
     assert_eq!(page(&walker, &tenant, 2).await, rows(20..30));
     assert_eq!(
         instances.calls(),
         calls(&[("DynamoDB.Query", 2)]),
-        "the last page: nothing to remember"
+        "the last page starts where page 1 ended (remembered here)"
     );
 
     let elsewhere = instances.start();
