@@ -115,12 +115,7 @@ async fn a_walk_during_churn_repeats_no_row_within_a_page() {
         for page in 0..8 {
             let reply = api.get(&tenant, &format!("?page={page}&pageSize=7")).await;
             assert_eq!(reply.status, 200, "{}", reply.body);
-            let rows: Vec<String> = reply.json()["secrets"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| s["tag"].as_str().unwrap().to_owned())
-                .collect();
+            let rows = tags_of(&reply.json());
             let unique: BTreeSet<&String> = rows.iter().collect();
             assert!(rows.len() <= 7 && unique.len() == rows.len(), "{rows:?}");
             let mut sorted = rows.clone();
@@ -132,12 +127,7 @@ async fn a_walk_during_churn_repeats_no_row_within_a_page() {
     churn.join_all().await;
     assert!(pages > 8, "the walker did walk ({pages} pages)");
     let listed = api.get(&tenant, "?pageSize=1000").await.json();
-    let all: Vec<String> = listed["secrets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["tag"].as_str().unwrap().to_owned())
-        .collect();
+    let all = tags_of(&listed);
     assert_eq!(
         listed["total"],
         all.len(),
@@ -146,21 +136,7 @@ async fn a_walk_during_churn_repeats_no_row_within_a_page() {
     // Once it is quiet, the pages (starts remembered during the churn, by
     // any instance) join up to exactly the whole list, twice over.
     for round in 0..2 {
-        let mut walked = Vec::new();
-        for page in 0..all.len().div_ceil(7) {
-            let reply = api
-                .get(&tenant, &format!("?page={page}&pageSize=7"))
-                .await
-                .json();
-            walked.extend(
-                reply["secrets"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|s| s["tag"].as_str().unwrap().to_owned()),
-            );
-        }
-        assert_eq!(walked, all, "walk {round}");
+        assert_eq!(walk(&api, &tenant, all.len(), 7).await, all, "walk {round}");
     }
 }
 
@@ -206,6 +182,26 @@ async fn an_update_racing_a_delete_never_brings_the_secret_back() {
         }
         assert_eq!(api.total(&tenant).await, 0, "round {round}");
     }
+}
+
+/// The tags of a list answer, in its order.
+fn tags_of(listed: &serde_json::Value) -> Vec<String> {
+    listed["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["tag"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Every page of a tenant holding `count` secrets, joined.
+async fn walk(api: &Api, tenant: &Tenant, count: usize, page_size: usize) -> Vec<String> {
+    let mut walked = Vec::new();
+    for page in 0..count.div_ceil(page_size) {
+        let path = format!("?page={page}&pageSize={page_size}");
+        walked.extend(tags_of(&api.get(tenant, &path).await.json()));
+    }
+    walked
 }
 
 /// A small deterministic generator: races need variety, not cryptography.
@@ -267,12 +263,7 @@ async fn random_creates_deletes_and_updates_leave_the_count_exact() {
     );
 
     let listed = api.get(&tenant, "?pageSize=1000").await.json();
-    let tags: Vec<String> = listed["secrets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["tag"].as_str().unwrap().to_owned())
-        .collect();
+    let tags = tags_of(&listed);
     let unique: BTreeSet<&String> = tags.iter().collect();
     assert_eq!(unique.len(), tags.len(), "no secret listed twice: {tags:?}");
     assert_eq!(
@@ -281,20 +272,7 @@ async fn random_creates_deletes_and_updates_leave_the_count_exact() {
         "the count equals what is stored"
     );
     for page_size in [1, 5] {
-        let mut walked = Vec::new();
-        for page in 0..tags.len().div_ceil(page_size) {
-            let reply = api
-                .get(&tenant, &format!("?page={page}&pageSize={page_size}"))
-                .await
-                .json();
-            walked.extend(
-                reply["secrets"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|s| s["tag"].as_str().unwrap().to_owned()),
-            );
-        }
+        let walked = walk(&api, &tenant, tags.len(), page_size).await;
         assert_eq!(walked, tags, "page size {page_size}");
     }
     for tag in (0..TAGS).map(|i| format!("churn-{i}")) {

@@ -161,7 +161,8 @@ class Observer(unittest.TestCase):
             ],
         )
         # The stand-in's records against the shim's log: only the crash,
-        # and the operations these few requests never reached, differ.
+        # the operations these few requests never reached, and the costs
+        # and conflicts of requests never made, differ.
         problems, records, requests = emf.check(Functions.records, self.log.read_text().splitlines())
         self.assertEqual((records, requests), (5, 6))
         self.assertEqual(
@@ -170,6 +171,7 @@ class Observer(unittest.TestCase):
                 "updateSecret 5xx: 0 EMF record(s), 1 request(s) reached the function",
                 "a served get is one consistent read",
                 "a create is one data key and a four-item transaction",
+                "no transaction met a conflict: the emulator did not isolate transactions",
             ],
         )
 

@@ -31,7 +31,7 @@ use secrets_domain::model::{Tag, TenantId};
 
 use super::attributes::{CHANGES, COUNT, SK};
 use super::codec::ItemBuilder;
-use super::expressions::{Changes, projection};
+use super::expressions::Changes;
 use super::layout::{COUNT_PREFIX, ItemKey, shard_of};
 use super::{DynamoStore, Item};
 use crate::errors::classify;
@@ -103,18 +103,13 @@ impl DynamoStore {
 
     /// All of a tenant's count shards: one strongly consistent Query.
     pub(super) async fn counts(&self, tenant: &TenantId) -> Result<TenantCounts> {
-        let (projection, placeholders) = projection(&[SK, COUNT, CHANGES]);
         let mut items = Vec::new();
         let mut start = None;
         loop {
-            let mut query = self
-                .prefix_query(ItemKey::tenant_partition(tenant), COUNT_PREFIX)
-                .projection_expression(&projection)
-                .set_exclusive_start_key(start.take());
-            for (placeholder, attribute) in &placeholders.names {
-                query = query.expression_attribute_names(placeholder, attribute);
-            }
-            let output = query
+            let partition = ItemKey::tenant_partition(tenant);
+            let output = self
+                .projected_query(partition, COUNT_PREFIX, &[SK, COUNT, CHANGES])
+                .set_exclusive_start_key(start.take())
                 .send()
                 .await
                 .map_err(|e| classify("reading the tenant's count", e))?;

@@ -21,7 +21,6 @@ use secrets_domain::page::{Page, PageRequest};
 
 use super::attributes::SK;
 use super::codec::{self, TAG_ITEM_ATTRIBUTES};
-use super::expressions::projection;
 use super::layout::{ItemKey, TAG_PREFIX};
 use super::{DynamoStore, Item};
 use crate::errors::{classify, unavailable};
@@ -175,18 +174,13 @@ impl DynamoStore {
         let mut start = start;
         let mut to_pass = passed as usize;
         let mut last_passed = None;
-        let (projection, placeholders) = projection(TAG_ITEM_ATTRIBUTES);
         loop {
             let wanted = to_pass + size as usize - rows.len();
-            let mut query = self
-                .tag_query(tenant)
-                .projection_expression(&projection)
+            let partition = ItemKey::tenant_partition(tenant);
+            let output = self
+                .projected_query(partition, TAG_PREFIX, TAG_ITEM_ATTRIBUTES)
                 .limit(i32::try_from(wanted).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start.take());
-            for (placeholder, attribute) in &placeholders.names {
-                query = query.expression_attribute_names(placeholder, attribute);
-            }
-            let output = query
+                .set_exclusive_start_key(start.take())
                 .send()
                 .await
                 .map_err(|e| classify("reading a page", e))?;

@@ -81,4 +81,23 @@ impl DynamoStore {
             .consistent_read(true)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
     }
+
+    /// `prefix_query`, returning only `attributes`.
+    pub(super) fn projected_query(
+        &self,
+        partition: String,
+        prefix: &str,
+        attributes: &[&str],
+    ) -> QueryFluentBuilder {
+        let (projection, placeholders) = projection(attributes);
+        let query = self
+            .prefix_query(partition, prefix)
+            .projection_expression(projection);
+        placeholders
+            .names
+            .into_iter()
+            .fold(query, |query, (placeholder, attribute)| {
+                query.expression_attribute_names(placeholder, attribute)
+            })
+    }
 }
