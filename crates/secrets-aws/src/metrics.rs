@@ -67,6 +67,7 @@ impl Usage {
                         metric("ReadCapacityUnits"),
                         metric("WriteCapacityUnits"),
                         metric("TransactionConflicts"),
+                        metric("Unauthenticated"),
                     ],
                 }],
             },
@@ -77,6 +78,9 @@ impl Usage {
             "ReadCapacityUnits": self.read_capacity_units,
             "WriteCapacityUnits": self.write_capacity_units,
             "TransactionConflicts": self.transaction_conflicts,
+            // Refused before authentication: never in the audit table, so
+            // counted here (a flood of them is someone probing).
+            "Unauthenticated": u32::from(status == 401),
             "Calls": self.calls,
         })
         .to_string()
@@ -248,6 +252,10 @@ mod tests {
         );
         assert_eq!(record["WriteCapacityUnits"], 8.0);
         assert_eq!(record["TransactionConflicts"], 2);
+        assert_eq!(record["Unauthenticated"], 0);
+        let refused: serde_json::Value =
+            serde_json::from_str(&usage.to_emf("createSecret", 401, 1_795_000_000_000)).unwrap();
+        assert_eq!(refused["Unauthenticated"], 1);
         assert_eq!(record["Operation"], "updateSecret");
     }
 }

@@ -73,10 +73,14 @@ impl<S: SecretStore, K> Exchange<'_, S, K> {
         }
     }
 
+    /// Refusals before authentication (401: no valid token) are not
+    /// recorded: anyone on the internet could fill the audit table with
+    /// them. They are logged and counted (the `Unauthenticated` metric).
     async fn close(self, outcome: std::result::Result<u16, &Error>) {
         let clock = self.app.secrets.clock();
         if let Err(error) = outcome
             && self.app.function.is_audited()
+            && !matches!(error, Error::Unauthenticated { .. })
         {
             let refusal = self.trail.refused(error, clock.now());
             refusals::record(refusal, self.app.secrets.store()).await;

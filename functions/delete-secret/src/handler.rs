@@ -138,12 +138,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn every_request_leaves_exactly_one_audit_record() {
+    async fn every_authenticated_request_leaves_exactly_one_audit_record() {
         let app = app();
         let secret = seed(&app, "acme", "db", "v").await;
         let seeded = audit_trail(&app).len();
         let acme = token("acme", &[PERMISSION]);
         for request in [
+            TestRequest::for_secret("DELETE", "db"),
             TestRequest::for_secret("DELETE", "db").bearer(&token("globex", &[PERMISSION])),
             TestRequest::for_secret("DELETE", "db").bearer(&token("acme", &[])),
             TestRequest::for_secret("DELETE", secret.id.as_str()).bearer(&acme),

@@ -3,7 +3,8 @@
 //! A record, once written, is never overwritten.
 //!
 //! A tenant's records are spread over [`AUDIT_PARTITIONS`] partitions
-//! (unauthenticated attempts over as many of their own), chosen by the hash
+//! (records without a tenant, a resolve invocation naming none, over as
+//! many of their own), chosen by the hash
 //! of the request id, so that a busy tenant's resolves and writes are not
 //! capped by one partition's write throughput (about 1,000 writes a second)
 //! nor piled at the end of one partition's key range:
