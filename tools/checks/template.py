@@ -247,6 +247,9 @@ def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[s
             yield f"{name}: holds {action}, which its code does not use"
         for action in sorted(needed - granted):
             yield f"{name}: lacks {action}, which its code needs"
+    resolver = resources.get(RESOLVER, {}).get("Properties", {})
+    if RESOLVER in resources and "ReservedConcurrentExecutions" not in resolver:
+        yield f"{RESOLVER}: needs reserved concurrency, or one consumer can spend the account's KMS quota"
     for name, permission in resources_of(cfn, "AWS::Lambda::Permission"):
         if ref_target(permission.get("Properties", {}).get("FunctionName")) == RESOLVER:
             yield f"{name}: {RESOLVER} must not be reachable but by an IAM-authorized invoke"

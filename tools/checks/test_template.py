@@ -69,6 +69,12 @@ class PlantedFaults(unittest.TestCase):
         for plant in (unconditioned, updating):
             self.assert_caught(plant, "ListSecretsRole: the list function may only write page starts")
 
+    def test_resolve_without_reserved_concurrency(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            del sam["Resources"]["ResolveSecretFunction"]["Properties"]["ReservedConcurrentExecutions"]
+
+        self.assert_caught(plant, "ResolveSecretFunction: needs reserved concurrency")
+
     def test_point_in_time_recovery_off(self) -> None:
         def plant(sam: dict[str, Any]) -> None:
             sam["Resources"]["SecretsTable"]["Properties"]["PointInTimeRecoverySpecification"][
