@@ -13,7 +13,7 @@ from typing import Any
 from werkzeug.test import Client
 
 from tools.local_stack import contention, emulator
-from tools.local_stack.test_emulator import AUTH
+from tools.local_stack.test_emulator import AUTH, TABLE
 
 HOLD_MS = 400
 
@@ -32,18 +32,7 @@ class Isolation(unittest.TestCase):
 
         dynamodb_backends.reset()
         self.app = emulator.application(transaction_hold_ms=HOLD_MS)
-        self.send(
-            "CreateTable",
-            {
-                "TableName": "t",
-                "BillingMode": "PAY_PER_REQUEST",
-                "AttributeDefinitions": [
-                    {"AttributeName": "pk", "AttributeType": "S"},
-                    {"AttributeName": "sk", "AttributeType": "S"},
-                ],
-                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            },
-        )
+        self.send("CreateTable", TABLE)
         for sk in ("held", "free"):
             self.send("PutItem", {"TableName": "t", "Item": {**key(sk), "v": {"S": "old"}}})
 

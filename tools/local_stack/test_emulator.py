@@ -14,6 +14,16 @@ from werkzeug.test import Client
 
 from tools.local_stack import emulator
 
+# The table both emulator suites use: string keys pk and sk.
+TABLE: dict[str, Any] = {
+    "TableName": "t",
+    "BillingMode": "PAY_PER_REQUEST",
+    "AttributeDefinitions": [
+        {"AttributeName": "pk", "AttributeType": "S"},
+        {"AttributeName": "sk", "AttributeType": "S"},
+    ],
+    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+}
 AUTH = "AWS4-HMAC-SHA256 Credential=test/20261126/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0"
 
 
@@ -23,18 +33,7 @@ class Capacity(unittest.TestCase):
 
         dynamodb_backends.reset()
         self.client = Client(emulator.application())
-        self.call(
-            "CreateTable",
-            {
-                "TableName": "t",
-                "BillingMode": "PAY_PER_REQUEST",
-                "AttributeDefinitions": [
-                    {"AttributeName": "pk", "AttributeType": "S"},
-                    {"AttributeName": "sk", "AttributeType": "S"},
-                ],
-                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            },
-        )
+        self.call("CreateTable", TABLE)
 
     def call(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
         response = self.client.post(

@@ -132,6 +132,17 @@ fn tenant_at_its_limit() -> aws_smithy_mocks::Rule {
     })
 }
 
+/// A create of tag `t` in a fresh tenant.
+async fn create(store: &DynamoStore) -> secrets_domain::error::Result<()> {
+    store
+        .insert(
+            &conformance::random_tenant(),
+            conformance::new_secret("t"),
+            None,
+        )
+        .await
+}
+
 fn by_tag(tag: &str) -> TagOrId {
     TagOrId::Tag(Tag::parse(tag).unwrap())
 }
@@ -220,14 +231,7 @@ async fn conflicts_are_retried_until_the_budget_is_spent_then_503() {
     };
     let store = store(&[&conflicted], &recorder).with_conflict_backoff(backoff);
     let started = std::time::Instant::now();
-    let error = store
-        .insert(
-            &conformance::random_tenant(),
-            conformance::new_secret("t"),
-            None,
-        )
-        .await
-        .unwrap_err();
+    let error = create(&store).await.unwrap_err();
     assert_eq!(
         (error.http_status(), error.retry_after_secs()),
         (503, Some(1))
@@ -259,14 +263,7 @@ async fn a_run_of_conflicts_within_the_budget_ends_in_success() {
         .build();
     let store = store(&[&conflicted], &TokenRecorder::default());
     let started = tokio::time::Instant::now();
-    store
-        .insert(
-            &conformance::random_tenant(),
-            conformance::new_secret("t"),
-            None,
-        )
-        .await
-        .unwrap();
+    create(&store).await.unwrap();
     assert_eq!(conflicted.num_calls(), 9);
     assert!(started.elapsed() < ConflictBackoff::default().budget);
 }
@@ -301,13 +298,7 @@ async fn a_create_whose_answer_was_lost_is_checked_before_it_is_reported() {
                 .build()
         });
         let store = store(&[&lost, &check], &recorder);
-        let result = store
-            .insert(
-                &conformance::random_tenant(),
-                conformance::new_secret("t"),
-                None,
-            )
-            .await;
+        let result = create(&store).await;
         assert_eq!(result.err().map(|e| e.http_status()), status, "{found:?}");
         assert_eq!(
             (lost.num_calls(), check.num_calls()),
@@ -325,14 +316,7 @@ async fn a_refused_create_is_not_checked() {
     let check =
         mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| GetItemOutput::builder().build());
     let store = store(&[&refused, &check], &TokenRecorder::default());
-    let error = store
-        .insert(
-            &conformance::random_tenant(),
-            conformance::new_secret("t"),
-            None,
-        )
-        .await
-        .unwrap_err();
+    let error = create(&store).await.unwrap_err();
     assert_eq!((error.http_status(), check.num_calls()), (409, 0));
 }
 
@@ -344,14 +328,7 @@ async fn a_single_conflict_is_retried_and_succeeds() {
         .output(|| TransactWriteItemsOutput::builder().build())
         .build();
     let store = store(&[&once], &TokenRecorder::default());
-    store
-        .insert(
-            &conformance::random_tenant(),
-            conformance::new_secret("t"),
-            None,
-        )
-        .await
-        .unwrap();
+    create(&store).await.unwrap();
     assert_eq!(once.num_calls(), 2);
 }
 
@@ -369,14 +346,7 @@ async fn a_retried_attempt_carries_the_same_client_request_token() {
         .build();
     let recorder = TokenRecorder::default();
     let store = store(&[&lost], &recorder);
-    store
-        .insert(
-            &conformance::random_tenant(),
-            conformance::new_secret("t"),
-            None,
-        )
-        .await
-        .unwrap();
+    create(&store).await.unwrap();
     let tokens = recorder.tokens();
     assert_eq!(tokens.len(), 2, "{tokens:?}");
     assert_eq!(tokens[0], tokens[1]);
@@ -407,14 +377,7 @@ async fn failed_conditions_are_told_apart_by_item() {
             .then_error(move || canceled(codes));
         let counts = tenant_at_its_limit();
         let store = store(&[&rule, &counts], &TokenRecorder::default());
-        let error = store
-            .insert(
-                &conformance::random_tenant(),
-                conformance::new_secret("t"),
-                None,
-            )
-            .await
-            .unwrap_err();
+        let error = create(&store).await.unwrap_err();
         assert_eq!(error.http_status(), status, "{codes:?}: {error}");
         assert!(error.to_string().contains(message), "{codes:?}: {error}");
     }
