@@ -549,7 +549,7 @@ async fn an_idempotent_create_is_remembered_by_a_keyed_fingerprint_for_a_day() {
         std::collections::HashMap::from([
             (
                 "pk".to_owned(),
-                AttributeValue::S(format!("IDEMPOTENCY#{acme}#{}", key.digest())),
+                AttributeValue::S(format!("IDEMPOTENCY#{acme}#{}", key.digest("tester"))),
             ),
             ("sk".to_owned(), AttributeValue::S("IDEMPOTENCY".into())),
         ])

@@ -177,8 +177,9 @@ DELIBERATE: tuple[Deliberate, ...] = (
     Deliberate(
         "validation limits",
         "values the upstream schemas allow but the service refuses with a 400 naming the field: tags outside "
-        "[A-Za-z0-9_-]{1,100}, blank or control-character names, empty or over-64-KiB secrets, paging out of "
-        "range, strings that are not valid Unicode",
+        "[A-Za-z0-9_-]{1,100}, names that are blank or hide characters (outer white space, controls, "
+        "invisible formatting), empty or over-64-KiB secrets, paging out of range, strings that are not valid "
+        "Unicode",
         code="ST202",
         statuses={400: VALIDATED},
         details=validation_message,

@@ -28,17 +28,28 @@ TAG = {
     "never shaped like an id ('se' followed by 16 lowercase hex digits). Immutable.",
     "example": "my-secret",
 }
-# Not blank, no control characters (Unicode category Cc); the middle class is
-# every character that is neither a control character nor white space.
+# What crates/secrets-domain/src/text.rs refuses in a name, within the Basic
+# Multilingual Plane (a pattern cannot name astral characters portably; the
+# service also refuses the few astral format characters). Controls (Cc, line
+# and paragraph separators) and invisible formatting characters anywhere;
+# white space also at either end.
+_HIDDEN = (
+    "\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029"
+    "\\u00ad\\u034f\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890\\u0891\\u08e2\\u115f\\u1160"
+    "\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\u3164\\ufeff\\uffa0"
+    "\\ufff9-\\ufffb"
+)
+_WHITE_SPACE = "\\u0009-\\u000d\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000"
+_MIDDLE = f"[^{_HIDDEN}]"
+_END = f"[^{_HIDDEN}{_WHITE_SPACE}]"
 NAME = {
     "type": "string",
     "minLength": 1,
     "maxLength": 255,
-    "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*"
-    "[^\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
-    "[^\\u0000-\\u001f\\u007f-\\u009f]*$",
-    "description": "Human-readable name for the secret: 1 to 255 characters, not only white space, "
-    "no control characters",
+    "pattern": f"^{_END}({_MIDDLE}*{_END})?$",
+    "description": "Human-readable name for the secret: 1 to 255 characters, kept exactly as sent; "
+    "no white space at either end, no control characters and no invisible formatting characters "
+    "(bidirectional overrides, zero-width characters, Unicode category Cf)",
     "example": "My Secret",
 }
 SECRET = {

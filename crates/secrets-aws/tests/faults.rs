@@ -406,7 +406,7 @@ async fn failed_conditions_are_told_apart_by_role_with_every_item() {
         let mut secret = conformance::new_secret("t");
         let key = IdempotencyKey::parse(b"k").unwrap();
         secret.idempotency = Some(IdempotencyRecord::new(
-            key.digest(),
+            key.digest("tester"),
             vec![1; 32],
             secret.summary.clone(),
             secret.at,

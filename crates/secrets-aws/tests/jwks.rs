@@ -5,7 +5,7 @@ use std::time::Duration;
 use jsonwebtoken::Algorithm;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use secrets_aws::jwks::{HttpJwks, MAX_JWKS_BYTES};
-use secrets_domain::auth::{Authenticator, Caller, JwksCache, KeySource};
+use secrets_domain::auth::{Authenticator, Caller, JwksCache, JwksTiming, KeySource};
 use secrets_domain::error::{AuthFailure, Result};
 use secrets_domain::ports::FetchJwks;
 use secrets_testkit::JwksServer;
@@ -50,11 +50,7 @@ async fn fetches_a_jwks_over_http() {
     let set = HttpJwks::new(&server.url).unwrap().fetch().await.unwrap();
     assert_eq!(set.keys.len(), 1);
     // The fetched key is one the verifier's cache can use.
-    let cache = JwksCache::new(
-        HttpJwks::connect(&server.url).unwrap(),
-        Duration::from_secs(60),
-        Duration::from_secs(600),
-    );
+    let cache = JwksCache::new(HttpJwks::connect(&server.url).unwrap(), timing(60));
     assert!(cache.key("a", Algorithm::RS256).await.is_some());
 }
 
@@ -82,6 +78,14 @@ async fn an_unreachable_endpoint_is_an_error_not_a_hang() {
     assert!(HttpJwks::new(&url).unwrap().fetch().await.is_err());
 }
 
+fn timing(min_refresh_secs: u64) -> JwksTiming {
+    JwksTiming {
+        min_refresh_interval: Duration::from_secs(min_refresh_secs),
+        max_age: Duration::from_secs(600),
+        hard_max_age: Duration::from_secs(3600),
+    }
+}
+
 fn jwks_document(keys: Vec<Jwk>) -> String {
     serde_json::to_string(&JwkSet { keys }).unwrap()
 }
@@ -89,8 +93,10 @@ fn jwks_document(keys: Vec<Jwk>) -> String {
 fn http_jwks_auth(url: &str, min_refresh_interval: Duration) -> Authenticator {
     let source = KeySource::Jwks {
         url: url.to_owned(),
-        min_refresh_interval,
-        max_age: Duration::from_secs(600),
+        timing: JwksTiming {
+            min_refresh_interval,
+            ..timing(60)
+        },
     };
     Authenticator::new(settings(source, &[Algorithm::RS256]), HttpJwks::connect).unwrap()
 }

@@ -7,9 +7,14 @@
 //! [`IDEMPOTENCY_WINDOW_SECS`], replays that answer if its fingerprint is the
 //! same and is refused (422) if not. The fingerprint is a keyed MAC (KMS
 //! `GenerateMac`, an HMAC key no one can export) of a digest of the tenant,
-//! the key, the tag, the name and the value: a stored fingerprint cannot be
-//! used to test guesses at the value without calling KMS, as a plain hash
-//! could be.
+//! the subject, the key, the tag, the name and the value: a stored
+//! fingerprint cannot be used to test guesses at the value without calling
+//! KMS, as a plain hash could be.
+//!
+//! Keys belong to one caller: a record is found by the tenant and the digest
+//! of the subject with the key. Another user of the tenant who learns a
+//! colleague's key finds no record under it, so cannot use the 200-or-422
+//! answer to test guesses at the colleague's value.
 
 use aws_lc_rs::digest::{Context, SHA256};
 
@@ -26,7 +31,11 @@ pub const IDEMPOTENCY_WINDOW_SECS: u64 = 24 * 60 * 60;
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
 /// Names the fingerprint's layout, so that a future one cannot collide.
-const FINGERPRINT_SCHEME: &str = "cortex-secrets/idempotent-create/v1";
+/// v2 added the subject; a v1 record (keyed without one) is never found
+/// by a v2 digest, so a retry across the upgrade is a new create.
+const FINGERPRINT_SCHEME: &str = "cortex-secrets/idempotent-create/v2";
+/// Names the stored key's layout, for the same reason.
+const KEY_SCHEME: &str = "cortex-secrets/idempotency-key/v2";
 
 /// A client's key for one intended create: 1 to 255 printable ASCII
 /// characters (a UUID, say), compared exactly.
@@ -45,9 +54,10 @@ impl IdempotencyKey {
         Ok(Self(String::from_utf8_lossy(raw).into_owned()))
     }
 
-    /// The key as stored: SHA-256, hex. Fixed length, whatever the client sent.
-    pub fn digest(&self) -> String {
-        hex(sha256(&[self.0.as_bytes()]).as_ref())
+    /// The key as stored, for `subject`: SHA-256 of both, hex. Fixed
+    /// length, whatever the client sent, and another subject's key apart.
+    pub fn digest(&self, subject: &str) -> String {
+        hex(sha256(&[KEY_SCHEME.as_bytes(), subject.as_bytes(), self.0.as_bytes()]).as_ref())
     }
 
     pub fn as_str(&self) -> &str {
@@ -109,11 +119,17 @@ impl IdempotencyRecord {
 /// The digest a create request's fingerprint is the MAC of: every part that
 /// makes two creates the same request, length-prefixed so that no two
 /// different requests encode alike. The value enters only as its own digest.
-pub fn request_digest(tenant: &TenantId, key: &IdempotencyKey, request: &CreateSecret) -> [u8; 32] {
+pub fn request_digest(
+    tenant: &TenantId,
+    subject: &str,
+    key: &IdempotencyKey,
+    request: &CreateSecret,
+) -> [u8; 32] {
     let value = sha256(&[request.secret.as_bytes()]);
     let digest = sha256(&[
         FINGERPRINT_SCHEME.as_bytes(),
         tenant.as_str().as_bytes(),
+        subject.as_bytes(),
         key.as_str().as_bytes(),
         request.tag.as_str().as_bytes(),
         request.name.as_str().as_bytes(),
@@ -179,44 +195,50 @@ mod tests {
     }
 
     #[test]
-    fn the_stored_key_is_a_fixed_length_digest() {
+    fn the_stored_key_is_a_fixed_length_digest_of_key_and_subject() {
         let key = IdempotencyKey::parse(b"my-key").unwrap();
-        assert_eq!(key.digest().len(), 64);
-        assert!(!key.digest().contains("my-key"));
+        assert_eq!(key.digest("alice").len(), 64);
+        assert!(!key.digest("alice").contains("my-key"));
         assert_ne!(
-            key.digest(),
-            IdempotencyKey::parse(b"my-kez").unwrap().digest()
+            key.digest("alice"),
+            IdempotencyKey::parse(b"my-kez").unwrap().digest("alice")
+        );
+        assert_ne!(key.digest("alice"), key.digest("bob"));
+        // Length-prefixed: the boundary between subject and key counts.
+        assert_ne!(
+            IdempotencyKey::parse(b"b").unwrap().digest("a"),
+            IdempotencyKey::parse(b"ab").unwrap().digest("")
         );
     }
 
     #[test]
     fn every_part_of_a_request_changes_its_digest() {
-        let tenant = TenantId::parse("acme").unwrap();
-        let key = IdempotencyKey::parse(b"k").unwrap();
-        let base = request_digest(&tenant, &key, &create("t", "n", "v"));
-        assert_eq!(base, request_digest(&tenant, &key, &create("t", "n", "v")));
-        let others = [
-            request_digest(
-                &TenantId::parse("acmf").unwrap(),
-                &key,
-                &create("t", "n", "v"),
-            ),
+        let digest = |tenant: &str, subject: &str, key: &[u8], request: CreateSecret| {
+            let tenant = TenantId::parse(tenant).unwrap();
             request_digest(
                 &tenant,
-                &IdempotencyKey::parse(b"l").unwrap(),
-                &create("t", "n", "v"),
-            ),
-            request_digest(&tenant, &key, &create("u", "n", "v")),
-            request_digest(&tenant, &key, &create("t", "o", "v")),
-            request_digest(&tenant, &key, &create("t", "n", "w")),
+                subject,
+                &IdempotencyKey::parse(key).unwrap(),
+                &request,
+            )
+        };
+        let base = digest("acme", "alice", b"k", create("t", "n", "v"));
+        assert_eq!(base, digest("acme", "alice", b"k", create("t", "n", "v")));
+        let others = [
+            digest("acmf", "alice", b"k", create("t", "n", "v")),
+            digest("acme", "bob", b"k", create("t", "n", "v")),
+            digest("acme", "alice", b"l", create("t", "n", "v")),
+            digest("acme", "alice", b"k", create("u", "n", "v")),
+            digest("acme", "alice", b"k", create("t", "o", "v")),
+            digest("acme", "alice", b"k", create("t", "n", "w")),
         ];
         for other in others {
             assert_ne!(base, other);
         }
         // Length prefixes: moving a character between fields is a change.
         assert_ne!(
-            request_digest(&tenant, &key, &create("t", "nx", "v")),
-            request_digest(&tenant, &key, &create("tn", "x", "v"))
+            digest("acme", "alice", b"k", create("t", "nx", "v")),
+            digest("acme", "alice", b"k", create("tn", "x", "v"))
         );
     }
 }

@@ -30,5 +30,6 @@ pub mod page;
 pub mod ports;
 pub mod precondition;
 pub mod service;
+pub mod text;
 
 pub use error::{Error, Result};

@@ -7,6 +7,7 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::text;
 
 pub const MAX_TAG_LEN: usize = 100;
 pub const MAX_NAME_CHARS: usize = 255;
@@ -22,12 +23,12 @@ pub struct TenantId(String);
 
 impl TenantId {
     /// Accepts what an identity provider plausibly issues; rejects what could
-    /// corrupt a log line or a storage key (control characters, huge values).
+    /// corrupt a log line or a storage key (control characters, huge values)
+    /// or pass for another tenant on screen (see [`crate::text`]). Never
+    /// normalised: two tenants the issuer tells apart stay apart.
     pub fn parse(raw: &str) -> Option<Self> {
         let chars = raw.chars().count();
-        let acceptable = (1..=MAX_TENANT_CHARS).contains(&chars)
-            && !raw.trim().is_empty()
-            && !raw.chars().any(char::is_control);
+        let acceptable = (1..=MAX_TENANT_CHARS).contains(&chars) && text::hidden(raw).is_none();
         acceptable.then(|| Self(raw.to_owned()))
     }
 
@@ -121,8 +122,9 @@ impl fmt::Display for Tag {
     }
 }
 
-/// A human-readable name: 1 to 255 characters, not only whitespace, and no
-/// control characters (names end up in consoles and logs of API clients).
+/// A human-readable name: 1 to 255 characters, nothing hidden (no outer
+/// white space, control or invisible formatting characters: names end up in
+/// consoles and logs of API clients, see [`crate::text`]), kept as sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct SecretName(String);
@@ -138,10 +140,8 @@ impl SecretName {
         if raw.trim().is_empty() {
             return Err(Error::bad_request("name must not be blank"));
         }
-        if raw.chars().any(char::is_control) {
-            return Err(Error::bad_request(
-                "name must not contain control characters",
-            ));
+        if let Some(hidden) = text::hidden(&raw) {
+            return Err(Error::bad_request(format!("name {}", hidden.describe())));
         }
         Ok(Self(raw))
     }
@@ -294,7 +294,7 @@ mod tests {
     }
 
     #[test]
-    fn names_are_1_to_255_characters_not_blank_and_without_controls() {
+    fn names_are_1_to_255_characters_not_blank_and_hiding_nothing() {
         assert!(SecretName::parse("My Secret".into()).is_ok());
         assert!(SecretName::parse("\u{e9}".repeat(255)).is_ok());
         for bad in [
@@ -302,6 +302,10 @@ mod tests {
             "   ".into(),
             "\u{e9}".repeat(256),
             "line\nbreak".into(),
+            " padded".into(),
+            "padded ".into(),
+            "evil\u{202e}gpj.exe".into(),
+            "zero\u{200b}width".into(),
         ] {
             let error = SecretName::parse(bad).unwrap_err();
             assert!(error.to_string().starts_with("name "), "{error}");
@@ -336,6 +340,11 @@ mod tests {
         assert!(TenantId::parse("").is_none());
         assert!(TenantId::parse(" ").is_none());
         assert!(TenantId::parse("a\u{0}b").is_none());
+        assert!(TenantId::parse(" acme").is_none());
+        assert!(TenantId::parse("acme ").is_none());
+        assert!(TenantId::parse("ac\u{200b}me").is_none());
+        assert!(TenantId::parse("acme\u{202e}").is_none());
+        assert!(TenantId::parse("caf\u{e9}").is_some());
         assert!(TenantId::parse(&"t".repeat(129)).is_none());
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, get_current_timestamp};
-use secrets_domain::auth::{Authenticator, Caller, KeySource, MAX_TOKEN_BYTES};
+use secrets_domain::auth::{Authenticator, Caller, JwksTiming, KeySource, MAX_TOKEN_BYTES};
 use secrets_domain::error::{AuthFailure, Result};
 use secrets_domain::ports::{FetchFuture, FetchJwks};
 use secrets_testkit::auth::{bearer, refusal as failure, rsa_jwk as jwk, settings};
@@ -65,7 +65,7 @@ async fn a_valid_token_yields_the_tenant_and_subject() {
         .await
         .unwrap();
     assert_eq!(caller.tenant.as_str(), "acme");
-    assert_eq!(caller.subject.as_deref(), Some("user-1"));
+    assert_eq!(caller.subject, "user-1");
 }
 
 #[tokio::test]
@@ -124,6 +124,26 @@ async fn tokens_with_bad_claims_are_401() {
         (without(claims(), "exp"), AuthFailure::Invalid),
         (without(claims(), "iss"), AuthFailure::Invalid),
         (without(claims(), "aud"), AuthFailure::Invalid),
+        // The audit trail names every caller.
+        (without(claims(), "sub"), AuthFailure::Invalid),
+        (with(claims(), "sub", json!("")), AuthFailure::Invalid),
+        (with(claims(), "sub", json!(7)), AuthFailure::Invalid),
+        (
+            with(claims(), "sub", json!("x".repeat(256))),
+            AuthFailure::Invalid,
+        ),
+        (
+            with(claims(), "sub", json!("user\u{202e}1")),
+            AuthFailure::Invalid,
+        ),
+        (
+            with(claims(), "tenant", json!(" acme")),
+            AuthFailure::Invalid,
+        ),
+        (
+            with(claims(), "tenant", json!("ac\u{200b}me")),
+            AuthFailure::Invalid,
+        ),
         (
             with(claims(), "iss", json!("https://evil.test")),
             AuthFailure::Invalid,
@@ -143,6 +163,43 @@ async fn tokens_with_bad_claims_are_401() {
     for (claims, reason) in cases {
         let result = outcome(&auth, Some(&bearer(&hs_token(&claims)))).await;
         assert_eq!(failure(result), (401, Some(reason)), "{claims}");
+    }
+}
+
+fn typed(types: &[&str]) -> Authenticator {
+    let mut settings = settings(
+        KeySource::SharedSecret(Zeroizing::new(SHARED_SECRET.to_vec())),
+        &[Algorithm::HS256],
+    );
+    settings.types = Some(types.iter().map(|t| (*t).to_owned()).collect());
+    Authenticator::new(settings, no_jwks).unwrap()
+}
+
+fn token_typed(typ: Option<&str>) -> String {
+    let mut header = Header::new(Algorithm::HS256);
+    header.typ = typ.map(str::to_owned);
+    Minter::for_test_apps().sign_under(header, &claims())
+}
+
+#[tokio::test]
+async fn with_a_type_allow_list_only_tokens_of_those_types_pass() {
+    let auth = typed(&["at+jwt"]);
+    for typ in ["at+jwt", "AT+JWT", "application/at+jwt"] {
+        let token = token_typed(Some(typ));
+        assert!(outcome(&auth, Some(&bearer(&token))).await.is_ok(), "{typ}");
+    }
+    for typ in [None, Some("JWT"), Some("id+jwt"), Some("application/jwt")] {
+        let token = token_typed(typ);
+        assert_eq!(
+            failure(outcome(&auth, Some(&bearer(&token))).await),
+            (401, Some(AuthFailure::Invalid)),
+            "{typ:?}"
+        );
+    }
+    // Without the list, any type passes, as before.
+    for typ in [None, Some("JWT"), Some("id+jwt")] {
+        let token = token_typed(typ);
+        assert!(outcome(&hs256(), Some(&bearer(&token))).await.is_ok());
     }
 }
 
@@ -272,8 +329,11 @@ fn settings_that_cannot_work_fail_at_start_up() {
 fn jwks_source() -> KeySource {
     KeySource::Jwks {
         url: "https://issuer.test/.well-known/jwks.json".into(),
-        min_refresh_interval: Duration::from_secs(60),
-        max_age: Duration::from_secs(600),
+        timing: JwksTiming {
+            min_refresh_interval: Duration::from_secs(60),
+            max_age: Duration::from_secs(600),
+            hard_max_age: Duration::from_secs(7200),
+        },
     }
 }
 
@@ -391,6 +451,26 @@ async fn cached_keys_keep_working_while_the_jwks_endpoint_is_down() {
         failure(outcome(&auth, Some(&bearer(&unknown))).await).0,
         401
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn cached_keys_stop_verifying_after_the_hard_maximum_age() {
+    let (fake, auth) = serving_key_a();
+    let token = || rsa_token(RSA_A_PRIVATE, Some("a"), &claims());
+    assert!(outcome(&auth, Some(&bearer(&token()))).await.is_ok());
+    fake.go_down();
+    tokio::time::advance(Duration::from_secs(7100)).await;
+    assert!(outcome(&auth, Some(&bearer(&token()))).await.is_ok());
+    tokio::time::advance(Duration::from_secs(200)).await;
+    assert_eq!(
+        failure(outcome(&auth, Some(&bearer(&token()))).await),
+        (401, Some(AuthFailure::Invalid)),
+        "a key not confirmed for longer than the hard maximum age is not trusted"
+    );
+    // The issuer back: the next refresh restores trust.
+    fake.serve(vec![jwk(RSA_A_PRIVATE, "a")]);
+    tokio::time::advance(Duration::from_secs(61)).await;
+    assert!(outcome(&auth, Some(&bearer(&token()))).await.is_ok());
 }
 
 #[tokio::test(start_paused = true)]

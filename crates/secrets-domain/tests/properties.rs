@@ -29,11 +29,20 @@ fn is_documented_tag(raw: &str) -> bool {
         && !SecretId::has_id_shape(raw)
 }
 
-/// The name rule as the README states it.
+/// Not Unicode format characters (`Cf`), yet rendered as nothing: the
+/// README names them with the rest.
+const RENDERED_AS_NOTHING: [char; 5] = ['\u{34f}', '\u{115f}', '\u{1160}', '\u{3164}', '\u{ffa0}'];
+
+/// The name rule as the README states it, for strings without format
+/// characters (the properties below give those their own).
 fn is_documented_name(raw: &str) -> bool {
     (1..=MAX_NAME_CHARS).contains(&raw.chars().count())
         && !raw.trim().is_empty()
-        && !raw.chars().any(char::is_control)
+        && raw.trim() == raw
+        && !raw
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+        && !raw.chars().any(|c| RENDERED_AS_NOTHING.contains(&c))
 }
 
 proptest! {
@@ -50,6 +59,13 @@ proptest! {
     #[test]
     fn any_string_is_a_name_exactly_when_the_rule_says(raw in "\\PC{0,260}|\\s{0,3}|[\\x00-\\x1f\\x7f-\\x9f a]{0,5}") {
         prop_assert_eq!(SecretName::parse(raw.clone()).is_ok(), is_documented_name(&raw));
+    }
+
+    /// Unicode's own `Cf` table (the regex engine's), against ours.
+    #[test]
+    fn a_format_character_anywhere_refuses_a_name_and_a_tenant(raw in "[a-z]{0,4}\\p{Cf}[a-z]{0,4}") {
+        prop_assert!(SecretName::parse(raw.clone()).is_err());
+        prop_assert!(TenantId::parse(&raw).is_none());
     }
 
     #[test]

@@ -10,7 +10,8 @@ use secrets_lambda::{App, Function};
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use crate::tokens::{AUDIENCE, ISSUER, PERMISSION, SHARED_SECRET};
+use crate::auth::settings;
+use crate::tokens::SHARED_SECRET;
 use crate::{LocalDataKeys, MemoryStore, actor};
 
 pub type TestApp = App<MemoryStore, LocalDataKeys>;
@@ -19,13 +20,11 @@ pub type TestApp = App<MemoryStore, LocalDataKeys>;
 pub fn app(function: Function) -> TestApp {
     let auth = function.authenticates().then(|| {
         let settings = AuthSettings {
-            issuer: ISSUER.into(),
-            audience: AUDIENCE.into(),
             algorithms: None,
-            keys: KeySource::SharedSecret(Zeroizing::new(SHARED_SECRET.to_vec())),
-            permission: PERMISSION.into(),
-            tenant_claim: "tenant".into(),
-            leeway_secs: 5,
+            ..settings(
+                KeySource::SharedSecret(Zeroizing::new(SHARED_SECRET.to_vec())),
+                &[],
+            )
         };
         Authenticator::new(settings, |_| Err("no JWKS in tests".into()))
             .expect("valid test settings")

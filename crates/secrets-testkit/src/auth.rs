@@ -18,6 +18,7 @@ pub fn settings(keys: KeySource, algorithms: &[Algorithm]) -> AuthSettings {
         permission: PERMISSION.into(),
         tenant_claim: "tenant".into(),
         leeway_secs: 5,
+        types: None,
     }
 }
 

@@ -8,7 +8,7 @@
 //! | `TENANT#<t>`            | `COUNT#<nn>`| count, changes (one of the count shards)     | list (total), create near the limit |
 //! | `SECRET#<t>#<id>`       | `META`      | tag, name, version, createdAt, updatedAt, lastWrite | get by id |
 //! | `SECRET#<t>#<id>`       | `VALUE`     | ciphertext, nonce, wrappedKey, wrappingKeyId, cipher, updatedAt | trusted readers |
-//! | `IDEMPOTENCY#<t>#<sha256 of key>` | `IDEMPOTENCY` | fingerprint, id, name, tag, version, expiresAt (TTL) | create with Idempotency-Key |
+//! | `IDEMPOTENCY#<t>#<sha256 of subject and key>` | `IDEMPOTENCY` | fingerprint, id, name, tag, version, expiresAt (TTL) | create with Idempotency-Key |
 //! | `PAGES#<t>#<generation>`| `ROW#<offset>` | startTag, expiresAt (TTL)                 | list (deep pages) |
 //!
 //! Values live apart from metadata so that no read of the public API pays

@@ -1,5 +1,6 @@
 //! Verification keys from the issuer's JWKS: fetched on first need, cached,
-//! refreshed at most once per interval, and kept when the endpoint is down.
+//! refreshed at most once per interval, kept while the endpoint is down, and
+//! dropped once no refresh has succeeded for the hard maximum age.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -43,26 +44,34 @@ struct CacheState {
     last_attempt: Option<Instant>,
 }
 
+/// When the cache fetches, and how long what it fetched is believed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JwksTiming {
+    /// At most one fetch per this interval, however many unknown `kid`s.
+    pub min_refresh_interval: Duration,
+    /// Cached keys are refreshed (when possible) after this age.
+    pub max_age: Duration,
+    /// Cached keys are no longer trusted after this age, even when no
+    /// refresh can succeed: a key the issuer has withdrawn (leaked, say)
+    /// stops verifying within this time, whatever blocks the endpoint. The
+    /// price: an issuer unreachable for longer makes every token a 401.
+    pub hard_max_age: Duration,
+}
+
 pub struct JwksCache {
     fetcher: Box<dyn FetchJwks>,
     state: RwLock<CacheState>,
     refreshing: tokio::sync::Mutex<()>,
-    min_refresh_interval: Duration,
-    max_age: Duration,
+    timing: JwksTiming,
 }
 
 impl JwksCache {
-    pub fn new(
-        fetcher: Box<dyn FetchJwks>,
-        min_refresh_interval: Duration,
-        max_age: Duration,
-    ) -> Self {
+    pub fn new(fetcher: Box<dyn FetchJwks>, timing: JwksTiming) -> Self {
         Self {
             fetcher,
             state: RwLock::new(CacheState::default()),
             refreshing: tokio::sync::Mutex::new(()),
-            min_refresh_interval,
-            max_age,
+            timing,
         }
     }
 
@@ -85,10 +94,11 @@ impl JwksCache {
             .state
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let stale = state
-            .fetched_at
-            .is_none_or(|at| at.elapsed() >= self.max_age);
-        (state.keys.get(kid).cloned(), stale)
+        let age = state.fetched_at.map(|at| at.elapsed());
+        let stale = age.is_none_or(|age| age >= self.timing.max_age);
+        let trusted = age.is_some_and(|age| age < self.timing.hard_max_age);
+        let key = trusted.then(|| state.keys.get(kid).cloned()).flatten();
+        (key, stale)
     }
 
     async fn refresh(&self) {
@@ -102,7 +112,7 @@ impl JwksCache {
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             if state
                 .last_attempt
-                .is_some_and(|at| at.elapsed() < self.min_refresh_interval)
+                .is_some_and(|at| at.elapsed() < self.timing.min_refresh_interval)
             {
                 return;
             }

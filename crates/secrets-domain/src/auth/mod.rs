@@ -1,19 +1,19 @@
 //! Bearer JWT authentication: signature with an explicitly allowed algorithm
-//! and a key of the matching type, required `exp`/`iss`/`aud`, `nbf` when
-//! present, then the tenant and permission claims.
+//! and a key of the matching type, the `typ` header when an allow-list is
+//! set, required `exp`/`iss`/`aud`/`sub`, `nbf` when present, then the
+//! tenant and permission claims.
 
 mod jwks_cache;
 mod pem;
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-pub use jwks_cache::{JwksCache, parse_jwks};
+pub use jwks_cache::{JwksCache, JwksTiming, parse_jwks};
 
 use crate::error::{AuthFailure, Error, Result};
 use crate::model::TenantId;
@@ -29,13 +29,7 @@ pub enum KeySource {
     /// One RSA (RS256) or EC P-256 (ES256) public key in PEM.
     PublicKeyPem(String),
     /// The issuer's JWKS, fetched when first needed and cached.
-    Jwks {
-        url: String,
-        /// At most one fetch per this interval, however many unknown `kid`s.
-        min_refresh_interval: Duration,
-        /// Cached keys are refreshed (when possible) after this age.
-        max_age: Duration,
-    },
+    Jwks { url: String, timing: JwksTiming },
 }
 
 pub struct AuthSettings {
@@ -48,13 +42,21 @@ pub struct AuthSettings {
     pub permission: String,
     pub tenant_claim: String,
     pub leeway_secs: u64,
+    /// Allowed `typ` header values (RFC 8725 §3.11), such as `at+jwt` for
+    /// RFC 9068 access tokens; `None` accepts any `typ` or none.
+    pub types: Option<Vec<String>>,
 }
+
+/// The longest `sub` accepted: identity providers issue far shorter ones
+/// (UUIDs, `provider|id`), and the subject is written to every audit record.
+pub const MAX_SUBJECT_CHARS: usize = 255;
 
 /// Who is calling, once the token has been verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub tenant: TenantId,
-    pub subject: Option<String>,
+    /// The token's `sub`: every token names one, for the audit trail.
+    pub subject: String,
 }
 
 /// The caller a verified token names, before its permission is checked.
@@ -91,6 +93,8 @@ pub struct Authenticator {
     leeway_secs: u64,
     permission: String,
     tenant_claim: String,
+    /// Normalised media types ([`media_type`]); `None` when unchecked.
+    types: Option<Vec<String>>,
 }
 
 impl Authenticator {
@@ -116,11 +120,7 @@ impl Authenticator {
                 let (key, algorithm) = pem::public_key(&pem)?;
                 Keys::Static { key, algorithm }
             }
-            KeySource::Jwks {
-                url,
-                min_refresh_interval,
-                max_age,
-            } => Keys::Jwks(JwksCache::new(jwks(&url)?, min_refresh_interval, max_age)),
+            KeySource::Jwks { url, timing } => Keys::Jwks(JwksCache::new(jwks(&url)?, timing)),
         };
         let allowed = match &keys {
             Keys::Static { algorithm, .. } => vec![*algorithm],
@@ -145,7 +145,14 @@ impl Authenticator {
                 return Err(format!("the JWT {name} must not be empty"));
             }
         }
+        let types = settings
+            .types
+            .map(|types| types.iter().map(|t| media_type(t)).collect::<Vec<_>>());
+        if types.as_ref().is_some_and(Vec::is_empty) {
+            return Err("the JWT type allow-list, when set, must name at least one type".into());
+        }
         Ok(Self {
+            types,
             keys,
             allowed: algorithms,
             issuer: settings.issuer,
@@ -173,7 +180,13 @@ impl Authenticator {
             .and_then(Value::as_str)
             .and_then(TenantId::parse)
             .ok_or(Error::unauthenticated(AuthFailure::Invalid))?;
-        let subject = claims.get("sub").and_then(Value::as_str).map(str::to_owned);
+        let subject = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .filter(|sub| (1..=MAX_SUBJECT_CHARS).contains(&sub.chars().count()))
+            .filter(|sub| crate::text::hidden(sub).is_none())
+            .ok_or(Error::unauthenticated(AuthFailure::Invalid))?
+            .to_owned();
         let missing_permission =
             (!grants(&claims, &self.permission)).then(|| self.permission.clone());
         Ok(Identified {
@@ -191,6 +204,14 @@ impl Authenticator {
         if !self.allowed.contains(&header.alg) {
             return Err(invalid());
         }
+        // Explicit typing: a token minted for another purpose (an ID token,
+        // a logout token) is refused even when its claims would pass.
+        if let Some(types) = &self.types {
+            let typ = header.typ.as_deref().map(media_type);
+            if !typ.is_some_and(|typ| types.contains(&typ)) {
+                return Err(invalid());
+            }
+        }
         let key = match &self.keys {
             Keys::Static { key, algorithm } if *algorithm == header.alg => key.clone(),
             Keys::Static { .. } => return Err(invalid()),
@@ -202,7 +223,8 @@ impl Authenticator {
         let mut validation = Validation::new(header.alg);
         validation.leeway = self.leeway_secs;
         validation.validate_nbf = true;
-        validation.required_spec_claims = HashSet::from(["exp", "iss", "aud"].map(str::to_owned));
+        validation.required_spec_claims =
+            HashSet::from(["exp", "iss", "aud", "sub"].map(str::to_owned));
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
@@ -218,6 +240,18 @@ impl Authenticator {
                     _ => AuthFailure::Invalid,
                 })
             })
+    }
+}
+
+/// `typ` as a media type: case-insensitive, `application/` implied when
+/// no `/` is given (RFC 7515 §4.1.9), so `at+jwt` and
+/// `application/AT+JWT` are the same type.
+fn media_type(typ: &str) -> String {
+    let typ = typ.trim().to_ascii_lowercase();
+    if typ.contains('/') {
+        typ
+    } else {
+        format!("application/{typ}")
     }
 }
 

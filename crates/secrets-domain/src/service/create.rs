@@ -35,11 +35,14 @@ impl<S: SecretStore, K: DataKeys + RequestMacs> Secrets<S, K> {
         let tenant = &actor.tenant;
         let claim = match key {
             Some(key) => {
+                // Every token names a subject (auth); only resolve's actors
+                // may lack one, and resolve never creates.
+                let subject = actor.subject.as_deref().unwrap_or_default();
                 let fingerprint = self
                     .keys
-                    .mac(&request_digest(tenant, key, &request))
+                    .mac(&request_digest(tenant, subject, key, &request))
                     .await?;
-                let key_digest = key.digest();
+                let key_digest = key.digest(subject);
                 if let Some(earlier) = self.live_record(actor, &key_digest).await? {
                     return self.replay(actor, &earlier, &fingerprint).await;
                 }

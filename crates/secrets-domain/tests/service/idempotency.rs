@@ -172,7 +172,7 @@ async fn a_retry_at_the_edge_of_expiry_is_never_refused() {
     let first = keyed_create(&service, &acme, "db", "k").await;
     let expires_at = service
         .store()
-        .idempotency_record(&acme, &key("k").digest())
+        .idempotency_record(&acme, &key("k").digest("tester"))
         .await
         .unwrap()
         .expect("the record")
@@ -185,4 +185,32 @@ async fn a_retry_at_the_edge_of_expiry_is_never_refused() {
         .await
         .expect("the first answer, not a 422");
     assert_eq!((retry.secret, retry.replayed), (first.secret, true));
+}
+
+#[tokio::test]
+async fn a_colleague_with_the_same_key_learns_nothing_of_the_value() {
+    let service = service();
+    let acme = tenant("acme");
+    let first = keyed_create(&service, &acme, "db", "shared-key").await;
+    let colleague = Actor {
+        subject: Some("colleague".into()),
+        ..acting(&acme, Operation::Create)
+    };
+    // The right guess and a wrong one get the same answer: the tag is
+    // taken. With the keys shared across subjects, the right guess would
+    // replay (200) and the wrong one be a 422.
+    for guess in ["v", "wrong"] {
+        let error = service
+            .create_with_key(
+                &colleague,
+                create_request("db", guess),
+                Some(&key("shared-key")),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(error.http_status(), 409, "{guess}");
+    }
+    // The creator's own retry still replays.
+    let again = keyed_create(&service, &acme, "db", "shared-key").await;
+    assert_eq!((again.secret, again.replayed), (first.secret, true));
 }

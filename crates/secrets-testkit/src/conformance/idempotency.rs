@@ -10,7 +10,9 @@ use super::{insert, new_secret, now, tag, total};
 
 /// `secret` as a create with the key `key` would insert it, at its own time.
 fn keyed(mut secret: NewSecret, key: &str) -> NewSecret {
-    let digest = IdempotencyKey::parse(key.as_bytes()).expect("key").digest();
+    let digest = IdempotencyKey::parse(key.as_bytes())
+        .expect("key")
+        .digest("tester");
     let fingerprint = digest.as_bytes()[..32].to_vec();
     secret.idempotency = Some(IdempotencyRecord::new(
         digest,
@@ -54,7 +56,9 @@ pub async fn idempotency_records_are_kept_with_their_secret<S: SecretStore>(
         first.idempotency.clone(),
         "read back as written"
     );
-    let unknown = IdempotencyKey::parse(b"never-used").unwrap().digest();
+    let unknown = IdempotencyKey::parse(b"never-used")
+        .unwrap()
+        .digest("tester");
     assert_eq!(
         store.idempotency_record(tenant, &unknown).await.unwrap(),
         None

@@ -1,26 +1,19 @@
 //! Function configuration from environment variables, read and checked once
-//! at start-up. Every problem is reported at once, by variable name.
+//! at start-up. Every problem is reported at once, by variable name. The
+//! token settings are in [`auth`].
 
-use std::str::FromStr;
+mod auth;
+
 use std::time::Duration;
-
-use jsonwebtoken::Algorithm;
-use zeroize::Zeroizing;
 
 use secrets_aws::dynamo::{DEFAULT_COUNT_SHARDS, MAX_COUNT_SHARDS};
 use secrets_aws::sdk::CallTimeouts;
-use secrets_domain::auth::{AuthSettings, KeySource};
+use secrets_domain::auth::AuthSettings;
 use secrets_domain::ports::DEFAULT_MAX_SECRETS_PER_TENANT;
 
 use crate::function::{Function, KmsUse};
 
-pub const DEFAULT_PERMISSION: &str = "CREATE_SECRETS";
-pub const DEFAULT_TENANT_CLAIM: &str = "tenant";
-pub const DEFAULT_LEEWAY_SECS: u64 = 5;
-/// Clock skew beyond this is a clock to fix, not a leeway to grant.
-pub const MAX_LEEWAY_SECS: u64 = 30;
-pub const DEFAULT_JWKS_MIN_REFRESH_SECS: u64 = 60;
-pub const DEFAULT_JWKS_MAX_AGE_SECS: u64 = 3600;
+pub use auth::*;
 
 /// Where the audit trail goes, for the functions that keep it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,7 +113,7 @@ impl Config {
                 .push("SDK_ATTEMPT_TIMEOUT_MS must not exceed SDK_OPERATION_TIMEOUT_MS".to_owned());
         }
         let auth = if function.authenticates() {
-            auth_settings(&mut env)
+            auth::settings(&mut env, function)
         } else {
             None
         };
@@ -144,25 +137,25 @@ impl Config {
 }
 
 /// The environment being read, and every problem found in it so far.
-struct Variables<L> {
+pub(crate) struct Variables<L> {
     lookup: L,
-    problems: Vec<String>,
+    pub(crate) problems: Vec<String>,
 }
 
 impl<L: Fn(&str) -> Option<String>> Variables<L> {
     /// Blank counts as unset.
-    fn get(&self, name: &str) -> Option<String> {
+    pub(crate) fn get(&self, name: &str) -> Option<String> {
         (self.lookup)(name).filter(|value| !value.trim().is_empty())
     }
 
-    fn required(&mut self, name: &str) -> String {
+    pub(crate) fn required(&mut self, name: &str) -> String {
         self.get(name).unwrap_or_else(|| {
             self.problems.push(format!("{name} is required"));
             String::new()
         })
     }
 
-    fn number(
+    pub(crate) fn number(
         &mut self,
         name: &str,
         default: u64,
@@ -186,86 +179,6 @@ impl<L: Fn(&str) -> Option<String>> Variables<L> {
     }
 }
 
-/// The token settings; `None` (with the problems noted) when unusable.
-fn auth_settings<L: Fn(&str) -> Option<String>>(env: &mut Variables<L>) -> Option<AuthSettings> {
-    let issuer = env.required("JWT_ISSUER");
-    let audience = env.required("JWT_AUDIENCE");
-    let leeway_secs = env.number(
-        "JWT_LEEWAY_SECONDS",
-        DEFAULT_LEEWAY_SECS,
-        0..=MAX_LEEWAY_SECS,
-        "seconds",
-    );
-    let min_refresh = env.number(
-        "JWT_JWKS_MIN_REFRESH_SECONDS",
-        DEFAULT_JWKS_MIN_REFRESH_SECS,
-        0..=86_400,
-        "seconds",
-    );
-    let max_age = env.number(
-        "JWT_JWKS_MAX_AGE_SECONDS",
-        DEFAULT_JWKS_MAX_AGE_SECS,
-        0..=7 * 86_400,
-        "seconds",
-    );
-    let key_sources: Vec<KeySource> = [
-        env.get("JWT_HS256_SECRET")
-            .map(|secret| KeySource::SharedSecret(Zeroizing::new(secret.into_bytes()))),
-        env.get("JWT_PUBLIC_KEY_PEM").map(KeySource::PublicKeyPem),
-        env.get("JWT_JWKS_URL").map(|url| KeySource::Jwks {
-            url,
-            min_refresh_interval: Duration::from_secs(min_refresh),
-            max_age: Duration::from_secs(max_age),
-        }),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let key_source = match <[KeySource; 1]>::try_from(key_sources) {
-        Ok([KeySource::Jwks { url, .. }])
-            if !(url.starts_with("https://") || url.starts_with("http://")) =>
-        {
-            env.problems
-                .push("JWT_JWKS_URL must be an http(s) URL".to_owned());
-            None
-        }
-        Ok([source]) => Some(source),
-        Err(_) => {
-            env.problems.push(
-                "set exactly one of JWT_HS256_SECRET, JWT_PUBLIC_KEY_PEM and JWT_JWKS_URL"
-                    .to_owned(),
-            );
-            None
-        }
-    };
-    let algorithms = env.get("JWT_ALGORITHMS").map(|list| {
-        list.split(',')
-            .map(str::trim)
-            .filter_map(|name| match Algorithm::from_str(name) {
-                Ok(algorithm) => Some(algorithm),
-                Err(_) => {
-                    env.problems
-                        .push(format!("JWT_ALGORITHMS: unknown algorithm `{name}`"));
-                    None
-                }
-            })
-            .collect()
-    });
-    Some(AuthSettings {
-        issuer,
-        audience,
-        algorithms,
-        keys: key_source?,
-        permission: env
-            .get("JWT_PERMISSION")
-            .unwrap_or_else(|| DEFAULT_PERMISSION.to_owned()),
-        tenant_claim: env
-            .get("JWT_TENANT_CLAIM")
-            .unwrap_or_else(|| DEFAULT_TENANT_CLAIM.to_owned()),
-        leeway_secs,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -274,7 +187,7 @@ mod tests {
 
     use super::*;
 
-    fn config(function: Function, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    pub(super) fn config(function: Function, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let vars: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| ((*k).into(), (*v).into()))
@@ -282,7 +195,7 @@ mod tests {
         Config::from_lookup(function, |name| vars.get(name).cloned())
     }
 
-    const BASE: &[(&str, &str)] = &[
+    pub(super) const BASE: &[(&str, &str)] = &[
         ("TABLE_NAME", "secrets"),
         ("JWT_ISSUER", "https://issuer.test"),
         ("JWT_AUDIENCE", "cortex-secrets"),
@@ -389,29 +302,6 @@ mod tests {
         ] {
             assert!(error.contains(expected), "{expected} missing from: {error}");
         }
-    }
-
-    #[test]
-    fn jwks_settings_are_read() {
-        let mut vars: Vec<_> = BASE
-            .iter()
-            .filter(|(k, _)| *k != "JWT_HS256_SECRET")
-            .copied()
-            .collect();
-        vars.extend([
-            ("JWT_JWKS_URL", "https://issuer.test/.well-known/jwks.json"),
-            ("JWT_JWKS_MIN_REFRESH_SECONDS", "30"),
-            ("JWT_ALGORITHMS", "RS256"),
-        ]);
-        let config = config(Function::GetSecret, &vars).unwrap();
-        assert!(matches!(
-            config.auth.as_ref().unwrap().keys,
-            KeySource::Jwks { min_refresh_interval, .. } if min_refresh_interval == Duration::from_secs(30)
-        ));
-        assert_eq!(
-            config.auth.as_ref().unwrap().algorithms,
-            Some(vec![Algorithm::RS256])
-        );
     }
 
     #[test]
