@@ -236,7 +236,10 @@ async fn only_ciphertext_is_stored_and_values_live_apart() {
         .collect();
     let expected: BTreeMap<String, Vec<String>> = [
         ("TENANT COUNT", vec!["changes", "count", "pk", "sk"]),
-        ("TENANT TAG", vec!["id", "name", "pk", "sk", "version"]),
+        (
+            "TENANT TAG",
+            vec!["id", "name", "pk", "sk", "valueVersion", "version"],
+        ),
         (
             "SECRET META",
             vec![
@@ -247,6 +250,7 @@ async fn only_ciphertext_is_stored_and_values_live_apart() {
                 "sk",
                 "tag",
                 "updatedAt",
+                "valueVersion",
                 "version",
             ],
         ),
@@ -259,6 +263,7 @@ async fn only_ciphertext_is_stored_and_values_live_apart() {
                 "pk",
                 "sk",
                 "updatedAt",
+                "valueVersion",
                 "wrappedKey",
                 "wrappingKeyId",
             ],

@@ -34,7 +34,7 @@ async fn generated_data_keys_unwrap_only_in_their_context() {
     );
 
     let value = SecretValue::parse(Zeroizing::new("kms round trip".into())).unwrap();
-    let sealed = seal(&keys, context, &value).await.unwrap();
+    let sealed = seal(&keys, context, 1, &value).await.unwrap();
     assert_eq!(
         open(&keys, context, &sealed).await.unwrap().as_slice(),
         b"kms round trip"
@@ -80,7 +80,7 @@ async fn swapped_or_tampered_envelopes_fail_to_decrypt() {
         let keys = keys.clone();
         let value = value("swap me");
         async move {
-            seal(&keys, EncryptionContext::new(tenant, id), &value)
+            seal(&keys, EncryptionContext::new(tenant, id), 1, &value)
                 .await
                 .unwrap()
         }

@@ -12,6 +12,7 @@ mod function;
 mod report;
 mod runtime_api;
 mod seed;
+mod storage;
 mod targets;
 mod verdict;
 mod walk;
@@ -476,6 +477,8 @@ async fn main() {
         let (measured, _) = bench.run("get-secret", scenarios).await;
         report.values.extend(measured);
     }
+
+    report.stored_values = storage::stored_values().await;
 
     for name in FLOORS.iter().chain(functions().iter()) {
         report

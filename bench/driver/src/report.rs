@@ -127,6 +127,8 @@ pub struct Report {
     pub arm64_bytes: BTreeMap<String, Option<u64>>,
     /// Writers at once, and a walk of every page.
     pub comparisons: Comparisons,
+    /// The VALUE item of each value size, exact and padded.
+    pub stored_values: Vec<crate::storage::StoredValue>,
     pub targets: Vec<Target>,
 }
 
@@ -202,6 +204,7 @@ impl Report {
         let _ = writeln!(out, "\nValue sizes");
         operation_table(&mut out, &self.values, None);
         self.comparisons.render(&mut out);
+        crate::storage::render(&self.stored_values, &mut out);
 
         let floor_cold = self.cold_start_ms(CLIENTS).unwrap_or(f64::NAN);
         let floor_size = self.size(CLIENTS).map_or(f64::NAN, |s| s as f64);

@@ -6,7 +6,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use secrets_aws::dynamo::{DEFAULT_COUNT_SHARDS, Item, count_items, secret_items};
 use secrets_domain::clock::Timestamp;
-use secrets_domain::crypto::SealedValue;
+use secrets_domain::crypto::padding::padded_len;
+use secrets_domain::crypto::{CipherScheme, SealedValue};
 use secrets_domain::model::{FIRST_VERSION, SecretId, SecretName, SecretSummary, Tag, TenantId};
 use secrets_domain::ports::NewSecret;
 
@@ -35,9 +36,15 @@ pub async fn seed(
                 name: SecretName::parse(format!("Secret number {i:06}")).expect("name"),
                 tag: Tag::parse(&format!("{prefix}-{i:06}")).expect("tag"),
                 version: FIRST_VERSION,
+                value_version: Some(FIRST_VERSION),
             },
             sealed: SealedValue {
-                ciphertext: vec![0x5a; value_bytes + 16],
+                scheme: CipherScheme::V2 {
+                    value_version: FIRST_VERSION,
+                },
+                // As large as a value of `value_bytes` sealed: padded to its
+                // bucket, plus the tag.
+                ciphertext: vec![0x5a; padded_len(value_bytes).expect("a bucket") + 16],
                 nonce: [7; 12],
                 wrapped_key: vec![0x3c; WRAPPED_KEY_BYTES],
                 wrapping_key_id: "arn:aws:kms:us-east-1:123456789012:key/bench".into(),

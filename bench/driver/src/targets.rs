@@ -169,6 +169,7 @@ impl Report {
             met,
         );
         targets.extend(self.comparisons.targets());
+        targets.extend(crate::storage::targets(&self.stored_values));
         self.targets = targets;
     }
 

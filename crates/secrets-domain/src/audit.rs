@@ -194,6 +194,7 @@ mod tests {
             name: SecretName::parse("n".into()).unwrap(),
             tag: Tag::parse("db").unwrap(),
             version: crate::model::FIRST_VERSION,
+            value_version: None,
         };
         let allowed = serde_json::to_value(actor.allowed(&summary, at)).unwrap();
         assert_eq!(allowed["outcome"], "allowed");

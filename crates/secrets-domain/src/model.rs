@@ -146,6 +146,16 @@ impl SecretName {
         Ok(Self(raw))
     }
 
+    /// A name read back from storage, accepted under the rules it was
+    /// written under: names stored before a rule was tightened (outer white
+    /// space, invisible characters) stay readable, never a 500.
+    pub fn stored(raw: String) -> Result<Self> {
+        if raw.is_empty() || raw.chars().any(char::is_control) {
+            return Err(Error::bad_request("name was never valid"));
+        }
+        Ok(Self(raw))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -214,6 +224,11 @@ pub struct SecretSummary {
     pub tag: Tag,
     #[serde(skip)]
     pub version: u64,
+    /// The version of the current value (1, 2, ... one per value written),
+    /// bound into its ciphertext; `None` for a secret whose value was last
+    /// written before versions were bound (scheme v1). Never shown.
+    #[serde(skip)]
+    pub value_version: Option<u64>,
 }
 
 /// The version of a secret as created; every change that succeeds adds one.

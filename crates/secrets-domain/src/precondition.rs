@@ -127,6 +127,7 @@ mod tests {
             name: SecretName::parse("n".into()).unwrap(),
             tag: Tag::parse("db").unwrap(),
             version,
+            value_version: None,
         }
     }
 

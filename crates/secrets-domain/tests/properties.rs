@@ -4,6 +4,7 @@
 use proptest::prelude::*;
 use zeroize::Zeroizing;
 
+use secrets_domain::crypto::padding::{PAD_BUCKETS, padded_len};
 use secrets_domain::crypto::{EncryptionContext, open, seal};
 use secrets_domain::input::CreateSecret;
 use secrets_domain::model::{
@@ -161,13 +162,16 @@ proptest! {
     }
 
     #[test]
-    fn sealed_values_round_trip(value in "\\PC{1,2000}") {
+    fn sealed_values_round_trip_padded_to_their_bucket(value in "\\PC{1,2000}|\\x00{1,40}", version in 1u64..1000) {
         runtime().block_on(async {
             let (keys, tenant, id) = (LocalDataKeys::default(), TenantId::parse("t").unwrap(), SecretId::generate().unwrap());
             let context = EncryptionContext::new(&tenant, &id);
             let secret = SecretValue::parse(Zeroizing::new(value.clone())).unwrap();
-            let sealed = seal(&keys, context, &secret).await.unwrap();
+            let sealed = seal(&keys, context, version, &secret).await.unwrap();
             assert_eq!(open(&keys, context, &sealed).await.unwrap().as_slice(), value.as_bytes());
+            let bucket = padded_len(value.len()).unwrap();
+            assert!(PAD_BUCKETS.contains(&bucket) && bucket > value.len());
+            assert_eq!(sealed.ciphertext.len(), bucket + 16);
         });
     }
 
@@ -177,7 +181,7 @@ proptest! {
             let (keys, tenant, id) = (LocalDataKeys::default(), TenantId::parse("t").unwrap(), SecretId::generate().unwrap());
             let context = EncryptionContext::new(&tenant, &id);
             let secret = SecretValue::parse(Zeroizing::new(value)).unwrap();
-            let mut sealed = seal(&keys, context, &secret).await.unwrap();
+            let mut sealed = seal(&keys, context, 1, &secret).await.unwrap();
             let target: &mut [u8] = match part {
                 0 => &mut sealed.ciphertext,
                 1 => &mut sealed.nonce,
@@ -197,7 +201,7 @@ async fn a_value_moved_to_another_secret_or_tenant_fails() {
     let (tenant, other_tenant) = (TenantId::parse("a").unwrap(), TenantId::parse("b").unwrap());
     let (id, other_id) = (SecretId::generate().unwrap(), SecretId::generate().unwrap());
     let value = SecretValue::parse(Zeroizing::new("moved".into())).unwrap();
-    let sealed = seal(&keys, EncryptionContext::new(&tenant, &id), &value)
+    let sealed = seal(&keys, EncryptionContext::new(&tenant, &id), 1, &value)
         .await
         .unwrap();
     for context in [

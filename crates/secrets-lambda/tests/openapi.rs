@@ -240,6 +240,7 @@ fn bodies_have_the_documented_shapes() {
         name: SecretName::parse("Name".into()).unwrap(),
         tag: Tag::parse("tag").unwrap(),
         version: secrets_domain::model::FIRST_VERSION,
+        value_version: None,
     };
     let secret = serde_json::to_value(&summary).unwrap();
     let secret_schema = schema(&doc, "SecretResponse");

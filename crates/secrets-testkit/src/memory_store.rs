@@ -92,6 +92,9 @@ impl TenantSecrets {
             stored.summary.name = name;
         }
         if let Some(sealed) = changes.sealed {
+            if let Some(value_version) = sealed.scheme.value_version() {
+                stored.summary.value_version = Some(value_version);
+            }
             stored.sealed = sealed;
         }
         Ok(stored.summary.clone())
@@ -116,6 +119,17 @@ impl MemoryStore {
     /// What the store lets happen at the worst moment; see [`Interference`].
     pub fn interference(&self) -> &Interference {
         &self.interference
+    }
+
+    /// Replaces the stored value of `tag`'s secret behind the store's back,
+    /// as someone who can write the table (or a partial restore) could:
+    /// its records keep naming the value version they named.
+    pub fn put_back_value(&self, tenant: &TenantId, tag: &Tag, sealed: SealedValue) {
+        self.with_tenant(tenant, |secrets| {
+            if let Some(stored) = secrets.by_tag.get_mut(tag) {
+                stored.sealed = sealed;
+            }
+        });
     }
 
     /// Every audit record written so far, oldest first.

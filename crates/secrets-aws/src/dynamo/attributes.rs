@@ -12,6 +12,10 @@ pub const NAME: &str = "name";
 pub const TAG: &str = "tag";
 /// The version the `ETag` names; absent on items written before versions.
 pub const VERSION: &str = "version";
+/// The version of the current value (TAG and META items) or of this value
+/// (VALUE item), bound into its ciphertext; absent when the value was
+/// written before versions were bound (cipher scheme v1).
+pub const VALUE_VERSION: &str = "valueVersion";
 /// Milliseconds since the epoch.
 pub const CREATED_AT: &str = "createdAt";
 pub const UPDATED_AT: &str = "updatedAt";
@@ -31,6 +35,7 @@ pub const CIPHERTEXT: &str = "ciphertext";
 pub const NONCE: &str = "nonce";
 pub const WRAPPED_KEY: &str = "wrappedKey";
 pub const WRAPPING_KEY_ID: &str = "wrappingKeyId";
+/// The cipher scheme's name (`secrets_domain::crypto::CipherScheme`).
 pub const CIPHER: &str = "cipher";
 
 // An idempotency record.

@@ -4,7 +4,7 @@
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use secrets_domain::clock::Timestamp;
-use secrets_domain::crypto::{CIPHER_SCHEME, SealedValue};
+use secrets_domain::crypto::{CipherScheme, SealedValue};
 use secrets_domain::error::{Error, Result};
 use secrets_domain::idempotency::IdempotencyRecord;
 use secrets_domain::model::{FIRST_VERSION, SecretId, SecretName, SecretSummary, Tag, TenantId};
@@ -13,7 +13,7 @@ use secrets_domain::ports::NewSecret;
 use super::Item;
 use super::attributes::{
     CIPHER, CIPHERTEXT, CREATED_AT, EXPIRES_AT, FINGERPRINT, ID, NAME, NONCE, SK, TAG, UPDATED_AT,
-    VERSION, WRAPPED_KEY, WRAPPING_KEY_ID,
+    VALUE_VERSION, VERSION, WRAPPED_KEY, WRAPPING_KEY_ID,
 };
 use super::layout::{ItemKey, TAG_PREFIX};
 
@@ -34,6 +34,13 @@ impl ItemBuilder {
     pub(super) fn number(mut self, name: &str, value: u64) -> Self {
         self.0.insert(name.to_owned(), number(value));
         self
+    }
+
+    pub(super) fn optional_number(self, name: &str, value: Option<u64>) -> Self {
+        match value {
+            Some(value) => self.number(name, value),
+            None => self,
+        }
     }
 
     pub(super) fn bytes(mut self, name: &str, value: &[u8]) -> Self {
@@ -66,17 +73,20 @@ pub fn secret_items(tenant: &TenantId, secret: &NewSecret) -> [Item; 3] {
         name,
         tag,
         version,
+        value_version,
     } = &secret.summary;
     let at = secret.at.millis();
     let tag_item = ItemBuilder::at(&ItemKey::tag(tenant, tag))
         .text(ID, id.as_str())
         .text(NAME, name.as_str())
         .number(VERSION, *version)
+        .optional_number(VALUE_VERSION, *value_version)
         .build();
     let meta_item = ItemBuilder::at(&ItemKey::meta(tenant, id))
         .text(TAG, tag.as_str())
         .text(NAME, name.as_str())
         .number(VERSION, *version)
+        .optional_number(VALUE_VERSION, *value_version)
         .number(CREATED_AT, at)
         .number(UPDATED_AT, at)
         .build();
@@ -98,7 +108,8 @@ pub(super) fn value_item(
         .bytes(NONCE, &sealed.nonce)
         .bytes(WRAPPED_KEY, &sealed.wrapped_key)
         .text(WRAPPING_KEY_ID, &sealed.wrapping_key_id)
-        .text(CIPHER, CIPHER_SCHEME)
+        .text(CIPHER, sealed.scheme.name())
+        .optional_number(VALUE_VERSION, sealed.scheme.value_version())
         .number(UPDATED_AT, at.millis())
         .build()
 }
@@ -111,17 +122,24 @@ pub(super) fn idempotency_item(tenant: &TenantId, record: &IdempotencyRecord) ->
         .text(NAME, secret.name.as_str())
         .text(TAG, secret.tag.as_str())
         .number(VERSION, secret.version)
+        .optional_number(VALUE_VERSION, secret.value_version)
         .number(EXPIRES_AT, record.expires_at.secs())
         .build()
 }
 
 /// The attributes a read of each kind of item needs.
-pub(super) const TAG_ITEM_ATTRIBUTES: &[&str] = &[SK, ID, NAME, VERSION];
-pub(super) const META_ITEM_ATTRIBUTES: &[&str] = &[TAG, NAME, VERSION];
-pub(super) const VALUE_ITEM_ATTRIBUTES: &[&str] =
-    &[CIPHERTEXT, NONCE, WRAPPED_KEY, WRAPPING_KEY_ID];
+pub(super) const TAG_ITEM_ATTRIBUTES: &[&str] = &[SK, ID, NAME, VERSION, VALUE_VERSION];
+pub(super) const META_ITEM_ATTRIBUTES: &[&str] = &[TAG, NAME, VERSION, VALUE_VERSION];
+pub(super) const VALUE_ITEM_ATTRIBUTES: &[&str] = &[
+    CIPHERTEXT,
+    NONCE,
+    WRAPPED_KEY,
+    WRAPPING_KEY_ID,
+    CIPHER,
+    VALUE_VERSION,
+];
 pub(super) const IDEMPOTENCY_ITEM_ATTRIBUTES: &[&str] =
-    &[FINGERPRINT, ID, NAME, TAG, VERSION, EXPIRES_AT];
+    &[FINGERPRINT, ID, NAME, TAG, VERSION, VALUE_VERSION, EXPIRES_AT];
 
 /// A secret's summary from any item that holds one: the `id` from the item
 /// unless its key already names it (META), the `tag` from the item, or from
@@ -139,14 +157,20 @@ pub(super) fn summary(item: &Item, id: Option<&SecretId>) -> Result<SecretSummar
     };
     Ok(SecretSummary {
         id,
-        name: SecretName::parse(text(item, NAME)?.to_owned()).map_err(|_| corrupt(NAME))?,
+        name: SecretName::stored(text(item, NAME)?.to_owned()).map_err(|_| corrupt(NAME))?,
         tag: Tag::parse(tag).map_err(|_| corrupt(TAG))?,
         version: version(item)?,
+        value_version: optional_number(item, VALUE_VERSION)?,
     })
 }
 
 pub(super) fn sealed_value(item: &Item) -> Result<SealedValue> {
+    let value_version = optional_number(item, VALUE_VERSION)?;
+    // Every VALUE item names its scheme; none ever lacked it.
+    let scheme = CipherScheme::from_stored(text(item, CIPHER)?, value_version)
+        .ok_or_else(|| corrupt(CIPHER))?;
     Ok(SealedValue {
+        scheme,
         ciphertext: bytes(item, CIPHERTEXT)?.to_vec(),
         nonce: bytes(item, NONCE)?
             .try_into()
@@ -178,6 +202,10 @@ fn text<'a>(item: &'a Item, name: &'static str) -> Result<&'a str> {
         Some(AttributeValue::S(value)) => Ok(value),
         _ => Err(corrupt(name)),
     }
+}
+
+fn optional_number(item: &Item, name: &'static str) -> Result<Option<u64>> {
+    item.get(name).map(|_| whole_number(item, name)).transpose()
 }
 
 fn whole_number(item: &Item, name: &'static str) -> Result<u64> {

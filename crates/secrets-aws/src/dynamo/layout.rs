@@ -4,11 +4,11 @@
 //!
 //! | pk                      | sk          | attributes                                   | read by          |
 //! |-------------------------|-------------|----------------------------------------------|------------------|
-//! | `TENANT#<t>`            | `TAG#<tag>` | id, name, version                            | get by tag, list |
+//! | `TENANT#<t>`            | `TAG#<tag>` | id, name, version, valueVersion              | get by tag, list |
 //! | `TENANT#<t>`            | `COUNT#<nn>`| count, changes (one of the count shards)     | list (total), create near the limit |
-//! | `SECRET#<t>#<id>`       | `META`      | tag, name, version, createdAt, updatedAt, lastWrite | get by id |
-//! | `SECRET#<t>#<id>`       | `VALUE`     | ciphertext, nonce, wrappedKey, wrappingKeyId, cipher, updatedAt | trusted readers |
-//! | `IDEMPOTENCY#<t>#<sha256 of subject and key>` | `IDEMPOTENCY` | fingerprint, id, name, tag, version, expiresAt (TTL) | create with Idempotency-Key |
+//! | `SECRET#<t>#<id>`       | `META`      | tag, name, version, valueVersion, createdAt, updatedAt, lastWrite | get by id |
+//! | `SECRET#<t>#<id>`       | `VALUE`     | ciphertext, nonce, wrappedKey, wrappingKeyId, cipher, valueVersion, updatedAt | trusted readers |
+//! | `IDEMPOTENCY#<t>#<sha256 of subject and key>` | `IDEMPOTENCY` | fingerprint, id, name, tag, version, valueVersion, expiresAt (TTL) | create with Idempotency-Key |
 //! | `PAGES#<t>#<generation>`| `ROW#<offset>` | startTag, expiresAt (TTL)                 | list (deep pages) |
 //!
 //! Values live apart from metadata so that no read of the public API pays

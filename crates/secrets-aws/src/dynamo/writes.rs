@@ -34,7 +34,7 @@ use secrets_domain::model::{SecretSummary, TagOrId, TenantId};
 use secrets_domain::ports::{DeleteGuard, NewSecret, SecretChanges};
 
 use super::DynamoStore;
-use super::attributes::{COUNT, ID, LAST_WRITE, NAME, TAG, UPDATED_AT, VERSION};
+use super::attributes::{COUNT, ID, LAST_WRITE, NAME, TAG, UPDATED_AT, VALUE_VERSION, VERSION};
 use super::codec::{self, number};
 use super::counts::counted;
 use super::expressions::{Changes, Condition};
@@ -173,6 +173,16 @@ impl DynamoStore {
             tag_changes = tag_changes.set(NAME, name.clone());
             meta_changes = meta_changes.set(NAME, name);
         }
+        // The records name the value version the new ciphertext is bound
+        // to, in the same transaction that writes it.
+        let value_version = changes
+            .sealed
+            .as_ref()
+            .and_then(|sealed| sealed.scheme.value_version());
+        if let Some(value_version) = value_version {
+            tag_changes = tag_changes.set(VALUE_VERSION, number(value_version));
+            meta_changes = meta_changes.set(VALUE_VERSION, number(value_version));
+        }
         let mut write = Transaction::default();
         write.update(
             Role::Tag,
@@ -200,6 +210,7 @@ impl DynamoStore {
         let updated = SecretSummary {
             name: changes.name.unwrap_or_else(|| current.name.clone()),
             version: current.version + 1,
+            value_version: value_version.or(current.value_version),
             ..current.clone()
         };
         let evidence = Evidence::Written {

@@ -54,6 +54,7 @@ impl<S: SecretStore, K: DataKeys + RequestMacs> Secrets<S, K> {
         let sealed = seal(
             &self.keys,
             EncryptionContext::new(tenant, &id),
+            FIRST_VERSION,
             &request.secret,
         )
         .await?;
@@ -66,6 +67,7 @@ impl<S: SecretStore, K: DataKeys + RequestMacs> Secrets<S, K> {
             name: request.name,
             tag: request.tag,
             version: FIRST_VERSION,
+            value_version: Some(FIRST_VERSION),
         };
         let idempotency = claim.map(|(key_digest, fingerprint)| {
             IdempotencyRecord::new(key_digest, fingerprint, summary.clone(), at)

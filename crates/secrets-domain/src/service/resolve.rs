@@ -3,9 +3,9 @@
 use zeroize::Zeroizing;
 
 use crate::audit::Actor;
-use crate::crypto::{EncryptionContext, open};
-use crate::error::{Error, Result};
-use crate::model::{SecretSummary, TagOrId};
+use crate::crypto::{Currency, EncryptionContext, SealedValue, currency, open};
+use crate::error::{DEFAULT_RETRY_AFTER_SECS, Error, Result};
+use crate::model::{SecretSummary, TagOrId, TenantId};
 use crate::ports::{DataKeys, SecretStore};
 
 use super::Secrets;
@@ -17,14 +17,8 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
     /// before it is returned: a value that cannot be accounted for is not
     /// handed out.
     pub async fn resolve(&self, actor: &Actor, key: &TagOrId) -> Result<Resolved> {
+        let (summary, sealed) = self.current_value(&actor.tenant, key).await?;
         let tenant = &actor.tenant;
-        let summary = self.get(tenant, key).await?;
-        // A delete may land between the two reads: then it is gone.
-        let sealed = self
-            .store
-            .sealed_value(tenant, &summary.id)
-            .await?
-            .ok_or(Error::NotFound)?;
         let value = open(
             &self.keys,
             EncryptionContext::new(tenant, &summary.id),
@@ -36,7 +30,45 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
             .await?;
         Ok(Resolved { summary, value })
     }
+
+    /// The secret and its value, the value being the version the secret's
+    /// record names. An update landing between the two reads shows as a
+    /// newer value: read both again. An older value is one put back behind
+    /// the record's back (a partial restore, a table writer): never opened.
+    async fn current_value(
+        &self,
+        tenant: &TenantId,
+        key: &TagOrId,
+    ) -> Result<(SecretSummary, SealedValue)> {
+        for _ in 0..READ_ATTEMPTS {
+            let summary = self.get(tenant, key).await?;
+            // A delete may land between the two reads: then it is gone.
+            let sealed = self
+                .store
+                .sealed_value(tenant, &summary.id)
+                .await?
+                .ok_or(Error::NotFound)?;
+            match currency(summary.value_version, &sealed) {
+                Currency::Current => return Ok((summary, sealed)),
+                Currency::Newer => continue,
+                Currency::RolledBack => {
+                    return Err(Error::internal(
+                        "resolving a value",
+                        "the stored value is older than its secret's record: rolled back",
+                    ));
+                }
+            }
+        }
+        Err(Error::Unavailable {
+            retry_after_secs: DEFAULT_RETRY_AFTER_SECS,
+            source: Some("the value kept changing under the resolve".into()),
+        })
+    }
 }
+
+/// Reads of a secret and its value before a resolve gives up on one that
+/// keeps changing; each retry follows an update that landed in between.
+const READ_ATTEMPTS: u32 = 3;
 
 /// A secret with its plaintext value, as the resolve function answers it:
 /// `{"id", "name", "tag", "value"}`. The value is written straight from the

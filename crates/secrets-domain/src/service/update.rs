@@ -2,10 +2,10 @@
 //! built upon a concurrent change.
 
 use crate::audit::Actor;
-use crate::crypto::{EncryptionContext, seal};
+use crate::crypto::{EncryptionContext, SealedValue, seal};
 use crate::error::{DEFAULT_RETRY_AFTER_SECS, Error, Result};
 use crate::input::UpdateSecret;
-use crate::model::{SecretSummary, TagOrId};
+use crate::model::{FIRST_VERSION, SecretSummary, TagOrId};
 use crate::ports::{DataKeys, SecretChanges, SecretStore};
 use crate::precondition::IfMatch;
 
@@ -39,18 +39,17 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
                 .await?;
             return Ok(current);
         }
-        let sealed = match &request.secret {
-            Some(value) => Some(
-                seal(
-                    &self.keys,
-                    EncryptionContext::new(tenant, &current.id),
-                    value,
-                )
-                .await?,
-            ),
-            None => None,
-        };
+        // Sealed for the value version it will be; sealed again only if a
+        // concurrent update wrote a value first, moving that version on.
+        let mut sealed: Option<SealedValue> = None;
         for attempt in 1..=UPDATE_ATTEMPTS {
+            if let Some(value) = &request.secret {
+                let value_version = next_value_version(&current);
+                if sealed.as_ref().and_then(|s| s.scheme.value_version()) != Some(value_version) {
+                    let context = EncryptionContext::new(tenant, &current.id);
+                    sealed = Some(seal(&self.keys, context, value_version, value).await?);
+                }
+            }
             let at = self.clock.now();
             let changes = SecretChanges {
                 name: request.name.clone(),
@@ -83,4 +82,10 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
             source: Some("the secret kept changing under the update".into()),
         })
     }
+}
+
+/// The version a new value of `current` gets: one more than its value's, a
+/// value from before versions were bound counting as the first.
+fn next_value_version(current: &SecretSummary) -> u64 {
+    current.value_version.unwrap_or(FIRST_VERSION) + 1
 }

@@ -26,6 +26,7 @@ async fn a_sealed_value_opens_only_in_its_own_context() {
     let sealed = seal(
         &keys,
         EncryptionContext::new(&tenant, &id),
+        1,
         &value("hunter2"),
     )
     .await
@@ -48,8 +49,8 @@ async fn every_value_gets_a_fresh_data_key_and_nonce() {
     let keys = LocalDataKeys::default();
     let (tenant, _, id, _) = ids();
     let context = EncryptionContext::new(&tenant, &id);
-    let first = seal(&keys, context, &value("same")).await.unwrap();
-    let second = seal(&keys, context, &value("same")).await.unwrap();
+    let first = seal(&keys, context, 1, &value("same")).await.unwrap();
+    let second = seal(&keys, context, 1, &value("same")).await.unwrap();
     assert_eq!(keys.generated(), 2);
     assert_ne!(first.wrapped_key, second.wrapped_key);
     assert_ne!(first.nonce, second.nonce);
@@ -61,7 +62,7 @@ async fn no_data_key_means_no_ciphertext() {
     let keys = LocalDataKeys::default();
     keys.fail();
     let (tenant, _, id, _) = ids();
-    let error = seal(&keys, EncryptionContext::new(&tenant, &id), &value("v"))
+    let error = seal(&keys, EncryptionContext::new(&tenant, &id), 1, &value("v"))
         .await
         .unwrap_err();
     assert_eq!(error.http_status(), 503);

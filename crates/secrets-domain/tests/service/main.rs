@@ -10,7 +10,7 @@ mod resolve;
 mod update;
 
 use secrets_domain::audit::{Actor, Outcome};
-use secrets_domain::crypto::{EncryptionContext, SealedValue, open};
+use secrets_domain::crypto::{CipherScheme, EncryptionContext, SealedValue, open};
 use secrets_domain::error::{Error, Result};
 use secrets_domain::idempotency::IdempotencyKey;
 use secrets_domain::input::{CreateSecret, UpdateSecret};

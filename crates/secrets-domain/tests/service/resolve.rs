@@ -60,3 +60,85 @@ async fn a_resolve_that_cannot_be_recorded_returns_no_value() {
         .unwrap_err();
     assert_eq!(error.http_status(), 503);
 }
+
+#[tokio::test]
+async fn an_older_value_put_back_is_never_resolved() {
+    let service = service();
+    let acme = tenant("acme");
+    let created = create_secret(&service, &acme, "db", "old password").await;
+    let first = service
+        .store()
+        .sealed_value(&acme, &created.id)
+        .await
+        .unwrap()
+        .unwrap();
+    update_secret(&service, &acme, &by_tag("db"), new_value("new password"))
+        .await
+        .unwrap();
+    // A partial restore, or anyone able to write the table, puts the first
+    // ciphertext back: it would still decrypt under the secret's context
+    // had the version not been bound into it.
+    let db = Tag::parse("db").unwrap();
+    service.store().put_back_value(&acme, &db, first.clone());
+    let error = service
+        .resolve(&acting(&acme, Operation::Resolve), &by_tag("db"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.http_status(), 500);
+    // Relabelled as the current version, it fails authentication instead.
+    let relabelled = SealedValue {
+        scheme: CipherScheme::V2 { value_version: 2 },
+        ..first
+    };
+    service.store().put_back_value(&acme, &db, relabelled);
+    let error = service
+        .resolve(&acting(&acme, Operation::Resolve), &by_tag("db"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.http_status(), 500);
+}
+
+#[tokio::test]
+async fn a_value_newer_than_its_record_is_read_again_not_opened() {
+    let service = service();
+    let acme = tenant("acme");
+    let created = create_secret(&service, &acme, "db", "v").await;
+    let mut sealed = service
+        .store()
+        .sealed_value(&acme, &created.id)
+        .await
+        .unwrap()
+        .unwrap();
+    // What a resolve sees when an update lands between its two reads; here
+    // it never settles, so the resolve gives up as for any contention.
+    sealed.scheme = CipherScheme::V2 { value_version: 2 };
+    service
+        .store()
+        .put_back_value(&acme, &Tag::parse("db").unwrap(), sealed);
+    let error = service
+        .resolve(&acting(&acme, Operation::Resolve), &by_tag("db"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.http_status(), 503);
+}
+
+#[tokio::test]
+async fn each_new_value_gets_the_next_value_version_and_a_rename_none() {
+    let service = service();
+    let acme = tenant("acme");
+    let created = create_secret(&service, &acme, "db", "v1").await;
+    assert_eq!(created.value_version, Some(1));
+    let renamed = update_secret(&service, &acme, &by_tag("db"), rename("Renamed"))
+        .await
+        .unwrap();
+    assert_eq!((renamed.version, renamed.value_version), (2, Some(1)));
+    let changed = update_secret(&service, &acme, &by_tag("db"), new_value("v2"))
+        .await
+        .unwrap();
+    assert_eq!((changed.version, changed.value_version), (3, Some(2)));
+    let resolved = service
+        .resolve(&acting(&acme, Operation::Resolve), &by_tag("db"))
+        .await
+        .unwrap();
+    assert_eq!(&resolved.value[..], b"v2");
+}

@@ -11,7 +11,7 @@ mod writes;
 use std::future::Future;
 
 use secrets_domain::clock::{SystemClock, Timestamp};
-use secrets_domain::crypto::SealedValue;
+use secrets_domain::crypto::{CipherScheme, SealedValue};
 use secrets_domain::model::{
     FIRST_VERSION, SecretId, SecretName, SecretSummary, Tag, TagOrId, TenantId, random_hex,
 };
@@ -24,7 +24,9 @@ pub use idempotency::{
     a_key_is_taken_until_its_record_expires, idempotency_records_are_kept_with_their_secret,
 };
 pub use reads::{pages_walk_every_secret_once_in_tag_order, tenants_are_isolated};
-pub use versions::versions_advance_and_stale_writes_are_refused;
+pub use versions::{
+    value_versions_are_recorded_with_their_value, versions_advance_and_stale_writes_are_refused,
+};
 pub use writes::{
     a_taken_tag_is_refused_and_not_counted, an_update_never_resurrects_a_deleted_secret,
     deletes_uncount_and_free_the_tag, inserted_secrets_are_found_by_tag_and_by_id,
@@ -51,6 +53,7 @@ pub async fn run_all<S: SecretStore>(
     an_update_never_resurrects_a_deleted_secret(store, &tenant()).await;
     deletes_uncount_and_free_the_tag(store, &tenant()).await;
     versions_advance_and_stale_writes_are_refused(store, &tenant()).await;
+    value_versions_are_recorded_with_their_value(store, &tenant()).await;
     tenants_are_isolated(store, &tenant(), &tenant()).await;
     idempotency_records_are_kept_with_their_secret(store, &tenant(), &tenant()).await;
     a_key_is_taken_until_its_record_expires(store, &tenant()).await;
@@ -74,6 +77,7 @@ pub fn new_secret(tag: &str) -> NewSecret {
             name: SecretName::parse(format!("Name of {tag}")).expect("name"),
             tag: Tag::parse(tag).expect("tag"),
             version: FIRST_VERSION,
+            value_version: Some(FIRST_VERSION),
         },
         sealed: sealed(tag.len()),
         idempotency: None,
@@ -89,8 +93,19 @@ async fn insert<S: SecretStore>(store: &S, tenant: &TenantId, secret: &NewSecret
         .expect("insert");
 }
 
+/// A stand-in for a first value (the suite never opens one).
 fn sealed(seed: usize) -> SealedValue {
+    sealed_at(
+        seed,
+        CipherScheme::V2 {
+            value_version: FIRST_VERSION,
+        },
+    )
+}
+
+fn sealed_at(seed: usize, scheme: CipherScheme) -> SealedValue {
     SealedValue {
+        scheme,
         ciphertext: vec![seed as u8; 48],
         nonce: [7; 12],
         wrapped_key: vec![9; 64],

@@ -5,7 +5,9 @@ use secrets_domain::error::Error;
 use secrets_domain::model::{FIRST_VERSION, SecretName, TagOrId, TenantId};
 use secrets_domain::ports::{DeleteGuard, SecretChanges, SecretStore};
 
-use super::{insert, new_secret, now, sealed, tag, total};
+use secrets_domain::crypto::CipherScheme;
+
+use super::{insert, new_secret, now, sealed, sealed_at, tag, total};
 
 /// Every change moves the version on, by tag and by id alike; a write that
 /// expects a version the secret no longer has changes nothing.
@@ -91,4 +93,68 @@ pub async fn versions_advance_and_stale_writes_are_refused<S: SecretStore>(
         .expect("delete at the current version");
     assert_eq!(store.find(tenant, &by_id).await.unwrap(), None);
     assert_eq!(total(store, tenant).await, 0);
+}
+
+/// The value version a secret's records name moves with its value, in the
+/// same write, and only with its value; the stored value keeps its scheme.
+/// A secret written before versions were bound reads back without one.
+pub async fn value_versions_are_recorded_with_their_value<S: SecretStore>(
+    store: &S,
+    tenant: &TenantId,
+) {
+    let found = |key: TagOrId| async move {
+        let summary = store
+            .find(tenant, &key)
+            .await
+            .expect("find")
+            .expect("exists");
+        let sealed = store
+            .sealed_value(tenant, &summary.id)
+            .await
+            .expect("read value")
+            .expect("value");
+        (summary.value_version, sealed.scheme)
+    };
+    let secret = new_secret("value-versioned");
+    insert(store, tenant, &secret).await;
+    let by_id = TagOrId::Id(secret.summary.id.clone());
+    let first = (
+        Some(FIRST_VERSION),
+        CipherScheme::V2 {
+            value_version: FIRST_VERSION,
+        },
+    );
+    assert_eq!(found(tag("value-versioned")).await, first);
+    let change = |name: Option<&str>, value_version: Option<u64>| SecretChanges {
+        name: name.map(|name| SecretName::parse(name.into()).unwrap()),
+        sealed: value_version.map(|value_version| sealed_at(5, CipherScheme::V2 { value_version })),
+        at: now(),
+    };
+    let renamed = store
+        .update(tenant, &secret.summary, change(Some("Renamed"), None), None)
+        .await
+        .expect("rename");
+    assert_eq!(renamed.value_version, Some(FIRST_VERSION));
+    assert_eq!(
+        found(by_id.clone()).await,
+        first,
+        "a rename keeps the value version"
+    );
+    let second = store
+        .update(tenant, &renamed, change(None, Some(2)), None)
+        .await
+        .expect("new value");
+    assert_eq!(second.value_version, Some(2));
+    let expected = (Some(2), CipherScheme::V2 { value_version: 2 });
+    assert_eq!(found(tag("value-versioned")).await, expected);
+    assert_eq!(found(by_id).await, expected);
+
+    let mut legacy = new_secret("before-versions");
+    legacy.summary.value_version = None;
+    legacy.sealed = sealed_at(1, CipherScheme::V1);
+    insert(store, tenant, &legacy).await;
+    assert_eq!(
+        found(tag("before-versions")).await,
+        (None, CipherScheme::V1)
+    );
 }
