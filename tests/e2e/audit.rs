@@ -4,11 +4,11 @@ use secrets_tests::{audit_records, audit_summary, sdk_config, text};
 use serde_json::json;
 
 use crate::api::{Api, Tenant};
-use crate::resolve::{Invocation, Invoker};
+use crate::resolve::{Invocation, Resolver};
 
 #[tokio::test]
 async fn every_change_and_resolve_leaves_exactly_one_record() {
-    let (api, invoker) = (Api::from_env(), Invoker::from_env());
+    let (api, resolver) = (Api::from_env(), Resolver::from_env());
     let tenant = api.tenant();
     let body = json!({"tag": "audited", "name": "A", "secret": "e2e-audit-marker"});
     assert_eq!(api.post(&tenant, body.clone()).await.status, 200);
@@ -27,13 +27,13 @@ async fn every_change_and_resolve_leaves_exactly_one_record() {
     );
     assert_eq!(api.get(&tenant, "/audited").await.status, 200);
     assert!(matches!(
-        invoker.value(&tenant.name, "audited").await,
+        resolver.value(&tenant.name, "audited").await,
         Invocation::Answer(_)
     ));
     assert_eq!(api.delete(&tenant, "/audited").await.status, 200);
     assert_eq!(api.delete(&tenant, "/audited").await.status, 404);
     assert!(matches!(
-        invoker.value(&tenant.name, "audited").await,
+        resolver.value(&tenant.name, "audited").await,
         Invocation::Failed { .. }
     ));
     let without_permission = Tenant {
@@ -63,7 +63,13 @@ async fn every_change_and_resolve_leaves_exactly_one_record() {
     );
     for record in &records {
         assert_eq!(text(record, "tenant"), tenant.name);
-        assert_eq!(text(record, "subject"), "e2e");
+        // A token's `sub`, or the principal API Gateway verified.
+        let expected = if text(record, "operation") == "resolveSecret" {
+            "arn:aws:sts::"
+        } else {
+            "e2e"
+        };
+        assert!(text(record, "subject").starts_with(expected), "{record:?}");
         assert!(!text(record, "requestId").is_empty());
     }
     assert!(!format!("{records:?}").contains("e2e-audit-marker"));

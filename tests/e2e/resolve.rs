@@ -1,64 +1,120 @@
-//! The resolve function, invoked as a trusted internal system would: the
-//! Lambda Invoke API (`cargo lambda watch` serves it locally), never the
-//! public API.
+//! The resolve route, called as a trusted internal system calls it: a GET of
+//! `/internal/v1/tenants/{tenant}/secrets/{tagOrId}` signed with AWS SigV4
+//! by the AWS SDK's own signer. API Gateway (locally, the gateway shim)
+//! checks the signature and the caller's IAM policy for that tenant's path.
+//! Against a deployment, give real credentials of a role whose policy
+//! allows the route (`E2E_RESOLVE_*`).
 
+use std::time::SystemTime;
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
 use reqwest::{Client, Method};
 use secrets_tests::required_env;
 use serde_json::{Value, json};
 
 use crate::api::{Api, Tenant};
 
-/// The Lambda Invoke API of the stack under test.
-pub struct Invoker {
+/// A caller of the resolve route: one IAM principal's keys.
+pub struct Resolver {
     client: Client,
-    url: String,
+    base_url: String,
+    region: String,
+    credentials: Credentials,
 }
 
-/// An invocation's outcome: the function's answer, or its function error.
+/// What the route answered: the value, or the contract-shaped refusal.
 #[derive(Debug)]
 pub enum Invocation {
     Answer(Value),
-    Failed { error_type: String, message: String },
+    Failed { status: u16, body: Value },
 }
 
-impl Invoker {
-    /// `E2E_INVOKE_URL`: the invoke endpoint `make test` starts. Against a
-    /// deployment this suite cannot reach the function (it needs IAM
-    /// credentials): skip these tests there with `--skip resolve`.
+impl Resolver {
+    /// The principal allowed every tenant: `E2E_RESOLVE_ACCESS_KEY_ID`,
+    /// `E2E_RESOLVE_SECRET_ACCESS_KEY` (and `E2E_RESOLVE_SESSION_TOKEN`
+    /// for temporary credentials), in `E2E_RESOLVE_REGION`.
     pub fn from_env() -> Self {
+        Self::with_keys("E2E_RESOLVE")
+    }
+
+    /// The principal allowed `E2E_RESOLVE_SCOPED_TENANT` only.
+    pub fn scoped_from_env() -> (Self, String) {
+        (
+            Self::with_keys("E2E_RESOLVE_SCOPED"),
+            required_env("E2E_RESOLVE_SCOPED_TENANT"),
+        )
+    }
+
+    fn with_keys(prefix: &str) -> Self {
         Self {
             client: Client::new(),
-            url: format!(
-                "{}/2015-03-31/functions/resolve-secret/invocations",
-                required_env("E2E_INVOKE_URL").trim_end_matches('/')
+            base_url: required_env("E2E_BASE_URL")
+                .trim_end_matches('/')
+                .to_owned(),
+            region: required_env("E2E_RESOLVE_REGION"),
+            credentials: Credentials::new(
+                required_env(&format!("{prefix}_ACCESS_KEY_ID")),
+                required_env(&format!("{prefix}_SECRET_ACCESS_KEY")),
+                std::env::var(format!("{prefix}_SESSION_TOKEN")).ok(),
+                None,
+                "e2e",
             ),
         }
     }
 
-    pub async fn invoke(&self, event: Value) -> Invocation {
-        let response = self
-            .client
-            .post(&self.url)
-            .body(event.to_string())
-            .send()
-            .await
-            .expect("the invoke endpoint answers");
-        let function_error = response.headers().contains_key("x-amz-function-error");
-        let status = response.status().as_u16();
-        let body: Value = response.json().await.expect("a JSON answer");
-        if function_error || status >= 400 {
-            Invocation::Failed {
-                error_type: body["errorType"].as_str().unwrap_or_default().to_owned(),
-                message: body["errorMessage"].as_str().unwrap_or_default().to_owned(),
-            }
-        } else {
-            Invocation::Answer(body)
+    pub fn url(&self, tenant: &str, tag_or_id: &str) -> String {
+        format!(
+            "{}/internal/v1/tenants/{tenant}/secrets/{tag_or_id}",
+            self.base_url
+        )
+    }
+
+    /// The headers SigV4 adds to a GET of `url` (`X-Amz-Date`,
+    /// `Authorization`, and the session token if any).
+    fn signature(&self, url: &str) -> Vec<(String, String)> {
+        let identity = self.credentials.clone().into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name("execute-api")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .expect("signing parameters")
+            .into();
+        let request =
+            SignableRequest::new("GET", url, std::iter::empty(), SignableBody::Bytes(&[]))
+                .expect("a signable request");
+        let (instructions, _) = sign(request, &params).expect("signed").into_parts();
+        instructions
+            .headers()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect()
+    }
+
+    /// A signed GET of `url`, as sent.
+    pub async fn get(&self, url: &str) -> Invocation {
+        let mut request = self.client.request(Method::GET, url);
+        for (name, value) in self.signature(url) {
+            request = request.header(name, value);
         }
+        answer(request.send().await.expect("the API answers")).await
     }
 
     pub async fn value(&self, tenant: &str, tag_or_id: &str) -> Invocation {
-        self.invoke(json!({"tenant": tenant, "tagOrId": tag_or_id, "caller": "e2e"}))
-            .await
+        self.get(&self.url(tenant, tag_or_id)).await
+    }
+}
+
+async fn answer(response: reqwest::Response) -> Invocation {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.expect("a JSON answer");
+    if status == 200 {
+        Invocation::Answer(body)
+    } else {
+        Invocation::Failed { status, body }
     }
 }
 
@@ -73,7 +129,7 @@ pub struct Observed {
 
 pub async fn observe(api: &Api, tenant: &Tenant, tag_or_id: &str) -> Observed {
     let read = api.get(tenant, &format!("/{tag_or_id}")).await;
-    let value = match Invoker::from_env().value(&tenant.name, tag_or_id).await {
+    let value = match Resolver::from_env().value(&tenant.name, tag_or_id).await {
         Invocation::Answer(answer) => answer["value"].as_str().map(str::to_owned),
         Invocation::Failed { .. } => None,
     };
@@ -84,22 +140,23 @@ pub async fn observe(api: &Api, tenant: &Tenant, tag_or_id: &str) -> Observed {
     }
 }
 
-fn refused(invocation: Invocation, expected_type: &str) {
+fn refused(invocation: Invocation, expected_status: u16, expected_type: &str) {
     match invocation {
-        Invocation::Failed {
-            error_type,
-            message,
-        } => {
-            assert_eq!(error_type, expected_type, "{message}");
-            assert!(!message.is_empty());
+        Invocation::Failed { status, body } => {
+            assert_eq!(
+                (status, body["type"].as_str()),
+                (expected_status, Some(expected_type)),
+                "{body}"
+            );
+            assert!(body["message"].is_string(), "{body}");
         }
-        Invocation::Answer(answer) => panic!("expected {expected_type}, got {answer}"),
+        Invocation::Answer(answer) => panic!("expected {expected_status}, got {answer}"),
     }
 }
 
 #[tokio::test]
 async fn resolve_round_trip_follows_every_change() {
-    let (api, invoker) = (Api::from_env(), Invoker::from_env());
+    let (api, resolver) = (Api::from_env(), Resolver::from_env());
     let tenant = api.tenant();
     let reply = api
         .post(
@@ -110,7 +167,7 @@ async fn resolve_round_trip_follows_every_change() {
     assert_eq!(reply.status, 200, "{}", reply.body);
     let id = reply.json()["id"].as_str().unwrap().to_owned();
     for key in ["db", id.as_str()] {
-        match invoker.value(&tenant.name, key).await {
+        match resolver.value(&tenant.name, key).await {
             Invocation::Answer(answer) => assert_eq!(
                 answer,
                 json!({"id": id, "name": "Database", "tag": "db", "value": "first value ✓"})
@@ -121,35 +178,107 @@ async fn resolve_round_trip_follows_every_change() {
 
     let reply = api.put(&tenant, "/db", json!({"secret": "second"})).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    match invoker.value(&tenant.name, "db").await {
+    match resolver.value(&tenant.name, "db").await {
         Invocation::Answer(answer) => assert_eq!(answer["value"], "second"),
         failed => panic!("{failed:?}"),
     }
 
-    // Another tenant cannot resolve it, by tag or by id.
+    // Another tenant's path does not lead to it, by tag or by id.
     let other = api.tenant();
     for key in ["db", id.as_str()] {
-        refused(invoker.value(&other.name, key).await, "NOT_FOUND");
+        refused(resolver.value(&other.name, key).await, 404, "NOT_FOUND");
     }
 
     assert_eq!(api.delete(&tenant, "/db").await.status, 200);
-    refused(invoker.value(&tenant.name, &id).await, "NOT_FOUND");
+    refused(resolver.value(&tenant.name, &id).await, 404, "NOT_FOUND");
 }
 
+/// IAM alone keeps a consumer to its tenant: its policy names one tenant's
+/// path, and another tenant's is refused before any function runs.
 #[tokio::test]
-async fn resolve_refuses_malformed_events() {
-    let invoker = Invoker::from_env();
-    for event in [
-        json!({}),
-        json!({"tenant": "t"}),
-        json!({"tenant": 7, "tagOrId": "db"}),
-        json!(["db"]),
+async fn a_caller_scoped_to_one_tenant_is_refused_every_other() {
+    let api = Api::from_env();
+    let (scoped, own_tenant) = Resolver::scoped_from_env();
+    let own = Tenant {
+        token: api.token(&own_tenant, &[crate::api::PERMISSION]),
+        name: own_tenant,
+    };
+    let tag = secrets_tests::unique("scoped");
+    let reply = api
+        .post(
+            &own,
+            json!({"tag": tag, "name": "Mine", "secret": "scoped value"}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    match scoped.value(&own.name, &tag).await {
+        Invocation::Answer(answer) => assert_eq!(answer["value"], "scoped value"),
+        failed => panic!("{failed:?}"),
+    }
+
+    let other = api.tenant();
+    api.create(&other, &tag).await;
+    let denied = scoped.value(&other.name, &tag).await;
+    refused(denied, 403, "FORBIDDEN");
+    // A tenant whose name starts like its own is another tenant.
+    refused(
+        scoped.value(&format!("{}x", own.name), &tag).await,
+        403,
+        "FORBIDDEN",
+    );
+    // The platform principal, allowed every tenant, reaches it.
+    assert!(matches!(
+        Resolver::from_env().value(&other.name, &tag).await,
+        Invocation::Answer(_)
+    ));
+}
+
+/// No signature, a bearer token, or a signature of another request: no
+/// function runs, no value leaves.
+#[tokio::test]
+async fn unsigned_and_forged_requests_reach_no_value() {
+    let (api, resolver) = (Api::from_env(), Resolver::from_env());
+    let tenant = api.tenant();
+    api.create(&tenant, "guarded").await;
+    let url = resolver.url(&tenant.name, "guarded");
+    let client = Client::new();
+    let unsigned = client.get(&url).send().await.unwrap();
+    let with_token = client
+        .get(&url)
+        .bearer_auth(&tenant.token)
+        .send()
+        .await
+        .unwrap();
+    let mut replayed = client.get(resolver.url(&tenant.name, "other"));
+    for (name, value) in resolver.signature(&url) {
+        replayed = replayed.header(name, value);
+    }
+    let replayed = replayed.send().await.unwrap();
+    for (what, response) in [
+        ("unsigned", unsigned),
+        ("bearer", with_token),
+        ("replayed", replayed),
     ] {
-        refused(invoker.invoke(event).await, "BAD_REQUEST");
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap();
+        assert!(status == 403 || status == 404, "{what}: {status} {body}");
+        assert!(!body.contains("s3cr3t"), "{what} leaked the value: {body}");
     }
 }
 
-/// The public API has no route to the resolve function.
+#[tokio::test]
+async fn malformed_paths_are_refused_in_the_contract_shape() {
+    let resolver = Resolver::from_env();
+    refused(resolver.value("a~b", "nope").await, 404, "NOT_FOUND");
+    refused(resolver.value("a%2Ab", "db").await, 400, "BAD_REQUEST");
+    refused(
+        resolver.value("e2e", "not%20a%20tag").await,
+        404,
+        "NOT_FOUND",
+    );
+}
+
+/// The public API's routes lead to no value.
 #[tokio::test]
 async fn the_public_api_cannot_reach_resolve() {
     let api = Api::from_env();
@@ -159,6 +288,7 @@ async fn the_public_api_cannot_reach_resolve() {
         "/../../../2015-03-31/functions/resolve-secret/invocations",
         "/unreachable/resolve",
         "/unreachable/value",
+        "/../../internal/v1/tenants/x/secrets/unreachable",
     ] {
         for method in [Method::GET, Method::POST] {
             let reply = api.send(method, path, Some(&tenant.token), None).await;

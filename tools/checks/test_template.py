@@ -250,17 +250,6 @@ class PlantedFaults(unittest.TestCase):
 
         self.assert_caught(plant, "UpdateSecretFunction: must be able to append to the audit table")
 
-    def test_a_route_to_the_resolve_function(self) -> None:
-        def plant(sam: dict[str, Any]) -> None:
-            sam["Resources"]["ResolveSecretFunction"]["Properties"]["Events"] = {
-                "Resolve": {
-                    "Type": "Api",
-                    "Properties": {"RestApiId": {"Ref": "SecretsApi"}, "Path": "/api/v1/resolve", "Method": "POST"},
-                }
-            }
-
-        self.assert_caught(plant, "ResolveSecretFunction must not be reachable but by an IAM-authorized invoke")
-
 
 if __name__ == "__main__":
     unittest.main()

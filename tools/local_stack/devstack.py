@@ -5,7 +5,8 @@ gateway.py in front of its router for what API Gateway adds.
     python -m tools.local_stack.devstack run       serve until Ctrl-C or SIGTERM
     python -m tools.local_stack.devstack token [--tenant T] [--permissions "A B"]
     python -m tools.local_stack.devstack resolve [--tenant T] TAG_OR_ID
-                                                  a value, through the resolve function
+                                                  a value, through the resolve route,
+                                                  signed as the local platform role
     python -m tools.local_stack.devstack test      fresh stack on free ports, run the
                                                   adapter and end-to-end suites, the
                                                   conformance runs and the README
@@ -21,6 +22,7 @@ with all its descendants, on exit, on Ctrl-C and on SIGTERM.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import re
@@ -35,15 +37,13 @@ from pathlib import Path
 
 from tools import ROOT
 from tools.local_stack import emf, readme_session
-from tools.local_stack.gateway import Gateway, load_routes
+from tools.local_stack.gateway import Gateway, load_routes, load_signed_routes
+from tools.local_stack.iam import LocalIam, sign
 from tools.local_stack.processes import HOST, VENV_BIN, Stack, free_port, log, port_in_use, tool_env
 from tools.local_stack.tokens import AUDIENCE, ISSUER, LOCAL, jwt_secret, mint_token
 
 MOTO_PORT = 5000
 API_PORT = 9000
-# The Lambda Invoke API of `cargo lambda watch`, through the gateway shim's
-# pass-through: the resolve function is reached there (`make resolve`).
-INVOKE_PORT = 9001
 REGION = "us-east-1"
 TABLE = "cortex-secrets"
 AUDIT_TABLE = "cortex-secrets-audit"
@@ -56,6 +56,54 @@ READY_TIMEOUT_S = 20 * 60
 FUNCTION_INSTANCES = 4
 # Path parameters of the routes warmed up before the stack is declared ready.
 WARM_UP_PARAMETER = "warm-up"
+# The local stand-ins for IAM principals allowed to resolve (gateway shim).
+LOCAL_IAM = LOCAL / "iam.json"
+LOCAL_ACCOUNT = "000000000000"
+RESOLVE_PREFIX = "/internal/v1/tenants"
+
+
+def local_principals(scoped_tenant: str) -> LocalIam:
+    """Writes fresh local principals: `platform` may resolve every tenant's
+    secrets, `scoped` only `scoped_tenant`'s: the two policies the README
+    gives consumers. Keys are random per start, the file its owner's only."""
+    api = LocalIam(LOCAL_ACCOUNT, REGION, "local", "live", {})
+    every_tenant = api.method_arn("GET", f"{RESOLVE_PREFIX}/*")
+    one_tenant = api.method_arn("GET", f"{RESOLVE_PREFIX}/{scoped_tenant}/*")
+    principals = [
+        (f"arn:aws:sts::{LOCAL_ACCOUNT}:assumed-role/local-platform/resolver", [every_tenant]),
+        (f"arn:aws:sts::{LOCAL_ACCOUNT}:assumed-role/local-{scoped_tenant}-consumer/resolver", [one_tenant]),
+    ]
+    document = {
+        "account": api.account,
+        "region": api.region,
+        "apiId": api.api_id,
+        "stage": api.stage,
+        "principals": [
+            {
+                "accessKeyId": f"AKIALOCAL{secrets.token_hex(6).upper()}",
+                "secretAccessKey": secrets.token_urlsafe(30),
+                "arn": arn,
+                "allow": allow,
+            }
+            for arn, allow in principals
+        ],
+    }
+    LOCAL.mkdir(exist_ok=True)
+    LOCAL_IAM.touch(mode=0o600)
+    LOCAL_IAM.write_text(json.dumps(document, indent=2))
+    return LocalIam.load(LOCAL_IAM)
+
+
+def resolve_request(base_url: str, iam: LocalIam, tenant: str, tag_or_id: str) -> urllib.request.Request:
+    """GET of a value, signed as the local platform principal."""
+    platform = next(iter(iam.principals.values()))
+    url = f"{base_url}{RESOLVE_PREFIX}/{tenant}/secrets/{tag_or_id}"
+    headers = sign("GET", url, platform.access_key_id, platform.secret_access_key, iam.region, utc_now())
+    return urllib.request.Request(url, headers=headers)
+
+
+def utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
 
 
 # --- the stack --------------------------------------------------------------
@@ -143,17 +191,14 @@ def gateway_log(api_port: int) -> Path:
     return LOCAL / f"gateway-{api_port}.log"
 
 
-def start_api(stack: Stack, moto_port: int, api_port: int, invoke_port: int, reload: bool) -> str:
+def start_api(stack: Stack, moto_port: int, api_port: int, iam: LocalIam, reload: bool) -> str:
     if port_in_use(api_port):
         sys.exit(f"port {api_port} is taken: is another `make run` going? (set API_PORT to use another)")
     env_file = LOCAL / f"functions-{api_port}.env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in function_env(moto_port).items()))
     env_file.chmod(0o600)
-    if port_in_use(invoke_port):
-        sys.exit(f"port {invoke_port} is taken: is another `make run` going? (set INVOKE_PORT to use another)")
     # The router (and its Invoke API) on a port of its own; the gateway shim
-    # serves the API on api_port and passes the Invoke API through on
-    # invoke_port, logging what reaches the functions either way.
+    # serves the API on api_port, logging what reaches the functions.
     router_port = free_port()
     # Several instances of each function, as Lambda runs under load, so that
     # concurrent requests really overlap.
@@ -174,38 +219,60 @@ def start_api(stack: Stack, moto_port: int, api_port: int, invoke_port: int, rel
         command.append("--ignore-changes")
     stack.start("cargo lambda watch", command, tool_env(), None if reload else LOCAL / "watch.log")
     # In front of the router: what API Gateway does and the router does not.
-    front = Gateway(HOST, api_port, router_port, gateway_log(api_port), invoke_port=invoke_port)
+    front = Gateway(HOST, api_port, router_port, gateway_log(api_port), iam=iam)
     front.start()
     stack.cleanups.append(front.stop)
     base_url = f"http://{HOST}:{api_port}"
     log("waiting for every function to compile and answer (first run: a few minutes)")
-    for method, path in warm_up_routes():
+    signed = load_signed_routes()
+
+    def warm_up_resolve() -> urllib.request.Request:
+        return resolve_request(base_url, iam, WARM_UP_PARAMETER, WARM_UP_PARAMETER)
+
+    for method, template, path in warm_up_routes():
+        # A token route answers an anonymous request 401; the signed route
+        # a signed one 404 (tenant and secret `warm-up` do not exist).
+        is_signed = (method, template) in signed
         wait_for(
             f"{base_url}{path}",
-            lambda status: status == 401,
+            answered(404 if is_signed else 401),
             timeout_s=READY_TIMEOUT_S,
             what=f"{method} {path}",
             method=method,
+            request=warm_up_resolve if is_signed else None,
         )
     return base_url
 
 
-def warm_up_routes() -> list[tuple[str, str]]:
-    """(method, path) of every route of the router table in Cargo.toml, its
-    path parameters replaced by `warm-up`: one request wakes each function."""
+def answered(expected: int) -> Callable[[int], bool]:
+    return lambda status: status == expected
+
+
+def warm_up_routes() -> list[tuple[str, str, str]]:
+    """(method, route, path) of every route of the router table in
+    Cargo.toml, its path parameters replaced by `warm-up`: one request
+    wakes each function."""
     return [
-        (method, re.sub(r"\{\w+\}", WARM_UP_PARAMETER, path))
+        (method, path, re.sub(r"\{\w+\}", WARM_UP_PARAMETER, path))
         for path, _, functions in load_routes()
         for method in functions
     ]
 
 
-def wait_for(url: str, ready: Callable[[int], bool], timeout_s: float, what: str, method: str = "GET") -> None:
+def wait_for(
+    url: str,
+    ready: Callable[[int], bool],
+    timeout_s: float,
+    what: str,
+    method: str = "GET",
+    request: Callable[[], urllib.request.Request] | None = None,
+) -> None:
     deadline = time.monotonic() + timeout_s
     last = "no answer"
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=30) as response:
+            attempt = request() if request else urllib.request.Request(url, method=method)
+            with urllib.request.urlopen(attempt, timeout=30) as response:
                 status = response.status
         except urllib.error.HTTPError as error:
             status = error.code
@@ -236,8 +303,7 @@ def command_run(_args: argparse.Namespace) -> int:
         build_binaries()
         start_moto(stack, moto_port)
         bootstrap(moto_port)
-        invoke_port = int(os.environ.get("INVOKE_PORT", INVOKE_PORT))
-        base_url = start_api(stack, moto_port, api_port, invoke_port, reload=True)
+        base_url = start_api(stack, moto_port, api_port, local_principals(DEFAULT_TENANT), reload=True)
         token = mint_token(DEFAULT_TENANT, [PERMISSION])
         print(
             f"""
@@ -247,7 +313,8 @@ The secrets API is up.
   DynamoDB/KMS {aws_env(moto_port)["AWS_ENDPOINT_URL"]} (moto_server)
   token        {token}
                (tenant "{DEFAULT_TENANT}", 1 hour; `make token` prints a fresh one)
-  resolve      make resolve TAG=my-secret   (Lambda Invoke API on port {invoke_port})
+  resolve      make resolve TAG=my-secret   (GET {base_url}{RESOLVE_PREFIX}/<tenant>/secrets/<tag>,
+               SigV4-signed with a local principal of {LOCAL_IAM.relative_to(ROOT)})
 
   curl -s -X POST {base_url}/api/v1/secrets \\
     -H "Authorization: Bearer {token}" \\
@@ -288,22 +355,23 @@ def command_token(args: argparse.Namespace) -> int:
 
 
 def command_resolve(args: argparse.Namespace) -> int:
-    """What a trusted internal system does, through `cargo lambda invoke`."""
-    event = json.dumps({"tenant": args.tenant, "tagOrId": args.tag_or_id, "caller": "make resolve"})
-    port = os.environ.get("INVOKE_PORT", str(INVOKE_PORT))
-    command = [
-        "cargo",
-        "lambda",
-        "invoke",
-        "resolve-secret",
-        "--invoke-address",
-        HOST,
-        "--invoke-port",
-        port,
-        "--data-ascii",
-        event,
-    ]
-    return subprocess.run(command, cwd=ROOT, env=tool_env()).returncode
+    """What a trusted internal system does: a SigV4-signed GET of the
+    resolve route, as the running stack's local platform principal."""
+    if not LOCAL_IAM.exists():
+        log(f"no {LOCAL_IAM.relative_to(ROOT)}: is `make run` going?")
+        return 1
+    base_url = f"http://{HOST}:{os.environ.get('API_PORT', API_PORT)}"
+    request = resolve_request(base_url, LocalIam.load(LOCAL_IAM), args.tenant, args.tag_or_id)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            print(response.read().decode())
+            return 0
+    except urllib.error.HTTPError as error:
+        print(error.read().decode())
+        return 1
+    except (urllib.error.URLError, OSError) as error:
+        log(f"no answer from {base_url}: {error}")
+        return 1
 
 
 def command_test(_args: argparse.Namespace) -> int:
@@ -327,14 +395,21 @@ def command_test(_args: argparse.Namespace) -> int:
             "IDEMPOTENCY_MAC_KEY_ID": MAC_KEY_ALIAS,
         }
         run_suite("adapters", base)
-        invoke_port = free_port()
-        base_url = start_api(stack, moto_port, api_port, invoke_port, reload=False)
+        scoped_tenant = f"e2e-scoped-{secrets.token_hex(4)}"
+        iam = local_principals(scoped_tenant)
+        base_url = start_api(stack, moto_port, api_port, iam, reload=False)
+        platform, scoped = iam.principals.values()
         run_suite(
             "e2e",
             {
                 **base,
                 "E2E_BASE_URL": base_url,
-                "E2E_INVOKE_URL": f"http://{HOST}:{invoke_port}",
+                "E2E_RESOLVE_REGION": iam.region,
+                "E2E_RESOLVE_ACCESS_KEY_ID": platform.access_key_id,
+                "E2E_RESOLVE_SECRET_ACCESS_KEY": platform.secret_access_key,
+                "E2E_RESOLVE_SCOPED_TENANT": scoped_tenant,
+                "E2E_RESOLVE_SCOPED_ACCESS_KEY_ID": scoped.access_key_id,
+                "E2E_RESOLVE_SCOPED_SECRET_ACCESS_KEY": scoped.secret_access_key,
                 "E2E_JWT_HS256_SECRET": jwt_secret(),
                 "E2E_JWT_ISSUER": ISSUER,
                 "E2E_JWT_AUDIENCE": AUDIENCE,
@@ -349,7 +424,7 @@ def command_test(_args: argparse.Namespace) -> int:
             env={**tool_env(), "CONFORMANCE_TOKEN": conformance_token},
             check=True,
         )
-        run_readme_session(f"{base_url}/api/v1/secrets", invoke_port)
+        run_readme_session(f"{base_url}/api/v1/secrets", api_port)
         check_metric_records(LOCAL / "watch.log", gateway_log(api_port))
         return 0
     except subprocess.CalledProcessError as error:
@@ -382,7 +457,7 @@ def check_metric_records(watch_log: Path, gateway_log: Path, settle_s: float = 1
     log(f"checked {records} EMF records against {requests} requests that reached a function")
 
 
-def run_readme_session(api: str, invoke_port: int) -> None:
+def run_readme_session(api: str, api_port: int) -> None:
     """Runs the README's curl session verbatim, so that the docs stay true:
     each command must print what the README's comments say (readme_session.py).
     Its `make resolve` reaches the stack's resolve function like a developer's."""
@@ -394,7 +469,7 @@ def run_readme_session(api: str, invoke_port: int) -> None:
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", readme_session.script(commands)],
         cwd=ROOT,
-        env={**tool_env(), "API": api, "INVOKE_PORT": str(invoke_port)},
+        env={**tool_env(), "API": api, "API_PORT": str(api_port)},
         capture_output=True,
         text=True,
     )

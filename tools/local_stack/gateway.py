@@ -15,38 +15,39 @@ one (template.yaml):
   HTTP allows), on which the router fails the same way: API Gateway hands
   header values to the function as text.
 
-Everything else is passed to the router unchanged. Routes come from the
-router table in Cargo.toml, gateway responses from template.yaml.
+- Routes the template marks `AWS_IAM` (resolve) are checked as API Gateway
+  and IAM would check them (tools/local_stack/iam.py: the SigV4 signature,
+  and the signer's local policy for the request's method ARN). A request
+  that passes is invoked directly, with the verified principal in its
+  request context (`authorizer.iam`), as API Gateway delivers it; one that
+  fails gets the gateway response AWS would give and reaches no function.
 
-Not API Gateway, and no part of what it does: the shim also serves, on a
-port of its own (INVOKE_PORT), a plain proxy to the router's Lambda Invoke
-API. It forwards every request unchanged, and answers what the router
-answers; `make resolve` and the end-to-end suite reach the resolve function
-(which has no HTTP route) through it. It exists so that those invocations
-are seen, and counted, by the same observer as the HTTP requests.
+Everything else is passed to the router unchanged. Routes come from the
+router table in Cargo.toml, `AWS_IAM` routes and gateway responses from
+template.yaml.
 
 Every request is logged, one JSON object a line: `via` (`gateway`: answered
 here, no function reached; `router`: forwarded to the router; `invoke-api`:
-invoked directly; `invoke-proxy`: through the Invoke API proxy), `method`,
-`path`, `function` and `operation` (the function it went to, if any, and the
-operation that function serves), `delivered` (whether the request was sent
-on to the function's runtime; false when the router could not be
-reached), `status` (the status the router or the function answered; null
-when none came back, and the shim answered 502 or 504 itself),
-`errorType` (a function error's type, for invocations) and `elapsedMs`.
-`make test` compares these with the functions' own metric records.
+invoked directly), `method`, `path`, `function` and `operation` (the
+function it went to, if any, and the operation that function serves),
+`delivered` (whether the request was sent on to the function's runtime;
+false when the router could not be reached), `status` (the status the
+router or the function answered; null when none came back, and the shim
+answered 502 or 504 itself), `errorType` (a function error's type, for
+invocations) and `elapsedMs`. `make test` compares these with the
+functions' own metric records.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime
 import http.client
 import json
 import re
 import threading
 import time
 import tomllib
-import urllib.parse
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from tools import ROOT
+from tools.local_stack.iam import LocalIam, Verdict
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 # An oversized body is read and dropped before the 413, as API Gateway reads
@@ -62,12 +64,12 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_DRAINED_BYTES = 64 * 1024 * 1024
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 ROUTER_TIMEOUT_S = 120
-# The Lambda Invoke API's path; the function name may carry a qualifier.
-INVOCATION = re.compile(r"^/2015-03-31/functions/(?P<function>[^/?]+)/invocations(?:\?.*)?$")
-# Functions reached only through the Invoke API, with the operation each
-# serves (the name it gives in its metric records); the others' come from
-# the router table and the OpenAPI document.
-INVOKED_ONLY = {"resolve-secret": "resolveSecret"}
+# Functions behind routes the public OpenAPI document does not describe,
+# with the operation each serves (the name in its metric records).
+INTERNAL_OPERATIONS = {"resolve-secret": "resolveSecret"}
+# Gateway responses the template leaves to DEFAULT_4XX, with the status
+# API Gateway gives them.
+DEFAULT_STATUSES = {"INVALID_SIGNATURE": 403, "EXPIRED_TOKEN": 403}
 
 
 def load_routes() -> list[tuple[str, re.Pattern[str], dict[str, str]]]:
@@ -83,13 +85,30 @@ def load_routes() -> list[tuple[str, re.Pattern[str], dict[str, str]]]:
 
 def load_operations() -> dict[str, str]:
     """{function: operation}: for each routed function the operationId the
-    OpenAPI document gives its route and method, and INVOKED_ONLY."""
+    OpenAPI document gives its route and method, or INTERNAL_OPERATIONS."""
     document = json.loads((ROOT / "openapi" / "cortex-secrets.json").read_text())
-    operations = dict(INVOKED_ONLY)
+    operations = dict(INTERNAL_OPERATIONS)
     for path, _, functions in load_routes():
         for method, function in functions.items():
-            operations[function] = document["paths"][path][method.lower()]["operationId"]
+            if path in document["paths"]:
+                operations[function] = document["paths"][path][method.lower()]["operationId"]
     return operations
+
+
+def load_signed_routes() -> set[tuple[str, str]]:
+    """(method, path) of every route template.yaml authorizes with AWS_IAM."""
+    from samtranslator.yaml_helper import yaml_parse
+
+    template = yaml_parse((ROOT / "template.yaml").read_text())
+    signed = set()
+    for resource in template["Resources"].values():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event in (resource["Properties"].get("Events") or {}).values():
+            properties = event.get("Properties", {})
+            if event.get("Type") == "Api" and properties.get("Auth", {}).get("Authorizer") == "AWS_IAM":
+                signed.add((properties["Method"].upper(), properties["Path"]))
+    return signed
 
 
 def load_api() -> dict[str, Any]:
@@ -154,7 +173,7 @@ class Gateway:
         port: int,
         router_port: int,
         log_path: Path | None = None,
-        invoke_port: int | None = None,
+        iam: LocalIam | None = None,
     ) -> None:
         self.router = (host, router_port)
         self.log_path = log_path
@@ -163,6 +182,8 @@ class Gateway:
             log_path.write_text("")
         self.routes = load_routes()
         self.operations = load_operations()
+        self.signed_routes = load_signed_routes()
+        self.iam = iam
         api = load_api()
         self.responses = api["GatewayResponses"]
         self.other_methods = {
@@ -170,8 +191,6 @@ class Gateway:
             for path, methods in api["DefinitionBody"]["paths"].items()
         }
         self.servers = [self.server_for(host, port, self.handle, "gateway")]
-        if invoke_port is not None:
-            self.servers.append(self.server_for(host, invoke_port, self.handle_invocation, "invoke-proxy"))
         self.threads = [
             threading.Thread(target=server.serve_forever, name=f"gateway-{index}", daemon=True)
             for index, server in enumerate(self.servers)
@@ -242,6 +261,8 @@ class Gateway:
         body = self.read_body(request, length)
         if len(body) > MAX_BODY_BYTES:
             return self.gateway_response(request, exchange, "REQUEST_TOO_LARGE", "Request Too Long")
+        if (request.command, route) in self.signed_routes:
+            return self.signed_request(request, exchange, function, path, query, parameters, body)
         exchange.function, exchange.operation = function, self.operations.get(function)
         text_body_not_utf8 = body and is_text(request.headers.get("Content-Type", "")) and not valid_utf8(body)
         if text_body_not_utf8 or not all(value.isascii() for value in request.headers.values()):
@@ -250,20 +271,36 @@ class Gateway:
         exchange.via = "router"
         return self.forward(request, exchange, body)
 
-    def handle_invocation(self, request: BaseHTTPRequestHandler, exchange: Exchange) -> None:
-        """The Invoke API proxy: every request goes to the router as it came,
-        and its answer back as it came. A POST to an invocation path reaches
-        a function."""
-        started = time.monotonic()
-        try:
-            invocation = INVOCATION.match(request.path)
-            if invocation and request.command == "POST":
-                function = urllib.parse.unquote(invocation["function"]).split(":")[0]
-                exchange.function, exchange.operation = function, self.operations.get(function)
-            length = int(request.headers.get("Content-Length") or 0)
-            self.forward(request, exchange, self.read_body(request, length))
-        finally:
-            self.write_log(exchange.log_line((time.monotonic() - started) * 1000))
+    def signed_request(
+        self,
+        request: BaseHTTPRequestHandler,
+        exchange: Exchange,
+        function: str,
+        path: str,
+        query: str,
+        parameters: dict[str, str],
+        body: bytes,
+    ) -> None:
+        """An AWS_IAM route: API Gateway's signature and policy check first."""
+        headers = dict(request.headers.items())
+        if self.iam is None:
+            verdict = Verdict(None, "ACCESS_DENIED", "no local IAM principals are configured")
+        else:
+            verdict = self.iam.decide(request.command, request.path, headers, body, datetime.datetime.now(datetime.UTC))
+        if verdict.principal is None:
+            return self.gateway_response(request, exchange, verdict.response_type, verdict.message)
+        exchange.function, exchange.operation = function, self.operations.get(function)
+        exchange.via = "invoke-api"
+        authorizer = {
+            "iam": {
+                "accessKey": verdict.principal.access_key_id,
+                "accountId": self.iam.account if self.iam else "",
+                "callerId": verdict.principal.access_key_id,
+                "userArn": verdict.principal.arn,
+                "userId": verdict.principal.access_key_id,
+            }
+        }
+        return self.invoke_directly(request, exchange, function, path, query, parameters, body, authorizer)
 
     def route(self, method: str, path: str) -> tuple[str | None, str | None, dict[str, str]]:
         """(the route's path template, the function for the method, path parameters)."""
@@ -336,8 +373,6 @@ class Gateway:
         status, response_headers, payload = answer
         # Recorded before replying: logged even if the client is gone by now.
         exchange.status = status
-        if exchange.via == "invoke-proxy" and exchange.function is not None:
-            exchange.error_type = function_error(status, response_headers, payload)
         self.reply(request, status, response_headers, payload)
 
     def invoke_directly(
@@ -349,6 +384,7 @@ class Gateway:
         query: str,
         parameters: dict[str, str],
         body: bytes,
+        authorizer: dict[str, Any] | None = None,
     ) -> None:
         now = time.time()
         event = {
@@ -372,6 +408,7 @@ class Gateway:
                 "domainName": "localhost",
                 "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
                 "timeEpoch": int(now * 1000),
+                **({"authorizer": authorizer} if authorizer else {}),
             },
             "body": base64.b64encode(body).decode(),
             "isBase64Encoded": True,
@@ -406,8 +443,12 @@ class Gateway:
     def gateway_response(
         self, request: BaseHTTPRequestHandler, exchange: Exchange, response_type: str, message: str
     ) -> None:
-        """Renders the template's gateway response as API Gateway would."""
-        response = self.responses[response_type]
+        """Renders the template's gateway response as API Gateway would (its
+        DEFAULT_4XX for a type the template does not set)."""
+        response = self.responses.get(response_type) or {
+            **self.responses["DEFAULT_4XX"],
+            "StatusCode": DEFAULT_STATUSES[response_type],
+        }
         template = response["ResponseTemplates"]["application/json"]
         body = template.replace("$context.error.messageString", json.dumps(message))
         body = body.replace("$context.requestId", str(uuid.uuid4()))
@@ -418,7 +459,13 @@ class Gateway:
         self.reply(request, exchange.status, headers, body.encode())
 
     def method_not_allowed(self, request: BaseHTTPRequestHandler, exchange: Exchange, route: str) -> None:
-        """Renders the template's mock integration for undeclared methods."""
+        """Renders the template's mock integration for undeclared methods;
+        a route without one answers as an unknown route, as API Gateway
+        does for a method no resource declares."""
+        if route not in self.other_methods:
+            return self.gateway_response(
+                request, exchange, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token"
+            )
         response = self.other_methods[route]
         body = response["responseTemplates"]["application/json"].replace("$context.requestId", str(uuid.uuid4()))
         headers = [("Content-Type", "application/json")]

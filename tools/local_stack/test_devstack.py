@@ -21,14 +21,14 @@ class WarmUp(unittest.TestCase):
     def test_every_route_and_method_of_the_router_table_is_warmed_up(self) -> None:
         router = tomllib.loads((ROOT / "Cargo.toml").read_text())["workspace"]["metadata"]["lambda"]["watch"]["router"]
         expected = sorted(
-            (target["method"], path.replace("{tagOrId}", "warm-up"))
+            (target["method"], path, path.replace("{tagOrId}", "warm-up").replace("{tenant}", "warm-up"))
             for path, targets in router.items()
             for target in targets
         )
         routes = devstack.warm_up_routes()
         self.assertEqual(sorted(routes), expected)
-        self.assertEqual(len(routes), 5, "five functions behind the router")
-        self.assertFalse(any("{" in path for _, path in routes), routes)
+        self.assertEqual(len(routes), 6, "six functions behind the router")
+        self.assertFalse(any("{" in path for _, _, path in routes), routes)
 
 
 class Tokens(unittest.TestCase):

@@ -71,12 +71,12 @@ def one_of_each() -> tuple[list[str], list[str]]:
     gateway = [request(None, 404, via="gateway", delivered=False)]
     for operation in emf.OPERATIONS:
         watch.append(record(operation, 200))
-        via = "invoke-proxy" if operation == "resolveSecret" else "router"
+        via = "invoke-api" if operation == "resolveSecret" else "router"
         gateway.append(request(operation, 200, via=via))
     watch.append(record("getSecret", 401, DynamoDBCalls=0, ReadCapacityUnits=0.0))
     gateway.append(request("getSecret", 401))
     watch.append(record("resolveSecret", 404))
-    gateway.append(request("resolveSecret", 200, via="invoke-proxy", error_type="NOT_FOUND"))
+    gateway.append(request("resolveSecret", 200, via="invoke-api", error_type="NOT_FOUND"))
     return watch, gateway
 
 
@@ -125,7 +125,7 @@ class Counts(unittest.TestCase):
             request(None, 405, via="gateway", delivered=False),
             request(None, 413, via="gateway", delivered=False),
             request("getSecret", None, delivered=False),  # the router refused the connection
-            request(None, 404, via="invoke-proxy", delivered=False),  # not an invocation
+            request(None, 404, via="gateway", delivered=False),  # refused by the IAM check
         ]
         problems, _, requests = emf.check(watch, gateway)
         self.assertEqual(problems, [])
@@ -141,12 +141,12 @@ class Counts(unittest.TestCase):
         watch, gateway = one_of_each()
         watch += [record("resolveSecret", 400), record("resolveSecret", 503), record("resolveSecret", 500)]
         gateway += [
-            request("resolveSecret", 200, via="invoke-proxy", error_type="BAD_REQUEST"),
-            request("resolveSecret", 200, via="invoke-proxy", error_type="INTEGRATION_UNAVAILABLE"),
-            request("resolveSecret", 500, via="invoke-proxy", error_type="UNHANDLED_EXCEPTION"),
+            request("resolveSecret", 200, via="invoke-api", error_type="BAD_REQUEST"),
+            request("resolveSecret", 200, via="invoke-api", error_type="INTEGRATION_UNAVAILABLE"),
+            request("resolveSecret", 500, via="invoke-api", error_type="UNHANDLED_EXCEPTION"),
         ]
         self.assertEqual(emf.check(watch, gateway)[0], [])
-        gateway.append(request("resolveSecret", 200, via="invoke-proxy", error_type="Runtime.ExitError"))
+        gateway.append(request("resolveSecret", 200, via="invoke-api", error_type="Runtime.ExitError"))
         self.assertEqual(
             emf.check(watch, gateway)[0],
             ["resolveSecret function error Runtime.ExitError: 0 EMF record(s), 1 request(s) reached the function"],

@@ -4,6 +4,7 @@ records for the requests a function handled). Run by `make test`."""
 
 from __future__ import annotations
 
+import datetime
 import http.client
 import json
 import socket
@@ -17,6 +18,8 @@ from typing import Any, ClassVar
 
 from tools.local_stack import emf
 from tools.local_stack.gateway import Gateway
+from tools.local_stack.iam import sign
+from tools.local_stack.test_iam import ACME, EVERYONE, local_iam
 
 HOST = "127.0.0.1"
 
@@ -53,12 +56,13 @@ class Functions(BaseHTTPRequestHandler):
         self.received.append((self.command, self.path, dict(self.headers), body))
         if self.path == "/2015-03-31/functions/resolve-secret/invocations":
             event = json.loads(body)
-            if event.get("tagOrId") == "db":
+            principal = event["requestContext"].get("authorizer", {}).get("iam", {}).get("userArn")
+            if event["pathParameters"].get("tagOrId") == "db" and principal:
                 self.emf("resolveSecret", 200)
-                return self.answer(200, {"id": "se0123456789abcdef", "name": "n", "tag": "db", "value": "v"})
+                value = {"id": "se0123456789abcdef", "name": "n", "tag": "db", "value": "v", "by": principal}
+                return self.answer(200, {"statusCode": 200, "headers": {}, "body": json.dumps(value)})
             self.emf("resolveSecret", 404)
-            error = {"errorType": "NOT_FOUND", "errorMessage": "secret not found"}
-            return self.answer(200, error, {"X-Amz-Function-Error": "Unhandled"})
+            return self.answer(200, {"statusCode": 404, "headers": {}, "body": '{"message":"secret not found"}'})
         if self.path == "/2015-03-31/functions/get-secret/invocations":
             self.emf("getSecret", 404)
             return self.answer(200, {"statusCode": 404, "headers": {}, "body": '{"message":"secret not found"}'})
@@ -97,12 +101,18 @@ class Observer(unittest.TestCase):
         self.addCleanup(self.router.server_close)
         self.addCleanup(self.router.shutdown)
 
-    def gateway(self, router_port: int) -> tuple[int, int]:
-        api_port, invoke_port = free_port(), free_port()
-        gateway = Gateway(HOST, api_port, router_port, self.log, invoke_port=invoke_port)
+    def gateway(self, router_port: int) -> int:
+        api_port = free_port()
+        gateway = Gateway(HOST, api_port, router_port, self.log, iam=local_iam())
         gateway.start()
         self.addCleanup(gateway.stop)
-        return api_port, invoke_port
+        return api_port
+
+    def signed(self, port: int, tenant: str, tag: str, principal: tuple[str, str, str, list[str]] = ACME) -> int:
+        path = f"/internal/v1/tenants/{tenant}/secrets/{tag}"
+        now = datetime.datetime.now(datetime.UTC)
+        headers = sign("GET", f"http://{HOST}:{port}{path}", principal[0], principal[1], "us-east-1", now)
+        return self.send(port, "GET", path, headers=headers)[0]
 
     def send(
         self, port: int, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
@@ -126,7 +136,7 @@ class Observer(unittest.TestCase):
             time.sleep(0.05)
 
     def test_each_request_is_logged_with_the_function_it_reached_and_its_outcome(self) -> None:
-        api, invoke = self.gateway(self.router.server_address[1])
+        api = self.gateway(self.router.server_address[1])
         self.assertEqual(self.send(api, "GET", "/api/v1/secrets")[0], 200)
         self.assertEqual(self.send(api, "GET", "/api/v1/secrets/x")[0], 401)
         self.assertEqual(self.send(api, "GET", "/nowhere")[0], 404)
@@ -135,12 +145,9 @@ class Observer(unittest.TestCase):
             self.send(api, "PUT", "/api/v1/secrets/x", b"{}", {"Content-Type": "application/json"})[0], 502
         )
         self.assertEqual(self.send(api, "GET", "/api/v1/secrets/x", headers={"X-Note": "caf\u00e9"})[0], 404)
-        invocation = "/2015-03-31/functions/resolve-secret/invocations"
-        self.assertEqual(self.send(invoke, "POST", invocation, b'{"tenant":"t","tagOrId":"db"}')[0], 200)
-        status, headers, body = self.send(invoke, "POST", invocation, b'{"tenant":"t","tagOrId":"nope"}')
-        self.assertEqual((status, headers.get("X-Amz-Function-Error")), (200, "Unhandled"))
-        self.assertEqual(json.loads(body)["errorType"], "NOT_FOUND")
-        self.assertEqual(self.send(invoke, "GET", "/2015-03-31/functions")[0], 404)
+        self.assertEqual(self.signed(api, "acme", "db"), 200)
+        self.assertEqual(self.signed(api, "acme", "nope"), 404)
+        self.assertEqual(self.signed(api, "globex", "db"), 403)
 
         summary = [
             (e["via"], e["method"], e["function"], e["operation"], e["delivered"], e["status"], e["errorType"])
@@ -155,9 +162,9 @@ class Observer(unittest.TestCase):
                 ("gateway", "PATCH", None, None, False, 405, None),
                 ("router", "PUT", "update-secret", "updateSecret", True, 502, None),
                 ("invoke-api", "GET", "get-secret", "getSecret", True, 404, None),
-                ("invoke-proxy", "POST", "resolve-secret", "resolveSecret", True, 200, None),
-                ("invoke-proxy", "POST", "resolve-secret", "resolveSecret", True, 200, "NOT_FOUND"),
-                ("invoke-proxy", "GET", None, None, False, 404, None),
+                ("invoke-api", "GET", "resolve-secret", "resolveSecret", True, 200, None),
+                ("invoke-api", "GET", "resolve-secret", "resolveSecret", True, 404, None),
+                ("gateway", "GET", None, None, False, 403, None),
             ],
         )
         # The stand-in's records against the shim's log: only the crash,
@@ -175,23 +182,28 @@ class Observer(unittest.TestCase):
             ],
         )
 
-    def test_the_invoke_proxy_passes_requests_and_answers_through_unchanged(self) -> None:
-        _, invoke = self.gateway(self.router.server_address[1])
-        path = "/2015-03-31/functions/resolve-secret/invocations"
-        event = b'{"tenant":"t","tagOrId":"nope","caller":"make resolve"}'
-        status, headers, body = self.send(invoke, "POST", path, event, {"X-Amz-Client-Context": "e30="})
-        (method, received_path, received_headers, received_body) = Functions.received[-1]
-        self.assertEqual((method, received_path, received_body), ("POST", path, event))
-        self.assertEqual(received_headers.get("X-Amz-Client-Context"), "e30=")
-        self.assertEqual(status, 200)
-        self.assertEqual(headers.get("X-Amz-Function-Error"), "Unhandled")
-        self.assertEqual(json.loads(body), {"errorType": "NOT_FOUND", "errorMessage": "secret not found"})
+    def test_the_resolve_route_admits_only_what_iam_allows_and_names_the_signer(self) -> None:
+        api = self.gateway(self.router.server_address[1])
+        status, _, body = self.send(api, "GET", "/internal/v1/tenants/acme/secrets/db")
+        self.assertEqual((status, json.loads(body)["message"]), (404, "no such route"))
+        status, headers, _ = self.send(api, "POST", "/internal/v1/tenants/acme/secrets/db", b"{}")
+        self.assertEqual((status, headers.get("Allow")), (405, "GET"))
+        self.assertEqual(self.signed(api, "acme-corp", "db"), 403)
+        self.assertEqual(self.signed(api, "globex", "db", EVERYONE), 200)
+        token = {"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.e30.x"}
+        self.assertEqual(self.send(api, "GET", "/internal/v1/tenants/acme/secrets/db", headers=token)[0], 403)
+        self.assertEqual(self.signed(api, "acme", "db"), 200)
+        reached = [json.loads(body) for method, path, _, body in Functions.received if "resolve-secret" in path]
+        self.assertEqual(
+            [event["requestContext"]["authorizer"]["iam"]["userArn"] for event in reached], [EVERYONE[2], ACME[2]]
+        )
+        self.assertEqual(reached[1]["pathParameters"], {"tenant": "acme", "tagOrId": "db"})
 
     def test_a_request_the_router_never_received_is_not_counted_as_delivered(self) -> None:
         closed = free_port()
-        api, invoke = self.gateway(closed)
+        api = self.gateway(closed)
         self.assertEqual(self.send(api, "GET", "/api/v1/secrets")[0], 502)
-        self.assertEqual(self.send(invoke, "POST", "/2015-03-31/functions/resolve-secret/invocations", b"{}")[0], 502)
+        self.assertEqual(self.signed(api, "acme", "db"), 502)
         logged = self.logged(2)
         self.assertEqual(
             [(e["function"], e["delivered"], e["status"]) for e in logged],
@@ -213,7 +225,7 @@ class Observer(unittest.TestCase):
             connection.close()
 
         threading.Thread(target=accept_and_close, daemon=True).start()
-        api, _ = self.gateway(hang_up.getsockname()[1])
+        api = self.gateway(hang_up.getsockname()[1])
         self.assertEqual(self.send(api, "GET", "/api/v1/secrets")[0], 504)
         [entry] = self.logged(1)
         self.assertEqual((entry["function"], entry["delivered"], entry["status"]), ("list-secrets", True, None))

@@ -2,7 +2,6 @@
 
 use lambda_http::Error as LambdaError;
 use lambda_http::Request;
-use lambda_http::lambda_runtime::Context;
 use secrets_aws::dynamo::DynamoStore;
 use secrets_aws::jwks::HttpJwks;
 use secrets_aws::metrics::CallCounter;
@@ -22,8 +21,8 @@ use crate::request::{authorization, request_id};
 pub struct App<S, K = ()> {
     pub(crate) function: Function,
     pub secrets: Secrets<S, K>,
-    /// `None` exactly for the function without a route (resolve): IAM is
-    /// its only door.
+    /// `None` exactly for the function behind an IAM route (resolve):
+    /// API Gateway verifies its callers' signatures.
     auth: Option<Authenticator>,
     /// Records the AWS usage of each invocation, for its metrics.
     pub(crate) usage: CallCounter,
@@ -47,11 +46,6 @@ impl<S, K> App<S, K> {
     /// Starts the handling of an HTTP request.
     pub fn exchange(&self, request: &Request) -> Exchange<'_, S, K> {
         Exchange::begin(self, request_id(request))
-    }
-
-    /// Starts the handling of a direct invocation, by its Lambda request id.
-    pub fn invocation(&self, context: &Context) -> Exchange<'_, S, K> {
-        Exchange::begin(self, context.request_id.clone())
     }
 
     /// The caller of a request, if its token verifies and grants the
@@ -91,7 +85,7 @@ pub async fn start<K: FunctionKeys>(
 ) -> std::result::Result<App<DynamoStore, K>, LambdaError> {
     if !function.authenticates() {
         return Err(invalid(format!(
-            "{} has no route: start it with start_invoked",
+            "{} is behind an IAM route: start it with start_signed",
             function.name()
         )));
     }
@@ -101,19 +95,19 @@ pub async fn start<K: FunctionKeys>(
     .await
 }
 
-/// The app of a function reached only through `lambda:InvokeFunction`:
-/// IAM is its door, so it has no token verifier, nor the code of one.
-pub async fn start_invoked<K: FunctionKeys>(
+/// The app of a function behind an `AWS_IAM` route: API Gateway verifies
+/// its callers, so it has no token verifier, nor the code of one.
+pub async fn start_signed<K: FunctionKeys>(
     function: Function,
 ) -> std::result::Result<App<DynamoStore, K>, LambdaError> {
     if function.authenticates() {
         return Err(invalid(format!(
-            "{} has a route and verifies tokens: start it with start",
+            "{} verifies tokens: start it with start",
             function.name()
         )));
     }
     assemble(function, |_| {
-        Err("a directly invoked function verifies no tokens".to_owned())
+        Err("a function behind an IAM route verifies no tokens".to_owned())
     })
     .await
 }

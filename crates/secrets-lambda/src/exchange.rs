@@ -2,7 +2,6 @@
 //! [`Trail`] its handler fills in as it learns who asks for what, the
 //! record of its refusal (for audited functions), and its response.
 
-use lambda_http::lambda_runtime::Diagnostic;
 use lambda_http::{Body, Response};
 use secrets_domain::Result;
 use secrets_domain::audit::Trail;
@@ -49,26 +48,6 @@ impl<S: SecretStore, K> Exchange<'_, S, K> {
                 let response = error_response(&error, self.telemetry.request_id());
                 self.close(Err(&error)).await;
                 response
-            }
-        }
-    }
-
-    /// A direct invocation's result as its answer or function error
-    /// (`errorType`: the contract's error type), logged, measured and
-    /// recorded as `respond` does.
-    pub async fn answer<T>(self, result: Result<T>) -> std::result::Result<T, Diagnostic> {
-        match result {
-            Ok(answer) => {
-                self.close(Ok(200)).await;
-                Ok(answer)
-            }
-            Err(error) => {
-                let diagnostic = Diagnostic {
-                    error_type: error.error_type().to_owned(),
-                    error_message: error.to_string(),
-                };
-                self.close(Err(&error)).await;
-                Err(diagnostic)
             }
         }
     }

@@ -31,26 +31,52 @@ pub enum KmsUse {
     Open,
 }
 
-/// An API Gateway route: method and resource path, as in the contract.
+/// An API Gateway route: method, resource path, and who may pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
     pub method: &'static str,
     pub path: &'static str,
+    pub door: Door,
+}
+
+/// How a route's callers are told apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    /// A bearer JWT, verified by the function: the contract's routes.
+    Token,
+    /// An AWS SigV4 signature, verified by API Gateway (`AWS_IAM`), whose
+    /// IAM policies alone decide which tenants' paths a caller may invoke;
+    /// the function trusts the principal API Gateway names and nothing the
+    /// caller says. Resolve's route.
+    Iam,
 }
 
 const SECRETS: &str = "/api/v1/secrets";
 const SECRET: &str = "/api/v1/secrets/{tagOrId}";
+/// The tenant is in the path so that an IAM policy can name it.
+const RESOLVE: &str = "/internal/v1/tenants/{tenant}/secrets/{tagOrId}";
 
 struct Spec {
     name: &'static str,
     operation: Operation,
-    /// `None`: invoked through IAM only, with no route and no token.
-    route: Option<Route>,
+    route: Route,
     kms: KmsUse,
 }
 
-const fn route(method: &'static str, path: &'static str) -> Option<Route> {
-    Some(Route { method, path })
+const fn route(method: &'static str, path: &'static str) -> Route {
+    Route {
+        method,
+        path,
+        door: Door::Token,
+    }
+}
+
+const fn signed(method: &'static str, path: &'static str) -> Route {
+    Route {
+        method,
+        path,
+        door: Door::Iam,
+    }
 }
 
 impl Function {
@@ -73,7 +99,7 @@ impl Function {
             Self::CreateSecret => Spec { name: "create-secret", operation: Create, route: route("POST", SECRETS), kms: SealAndFingerprint },
             Self::UpdateSecret => Spec { name: "update-secret", operation: Update, route: route("PUT", SECRET), kms: Seal },
             Self::DeleteSecret => Spec { name: "delete-secret", operation: Delete, route: route("DELETE", SECRET), kms: NoKms },
-            Self::ResolveSecret => Spec { name: "resolve-secret", operation: Resolve, route: None, kms: Open },
+            Self::ResolveSecret => Spec { name: "resolve-secret", operation: Resolve, route: signed("GET", RESOLVE), kms: Open },
         };
         spec
     }
@@ -106,13 +132,13 @@ impl Function {
         self.spec().operation
     }
 
-    pub const fn route(self) -> Option<Route> {
+    pub const fn route(self) -> Route {
         self.spec().route
     }
 
-    /// Whether it verifies a bearer token: every function behind a route.
+    /// Whether it verifies a bearer token: every function of the contract.
     pub const fn authenticates(self) -> bool {
-        self.route().is_some()
+        matches!(self.route().door, Door::Token)
     }
 
     /// Whether it writes audit records (and so needs the audit table).

@@ -17,10 +17,10 @@ pub mod response;
 mod serve;
 pub mod telemetry;
 
-pub use app::{App, start, start_invoked};
+pub use app::{App, start, start_signed};
 pub use exchange::Exchange;
-pub use function::{Function, KmsUse, Route};
+pub use function::{Door, Function, KmsUse, Route};
 pub use function_keys::FunctionKeys;
 pub use lambda_http::lambda_runtime::{self, Diagnostic, LambdaEvent};
 pub use lambda_http::{Body, Request, Response};
-pub use serve::{serve, serve_invocations};
+pub use serve::serve;

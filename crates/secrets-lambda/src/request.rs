@@ -5,8 +5,9 @@ use std::borrow::Cow;
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
+use secrets_domain::error::AuthFailure;
 use secrets_domain::idempotency::IdempotencyKey;
-use secrets_domain::model::TagOrId;
+use secrets_domain::model::{MAX_TENANT_CHARS, TagOrId, TenantId};
 use secrets_domain::page::PageRequest;
 use secrets_domain::precondition::IfMatch;
 use secrets_domain::{Error, Result};
@@ -19,6 +20,10 @@ pub const MAX_BODY_BYTES: usize = 400 * 1024;
 
 /// The path parameter naming a secret, as in the contract's paths.
 const TAG_OR_ID_PARAMETER: &str = "tagOrId";
+/// The path parameter naming the tenant, on the resolve route.
+const TENANT_PARAMETER: &str = "tenant";
+/// The longest principal ARN worth recording (IAM's own limit is 2,048).
+const MAX_PRINCIPAL_ARN_CHARS: usize = 2048;
 
 /// The id API Gateway gave this request (what its access logs show), else
 /// Lambda's own request id.
@@ -68,6 +73,53 @@ pub fn tag_or_id(request: &Request) -> Result<TagOrId> {
         raw
     };
     TagOrId::parse(&decoded).ok_or(Error::NotFound)
+}
+
+/// The IAM principal whose SigV4 signature API Gateway verified, as it
+/// puts it in the request context (REST: `identity.userArn`; HTTP API:
+/// `authorizer.iam.userArn`). Nothing the caller sends can set it; a
+/// request without one did not come through an `AWS_IAM` route, and is
+/// refused however it got here.
+pub fn signed_principal(request: &Request) -> Result<String> {
+    let principal = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV1(context)) => context.identity.user_arn.clone(),
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .authorizer
+            .as_ref()
+            .and_then(|authorizer| authorizer.iam.as_ref())
+            .and_then(|iam| iam.user_arn.clone()),
+        _ => None,
+    };
+    principal
+        .filter(|arn| {
+            arn.starts_with("arn:")
+                && arn.len() <= MAX_PRINCIPAL_ARN_CHARS
+                && !arn.chars().any(char::is_control)
+        })
+        .ok_or(Error::unauthenticated(AuthFailure::Missing))
+}
+
+/// The tenant the resolve path names. Only RFC 3986's unreserved
+/// characters (`A-Z a-z 0-9 - . _ ~`): a path segment of them reaches the
+/// IAM resource ARN exactly as written, never encoded, and holds none of
+/// IAM's wildcards (`*`, `?`), so a policy naming `.../tenants/acme/*`
+/// means exactly tenant `acme`. `.` and `..` would be path steps.
+pub fn path_tenant(request: &Request) -> Result<TenantId> {
+    let raw = request
+        .path_parameters_ref()
+        .and_then(|parameters| parameters.first(TENANT_PARAMETER))
+        .unwrap_or_default();
+    let unreserved = raw
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+    let tenant = (unreserved && !matches!(raw, "." | ".."))
+        .then(|| TenantId::parse(raw))
+        .flatten();
+    tenant.ok_or_else(|| {
+        Error::bad_request(format!(
+            "tenant must be 1 to {MAX_TENANT_CHARS} characters of A-Z a-z 0-9 - . _ ~ (not . or ..)"
+        ))
+    })
 }
 
 fn percent_decode(raw: &str) -> Option<String> {

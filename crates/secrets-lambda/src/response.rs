@@ -7,7 +7,7 @@ use lambda_http::http::header::{
 };
 use lambda_http::http::{Response, StatusCode};
 use secrets_domain::model::SecretSummary;
-use secrets_domain::service::Created;
+use secrets_domain::service::{Created, Resolved};
 use secrets_domain::{Error, Result};
 use serde::Serialize;
 
@@ -39,6 +39,12 @@ pub fn created(created: &Created) -> Result<Response<Body>> {
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(response)
+}
+
+/// A resolved secret with its plaintext: `{"id", "name", "tag", "value"}`,
+/// never cached (as every answer here).
+pub fn resolved(resolved: &Resolved) -> Result<Response<Body>> {
+    json(resolved)
 }
 
 /// 200 with no body, as the contract's delete answers.

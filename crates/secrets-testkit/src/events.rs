@@ -13,7 +13,14 @@ pub struct TestRequest {
     query: Vec<(String, String)>,
     headers: Map<String, Value>,
     body: Option<String>,
+    /// The route's path template, when it has parameters.
+    resource: Option<&'static str>,
+    /// The IAM principal API Gateway verified (SigV4), for IAM routes.
+    signed_by: Option<String>,
 }
+
+/// The resolve route, as template.yaml declares it.
+pub const RESOLVE_ROUTE: &str = "/internal/v1/tenants/{tenant}/secrets/{tagOrId}";
 
 impl TestRequest {
     pub fn new(method: &'static str, path: &str) -> Self {
@@ -24,6 +31,8 @@ impl TestRequest {
             query: Vec::new(),
             headers: Map::new(),
             body: None,
+            resource: None,
+            signed_by: None,
         }
     }
 
@@ -34,6 +43,29 @@ impl TestRequest {
             .path_parameters
             .insert("tagOrId".into(), Value::String(tag_or_id.to_owned()));
         request
+    }
+
+    /// A request to the resolve route for `tenant`'s `tag_or_id`, routed
+    /// with both parameters; unsigned until [`Self::signed_by`].
+    pub fn for_resolve(tenant: &str, tag_or_id: &str) -> Self {
+        let mut request = Self::new(
+            "GET",
+            &format!("/internal/v1/tenants/{tenant}/secrets/{tag_or_id}"),
+        );
+        request.resource = Some(RESOLVE_ROUTE);
+        for (name, value) in [("tenant", tenant), ("tagOrId", tag_or_id)] {
+            request
+                .path_parameters
+                .insert(name.into(), Value::String(value.to_owned()));
+        }
+        request
+    }
+
+    /// As API Gateway delivers a request whose SigV4 signature it verified
+    /// for `principal_arn` (an IAM-authorized route).
+    pub fn signed_by(mut self, principal_arn: &str) -> Self {
+        self.signed_by = Some(principal_arn.to_owned());
+        self
     }
 
     pub fn bearer(self, token: &str) -> Self {
@@ -84,7 +116,7 @@ impl TestRequest {
             .map(|(name, value)| (name.clone(), json!([value])))
             .collect();
         let event = json!({
-            "resource": if self.path_parameters.is_empty() { "/api/v1/secrets" } else { "/api/v1/secrets/{tagOrId}" },
+            "resource": self.resource.unwrap_or(if self.path_parameters.is_empty() { "/api/v1/secrets" } else { "/api/v1/secrets/{tagOrId}" }),
             "path": self.path,
             "httpMethod": self.method,
             "headers": self.headers,
@@ -98,7 +130,13 @@ impl TestRequest {
                 "resourceId": "abc123",
                 "stage": "prod",
                 "requestId": "v1-request-id",
-                "identity": {"sourceIp": "203.0.113.7"},
+                "identity": {
+                    "sourceIp": "203.0.113.7",
+                    "userArn": self.signed_by,
+                    "caller": self.signed_by.as_ref().map(|_| "AROAEXAMPLE:session"),
+                    "accessKey": self.signed_by.as_ref().map(|_| "ASIAEXAMPLE"),
+                    "accountId": self.signed_by.as_ref().map(|_| "123456789012"),
+                },
                 "resourcePath": "/api/v1/secrets",
                 "httpMethod": self.method,
                 "apiId": "api123",
@@ -137,6 +175,13 @@ impl TestRequest {
                     "userAgent": "test",
                 },
                 "requestId": "v2-request-id",
+                "authorizer": self.signed_by.as_ref().map(|arn| json!({"iam": {
+                    "accessKey": "ASIAEXAMPLE",
+                    "accountId": "123456789012",
+                    "callerId": "AROAEXAMPLE:session",
+                    "userArn": arn,
+                    "userId": "AROAEXAMPLE:session",
+                }})),
                 "routeKey": "$default",
                 "stage": "$default",
                 "time": "26/Nov/2026:10:00:00 +0000",

@@ -1,114 +1,128 @@
-use secrets_domain::input::ResolveSecret;
 use secrets_domain::ports::{DataKeys, SecretStore};
-use secrets_domain::service::Resolved;
-use secrets_lambda::{App, Diagnostic, LambdaEvent};
-use serde_json::Value;
+use secrets_lambda::request::{path_tenant, signed_principal, tag_or_id};
+use secrets_lambda::response::resolved;
+use secrets_lambda::{App, Body, Request, Response};
 
-/// `{"tenant", "tagOrId", "caller"?}` in; `{"id", "name", "tag", "value"}`
-/// out, or a function error whose `errorType` is the contract's error type.
+/// The tenant comes from the path, which the caller's IAM policy had to
+/// allow; the audit subject from the signature API Gateway verified.
 pub async fn handle<S: SecretStore, K: DataKeys>(
     app: &App<S, K>,
-    event: LambdaEvent<Value>,
-) -> Result<Resolved, Diagnostic> {
-    let mut exchange = app.invocation(&event.context);
+    request: Request,
+) -> Response<Body> {
+    let mut exchange = app.exchange(&request);
     let result = async {
-        let request = ResolveSecret::from_event(&event.payload)?;
+        let principal = signed_principal(&request)?;
+        let tenant = path_tenant(&request)?;
         let trail = exchange.trail();
-        let actor = trail.actor(&request.tenant, request.on_behalf_of.as_deref());
-        trail.requested(&request.key);
-        app.secrets.resolve(&actor, &request.key).await
+        let actor = trail.actor(&tenant, Some(&principal));
+        let key = tag_or_id(&request)?;
+        trail.requested(&key);
+        resolved(&app.secrets.resolve(&actor, &key).await?)
     };
     let result = result.await;
-    exchange.answer(result).await
+    exchange.respond(result).await
 }
 
 #[cfg(test)]
 mod tests {
     use secrets_domain::audit::Outcome;
-    use secrets_domain::input::CreateSecret;
-    use secrets_domain::model::TenantId;
     use secrets_domain::operation::Operation;
     use secrets_lambda::Function;
-    use secrets_lambda::lambda_runtime::Context;
-    use secrets_testkit::actor;
-    use secrets_testkit::app::{TestApp, app};
+    use secrets_testkit::app::{TestApp, app, seed};
+    use secrets_testkit::events::{TestRequest, json_body};
     use serde_json::json;
 
     use super::*;
 
+    const RUNNER: &str = "arn:aws:sts::123456789012:assumed-role/ci-runner/build-7";
+
     async fn resolver_with(tenant: &str, tag: &str, value: &str) -> (TestApp, String) {
         let app = app(Function::ResolveSecret);
-        let body = json!({"tag": tag, "name": "Database", "secret": value}).to_string();
-        let created = app
-            .secrets
-            .create(
-                &actor(&TenantId::parse(tenant).unwrap(), Operation::Create),
-                CreateSecret::from_json(body.as_bytes()).unwrap(),
-            )
-            .await
-            .unwrap();
+        let created = seed(&app, tenant, tag, value).await;
         (app, created.id.to_string())
     }
 
-    async fn invoke(app: &TestApp, event: Value) -> Result<Value, Diagnostic> {
-        let event = LambdaEvent::new(event, Context::default());
-        handle(app, event)
-            .await
-            .map(|resolved| serde_json::to_value(&resolved).unwrap())
-    }
-
     #[tokio::test]
-    async fn answers_the_plaintext_by_tag_or_id() {
+    async fn answers_the_plaintext_by_tag_or_id_from_either_event_shape() {
         let (app, id) = resolver_with("acme", "db", "hunter2 ✓").await;
         for key in ["db", id.as_str()] {
-            let answer = invoke(&app, json!({"tenant": "acme", "tagOrId": key}))
-                .await
-                .unwrap();
-            assert_eq!(
-                answer,
-                json!({"id": id, "name": "Database", "tag": "db", "value": "hunter2 ✓"})
-            );
+            for event in TestRequest::for_resolve("acme", key)
+                .signed_by(RUNNER)
+                .both()
+            {
+                let response = handle(&app, event).await;
+                assert_eq!(response.status(), 200, "{key}");
+                assert_eq!(response.headers()["cache-control"], "no-store");
+                assert_eq!(
+                    json_body(&response),
+                    json!({"id": id, "name": "Secret db", "tag": "db", "value": "hunter2 ✓"})
+                );
+            }
         }
     }
 
     #[tokio::test]
-    async fn refusals_are_function_errors_with_the_contract_types() {
+    async fn refusals_have_the_contract_shape() {
         let (app, id) = resolver_with("acme", "db", "v").await;
-        for (event, error_type) in [
-            (json!({"tenant": "globex", "tagOrId": "db"}), "NOT_FOUND"),
-            (json!({"tenant": "globex", "tagOrId": id}), "NOT_FOUND"),
-            (json!({"tenant": "acme", "tagOrId": "nope"}), "NOT_FOUND"),
-            (json!({"tenant": "acme"}), "BAD_REQUEST"),
-            (json!("db"), "BAD_REQUEST"),
+        for (tenant, key, status) in [
+            ("globex", "db", 404),
+            ("globex", id.as_str(), 404),
+            ("acme", "nope", 404),
+            ("acme", "not%20a%20tag", 404),
+            ("a*", "db", 400),
+            ("ac%2Fme", "db", 400),
+            ("..", "db", 400),
+            (" acme", "db", 400),
         ] {
-            let error = invoke(&app, event.clone()).await.unwrap_err();
-            assert_eq!(error.error_type, error_type, "{event}");
+            for event in TestRequest::for_resolve(tenant, key)
+                .signed_by(RUNNER)
+                .both()
+            {
+                let response = handle(&app, event).await;
+                assert_eq!(response.status(), status, "{tenant} {key}");
+                let body = json_body(&response);
+                assert_eq!(body["httpStatus"], status, "{body}");
+                assert!(body["message"].is_string() && body["type"].is_string());
+            }
         }
     }
 
     #[tokio::test]
-    async fn every_invocation_leaves_exactly_one_audit_record() {
+    async fn a_request_api_gateway_did_not_verify_is_refused_unrecorded() {
+        let (app, _) = resolver_with("acme", "db", "never-out").await;
+        let before = app.secrets.store().audit_records().len();
+        for event in TestRequest::for_resolve("acme", "db").both() {
+            let response = handle(&app, event).await;
+            assert_eq!(response.status(), 401);
+            assert!(!format!("{:?}", response.body()).contains("never-out"));
+        }
+        assert_eq!(app.secrets.store().audit_records().len(), before);
+    }
+
+    #[tokio::test]
+    async fn every_signed_request_leaves_one_record_naming_the_verified_principal() {
         let (app, id) = resolver_with("acme", "db", "never-in-a-record").await;
         let before = app.secrets.store().audit_records().len();
-        let events = [
-            json!({"tenant": "acme", "tagOrId": "db", "caller": "runner-7"}),
-            json!({"tenant": "globex", "tagOrId": id}),
-            json!({"tenant": "acme"}),
+        let requests = [
+            TestRequest::for_resolve("acme", "db").signed_by(RUNNER),
+            TestRequest::for_resolve("globex", &id).signed_by(RUNNER),
+            TestRequest::for_resolve("a*b", "db").signed_by(RUNNER),
         ];
-        for event in &events {
-            let _ = invoke(&app, event.clone()).await;
+        for request in &requests {
+            handle(&app, request.rest_v1()).await;
         }
         let records = &app.secrets.store().audit_records()[before..];
-        assert_eq!(records.len(), events.len());
+        assert_eq!(records.len(), requests.len());
         assert!(records.iter().all(|r| r.operation == Operation::Resolve));
         assert_eq!(records[0].outcome, Outcome::Allowed);
-        assert_eq!(records[0].subject.as_deref(), Some("runner-7"));
+        assert_eq!(records[0].subject.as_deref(), Some(RUNNER));
         assert_eq!(records[0].secret_id.as_ref().unwrap().as_str(), id);
         assert!(matches!(
             records[1].outcome,
             Outcome::Refused { status: 404, .. }
         ));
         assert_eq!(records[1].tenant.as_ref().unwrap().as_str(), "globex");
+        assert_eq!(records[1].subject.as_deref(), Some(RUNNER));
         assert_eq!(records[1].requested.as_deref(), Some(id.as_str()));
         assert!(matches!(
             records[2].outcome,

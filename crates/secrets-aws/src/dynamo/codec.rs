@@ -138,8 +138,15 @@ pub(super) const VALUE_ITEM_ATTRIBUTES: &[&str] = &[
     CIPHER,
     VALUE_VERSION,
 ];
-pub(super) const IDEMPOTENCY_ITEM_ATTRIBUTES: &[&str] =
-    &[FINGERPRINT, ID, NAME, TAG, VERSION, VALUE_VERSION, EXPIRES_AT];
+pub(super) const IDEMPOTENCY_ITEM_ATTRIBUTES: &[&str] = &[
+    FINGERPRINT,
+    ID,
+    NAME,
+    TAG,
+    VERSION,
+    VALUE_VERSION,
+    EXPIRES_AT,
+];
 
 /// A secret's summary from any item that holds one: the `id` from the item
 /// unless its key already names it (META), the `tag` from the item, or from

@@ -5,8 +5,8 @@ mod json;
 
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
-use crate::model::{MAX_TENANT_CHARS, SecretName, SecretValue, Tag, TagOrId, TenantId};
+use crate::error::Result;
+use crate::model::{SecretName, SecretValue, Tag};
 pub use json::MAX_JSON_DEPTH;
 use json::{Problems, parse_object};
 
@@ -23,67 +23,6 @@ pub struct CreateSecret {
 pub struct UpdateSecret {
     pub name: Option<SecretName>,
     pub secret: Option<SecretValue>,
-}
-
-/// A valid resolve invocation, `{"tenant": ..., "tagOrId": ..., "caller": ...}`,
-/// from a trusted internal system calling the resolve function directly.
-#[derive(Debug)]
-pub struct ResolveSecret {
-    pub tenant: TenantId,
-    pub key: TagOrId,
-    /// Who the calling system acts for, as it declares it: recorded in the
-    /// audit trail next to the invocation's request id, which CloudTrail
-    /// ties to the verified IAM principal.
-    pub on_behalf_of: Option<String>,
-}
-
-/// The longest `caller` a resolve invocation may declare.
-pub const MAX_CALLER_CHARS: usize = 256;
-
-impl ResolveSecret {
-    pub fn from_event(event: &serde_json::Value) -> Result<Self> {
-        let bytes =
-            serde_json::to_vec(event).map_err(|e| Error::internal("reading the event", e))?;
-        Self::from_json(&bytes)
-    }
-
-    pub fn from_json(event: &[u8]) -> Result<Self> {
-        let mut members = parse_object(event, &["tenant", "tagOrId", "caller"])?;
-        let mut problems = Problems::default();
-        let tenant = problems.check(members.take(0).required("tenant").and_then(|t| {
-            TenantId::parse(&t).ok_or_else(|| {
-                Error::bad_request(format!(
-                    "tenant must be 1 to {MAX_TENANT_CHARS} characters, without control characters"
-                ))
-            })
-        }));
-        let key = problems.check(members.take(1).required("tagOrId"));
-        let on_behalf_of = problems.check(members.take(2).optional("caller").and_then(|caller| {
-            caller
-                .filter(|c| !c.is_empty())
-                .map(parse_caller)
-                .transpose()
-        }));
-        let (Some(tenant), Some(key), Some(on_behalf_of)) = (tenant, key, on_behalf_of) else {
-            return Err(problems.into_error());
-        };
-        Ok(Self {
-            tenant,
-            // As on the HTTP paths, what can name no secret is not found.
-            key: TagOrId::parse(&key).ok_or(Error::NotFound)?,
-            on_behalf_of,
-        })
-    }
-}
-
-fn parse_caller(caller: String) -> Result<String> {
-    let acceptable =
-        caller.chars().count() <= MAX_CALLER_CHARS && !caller.chars().any(char::is_control);
-    acceptable.then_some(caller).ok_or_else(|| {
-        Error::bad_request(format!(
-            "caller must be at most {MAX_CALLER_CHARS} characters, without control characters"
-        ))
-    })
 }
 
 impl CreateSecret {
@@ -252,53 +191,5 @@ mod tests {
             error.to_string(),
             "name must be a string, not null; secret must be a string, not a number"
         );
-    }
-
-    #[test]
-    fn a_resolve_event_names_a_tenant_and_a_secret() {
-        let resolve = ResolveSecret::from_json(
-            br#"{"tenant":"acme","tagOrId":"db","caller":"runner-7","extra":1}"#,
-        )
-        .unwrap();
-        assert_eq!(resolve.tenant.as_str(), "acme");
-        assert!(matches!(resolve.key, TagOrId::Tag(ref tag) if tag.as_str() == "db"));
-        assert_eq!(resolve.on_behalf_of.as_deref(), Some("runner-7"));
-        let by_id =
-            ResolveSecret::from_json(br#"{"tenant":"acme","tagOrId":"se0123456789abcdef"}"#)
-                .unwrap();
-        assert!(matches!(by_id.key, TagOrId::Id(_)));
-        assert_eq!(by_id.on_behalf_of, None);
-    }
-
-    #[test]
-    fn a_bad_resolve_event_is_refused_by_field() {
-        for (event, status, message) in [
-            (r#"{}"#, 400, "tenant is required; tagOrId is required"),
-            (
-                r#"{"tenant":"","tagOrId":"db"}"#,
-                400,
-                "tenant must be 1 to 128",
-            ),
-            (
-                r#"{"tenant":"a","tagOrId":7}"#,
-                400,
-                "tagOrId must be a string, not a number",
-            ),
-            (
-                r#"{"tenant":"a","tagOrId":"db","caller":"a\nb"}"#,
-                400,
-                "caller must be",
-            ),
-            (
-                r#"{"tenant":"a","tagOrId":"no/such tag"}"#,
-                404,
-                "secret not found",
-            ),
-            ("[]", 400, "must be a JSON object"),
-        ] {
-            let error = ResolveSecret::from_json(event.as_bytes()).unwrap_err();
-            assert_eq!(error.http_status(), status, "{event}");
-            assert!(error.to_string().contains(message), "{event}: {error}");
-        }
     }
 }

@@ -1,0 +1,75 @@
+"""The resolve route's door, checked on the transformed template (part of
+`python -m tools.checks.template`): the plaintext is reachable only through
+`GET /internal/v1/tenants/{tenant}/secrets/{tagOrId}` with SigV4 (AWS_IAM)
+authorization, invoked by API Gateway under its own permission, so that IAM
+policies on that path alone decide which tenants a caller may read.
+
+- The method integrating the resolve function is exactly that route, marked
+  `security: AWS_IAM`, and the API defines that scheme as SigV4
+  (`x-amazon-apigateway-authtype: awsSigv4`): without the definition,
+  nothing says the route needs a signature.
+- Its integration has no `credentials` (SAM's CALLER_CREDENTIALS default
+  would make every caller need lambda:InvokeFunction, a door around the
+  per-tenant paths).
+- The function's only resource policy lets API Gateway invoke it on that
+  route; no IAM policy in the stack grants lambda:InvokeFunction on it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from tools.checks.template import RESOLVER, as_list, getatt_target, ref_target, resources_of
+
+RESOLVE_PATH = "/internal/v1/tenants/{tenant}/secrets/{tagOrId}"
+# The permission's SourceArn, after the API id and stage.
+RESOLVE_SOURCE = "/GET/internal/v1/tenants/*/secrets/*"
+SCHEME = "AWS_IAM"
+
+
+def integrates_resolver(method: dict[str, Any]) -> bool:
+    uri = method.get("x-amazon-apigateway-integration", {}).get("uri")
+    return f"${{{RESOLVER}.Arn}}" in json.dumps(uri)
+
+
+def check_resolve_route(cfn: dict[str, Any]) -> Iterator[str]:
+    for name, api in resources_of(cfn, "AWS::ApiGateway::RestApi"):
+        body = api.get("Properties", {}).get("Body", {})
+        routes = [
+            (path, verb, method)
+            for path, methods in body.get("paths", {}).items()
+            for verb, method in methods.items()
+            if isinstance(method, dict) and integrates_resolver(method)
+        ]
+        if [(path, verb) for path, verb, _ in routes] != [(RESOLVE_PATH, "get")]:
+            found = [f"{verb.upper()} {path}" for path, verb, _ in routes]
+            yield f"{name}: {RESOLVER} must be reached by GET {RESOLVE_PATH} alone, not {found}"
+        for path, verb, method in routes:
+            if method.get("security") != [{SCHEME: []}]:
+                yield f"{name}: {verb.upper()} {path} must require {SCHEME} (SigV4) authorization"
+            if "credentials" in method.get("x-amazon-apigateway-integration", {}):
+                yield f"{name}: {verb.upper()} {path} must not invoke with the caller's credentials (InvokeRole: NONE)"
+        scheme = body.get("components", {}).get("securitySchemes", {}).get(SCHEME, {})
+        if routes and scheme.get("x-amazon-apigateway-authtype") != "awsSigv4":
+            yield f"{name}: the {SCHEME} security scheme must be defined as awsSigv4"
+    for name, permission in resources_of(cfn, "AWS::Lambda::Permission"):
+        properties = permission.get("Properties", {})
+        if ref_target(properties.get("FunctionName")) != RESOLVER:
+            continue
+        source = json.dumps(properties.get("SourceArn"))
+        if properties.get("Principal") != "apigateway.amazonaws.com" or RESOLVE_SOURCE not in source:
+            yield f"{name}: {RESOLVER} may be invoked only by API Gateway on GET {RESOLVE_PATH}"
+    for kind in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy", "AWS::IAM::Role"):
+        for name, resource in resources_of(cfn, kind):
+            properties = resource.get("Properties", {})
+            documents = [properties.get("PolicyDocument", {})] + [
+                policy.get("PolicyDocument", {}) for policy in properties.get("Policies", [])
+            ]
+            for document in documents:
+                for statement in as_list(document.get("Statement", [])):
+                    actions = as_list(statement.get("Action", []))
+                    targets = {getatt_target(resource) for resource in as_list(statement.get("Resource", []))}
+                    if "lambda:InvokeFunction" in actions and (RESOLVER in targets or "*" in statement.get("Resource")):
+                        yield f"{name}: grants lambda:InvokeFunction on {RESOLVER}: a door around the IAM route"

@@ -1,0 +1,97 @@
+"""The resolve route's check catches each way of opening another door to
+the plaintext: one fault planted per test in a copy of template.yaml."""
+
+from __future__ import annotations
+
+import copy
+import unittest
+from collections.abc import Callable
+from typing import Any
+
+from tools.checks import template as check_template
+from tools.checks.resolve_route import check_resolve_route
+
+SAM = check_template.load_sam()
+
+
+def resolve_event(sam: dict[str, Any]) -> dict[str, Any]:
+    event: dict[str, Any] = sam["Resources"]["ResolveSecretFunction"]["Properties"]["Events"]["Resolve"]
+    return event
+
+
+class PlantedFaults(unittest.TestCase):
+    def caught(self, plant: Callable[[dict[str, Any]], None]) -> list[str]:
+        sam = copy.deepcopy(SAM)
+        plant(sam)
+        return list(check_resolve_route(check_template.transform(sam)))
+
+    def assert_caught(self, plant: Callable[[dict[str, Any]], None], expected: str) -> None:
+        found = self.caught(plant)
+        self.assertTrue(any(expected in violation for violation in found), f"{expected!r} not in {found}")
+
+    def test_the_template_as_committed_passes(self) -> None:
+        self.assertEqual(self.caught(lambda sam: None), [])
+
+    def test_a_route_without_iam_authorization(self) -> None:
+        self.assert_caught(
+            lambda sam: resolve_event(sam)["Properties"].pop("Auth"), "must require AWS_IAM (SigV4) authorization"
+        )
+
+    def test_invoking_with_the_callers_credentials(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            resolve_event(sam)["Properties"]["Auth"]["InvokeRole"] = "CALLER_CREDENTIALS"
+
+        self.assert_caught(plant, "must not invoke with the caller's credentials")
+
+    def test_an_undefined_signature_scheme(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            del sam["Resources"]["SecretsApi"]["Properties"]["DefinitionBody"]["components"]
+
+        self.assert_caught(plant, "security scheme must be defined as awsSigv4")
+
+    def test_a_second_route_to_the_resolver(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            events = sam["Resources"]["ResolveSecretFunction"]["Properties"]["Events"]
+            events["Open"] = {
+                "Type": "Api",
+                "Properties": {"RestApiId": {"Ref": "SecretsApi"}, "Path": "/open/{tagOrId}", "Method": "GET"},
+            }
+
+        self.assert_caught(plant, "must be reached by GET /internal/v1/tenants/{tenant}/secrets/{tagOrId} alone")
+
+    def test_a_policy_to_invoke_the_function_directly(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            sam["Resources"]["DirectResolve"] = {
+                "Type": "AWS::IAM::ManagedPolicy",
+                "Properties": {
+                    "PolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": ["lambda:InvokeFunction"],
+                                "Resource": {"Fn::GetAtt": ["ResolveSecretFunction", "Arn"]},
+                            }
+                        ],
+                    }
+                },
+            }
+
+        self.assert_caught(plant, "DirectResolve: grants lambda:InvokeFunction on ResolveSecretFunction")
+
+    def test_another_service_allowed_to_invoke_it(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            sam["Resources"]["S3Invokes"] = {
+                "Type": "AWS::Lambda::Permission",
+                "Properties": {
+                    "Action": "lambda:InvokeFunction",
+                    "FunctionName": {"Ref": "ResolveSecretFunction"},
+                    "Principal": "s3.amazonaws.com",
+                },
+            }
+
+        self.assert_caught(plant, "S3Invokes: ResolveSecretFunction may be invoked only by API Gateway")
+
+
+if __name__ == "__main__":
+    unittest.main()
