@@ -15,13 +15,13 @@ use crate::error::Error;
 use crate::model::{SecretId, SecretSummary, Tag, TagOrId, TenantId};
 use crate::operation::Operation;
 
-/// Who performs an operation: the tenant and subject of a verified token,
-/// or for resolve the tenant asked for and the caller the invoking system
-/// declares (its IAM identity is in CloudTrail, under the same request id).
+/// Who performs an operation: the tenant and subject (`sub`) of a verified
+/// token, or for resolve the tenant its path names and the IAM principal
+/// API Gateway verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     pub tenant: TenantId,
-    pub subject: Option<String>,
+    pub subject: String,
     pub request_id: String,
     pub operation: Operation,
 }
@@ -33,7 +33,7 @@ impl Actor {
             time_ms: at.millis(),
             operation: self.operation,
             tenant: Some(self.tenant.clone()),
-            subject: self.subject.clone(),
+            subject: Some(self.subject.clone()),
             request_id: self.request_id.clone(),
             secret_id: Some(secret.id.clone()),
             tag: Some(secret.tag.clone()),
@@ -119,12 +119,12 @@ impl Trail {
     }
 
     /// Notes who acts, and returns them as the actor of the operation.
-    pub fn actor(&mut self, tenant: &TenantId, subject: Option<&str>) -> Actor {
+    pub fn actor(&mut self, tenant: &TenantId, subject: &str) -> Actor {
         self.tenant = Some(tenant.clone());
-        self.subject = subject.map(str::to_owned);
+        self.subject = Some(subject.to_owned());
         Actor {
             tenant: tenant.clone(),
-            subject: self.subject.clone(),
+            subject: subject.to_owned(),
             request_id: self.request_id.clone(),
             operation: self.operation,
         }
@@ -176,7 +176,7 @@ mod tests {
         assert_eq!(unauthenticated.requested, None);
 
         let tenant = TenantId::parse("acme").unwrap();
-        let actor = trail.actor(&tenant, Some("alice"));
+        let actor = trail.actor(&tenant, "alice");
         trail.requested(&TagOrId::parse("db").unwrap());
         let refused = trail.refused(&Error::internal("deleting", "table xyz is gone"), at);
         let json = serde_json::to_value(&refused).unwrap();

@@ -64,7 +64,7 @@ impl<S, K> App<S, K> {
             .authenticator()?
             .identify(authorization(request))
             .await?;
-        let actor = trail.actor(&identified.caller.tenant, Some(&identified.caller.subject));
+        let actor = trail.actor(&identified.caller.tenant, &identified.caller.subject);
         identified.authorize()?;
         Ok(actor)
     }

@@ -7,7 +7,7 @@ use secrets_domain::operation::Operation;
 pub fn actor(tenant: &TenantId, operation: Operation) -> Actor {
     Actor {
         tenant: tenant.clone(),
-        subject: Some("tester".into()),
+        subject: "tester".into(),
         request_id: format!("req-{}", random_hex::<6>().expect("random")),
         operation,
     }

@@ -14,7 +14,7 @@ pub async fn handle<S: SecretStore, K: DataKeys>(
         let principal = signed_principal(&request)?;
         let tenant = path_tenant(&request)?;
         let trail = exchange.trail();
-        let actor = trail.actor(&tenant, Some(&principal));
+        let actor = trail.actor(&tenant, &principal);
         let key = tag_or_id(&request)?;
         trail.requested(&key);
         resolved(&app.secrets.resolve(&actor, &key).await?)

@@ -346,7 +346,7 @@ mod tests {
     fn record(tenant: &TenantId, operation: Operation, secret: &NewSecret) -> AuditRecord {
         let actor = Actor {
             tenant: tenant.clone(),
-            subject: Some("someone".into()),
+            subject: "someone".into(),
             request_id: random_hex::<8>().unwrap(),
             operation,
         };

@@ -35,9 +35,7 @@ impl<S: SecretStore, K: DataKeys + RequestMacs> Secrets<S, K> {
         let tenant = &actor.tenant;
         let claim = match key {
             Some(key) => {
-                // Every token names a subject (auth); only resolve's actors
-                // may lack one, and resolve never creates.
-                let subject = actor.subject.as_deref().unwrap_or_default();
+                let subject = &actor.subject;
                 let fingerprint = self
                     .keys
                     .mac(&request_digest(tenant, subject, key, &request))

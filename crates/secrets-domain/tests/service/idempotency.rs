@@ -193,7 +193,7 @@ async fn a_colleague_with_the_same_key_learns_nothing_of_the_value() {
     let acme = tenant("acme");
     let first = keyed_create(&service, &acme, "db", "shared-key").await;
     let colleague = Actor {
-        subject: Some("colleague".into()),
+        subject: "colleague".into(),
         ..acting(&acme, Operation::Create)
     };
     // The right guess and a wrong one get the same answer: the tag is
