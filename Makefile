@@ -22,8 +22,8 @@ token: $(VENV_STAMP)
 	@$(PY) -m tools.local_stack.devstack token $(if $(TENANT),--tenant "$(TENANT)") $(if $(filter undefined,$(origin PERMISSIONS)),,--permissions "$(PERMISSIONS)")
 
 ## make resolve TAG=... [TENANT=...]: a secret's plaintext from the running
-## stack, through the resolve function and the Lambda Invoke API, as a
-## trusted internal system gets it.
+## stack, through the resolve route with a SigV4-signed GET, as a trusted
+## internal system gets it (the gateway shim plays IAM).
 resolve: $(VENV_STAMP)
 	@test -n "$(TAG)" || { echo "make resolve needs TAG=<tag or id>"; exit 2; }
 	@$(PY) -m tools.local_stack.devstack resolve $(if $(TENANT),--tenant "$(TENANT)") "$(TAG)"
