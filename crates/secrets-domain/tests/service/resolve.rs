@@ -61,17 +61,34 @@ async fn a_resolve_that_cannot_be_recorded_returns_no_value() {
     assert_eq!(error.http_status(), 503);
 }
 
+/// The status `acme`'s resolve of `db` is refused with.
+async fn refused_status(service: &Secrets<MemoryStore, LocalDataKeys>, acme: &TenantId) -> u16 {
+    service
+        .resolve(&acting(acme, Operation::Resolve), &by_tag("db"))
+        .await
+        .unwrap_err()
+        .http_status()
+}
+
+async fn stored_value(
+    service: &Secrets<MemoryStore, LocalDataKeys>,
+    acme: &TenantId,
+    id: &SecretId,
+) -> SealedValue {
+    service
+        .store()
+        .sealed_value(acme, id)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn an_older_value_put_back_is_never_resolved() {
     let service = service();
     let acme = tenant("acme");
     let created = create_secret(&service, &acme, "db", "old password").await;
-    let first = service
-        .store()
-        .sealed_value(&acme, &created.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let first = stored_value(&service, &acme, &created.id).await;
     update_secret(&service, &acme, &by_tag("db"), new_value("new password"))
         .await
         .unwrap();
@@ -80,22 +97,14 @@ async fn an_older_value_put_back_is_never_resolved() {
     // had the version not been bound into it.
     let db = Tag::parse("db").unwrap();
     service.store().put_back_value(&acme, &db, first.clone());
-    let error = service
-        .resolve(&acting(&acme, Operation::Resolve), &by_tag("db"))
-        .await
-        .unwrap_err();
-    assert_eq!(error.http_status(), 500);
+    assert_eq!(refused_status(&service, &acme).await, 500);
     // Relabelled as the current version, it fails authentication instead.
     let relabelled = SealedValue {
         scheme: CipherScheme::V2 { value_version: 2 },
         ..first
     };
     service.store().put_back_value(&acme, &db, relabelled);
-    let error = service
-        .resolve(&acting(&acme, Operation::Resolve), &by_tag("db"))
-        .await
-        .unwrap_err();
-    assert_eq!(error.http_status(), 500);
+    assert_eq!(refused_status(&service, &acme).await, 500);
 }
 
 #[tokio::test]
@@ -103,23 +112,14 @@ async fn a_value_newer_than_its_record_is_read_again_not_opened() {
     let service = service();
     let acme = tenant("acme");
     let created = create_secret(&service, &acme, "db", "v").await;
-    let mut sealed = service
-        .store()
-        .sealed_value(&acme, &created.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let mut sealed = stored_value(&service, &acme, &created.id).await;
     // What a resolve sees when an update lands between its two reads; here
     // it never settles, so the resolve gives up as for any contention.
     sealed.scheme = CipherScheme::V2 { value_version: 2 };
     service
         .store()
         .put_back_value(&acme, &Tag::parse("db").unwrap(), sealed);
-    let error = service
-        .resolve(&acting(&acme, Operation::Resolve), &by_tag("db"))
-        .await
-        .unwrap_err();
-    assert_eq!(error.http_status(), 503);
+    assert_eq!(refused_status(&service, &acme).await, 503);
 }
 
 #[tokio::test]
