@@ -5,6 +5,10 @@ PYTHON ?= python3
 VENV := .venv
 VENV_STAMP := $(VENV)/.installed-requirements
 PY := $(VENV)/bin/python
+# checkov alone, from requirements-scan.txt: its pins (boto3 1.35) and
+# aws-sam-cli's (boto3 1.43) cannot share one environment.
+SCAN_VENV := .venv-scan
+SCAN_STAMP := $(SCAN_VENV)/.installed-requirements
 # cargo-lambda, zig and sam are found through PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # SAM CLI: no telemetry calls, and a region for its offline validation.
@@ -50,11 +54,19 @@ check-boundaries:
 	  echo "secrets-domain depends on the AWS SDK or the Lambda runtime (above)"; exit 1; \
 	fi
 
-# Offline: no AWS account or network needed.
-check-template: $(VENV_STAMP)
+# Offline: no AWS account or network needed. Three views of the template:
+# cfn-lint transforms SAM itself, so with the serverless rules it lints what
+# CloudFormation will get; checkov scans template.yaml as written, where
+# every suppression sits next to its resource with its reason (SAM does not
+# carry Metadata onto the resources it generates, such as the stage, so a
+# scan of the transformed template would report what nothing can annotate);
+# tools.checks.template holds the transformed template to our own rules.
+# --skip-download: checkov fetches nothing (no guidelines from its vendor).
+check-template: $(VENV_STAMP) $(SCAN_STAMP)
 	sam validate --template template.yaml
 	sam validate --lint --template template.yaml
-	cfn-lint template.yaml
+	cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
+	$(SCAN_VENV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
 	$(PY) -m tools.checks.template
 	$(PY) -m unittest discover --start-directory tools --top-level-directory . --pattern 'test_*.py'
 
@@ -84,9 +96,9 @@ build: $(VENV_STAMP)
 	cargo lambda build --release --arm64 --locked $(addprefix --bin ,$(FUNCTIONS))
 	@ls -l $(foreach f,$(FUNCTIONS),target/lambda/$(f)/bootstrap)
 
-## make deploy JWT_ISSUER=... (JWT_JWKS_URL=... | JWT_PUBLIC_KEY_PEM=...):
-## sam build and sam deploy with samconfig.toml, to the AWS account and
-## region of the current credentials.
+## make deploy JWT_ISSUER=... (JWT_JWKS_URL=... | JWT_PUBLIC_KEY_PEM=...)
+## [PARAMETER_OVERRIDES='Name=value ...']: sam build and sam deploy with
+## samconfig.toml, to the AWS account and region of the current credentials.
 deploy: $(VENV_STAMP)
 	@test -n "$(JWT_ISSUER)" || { echo "make deploy needs JWT_ISSUER (and JWT_JWKS_URL or JWT_PUBLIC_KEY_PEM)"; exit 2; }
 	sam build --template template.yaml
@@ -96,7 +108,8 @@ deploy: $(VENV_STAMP)
 	  "JwtPublicKeyPem=$(JWT_PUBLIC_KEY_PEM)" \
 	  $(if $(JWT_AUDIENCE),"JwtAudience=$(JWT_AUDIENCE)") \
 	  $(if $(THROTTLING_RATE_LIMIT),"ThrottlingRateLimit=$(THROTTLING_RATE_LIMIT)") \
-	  $(if $(THROTTLING_BURST_LIMIT),"ThrottlingBurstLimit=$(THROTTLING_BURST_LIMIT)")
+	  $(if $(THROTTLING_BURST_LIMIT),"ThrottlingBurstLimit=$(THROTTLING_BURST_LIMIT)") \
+	  $(PARAMETER_OVERRIDES)
 
 ## make smoke API_URL=https://... TOKEN=...: the end-to-end smoke tests
 ## against a deployment (the stack output ApiUrl, and a token it accepts).
@@ -105,12 +118,18 @@ smoke:
 	@# Not echoed: the command line holds the token.
 	@E2E_BASE_URL="$(API_URL)" E2E_TOKEN="$(TOKEN)" cargo test -p secrets-tests --test e2e --locked smoke_
 
-# The venv is rebuilt whenever requirements.txt changes.
+# The venvs are rebuilt whenever their requirements change.
 $(VENV_STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(VENV)/bin/pip check --disable-pip-version-check
 	cp requirements.txt $@
+
+$(SCAN_STAMP): requirements-scan.txt
+	$(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-scan.txt
+	$(SCAN_VENV)/bin/pip check --disable-pip-version-check
+	cp requirements-scan.txt $@
 
 clean-local:
 	rm -rf .local

@@ -10,7 +10,9 @@ would) and checked for what a secrets service must never ship:
   on the key and only under the encryption context the code uses.
 - Data: the table on demand, with point-in-time recovery, deletion
   protection, encryption and a retain policy; the KMS key rotating, retained,
-  without wildcard principals, with an alias.
+  with an alias.
+- The key policies: the boundary of each key's use, whatever IAM allows
+  (key_policies.py).
 - The audit table: only dynamodb:PutItem on it, for every function that
   changes or resolves secrets.
 - The idempotency key: an HMAC key; kms:GenerateMac only on it, for
@@ -21,6 +23,8 @@ would) and checked for what a secrets service must never ship:
   logs into a log group with a retention period.
 - API: stage throttling, every media type binary, 405 with an exact Allow
   header for undeclared methods, and the contract-shaped gateway responses.
+- The edge: reserved concurrency for every function, JSON access logs
+  without headers, a per-IP WAF rate limit on the stage (edge.py).
 
 Prints every violation and exits 1 if there is any.
 """
@@ -126,6 +130,19 @@ def getatt_target(value: Any) -> str | None:
 
 def ref_target(value: Any) -> str | None:
     return value.get("Ref") if isinstance(value, dict) else None
+
+
+def sub_text(value: Any) -> str | None:
+    """A string, or the template of a `Fn::Sub` without variables of its own."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"}:
+        sub = value["Fn::Sub"]
+        if isinstance(sub, str):
+            return sub
+        if isinstance(sub, list) and len(sub) == 2 and isinstance(sub[0], str) and not sub[1]:
+            return sub[0]
+    return None
 
 
 def statements(role: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -247,9 +264,6 @@ def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[s
             yield f"{name}: holds {action}, which its code does not use"
         for action in sorted(needed - granted):
             yield f"{name}: lacks {action}, which its code needs"
-    resolver = resources.get(RESOLVER, {}).get("Properties", {})
-    if RESOLVER in resources and "ReservedConcurrentExecutions" not in resolver:
-        yield f"{RESOLVER}: needs reserved concurrency, or one consumer can spend the account's KMS quota"
     for missing in sorted(expected_functions - seen):
         yield f"{missing}: listed in {MANIFEST.relative_to(ROOT)} but not in the template"
 
@@ -288,11 +302,6 @@ def check_data(cfn: dict[str, Any]) -> Iterator[str]:
             yield f"{name}: must be an HMAC_256 key for GENERATE_VERIFY_MAC"
         if name not in aliased:
             yield f"{name}: needs an alias"
-        for statement in as_list(properties.get("KeyPolicy", {}).get("Statement", [])):
-            principal = statement.get("Principal")
-            principals = as_list(principal.get("AWS", [])) if isinstance(principal, dict) else as_list(principal)
-            if "*" in principals:
-                yield f"{name}: the key policy must not name a wildcard principal"
         yield from check_retained(name, key)
 
     for name, group in resources_of(cfn, "AWS::Logs::LogGroup"):
@@ -356,7 +365,9 @@ def check_other_methods(path: str, methods: dict[str, Any]) -> Iterator[str]:
 
 
 def violations(sam: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
-    # Its own module (it imports this one's helpers).
+    # Their own modules (they import this one's helpers).
+    from tools.checks.edge import check_edge
+    from tools.checks.key_policies import check_key_policies
     from tools.checks.resolve_route import check_resolve_route
 
     cfn = transform(sam)
@@ -366,6 +377,8 @@ def violations(sam: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
         *check_data(cfn),
         *check_api(cfn),
         *check_resolve_route(cfn),
+        *check_key_policies(cfn),
+        *check_edge(cfn),
     ]
 
 
