@@ -69,7 +69,21 @@ def check_resolve_route(cfn: dict[str, Any]) -> Iterator[str]:
             ]
             for document in documents:
                 for statement in as_list(document.get("Statement", [])):
-                    actions = as_list(statement.get("Action", []))
-                    targets = {getatt_target(resource) for resource in as_list(statement.get("Resource", []))}
-                    if "lambda:InvokeFunction" in actions and (RESOLVER in targets or "*" in statement.get("Resource")):
+                    if invokes_resolver(statement):
                         yield f"{name}: grants lambda:InvokeFunction on {RESOLVER}: a door around the IAM route"
+
+
+def invokes_resolver(statement: dict[str, Any]) -> bool:
+    """An Allow of lambda:InvokeFunction (any case; wildcards are the IAM
+    check's) on the resolver: by GetAtt, by a Ref or Sub that names it, or
+    on every resource."""
+    if statement.get("Effect") != "Allow":
+        return False
+    actions = {str(action).lower() for action in as_list(statement.get("Action", []))}
+    if "lambda:invokefunction" not in actions:
+        return False
+    resources = as_list(statement.get("Resource", []))
+    return any(
+        resource == "*" or getatt_target(resource) == RESOLVER or RESOLVER in json.dumps(resource)
+        for resource in resources
+    )

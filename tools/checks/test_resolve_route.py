@@ -60,24 +60,24 @@ class PlantedFaults(unittest.TestCase):
         self.assert_caught(plant, "must be reached by GET /internal/v1/tenants/{tenant}/secrets/{tagOrId} alone")
 
     def test_a_policy_to_invoke_the_function_directly(self) -> None:
-        def plant(sam: dict[str, Any]) -> None:
-            sam["Resources"]["DirectResolve"] = {
-                "Type": "AWS::IAM::ManagedPolicy",
-                "Properties": {
-                    "PolicyDocument": {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Action": ["lambda:InvokeFunction"],
-                                "Resource": {"Fn::GetAtt": ["ResolveSecretFunction", "Arn"]},
-                            }
-                        ],
-                    }
-                },
-            }
+        for action, resource in [
+            ("lambda:InvokeFunction", {"Fn::GetAtt": ["ResolveSecretFunction", "Arn"]}),
+            ("Lambda:invokeFunction", {"Fn::Sub": "arn:aws:lambda:*:*:function:${ResolveSecretFunction}"}),
+            ("lambda:InvokeFunction", "*"),
+        ]:
 
-        self.assert_caught(plant, "DirectResolve: grants lambda:InvokeFunction on ResolveSecretFunction")
+            def plant(sam: dict[str, Any], action: str = action, resource: Any = resource) -> None:
+                sam["Resources"]["DirectResolve"] = {
+                    "Type": "AWS::IAM::ManagedPolicy",
+                    "Properties": {
+                        "PolicyDocument": {
+                            "Version": "2012-10-17",
+                            "Statement": [{"Effect": "Allow", "Action": [action], "Resource": resource}],
+                        }
+                    },
+                }
+
+            self.assert_caught(plant, "DirectResolve: grants lambda:InvokeFunction on ResolveSecretFunction")
 
     def test_another_service_allowed_to_invoke_it(self) -> None:
         def plant(sam: dict[str, Any]) -> None:

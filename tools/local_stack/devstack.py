@@ -405,6 +405,7 @@ def command_test(_args: argparse.Namespace) -> int:
                 **base,
                 "E2E_BASE_URL": base_url,
                 "E2E_RESOLVE_REGION": iam.region,
+                "E2E_RESOLVE_PRINCIPAL_ARN": platform.arn,
                 "E2E_RESOLVE_ACCESS_KEY_ID": platform.access_key_id,
                 "E2E_RESOLVE_SECRET_ACCESS_KEY": platform.secret_access_key,
                 "E2E_RESOLVE_SCOPED_TENANT": scoped_tenant,

@@ -18,9 +18,10 @@ one (template.yaml):
 - Routes the template marks `AWS_IAM` (resolve) are checked as API Gateway
   and IAM would check them (tools/local_stack/iam.py: the SigV4 signature,
   and the signer's local policy for the request's method ARN). A request
-  that passes is invoked directly, with the verified principal in its
-  request context (`authorizer.iam`), as API Gateway delivers it; one that
-  fails gets the gateway response AWS would give and reaches no function.
+  that passes is invoked directly as a REST API event with the verified
+  principal in `requestContext.identity.userArn`, as the deployed route
+  delivers it; one that fails gets the gateway response AWS would give and
+  reaches no function.
 
 Everything else is passed to the router unchanged. Routes come from the
 router table in Cargo.toml, `AWS_IAM` routes and gateway responses from
@@ -56,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 from tools import ROOT
+from tools.local_stack.events import http_api_event, rest_api_event
 from tools.local_stack.iam import LocalIam, Verdict
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -262,12 +264,13 @@ class Gateway:
         if len(body) > MAX_BODY_BYTES:
             return self.gateway_response(request, exchange, "REQUEST_TOO_LARGE", "Request Too Long")
         if (request.command, route) in self.signed_routes:
-            return self.signed_request(request, exchange, function, path, query, parameters, body)
+            return self.signed_request(request, exchange, function, route, parameters, body)
         exchange.function, exchange.operation = function, self.operations.get(function)
         text_body_not_utf8 = body and is_text(request.headers.get("Content-Type", "")) and not valid_utf8(body)
         if text_body_not_utf8 or not all(value.isascii() for value in request.headers.values()):
             exchange.via = "invoke-api"
-            return self.invoke_directly(request, exchange, function, path, query, parameters, body)
+            event = http_api_event(request.command, path, query, dict(request.headers.items()), parameters, body)
+            return self.invoke(request, exchange, function, event)
         exchange.via = "router"
         return self.forward(request, exchange, body)
 
@@ -276,31 +279,27 @@ class Gateway:
         request: BaseHTTPRequestHandler,
         exchange: Exchange,
         function: str,
-        path: str,
-        query: str,
+        route: str,
         parameters: dict[str, str],
         body: bytes,
     ) -> None:
-        """An AWS_IAM route: API Gateway's signature and policy check first."""
+        """An AWS_IAM route: API Gateway's signature and policy check first,
+        then a REST API event naming the verified principal."""
         headers = dict(request.headers.items())
+        now = datetime.datetime.now(datetime.UTC)
         if self.iam is None:
             verdict = Verdict(None, "ACCESS_DENIED", "no local IAM principals are configured")
         else:
-            verdict = self.iam.decide(request.command, request.path, headers, body, datetime.datetime.now(datetime.UTC))
-        if verdict.principal is None:
+            verdict = self.iam.decide(request.command, request.path, headers, body, now)
+        if verdict.principal is None or self.iam is None:
             return self.gateway_response(request, exchange, verdict.response_type, verdict.message)
         exchange.function, exchange.operation = function, self.operations.get(function)
         exchange.via = "invoke-api"
-        authorizer = {
-            "iam": {
-                "accessKey": verdict.principal.access_key_id,
-                "accountId": self.iam.account if self.iam else "",
-                "callerId": verdict.principal.access_key_id,
-                "userArn": verdict.principal.arn,
-                "userId": verdict.principal.access_key_id,
-            }
-        }
-        return self.invoke_directly(request, exchange, function, path, query, parameters, body, authorizer)
+        path, _, query = request.path.partition("?")
+        event = rest_api_event(
+            request.command, route, path, query, headers, parameters, body, self.iam, verdict.principal
+        )
+        return self.invoke(request, exchange, function, event)
 
     def route(self, method: str, path: str) -> tuple[str | None, str | None, dict[str, str]]:
         """(the route's path template, the function for the method, path parameters)."""
@@ -375,44 +374,9 @@ class Gateway:
         exchange.status = status
         self.reply(request, status, response_headers, payload)
 
-    def invoke_directly(
-        self,
-        request: BaseHTTPRequestHandler,
-        exchange: Exchange,
-        function: str,
-        path: str,
-        query: str,
-        parameters: dict[str, str],
-        body: bytes,
-        authorizer: dict[str, Any] | None = None,
-    ) -> None:
-        now = time.time()
-        event = {
-            "version": "2.0",
-            "routeKey": "$default",
-            "rawPath": path,
-            "rawQueryString": query,
-            "headers": {k.lower(): v for k, v in request.headers.items()},
-            "pathParameters": parameters,
-            "requestContext": {
-                "http": {
-                    "method": request.command,
-                    "path": path,
-                    "protocol": "HTTP/1.1",
-                    "sourceIp": "127.0.0.1",
-                    "userAgent": request.headers.get("User-Agent", ""),
-                },
-                "requestId": str(uuid.uuid4()),
-                "routeKey": "$default",
-                "stage": "$default",
-                "domainName": "localhost",
-                "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-                "timeEpoch": int(now * 1000),
-                **({"authorizer": authorizer} if authorizer else {}),
-            },
-            "body": base64.b64encode(body).decode(),
-            "isBase64Encoded": True,
-        }
+    def invoke(self, request: BaseHTTPRequestHandler, exchange: Exchange, function: str, event: dict[str, Any]) -> None:
+        """Invokes `function` with `event` through the Invoke API and answers
+        as API Gateway would with its proxy response."""
         invocation = self.call_router(
             exchange,
             "POST",

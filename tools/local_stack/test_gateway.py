@@ -56,7 +56,7 @@ class Functions(BaseHTTPRequestHandler):
         self.received.append((self.command, self.path, dict(self.headers), body))
         if self.path == "/2015-03-31/functions/resolve-secret/invocations":
             event = json.loads(body)
-            principal = event["requestContext"].get("authorizer", {}).get("iam", {}).get("userArn")
+            principal = event["requestContext"].get("identity", {}).get("userArn")
             if event["pathParameters"].get("tagOrId") == "db" and principal:
                 self.emf("resolveSecret", 200)
                 value = {"id": "se0123456789abcdef", "name": "n", "tag": "db", "value": "v", "by": principal}
@@ -195,8 +195,10 @@ class Observer(unittest.TestCase):
         self.assertEqual(self.signed(api, "acme", "db"), 200)
         reached = [json.loads(body) for method, path, _, body in Functions.received if "resolve-secret" in path]
         self.assertEqual(
-            [event["requestContext"]["authorizer"]["iam"]["userArn"] for event in reached], [EVERYONE[2], ACME[2]]
+            [event["requestContext"]["identity"]["userArn"] for event in reached], [EVERYONE[2], ACME[2]]
         )
+        # A REST API event, as the deployed route delivers it.
+        self.assertEqual(reached[1]["resource"], "/internal/v1/tenants/{tenant}/secrets/{tagOrId}")
         self.assertEqual(reached[1]["pathParameters"], {"tenant": "acme", "tagOrId": "db"})
 
     def test_a_request_the_router_never_received_is_not_counted_as_delivered(self) -> None:

@@ -118,6 +118,12 @@ impl Trail {
         }
     }
 
+    /// Notes who asks, before the tenant they ask for is known to be valid,
+    /// so that a refusal still names them.
+    pub fn subject(&mut self, subject: &str) {
+        self.subject = Some(subject.to_owned());
+    }
+
     /// Notes who acts, and returns them as the actor of the operation.
     pub fn actor(&mut self, tenant: &TenantId, subject: &str) -> Actor {
         self.tenant = Some(tenant.clone());

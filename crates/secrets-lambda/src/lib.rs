@@ -21,6 +21,5 @@ pub use app::{App, start, start_signed};
 pub use exchange::Exchange;
 pub use function::{Door, Function, KmsUse, Route};
 pub use function_keys::FunctionKeys;
-pub use lambda_http::lambda_runtime::{self, Diagnostic, LambdaEvent};
 pub use lambda_http::{Body, Request, Response};
 pub use serve::serve;

@@ -1,6 +1,7 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use secrets_domain::crypto::SealedValue;
 use secrets_domain::model::SecretName;
 
 /// What a [`crate::MemoryStore`] is told to let happen at the worst moment:
@@ -10,7 +11,7 @@ use secrets_domain::model::SecretName;
 #[derive(Default)]
 pub struct Interference {
     refusing_audit: AtomicBool,
-    rename_before_next_update: Mutex<Option<SecretName>>,
+    change_before_next_update: Mutex<Option<TheirChange>>,
     twin_before_next_insert: AtomicBool,
 }
 
@@ -24,7 +25,19 @@ impl Interference {
     /// Just before the next update, another writer renames the secret.
     pub fn rename_before_next_update(&self, name: &str) {
         let name = SecretName::parse(name.to_owned()).expect("a valid name");
-        *self.lock_rename() = Some(name);
+        *self.lock_change() = Some(TheirChange {
+            name: Some(name),
+            sealed: None,
+        });
+    }
+
+    /// Just before the next update, another writer gives the secret a new
+    /// value (sealed for the value version it would have).
+    pub fn new_value_before_next_update(&self, sealed: SealedValue) {
+        *self.lock_change() = Some(TheirChange {
+            name: None,
+            sealed: Some(sealed),
+        });
     }
 
     /// Just before the next insert, another writer creates the same secret
@@ -37,17 +50,23 @@ impl Interference {
         self.refusing_audit.load(Ordering::SeqCst)
     }
 
-    pub(crate) fn take_rename(&self) -> Option<SecretName> {
-        self.lock_rename().take()
+    pub(crate) fn take_change(&self) -> Option<TheirChange> {
+        self.lock_change().take()
     }
 
     pub(crate) fn take_twin(&self) -> bool {
         self.twin_before_next_insert.swap(false, Ordering::SeqCst)
     }
 
-    fn lock_rename(&self) -> std::sync::MutexGuard<'_, Option<SecretName>> {
-        self.rename_before_next_update
+    fn lock_change(&self) -> std::sync::MutexGuard<'_, Option<TheirChange>> {
+        self.change_before_next_update
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// Another writer's update, landing first.
+pub(crate) struct TheirChange {
+    pub(crate) name: Option<SecretName>,
+    pub(crate) sealed: Option<SealedValue>,
 }

@@ -223,10 +223,10 @@ impl SecretStore for MemoryStore {
         changes: SecretChanges,
         audit: Option<&AuditRecord>,
     ) -> Result<SecretSummary> {
-        if let Some(name) = self.interference.take_rename() {
+        if let Some(change) = self.interference.take_change() {
             let theirs = SecretChanges {
-                name: Some(name),
-                sealed: None,
+                name: change.name,
+                sealed: change.sealed,
                 at: changes.at,
             };
             self.with_tenant(tenant, |secrets| secrets.update(current, theirs))?;

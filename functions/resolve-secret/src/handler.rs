@@ -12,8 +12,9 @@ pub async fn handle<S: SecretStore, K: DataKeys>(
     let mut exchange = app.exchange(&request);
     let result = async {
         let principal = signed_principal(&request)?;
-        let tenant = path_tenant(&request)?;
         let trail = exchange.trail();
+        trail.subject(&principal);
+        let tenant = path_tenant(&request)?;
         let actor = trail.actor(&tenant, &principal);
         let key = tag_or_id(&request)?;
         trail.requested(&key);
@@ -129,6 +130,7 @@ mod tests {
             Outcome::Refused { status: 400, .. }
         ));
         assert_eq!(records[2].tenant, None);
+        assert_eq!(records[2].subject.as_deref(), Some(RUNNER));
         let trail = serde_json::to_string(records).unwrap();
         assert!(!trail.contains("never-in-a-record"));
     }

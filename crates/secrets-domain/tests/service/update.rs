@@ -96,6 +96,43 @@ async fn if_match_guards_updates_and_deletes_by_version() {
 }
 
 #[tokio::test]
+async fn a_value_written_meanwhile_moves_ours_to_the_next_value_version() {
+    let service = service();
+    let acme = tenant("acme");
+    let created = create_secret(&service, &acme, "db", "first").await;
+    // Another writer's value (version 2) lands between our read and our
+    // write: ours must be sealed again, for version 3.
+    let theirs = secrets_domain::crypto::seal(
+        service.keys(),
+        EncryptionContext::new(&acme, &created.id),
+        2,
+        &SecretValue::parse(Zeroizing::new("theirs".to_owned())).unwrap(),
+    )
+    .await
+    .unwrap();
+    service
+        .store()
+        .interference()
+        .new_value_before_next_update(theirs);
+    let ours = update_secret(&service, &acme, &by_tag("db"), new_value("ours"))
+        .await
+        .unwrap();
+    assert_eq!(ours.value_version, Some(3));
+    let stored = service
+        .store()
+        .sealed_value(&acme, &created.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.scheme, CipherScheme::V2 { value_version: 3 });
+    let resolved = service
+        .resolve(&acting(&acme, Operation::Resolve), &by_tag("db"))
+        .await
+        .unwrap();
+    assert_eq!(&resolved.value[..], b"ours");
+}
+
+#[tokio::test]
 async fn without_if_match_an_update_builds_on_a_concurrent_change() {
     let service = service();
     let acme = tenant("acme");

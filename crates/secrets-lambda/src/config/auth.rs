@@ -97,13 +97,13 @@ pub(super) fn settings<L: Fn(&str) -> Option<String>>(
 
 /// Exactly one of the three key settings.
 fn key_source<L: Fn(&str) -> Option<String>>(env: &mut Variables<L>) -> Option<KeySource> {
-    let timing = jwks_timing(env);
+    // Read only for a JWKS: the template sets the timings for every key source.
+    let jwks = env.get("JWT_JWKS_URL").map(|url| (url, jwks_timing(env)));
     let sources: Vec<KeySource> = [
         env.get("JWT_HS256_SECRET")
             .map(|secret| KeySource::SharedSecret(Zeroizing::new(secret.into_bytes()))),
         env.get("JWT_PUBLIC_KEY_PEM").map(KeySource::PublicKeyPem),
-        env.get("JWT_JWKS_URL")
-            .map(|url| KeySource::Jwks { url, timing }),
+        jwks.map(|(url, timing)| KeySource::Jwks { url, timing }),
     ]
     .into_iter()
     .flatten()
@@ -256,6 +256,13 @@ mod tests {
             let error = problems(Function::GetSecret, &jwks_vars(&[url, (variable, value)]));
             assert!(error.contains(expected), "{variable}={value}: {error}");
         }
+    }
+
+    #[test]
+    fn jwks_timings_are_not_judged_without_a_jwks() {
+        let mut vars = BASE.to_vec();
+        vars.push(("JWT_JWKS_HARD_MAX_AGE_SECONDS", "60"));
+        assert!(config(Function::GetSecret, &vars).is_ok());
     }
 
     #[test]
