@@ -58,6 +58,9 @@ pub const DEFAULT_MAX_SECRETS_PER_TENANT: u64 = 100_000;
 /// the allowed operation is written in the same all-or-nothing write, so
 /// that a change and its record exist together or not at all.
 pub trait SecretStore: AuditLog + Send + Sync {
+    /// The secret `key` names. Found by id, it names its current value's
+    /// version; found by tag (as in list pages), it need not (`None`): the
+    /// items every list reads stay small.
     fn find(
         &self,
         tenant: &TenantId,

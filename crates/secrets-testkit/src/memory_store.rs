@@ -176,10 +176,19 @@ impl SecretStore for MemoryStore {
     async fn find(&self, tenant: &TenantId, key: &TagOrId) -> Result<Option<SecretSummary>> {
         Ok(self.with_tenant(tenant, |secrets| {
             let tag = secrets.tag_of(key)?;
-            secrets
+            let found = secrets
                 .by_tag
                 .get(&tag)
-                .map(|stored| stored.summary.clone())
+                .map(|stored| stored.summary.clone());
+            // As the DynamoDB store: only the record by id names the value
+            // version.
+            found.map(|summary| match key {
+                TagOrId::Id(_) => summary,
+                TagOrId::Tag(_) => SecretSummary {
+                    value_version: None,
+                    ..summary
+                },
+            })
         }))
     }
 
@@ -191,7 +200,10 @@ impl SecretStore for MemoryStore {
                 .values()
                 .skip(usize::try_from(request.skip()).unwrap_or(usize::MAX))
                 .take(request.size() as usize)
-                .map(|stored| stored.summary.clone())
+                .map(|stored| SecretSummary {
+                    value_version: None,
+                    ..stored.summary.clone()
+                })
                 .collect();
             Page::new(request, rows, total)
         }))

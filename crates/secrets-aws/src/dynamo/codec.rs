@@ -80,8 +80,9 @@ pub fn secret_items(tenant: &TenantId, secret: &NewSecret) -> [Item; 3] {
         .text(ID, id.as_str())
         .text(NAME, name.as_str())
         .number(VERSION, *version)
-        .optional_number(VALUE_VERSION, *value_version)
         .build();
+    // The value version only on META: tag items are what every list page
+    // reads, and are kept as small as they were.
     let meta_item = ItemBuilder::at(&ItemKey::meta(tenant, id))
         .text(TAG, tag.as_str())
         .text(NAME, name.as_str())
@@ -128,7 +129,7 @@ pub(super) fn idempotency_item(tenant: &TenantId, record: &IdempotencyRecord) ->
 }
 
 /// The attributes a read of each kind of item needs.
-pub(super) const TAG_ITEM_ATTRIBUTES: &[&str] = &[SK, ID, NAME, VERSION, VALUE_VERSION];
+pub(super) const TAG_ITEM_ATTRIBUTES: &[&str] = &[SK, ID, NAME, VERSION];
 pub(super) const META_ITEM_ATTRIBUTES: &[&str] = &[TAG, NAME, VERSION, VALUE_VERSION];
 pub(super) const VALUE_ITEM_ATTRIBUTES: &[&str] = &[
     CIPHERTEXT,

@@ -4,7 +4,7 @@
 //!
 //! | pk                      | sk          | attributes                                   | read by          |
 //! |-------------------------|-------------|----------------------------------------------|------------------|
-//! | `TENANT#<t>`            | `TAG#<tag>` | id, name, version, valueVersion              | get by tag, list |
+//! | `TENANT#<t>`            | `TAG#<tag>` | id, name, version                            | get by tag, list |
 //! | `TENANT#<t>`            | `COUNT#<nn>`| count, changes (one of the count shards)     | list (total), create near the limit |
 //! | `SECRET#<t>#<id>`       | `META`      | tag, name, version, valueVersion, createdAt, updatedAt, lastWrite | get by id |
 //! | `SECRET#<t>#<id>`       | `VALUE`     | ciphertext, nonce, wrappedKey, wrappingKeyId, cipher, valueVersion, updatedAt | trusted readers |

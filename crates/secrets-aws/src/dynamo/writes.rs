@@ -173,14 +173,13 @@ impl DynamoStore {
             tag_changes = tag_changes.set(NAME, name.clone());
             meta_changes = meta_changes.set(NAME, name);
         }
-        // The records name the value version the new ciphertext is bound
-        // to, in the same transaction that writes it.
+        // META names the value version the new ciphertext is bound to, in
+        // the same transaction that writes it.
         let value_version = changes
             .sealed
             .as_ref()
             .and_then(|sealed| sealed.scheme.value_version());
         if let Some(value_version) = value_version {
-            tag_changes = tag_changes.set(VALUE_VERSION, number(value_version));
             meta_changes = meta_changes.set(VALUE_VERSION, number(value_version));
         }
         let mut write = Transaction::default();

@@ -64,6 +64,20 @@ impl<S: SecretStore, K> Secrets<S, K> {
         self.store.find(tenant, key).await?.ok_or(Error::NotFound)
     }
 
+    /// The secret with the value version of its current value: read by id
+    /// (a store's record by id names it; one by tag need not, so that tag
+    /// items, which every list page reads, stay small). A tag is first
+    /// resolved to its id.
+    pub(crate) async fn record(&self, tenant: &TenantId, key: &TagOrId) -> Result<SecretSummary> {
+        let found = self.get(tenant, key).await?;
+        match key {
+            TagOrId::Id(_) => Ok(found),
+            // A delete between the reads: gone. A re-create under the tag:
+            // another secret, whose record is read by its own id.
+            TagOrId::Tag(_) => self.get(tenant, &TagOrId::Id(found.id)).await,
+        }
+    }
+
     /// With `If-Match`, deletes only the version it names (412 otherwise).
     pub async fn delete(
         &self,

@@ -41,7 +41,7 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
         key: &TagOrId,
     ) -> Result<(SecretSummary, SealedValue)> {
         for _ in 0..READ_ATTEMPTS {
-            let summary = self.get(tenant, key).await?;
+            let summary = self.record(tenant, key).await?;
             // A delete may land between the two reads: then it is gone.
             let sealed = self
                 .store

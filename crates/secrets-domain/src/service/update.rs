@@ -29,7 +29,13 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
         precondition: Option<&IfMatch>,
     ) -> Result<SecretSummary> {
         let tenant = &actor.tenant;
-        let mut current = self.get(tenant, key).await?;
+        // A new value needs the value version of the current one, which only
+        // the record by id names (one more small read, for new values only).
+        let read = async |key| match request.secret {
+            Some(_) => self.record(tenant, key).await,
+            None => self.get(tenant, key).await,
+        };
+        let mut current = read(key).await?;
         if let Some(precondition) = precondition {
             precondition.check(&current)?;
         }
@@ -66,7 +72,7 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
                     if attempt == UPDATE_ATTEMPTS {
                         break;
                     }
-                    let latest = self.get(tenant, key).await?;
+                    let latest = read(key).await?;
                     // The value was sealed for this id: a secret re-created
                     // under the tag meanwhile is another secret.
                     if latest.id != current.id {
