@@ -194,9 +194,7 @@ class Observer(unittest.TestCase):
         self.assertEqual(self.send(api, "GET", "/internal/v1/tenants/acme/secrets/db", headers=token)[0], 403)
         self.assertEqual(self.signed(api, "acme", "db"), 200)
         reached = [json.loads(body) for method, path, _, body in Functions.received if "resolve-secret" in path]
-        self.assertEqual(
-            [event["requestContext"]["identity"]["userArn"] for event in reached], [EVERYONE[2], ACME[2]]
-        )
+        self.assertEqual([event["requestContext"]["identity"]["userArn"] for event in reached], [EVERYONE[2], ACME[2]])
         # A REST API event, as the deployed route delivers it.
         self.assertEqual(reached[1]["resource"], "/internal/v1/tenants/{tenant}/secrets/{tagOrId}")
         self.assertEqual(reached[1]["pathParameters"], {"tenant": "acme", "tagOrId": "db"})
