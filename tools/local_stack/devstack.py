@@ -1,5 +1,5 @@
 """The local stack: moto_server standing in for DynamoDB and KMS, and
-`cargo lambda watch` serving the six functions (five behind their routes), with
+`cargo lambda watch` serving the six functions behind their routes, with
 gateway.py in front of its router for what API Gateway adds.
 
     python -m tools.local_stack.devstack run       serve until Ctrl-C or SIGTERM

@@ -2,17 +2,19 @@
 
 Every invocation of a function writes one CloudWatch Embedded Metric Format
 record to its stdout: a JSON line holding `"_aws"`, with its `Operation` and
-the `Status` it answered (for the resolve function, the status its error
-type stands for). `cargo lambda watch` collects them in .local/watch.log.
+the `Status` it answered (for a direct invocation that failed, the status
+its error type stands for). `cargo lambda watch` collects them in
+.local/watch.log.
 
 The gateway shim (gateway.py) logs, independently, every request it sends
-on to a function (through the router, by direct invocation, or through its
-Invoke API proxy) with the function's operation and the status that came
-back (.local/gateway-<port>.log). For every operation and status class the
+on to a function (through the router, or by direct invocation: the resolve
+route, bodies the router would mangle) with the function's operation and
+the status that came back (.local/gateway-<port>.log). For every operation and status class the
 two counts must be equal: a function that answered without its record, a
 record without a request, or a record of another outcome than the one the
 caller got, all show up as a difference. Requests the shim answers itself
-(404, 405, 413) reach no function and are expected in neither.
+(404, 405, 413, and the IAM check's 403) reach no function and are
+expected in neither.
 
 Also, as before, what the records say a request cost: a served get is one
 consistent read, a create one data key and one transaction.
