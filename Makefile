@@ -96,20 +96,14 @@ build: $(VENV_STAMP)
 	cargo lambda build --release --arm64 --locked $(addprefix --bin ,$(FUNCTIONS))
 	@ls -l $(foreach f,$(FUNCTIONS),target/lambda/$(f)/bootstrap)
 
-## make deploy JWT_ISSUER=... (JWT_JWKS_URL=... | JWT_PUBLIC_KEY_PEM=...)
-## [PARAMETER_OVERRIDES='Name=value ...']: sam build and sam deploy with
-## samconfig.toml, to the AWS account and region of the current credentials.
+## make deploy [STAGE=staging|prod] JWT_ISSUER=... (JWT_JWKS_URL=... |
+## JWT_PUBLIC_KEY_PEM=...) [PARAMETER_OVERRIDES='Name=value ...']: sam build
+## and sam deploy of samconfig.toml's config environment STAGE (default: the
+## `default` one, stack cortex-secrets), to the AWS account and region of the
+## current credentials; the stage's parameters and the issuer's are composed
+## by tools/deploy.py.
 deploy: $(VENV_STAMP)
-	@test -n "$(JWT_ISSUER)" || { echo "make deploy needs JWT_ISSUER (and JWT_JWKS_URL or JWT_PUBLIC_KEY_PEM)"; exit 2; }
-	sam build --template template.yaml
-	sam deploy --parameter-overrides \
-	  "JwtIssuer=$(JWT_ISSUER)" \
-	  "JwtJwksUrl=$(JWT_JWKS_URL)" \
-	  "JwtPublicKeyPem=$(JWT_PUBLIC_KEY_PEM)" \
-	  $(if $(JWT_AUDIENCE),"JwtAudience=$(JWT_AUDIENCE)") \
-	  $(if $(THROTTLING_RATE_LIMIT),"ThrottlingRateLimit=$(THROTTLING_RATE_LIMIT)") \
-	  $(if $(THROTTLING_BURST_LIMIT),"ThrottlingBurstLimit=$(THROTTLING_BURST_LIMIT)") \
-	  $(PARAMETER_OVERRIDES)
+	$(PY) -m tools.deploy $(or $(STAGE),default)
 
 ## make smoke API_URL=https://... TOKEN=...: the end-to-end smoke tests
 ## against a deployment (the stack output ApiUrl, and a token it accepts).

@@ -1,0 +1,90 @@
+"""`make deploy [STAGE=staging|prod]`: sam build and sam deploy of one
+config environment of samconfig.toml, with the token issuer's settings from
+the environment.
+
+    python -m tools.deploy [STAGE]
+
+A stage's own template parameters live in samconfig.toml
+(`[<stage>.deploy.parameters] parameter_overrides`). `sam deploy` replaces,
+not merges, those with any `--parameter-overrides` given on its command
+line, so this composes one list: the stage's, then the issuer's settings
+(JWT_ISSUER, required; JWT_JWKS_URL or JWT_PUBLIC_KEY_PEM; JWT_AUDIENCE;
+THROTTLING_RATE_LIMIT, THROTTLING_BURST_LIMIT), then PARAMETER_OVERRIDES
+(`Name=value ...`); a later value of a name wins.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+
+from tools import ROOT
+
+SAMCONFIG = ROOT / "samconfig.toml"
+# Environment variable: template parameter.
+FROM_ENVIRONMENT = {
+    "JWT_ISSUER": "JwtIssuer",
+    "JWT_JWKS_URL": "JwtJwksUrl",
+    "JWT_PUBLIC_KEY_PEM": "JwtPublicKeyPem",
+    "JWT_AUDIENCE": "JwtAudience",
+    "THROTTLING_RATE_LIMIT": "ThrottlingRateLimit",
+    "THROTTLING_BURST_LIMIT": "ThrottlingBurstLimit",
+}
+
+
+def stage_overrides(config: Mapping[str, object], stage: str) -> list[str]:
+    """The `Name=value` words of a config environment's parameter_overrides."""
+    if stage not in config:
+        raise ValueError(f"samconfig.toml has no config environment {stage!r}")
+    section = config[stage]
+    deploy = section.get("deploy", {}).get("parameters", {}) if isinstance(section, dict) else {}
+    return shlex.split(str(deploy.get("parameter_overrides", "")))
+
+
+def overrides(config: Mapping[str, object], stage: str, environ: Mapping[str, str]) -> list[str]:
+    """The stage's parameters, then the environment's; the last of a name wins."""
+    if not environ.get("JWT_ISSUER"):
+        raise ValueError("make deploy needs JWT_ISSUER (and JWT_JWKS_URL or JWT_PUBLIC_KEY_PEM)")
+    words = stage_overrides(config, stage)
+    words += [f"{parameter}={environ[name]}" for name, parameter in FROM_ENVIRONMENT.items() if environ.get(name)]
+    words += shlex.split(environ.get("PARAMETER_OVERRIDES", ""))
+    merged: dict[str, str] = {}
+    for word in words:
+        name, separator, value = word.partition("=")
+        if not separator or not name:
+            raise ValueError(f"a parameter override must be Name=value, not {word!r}")
+        merged[name] = value
+    return [f"{name}={value}" for name, value in merged.items()]
+
+
+def commands(stage: str, parameter_overrides: Sequence[str]) -> list[list[str]]:
+    return [
+        ["sam", "build", "--config-env", stage, "--template", "template.yaml"],
+        ["sam", "deploy", "--config-env", stage, "--parameter-overrides", *parameter_overrides],
+    ]
+
+
+def main(
+    argv: Sequence[str],
+    environ: Mapping[str, str] = os.environ,
+    run: Callable[[list[str]], int] = lambda command: subprocess.run(command, cwd=ROOT).returncode,
+) -> int:
+    stage = argv[0] if argv else "default"
+    try:
+        composed = overrides(tomllib.loads(SAMCONFIG.read_text()), stage, environ)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
+    for command in commands(stage, composed):
+        code = run(command)
+        if code != 0:
+            return code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
