@@ -15,7 +15,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run token resolve test lint check-boundaries check-template check-openapi unit stack-test bench build deploy smoke clean-local
+.PHONY: run token resolve test lint check-boundaries check-template check-workflows check-openapi unit stack-test bench build sam-build deploy smoke clean-local
 
 ## make run: the whole API on http://127.0.0.1:9000 with moto on :5000.
 run: $(VENV_STAMP)
@@ -35,7 +35,7 @@ resolve: $(VENV_STAMP)
 ## make test: formatting, lints, the deployment template's and the OpenAPI
 ## document's checks, unit tests, adapter tests against a fresh emulator,
 ## end-to-end tests and schemathesis conformance runs over HTTP.
-test: lint check-template check-openapi unit stack-test
+test: lint check-template check-workflows check-openapi unit stack-test
 
 # Rust (with the crate boundary), then the Python tooling (tools/,
 # settings in pyproject.toml).
@@ -70,6 +70,13 @@ check-template: $(VENV_STAMP) $(SCAN_STAMP)
 	$(PY) -m tools.checks.template
 	$(PY) -m unittest discover --start-directory tools --top-level-directory . --pattern 'test_*.py'
 
+# The GitHub workflows, offline: valid against GitHub's workflow schema (as
+# vendored by check-jsonschema) and clean under zizmor's audits (pinned
+# actions, least permissions, no template injection, no leaked credentials).
+check-workflows: $(SCAN_STAMP)
+	$(SCAN_VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(SCAN_VENV)/bin/zizmor --offline --persona pedantic .github/workflows
+
 # Our OpenAPI document is built from the upstream one; the committed copy
 # must be what the build gives, and valid.
 check-openapi: $(VENV_STAMP)
@@ -103,7 +110,12 @@ build: $(VENV_STAMP)
 ## current credentials; the stage's parameters and the issuer's are composed
 ## by tools/deploy.py.
 deploy: $(VENV_STAMP)
-	$(PY) -m tools.deploy $(or $(STAGE),default)
+	$(PY) -m tools.deploy $(or $(STAGE),default) $(if $(BUILT),--built)
+
+## make sam-build: sam build of every function (arm64) into .aws-sam/build,
+## once; `make deploy BUILT=1` deploys that build (the pipeline does).
+sam-build: $(VENV_STAMP)
+	sam build --template template.yaml
 
 ## make smoke API_URL=https://... TOKEN=...: the end-to-end smoke tests
 ## against a deployment (the stack output ApiUrl, and a token it accepts).

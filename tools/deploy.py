@@ -2,7 +2,10 @@
 config environment of samconfig.toml, with the token issuer's settings from
 the environment.
 
-    python -m tools.deploy [STAGE]
+    python -m tools.deploy [STAGE] [--built]
+
+`--built` deploys the build already in .aws-sam/build (the pipeline builds
+once and deploys that build to every stage) instead of building anew.
 
 A stage's own template parameters live in samconfig.toml
 (`[<stage>.deploy.parameters] parameter_overrides`). `sam deploy` replaces,
@@ -61,11 +64,9 @@ def overrides(config: Mapping[str, object], stage: str, environ: Mapping[str, st
     return [f"{name}={value}" for name, value in merged.items()]
 
 
-def commands(stage: str, parameter_overrides: Sequence[str]) -> list[list[str]]:
-    return [
-        ["sam", "build", "--config-env", stage, "--template", "template.yaml"],
-        ["sam", "deploy", "--config-env", stage, "--parameter-overrides", *parameter_overrides],
-    ]
+def commands(stage: str, parameter_overrides: Sequence[str], built: bool = False) -> list[list[str]]:
+    build = [] if built else [["sam", "build", "--config-env", stage, "--template", "template.yaml"]]
+    return [*build, ["sam", "deploy", "--config-env", stage, "--parameter-overrides", *parameter_overrides]]
 
 
 def main(
@@ -73,13 +74,15 @@ def main(
     environ: Mapping[str, str] = os.environ,
     run: Callable[[list[str]], int] = lambda command: subprocess.run(command, cwd=ROOT).returncode,
 ) -> int:
-    stage = argv[0] if argv else "default"
+    built = "--built" in argv
+    stages = [argument for argument in argv if argument != "--built"]
+    stage = stages[0] if stages else "default"
     try:
         composed = overrides(tomllib.loads(SAMCONFIG.read_text()), stage, environ)
     except ValueError as error:
         print(error, file=sys.stderr)
         return 2
-    for command in commands(stage, composed):
+    for command in commands(stage, composed, built):
         code = run(command)
         if code != 0:
             return code

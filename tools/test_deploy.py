@@ -60,6 +60,10 @@ class Stages(unittest.TestCase):
         self.assertIn("LogRetentionDays=14", ran[1])
         self.assertEqual(deploy.main(["staging"], {}, run), 2, "no issuer: nothing runs")
         self.assertEqual(len(ran), 2)
+        # The pipeline's prebuilt artifact: deploy only.
+        ran.clear()
+        self.assertEqual(deploy.main(["prod", "--built"], ISSUER, run), 0)
+        self.assertEqual([command[:4] for command in ran], [["sam", "deploy", "--config-env", "prod"]])
 
 
 if __name__ == "__main__":
