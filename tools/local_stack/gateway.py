@@ -58,7 +58,7 @@ from typing import Any
 
 from tools import ROOT
 from tools.local_stack.events import http_api_event, rest_api_event
-from tools.local_stack.iam import LocalIam, Verdict
+from tools.local_stack.iam import LocalIam
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 # An oversized body is read and dropped before the 413, as API Gateway reads
@@ -285,13 +285,11 @@ class Gateway:
     ) -> None:
         """An AWS_IAM route: API Gateway's signature and policy check first,
         then a REST API event naming the verified principal."""
-        headers = dict(request.headers.items())
-        now = datetime.datetime.now(datetime.UTC)
         if self.iam is None:
-            verdict = Verdict(None, "ACCESS_DENIED", "no local IAM principals are configured")
-        else:
-            verdict = self.iam.decide(request.command, request.path, headers, body, now)
-        if verdict.principal is None or self.iam is None:
+            return self.gateway_response(request, exchange, "ACCESS_DENIED", "no local IAM principals are configured")
+        headers = dict(request.headers.items())
+        verdict = self.iam.decide(request.command, request.path, headers, body, datetime.datetime.now(datetime.UTC))
+        if verdict.principal is None:
             return self.gateway_response(request, exchange, verdict.response_type, verdict.message)
         exchange.function, exchange.operation = function, self.operations.get(function)
         exchange.via = "invoke-api"

@@ -13,6 +13,31 @@ use secrets_domain::ports::NewSecret;
 
 /// A KMS-wrapped AES-256 data key is 184 bytes.
 const WRAPPED_KEY_BYTES: usize = 184;
+/// The shape of a KMS key's ARN, as a VALUE item names it.
+const KEY_ARN: &str = "arn:aws:kms:us-east-1:123456789012:key/0b2d9b6e-7c4a-4f2e-9a51-3c8d2e6f1a07";
+
+/// A secret as a create stores it, with a stand-in for its sealed value
+/// that no one opens but that is as large as the real one: `ciphertext_bytes`
+/// of ciphertext, a KMS-sized wrapped key and key ARN.
+pub(crate) fn stand_in(
+    summary: SecretSummary,
+    scheme: CipherScheme,
+    ciphertext_bytes: usize,
+    at: Timestamp,
+) -> NewSecret {
+    NewSecret {
+        summary,
+        sealed: SealedValue {
+            scheme,
+            ciphertext: vec![0x5a; ciphertext_bytes],
+            nonce: [7; 12],
+            wrapped_key: vec![0x3c; WRAPPED_KEY_BYTES],
+            wrapping_key_id: KEY_ARN.into(),
+        },
+        idempotency: None,
+        at,
+    }
+}
 const BATCH: usize = 25;
 
 /// Writes `count` secrets with `value_bytes`-byte values, tagged
@@ -30,28 +55,20 @@ pub async fn seed(
     let mut summaries = Vec::with_capacity(count);
     let mut batch = Vec::with_capacity(BATCH);
     for i in 0..count {
-        let secret = NewSecret {
-            summary: SecretSummary {
-                id: SecretId::generate().expect("id"),
-                name: SecretName::parse(format!("Secret number {i:06}")).expect("name"),
-                tag: Tag::parse(&format!("{prefix}-{i:06}")).expect("tag"),
-                version: FIRST_VERSION,
-                value_version: Some(FIRST_VERSION),
-            },
-            sealed: SealedValue {
-                scheme: CipherScheme::V2 {
-                    value_version: FIRST_VERSION,
-                },
-                // As large as a value of `value_bytes` sealed: padded to its
-                // bucket, plus the tag.
-                ciphertext: vec![0x5a; padded_len(value_bytes).expect("a bucket") + 16],
-                nonce: [7; 12],
-                wrapped_key: vec![0x3c; WRAPPED_KEY_BYTES],
-                wrapping_key_id: "arn:aws:kms:us-east-1:123456789012:key/bench".into(),
-            },
-            idempotency: None,
-            at,
+        let summary = SecretSummary {
+            id: SecretId::generate().expect("id"),
+            name: SecretName::parse(format!("Secret number {i:06}")).expect("name"),
+            tag: Tag::parse(&format!("{prefix}-{i:06}")).expect("tag"),
+            version: FIRST_VERSION,
+            value_version: Some(FIRST_VERSION),
         };
+        // As large as a value of `value_bytes` sealed: padded to its bucket,
+        // plus the tag.
+        let sealed_bytes = padded_len(value_bytes).expect("a bucket") + 16;
+        let scheme = CipherScheme::V2 {
+            value_version: FIRST_VERSION,
+        };
+        let secret = stand_in(summary, scheme, sealed_bytes, at);
         for item in secret_items(tenant, &secret) {
             batch.push(item);
             if batch.len() == BATCH {

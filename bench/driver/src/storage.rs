@@ -8,22 +8,20 @@ use std::fmt::Write as _;
 use aws_sdk_dynamodb::types::AttributeValue;
 use secrets_aws::dynamo::{Item, secret_items};
 use secrets_domain::clock::Timestamp;
-use secrets_domain::crypto::{CipherScheme, EncryptionContext, SealedValue, seal};
+use secrets_domain::crypto::{CipherScheme, EncryptionContext, seal};
 use secrets_domain::model::{
     FIRST_VERSION, SecretId, SecretName, SecretSummary, SecretValue, Tag, TenantId,
 };
-use secrets_domain::ports::NewSecret;
 use secrets_testkit::LocalDataKeys;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+use crate::seed::stand_in;
 use crate::verdict::Target;
 
 /// Value sizes from a PIN to the largest value, with each side of the
 /// first bucket's edge.
 const SIZES: [usize; 9] = [4, 40, 100, 255, 256, 1000, 4096, 30_000, 64 * 1024];
-/// A KMS-wrapped AES-256 data key is 184 bytes (LocalDataKeys' are not).
-const KMS_WRAPPED_KEY_BYTES: usize = 184;
 /// AES-GCM's tag, which v1 appended to the exact-length value.
 const TAG_BYTES: usize = 16;
 /// DynamoDB's standard storage price, per GB-month (us-east-1).
@@ -48,32 +46,41 @@ pub async fn stored_values() -> Vec<StoredValue> {
     let tenant = TenantId::parse("bench-storage").expect("tenant");
     let mut rows = Vec::with_capacity(SIZES.len());
     for value_bytes in SIZES {
-        let secret = new_secret(value_bytes);
         let value = SecretValue::parse(Zeroizing::new("v".repeat(value_bytes))).expect("value");
-        let context = EncryptionContext::new(&tenant, &secret.summary.id);
-        let v2 = seal(&keys, context, FIRST_VERSION, &value)
-            .await
-            .expect("seal");
-        let v1 = SealedValue {
-            scheme: CipherScheme::V1,
-            ciphertext: vec![0; value_bytes + TAG_BYTES],
-            ..v2.clone()
-        };
-        let item = |sealed: &SealedValue| {
-            let stored = NewSecret {
-                sealed: SealedValue {
-                    wrapped_key: vec![0; KMS_WRAPPED_KEY_BYTES],
-                    ..sealed.clone()
-                },
-                ..secret.clone()
+        let id = SecretId::generate().expect("id");
+        let v2 = seal(
+            &keys,
+            EncryptionContext::new(&tenant, &id),
+            FIRST_VERSION,
+            &value,
+        )
+        .await
+        .expect("seal");
+        let v1_ciphertext_bytes = value_bytes + TAG_BYTES;
+        // Laid out with the real seal's lengths, and a KMS-sized wrapped key
+        // and key ARN (LocalDataKeys' are not).
+        let item = |scheme, ciphertext_bytes| {
+            let summary = SecretSummary {
+                id: id.clone(),
+                name: SecretName::parse(format!("Value of {value_bytes} bytes")).expect("name"),
+                tag: Tag::parse(&format!("value-{value_bytes}")).expect("tag"),
+                version: FIRST_VERSION,
+                value_version: Some(FIRST_VERSION),
             };
+            let stored = stand_in(
+                summary,
+                scheme,
+                ciphertext_bytes,
+                Timestamp::from_millis(1_795_000_000_000),
+            );
             let [_, _, value_item] = secret_items(&tenant, &stored);
             item_bytes(&value_item)
         };
-        let (v1_item_bytes, v2_item_bytes) = (item(&v1), item(&v2));
+        let v1_item_bytes = item(CipherScheme::V1, v1_ciphertext_bytes);
+        let v2_item_bytes = item(v2.scheme, v2.ciphertext.len());
         rows.push(StoredValue {
             value_bytes,
-            v1_ciphertext_bytes: v1.ciphertext.len(),
+            v1_ciphertext_bytes,
             v2_ciphertext_bytes: v2.ciphertext.len(),
             v1_item_bytes,
             v2_item_bytes,
@@ -82,27 +89,6 @@ pub async fn stored_values() -> Vec<StoredValue> {
         });
     }
     rows
-}
-
-fn new_secret(value_bytes: usize) -> NewSecret {
-    NewSecret {
-        summary: SecretSummary {
-            id: SecretId::generate().expect("id"),
-            name: SecretName::parse(format!("Value of {value_bytes} bytes")).expect("name"),
-            tag: Tag::parse(&format!("value-{value_bytes}")).expect("tag"),
-            version: FIRST_VERSION,
-            value_version: Some(FIRST_VERSION),
-        },
-        sealed: SealedValue {
-            scheme: CipherScheme::V1,
-            ciphertext: Vec::new(),
-            nonce: [0; 12],
-            wrapped_key: Vec::new(),
-            wrapping_key_id: String::new(),
-        },
-        idempotency: None,
-        at: Timestamp::from_millis(1_795_000_000_000),
-    }
 }
 
 /// An item's size as DynamoDB bills it: each attribute's name and value,
