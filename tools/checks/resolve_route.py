@@ -21,7 +21,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from tools.checks.template import RESOLVER, as_list, getatt_target, ref_target, resources_of
+from tools.checks.template import RESOLVER, aliases_of, as_list, getatt_target, ref_target, resources_of
 
 RESOLVE_PATH = "/internal/v1/tenants/{tenant}/secrets/{tagOrId}"
 # The permission's SourceArn, after the API id and stage.
@@ -29,19 +29,22 @@ RESOLVE_SOURCE = "/GET/internal/v1/tenants/*/secrets/*"
 SCHEME = "AWS_IAM"
 
 
-def integrates_resolver(method: dict[str, Any]) -> bool:
-    uri = method.get("x-amazon-apigateway-integration", {}).get("uri")
-    return f"${{{RESOLVER}.Arn}}" in json.dumps(uri)
+def integrates_resolver(method: dict[str, Any], aliases: set[str]) -> bool:
+    """Whether the method invokes the resolve function, itself or through
+    one of its `aliases`."""
+    uri = json.dumps(method.get("x-amazon-apigateway-integration", {}).get("uri"))
+    return f"${{{RESOLVER}.Arn}}" in uri or any(f"${{{alias}}}" in uri for alias in aliases)
 
 
 def check_resolve_route(cfn: dict[str, Any]) -> Iterator[str]:
+    aliases = aliases_of(cfn, RESOLVER)
     for name, api in resources_of(cfn, "AWS::ApiGateway::RestApi"):
         body = api.get("Properties", {}).get("Body", {})
         routes = [
             (path, verb, method)
             for path, methods in body.get("paths", {}).items()
             for verb, method in methods.items()
-            if isinstance(method, dict) and integrates_resolver(method)
+            if isinstance(method, dict) and integrates_resolver(method, aliases)
         ]
         if [(path, verb) for path, verb, _ in routes] != [(RESOLVE_PATH, "get")]:
             found = [f"{verb.upper()} {path}" for path, verb, _ in routes]
@@ -56,7 +59,7 @@ def check_resolve_route(cfn: dict[str, Any]) -> Iterator[str]:
             yield f"{name}: the {SCHEME} security scheme must be defined as awsSigv4"
     for name, permission in resources_of(cfn, "AWS::Lambda::Permission"):
         properties = permission.get("Properties", {})
-        if ref_target(properties.get("FunctionName")) != RESOLVER:
+        if ref_target(properties.get("FunctionName")) not in {RESOLVER, *aliases}:
             continue
         source = json.dumps(properties.get("SourceArn"))
         if properties.get("Principal") != "apigateway.amazonaws.com" or RESOLVE_SOURCE not in source:

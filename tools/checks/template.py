@@ -25,6 +25,9 @@ would) and checked for what a secrets service must never ship:
   header for undeclared methods, and the contract-shaped gateway responses.
 - The edge: reserved concurrency for every function, JSON access logs
   without headers, a per-IP WAF rate limit on the stage (edge.py).
+- Rollouts: every function behind an alias moved gradually by CodeDeploy,
+  rolled back on alarms that cover it; alarms notifying a topic
+  (rollouts.py).
 
 Prints every violation and exits 1 if there is any.
 """
@@ -143,6 +146,15 @@ def sub_text(value: Any) -> str | None:
         if isinstance(sub, list) and len(sub) == 2 and isinstance(sub[0], str) and not sub[1]:
             return sub[0]
     return None
+
+
+def aliases_of(cfn: dict[str, Any], function: str) -> set[str]:
+    """The logical ids of the aliases of `function`."""
+    return {
+        name
+        for name, alias in resources_of(cfn, "AWS::Lambda::Alias")
+        if ref_target(alias.get("Properties", {}).get("FunctionName")) == function
+    }
 
 
 def statements(role: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -369,6 +381,7 @@ def violations(sam: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
     from tools.checks.edge import check_edge
     from tools.checks.key_policies import check_key_policies
     from tools.checks.resolve_route import check_resolve_route
+    from tools.checks.rollouts import check_rollouts
 
     cfn = transform(sam)
     return [
@@ -379,6 +392,7 @@ def violations(sam: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
         *check_resolve_route(cfn),
         *check_key_policies(cfn),
         *check_edge(cfn),
+        *check_rollouts(cfn),
     ]
 
 

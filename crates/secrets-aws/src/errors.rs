@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use secrets_domain::error::{BoxError, DEFAULT_RETRY_AFTER_SECS, Error};
 
 /// Error codes meaning "too many requests" (after the SDK's own retries).
-const THROTTLING_CODES: &[&str] = &[
+pub(crate) const THROTTLING_CODES: &[&str] = &[
     "ThrottlingException",
     "ProvisionedThroughputExceededException",
     "RequestLimitExceeded",

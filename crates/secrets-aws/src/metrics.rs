@@ -10,17 +10,25 @@ use aws_sdk_dynamodb::config::interceptors::{
     AfterDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextRef,
 };
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
-use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
-use aws_sdk_dynamodb::operation::query::QueryOutput;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::get_item::{GetItemError, GetItemOutput};
+use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
+use aws_sdk_dynamodb::operation::query::{QueryError, QueryOutput};
 use aws_sdk_dynamodb::operation::transact_write_items::{
     TransactWriteItemsError, TransactWriteItemsInput, TransactWriteItemsOutput,
 };
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{ConsumedCapacity, TransactWriteItem};
+use aws_sdk_kms::operation::decrypt::DecryptError;
+use aws_sdk_kms::operation::generate_data_key::GenerateDataKeyError;
+use aws_sdk_kms::operation::generate_mac::GenerateMacError;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::Error as InterceptorError;
 use aws_smithy_runtime_api::client::orchestrator::{Metadata, OrchestratorError};
 use serde_json::json;
+
+use crate::errors::THROTTLING_CODES;
 
 /// The CloudWatch namespace of the service's metrics.
 pub const NAMESPACE: &str = "CortexSecrets";
@@ -39,6 +47,11 @@ pub struct Usage {
     /// items (each retried, or answered 503 once the budget is spent): a
     /// hot item shows here first.
     pub transaction_conflicts: u32,
+    /// Attempts refused for throttling (each retried by the SDK, or
+    /// answered 429 once its attempts are spent), by service: KMS's shared
+    /// request quota shows here before callers see 429s.
+    pub kms_throttles: u32,
+    pub dynamodb_throttles: u32,
 }
 
 impl Usage {
@@ -52,15 +65,23 @@ impl Usage {
     }
 
     /// One Embedded Metric Format record: CloudWatch turns it into metrics
-    /// with the operation as dimension, and keeps the details searchable.
-    pub fn to_emf(&self, operation: &str, status: u16, timestamp_ms: u128) -> String {
+    /// by operation and, for the stack's alarms, by function (the
+    /// operation alone mixes every stack of an account and region), and
+    /// keeps the details searchable.
+    pub fn to_emf(
+        &self,
+        operation: &str,
+        function: &str,
+        status: u16,
+        timestamp_ms: u128,
+    ) -> String {
         let metric = |name: &str| json!({"Name": name, "Unit": "Count"});
         json!({
             "_aws": {
                 "Timestamp": timestamp_ms,
                 "CloudWatchMetrics": [{
                     "Namespace": NAMESPACE,
-                    "Dimensions": [["Operation"]],
+                    "Dimensions": [["Operation"], ["FunctionName"]],
                     "Metrics": [
                         metric("DynamoDBCalls"),
                         metric("KMSCalls"),
@@ -68,10 +89,13 @@ impl Usage {
                         metric("WriteCapacityUnits"),
                         metric("TransactionConflicts"),
                         metric("Unauthenticated"),
+                        metric("KMSThrottles"),
+                        metric("DynamoDBThrottles"),
                     ],
                 }],
             },
             "Operation": operation,
+            "FunctionName": function,
             "Status": status,
             "DynamoDBCalls": self.calls_to("DynamoDB"),
             "KMSCalls": self.calls_to("KMS"),
@@ -81,6 +105,8 @@ impl Usage {
             // Refused before authentication: never in the audit table, so
             // counted here (a flood of them is someone probing).
             "Unauthenticated": u32::from(status == 401),
+            "KMSThrottles": self.kms_throttles,
+            "DynamoDBThrottles": self.dynamodb_throttles,
             "Calls": self.calls,
         })
         .to_string()
@@ -144,13 +170,20 @@ impl Intercept for CallCounter {
         &self,
         context: &AfterDeserializationInterceptorContextRef<'_>,
         _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let output = match context.output_or_error() {
             Ok(output) => output,
             Err(error) => {
-                if cancelled_for_conflict(error) {
-                    self.lock().transaction_conflicts += 1;
+                let mut usage = self.lock();
+                if cancellation_reason(error, "TransactionConflict") {
+                    usage.transaction_conflicts += 1;
+                }
+                if throttled(error) || cancellation_reason(error, "ThrottlingError") {
+                    match cfg.load::<Metadata>().map(Metadata::service) {
+                        Some("KMS") => usage.kms_throttles += 1,
+                        _ => usage.dynamodb_throttles += 1,
+                    }
                 }
                 return Ok(());
             }
@@ -183,7 +216,44 @@ impl Intercept for CallCounter {
     }
 }
 
-fn cancelled_for_conflict(error: &OrchestratorError<InterceptorError>) -> bool {
+/// Whether an attempt failed with one of the throttling codes the
+/// functions answer 429 for.
+fn throttled(error: &OrchestratorError<InterceptorError>) -> bool {
+    error
+        .as_operation_error()
+        .and_then(error_code)
+        .is_some_and(|code| THROTTLING_CODES.contains(&code))
+}
+
+/// The AWS error code of a failed operation. The interceptor sees errors
+/// type-erased, so each operation the functions call is named here, as
+/// deploy/function-permissions.json lists their actions: a new operation
+/// must be added, or its throttles go uncounted (`faults.rs` shows
+/// GetItem's and GenerateDataKey's counted).
+fn error_code(error: &InterceptorError) -> Option<&str> {
+    macro_rules! code_of_first {
+        ($($error:ty),+ $(,)?) => {
+            $(if let Some(error) = error.downcast_ref::<$error>() {
+                return error.code();
+            })+
+        };
+    }
+    code_of_first!(
+        GetItemError,
+        QueryError,
+        PutItemError,
+        UpdateItemError,
+        DeleteItemError,
+        TransactWriteItemsError,
+        GenerateDataKeyError,
+        DecryptError,
+        GenerateMacError,
+    );
+    None
+}
+
+/// Whether a cancelled transaction names `code` among its reasons.
+fn cancellation_reason(error: &OrchestratorError<InterceptorError>, code: &str) -> bool {
     let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = error
         .as_operation_error()
         .and_then(|error| error.downcast_ref::<TransactWriteItemsError>())
@@ -193,7 +263,7 @@ fn cancelled_for_conflict(error: &OrchestratorError<InterceptorError>) -> bool {
     cancelled
         .cancellation_reasons()
         .iter()
-        .any(|reason| reason.code() == Some("TransactionConflict"))
+        .any(|reason| reason.code() == Some(code))
 }
 
 fn item_action(item: &TransactWriteItem) -> Option<&'static str> {
@@ -226,16 +296,23 @@ mod tests {
             read_capacity_units: 1.0,
             write_capacity_units: 8.0,
             transaction_conflicts: 2,
+            kms_throttles: 3,
+            dynamodb_throttles: 0,
         };
-        let record: serde_json::Value =
-            serde_json::from_str(&usage.to_emf("updateSecret", 200, 1_795_000_000_000)).unwrap();
+        let record: serde_json::Value = serde_json::from_str(&usage.to_emf(
+            "updateSecret",
+            "stack-update",
+            200,
+            1_795_000_000_000,
+        ))
+        .unwrap();
         assert_eq!(
             record["_aws"]["CloudWatchMetrics"][0]["Namespace"],
             NAMESPACE
         );
         assert_eq!(
             record["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
-            json!([["Operation"]])
+            json!([["Operation"], ["FunctionName"]])
         );
         let declared: Vec<&str> = record["_aws"]["CloudWatchMetrics"][0]["Metrics"]
             .as_array()
@@ -253,8 +330,21 @@ mod tests {
         assert_eq!(record["WriteCapacityUnits"], 8.0);
         assert_eq!(record["TransactionConflicts"], 2);
         assert_eq!(record["Unauthenticated"], 0);
-        let refused: serde_json::Value =
-            serde_json::from_str(&usage.to_emf("createSecret", 401, 1_795_000_000_000)).unwrap();
+        assert_eq!(
+            (
+                record["KMSThrottles"].clone(),
+                record["DynamoDBThrottles"].clone()
+            ),
+            (json!(3), json!(0))
+        );
+        assert_eq!(record["FunctionName"], "stack-update");
+        let refused: serde_json::Value = serde_json::from_str(&usage.to_emf(
+            "createSecret",
+            "stack-create",
+            401,
+            1_795_000_000_000,
+        ))
+        .unwrap();
         assert_eq!(refused["Unauthenticated"], 1);
         assert_eq!(record["Operation"], "updateSecret");
     }

@@ -22,6 +22,7 @@ use zeroize::Zeroizing;
 
 use secrets_aws::dynamo::{ConflictBackoff, DEFAULT_COUNT_SHARDS, DynamoStore, Item};
 use secrets_aws::kms::KmsDataKeys;
+use secrets_aws::metrics::CallCounter;
 use secrets_aws::sdk::{MAX_ATTEMPTS, retry_config};
 use secrets_domain::error::Error;
 use secrets_domain::idempotency::{IdempotencyKey, IdempotencyRecord};
@@ -95,7 +96,16 @@ impl Intercept for TokenRecorder {
 }
 
 fn store(rules: &[&aws_smithy_mocks::Rule], recorder: &TokenRecorder) -> DynamoStore {
-    let recorder = recorder.clone();
+    counted_store(rules, recorder, &CallCounter::default())
+}
+
+/// A store whose calls `usage` counts, as the functions' stores are.
+fn counted_store(
+    rules: &[&aws_smithy_mocks::Rule],
+    recorder: &TokenRecorder,
+    usage: &CallCounter,
+) -> DynamoStore {
+    let (recorder, usage) = (recorder.clone(), usage.clone());
     let client = mock_client!(
         aws_sdk_dynamodb,
         RuleMode::MatchAny,
@@ -103,6 +113,7 @@ fn store(rules: &[&aws_smithy_mocks::Rule], recorder: &TokenRecorder) -> DynamoS
         move |builder| builder
             .retry_config(fast_retries())
             .interceptor(recorder.clone())
+            .interceptor(usage.clone())
     );
     DynamoStore::new(client, "secrets")
 }
@@ -156,7 +167,8 @@ async fn throttled_reads_become_429_after_the_sdks_retries() {
         })
         .times(5)
         .build();
-    let store = store(&[&throttled], &TokenRecorder::default());
+    let usage = CallCounter::default();
+    let store = counted_store(&[&throttled], &TokenRecorder::default(), &usage);
     let error = store
         .find(&conformance::random_tenant(), &by_tag("t"))
         .await
@@ -174,6 +186,12 @@ async fn throttled_reads_become_429_after_the_sdks_retries() {
         throttled.num_calls(),
         MAX_ATTEMPTS as usize,
         "bounded retries"
+    );
+    // Every refused attempt reaches the function's metrics (and alarms).
+    let usage = usage.take();
+    assert_eq!(
+        (usage.dynamodb_throttles, usage.kms_throttles),
+        (MAX_ATTEMPTS, 0)
     );
 }
 
@@ -442,9 +460,13 @@ async fn an_unexpected_dynamodb_error_is_a_500_that_says_nothing() {
 
 // --- KMS ------------------------------------------------------------------
 
-fn kms(rules: &[&aws_smithy_mocks::Rule]) -> KmsDataKeys {
-    let client = mock_client!(aws_sdk_kms, RuleMode::MatchAny, rules, |builder| builder
-        .retry_config(fast_retries()));
+fn kms(rules: &[&aws_smithy_mocks::Rule], usage: &CallCounter) -> KmsDataKeys {
+    let usage = usage.clone();
+    let client = mock_client!(aws_sdk_kms, RuleMode::MatchAny, rules, move |builder| {
+        builder
+            .retry_config(fast_retries())
+            .interceptor(usage.clone())
+    });
     KmsDataKeys::new(client, "alias/secrets")
 }
 
@@ -456,14 +478,17 @@ fn create_request() -> CreateSecret {
     }
 }
 
-async fn create_with_kms_failing(error_type: &str, status: u16) -> (Error, usize, u32) {
+/// The create's error, the KMS calls made, the tenant's secrets after it,
+/// and the KMS throttles the function's metrics counted.
+async fn create_with_kms_failing(error_type: &str, status: u16) -> (Error, usize, u32, u32) {
     let error_type = error_type.to_owned();
     let failing = mock!(aws_sdk_kms::Client::generate_data_key)
         .sequence()
         .http_response(move || error_response(status, &error_type))
         .times(5)
         .build();
-    let secrets = Secrets::new(MemoryStore::default(), kms(&[&failing]));
+    let usage = CallCounter::default();
+    let secrets = Secrets::new(MemoryStore::default(), kms(&[&failing], &usage));
     let tenant = conformance::random_tenant();
     let error = secrets
         .create(&actor(&tenant, Operation::Create), create_request())
@@ -474,26 +499,34 @@ async fn create_with_kms_failing(error_type: &str, status: u16) -> (Error, usize
         .await
         .unwrap()
         .total;
-    (error, failing.num_calls(), total)
+    (
+        error,
+        failing.num_calls(),
+        total,
+        usage.take().kms_throttles,
+    )
 }
 
 #[tokio::test]
 async fn kms_throttling_becomes_429_and_nothing_is_written() {
-    let (error, calls, total) = create_with_kms_failing("ThrottlingException", 400).await;
+    let (error, calls, total, throttles) =
+        create_with_kms_failing("ThrottlingException", 400).await;
     assert!(matches!(error, Error::Throttled { .. }), "{error}");
     assert_eq!((calls, total), (MAX_ATTEMPTS as usize, 0));
+    assert_eq!(throttles, MAX_ATTEMPTS, "each refused attempt is counted");
 }
 
 #[tokio::test]
 async fn a_kms_outage_becomes_503_and_nothing_is_written() {
-    let (error, calls, total) = create_with_kms_failing("KMSInternalException", 500).await;
+    let (error, calls, total, throttles) =
+        create_with_kms_failing("KMSInternalException", 500).await;
     assert_eq!(error.http_status(), 503, "{error}");
-    assert_eq!((calls, total), (MAX_ATTEMPTS as usize, 0));
+    assert_eq!((calls, total, throttles), (MAX_ATTEMPTS as usize, 0, 0));
 }
 
 #[tokio::test]
 async fn a_disabled_key_is_a_500_and_nothing_is_written() {
-    let (error, calls, total) = create_with_kms_failing("DisabledException", 400).await;
+    let (error, calls, total, _) = create_with_kms_failing("DisabledException", 400).await;
     assert_eq!(
         (error.http_status(), error.to_string()),
         (500, "internal error".to_owned())

@@ -26,6 +26,9 @@ pub struct App<S, K = ()> {
     auth: Option<Authenticator>,
     /// Records the AWS usage of each invocation, for its metrics.
     pub(crate) usage: CallCounter,
+    /// The deployed function's name, the dimension of the stack's alarms
+    /// on its metrics.
+    pub(crate) function_name: String,
 }
 
 impl<S, K> App<S, K> {
@@ -36,6 +39,7 @@ impl<S, K> App<S, K> {
             secrets,
             auth,
             usage: CallCounter::default(),
+            function_name: function.name().to_owned(),
         }
     }
 
@@ -138,6 +142,9 @@ async fn assemble<K: FunctionKeys>(
         secrets: Secrets::new(store, keys),
         auth,
         usage,
+        // Lambda sets it; elsewhere (the bench's runtime) the binary's name.
+        function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+            .unwrap_or_else(|_| function.name().to_owned()),
     })
 }
 

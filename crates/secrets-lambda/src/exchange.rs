@@ -24,7 +24,7 @@ impl<'a, S, K> Exchange<'a, S, K> {
         let operation = app.function.operation();
         Self {
             trail: Trail::new(operation, request_id.clone()),
-            telemetry: Telemetry::begin(request_id, operation, &app.usage),
+            telemetry: Telemetry::begin(request_id, operation, &app.usage, &app.function_name),
             app,
         }
     }

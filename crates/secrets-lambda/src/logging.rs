@@ -208,8 +208,11 @@ mod tests {
             parse_level("info"),
             true,
         ));
-        tracing::info!(operation = "getSecret", "request served");
+        tracing::error!(operation = "getSecret", "{}", crate::refusals::NOT_STORED);
         let line: serde_json::Value = serde_json::from_str(captured.text().trim()).unwrap();
         assert_eq!(line["fields"]["operation"], "getSecret");
+        // Where the template's metric filter for unstored audit records
+        // looks (template.yaml, `$.fields.message`).
+        assert_eq!(line["fields"]["message"], "audit record not stored");
     }
 }

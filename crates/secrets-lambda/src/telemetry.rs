@@ -14,16 +14,23 @@ pub struct Telemetry<'a> {
     operation: Operation,
     started: Instant,
     usage: &'a CallCounter,
+    function_name: &'a str,
 }
 
 impl<'a> Telemetry<'a> {
-    pub fn begin(request_id: String, operation: Operation, usage: &'a CallCounter) -> Self {
+    pub fn begin(
+        request_id: String,
+        operation: Operation,
+        usage: &'a CallCounter,
+        function_name: &'a str,
+    ) -> Self {
         usage.take(); // whatever happened before this request is not its cost
         Self {
             request_id,
             operation,
             started: Instant::now(),
             usage,
+            function_name,
         }
     }
 
@@ -54,9 +61,12 @@ impl<'a> Telemetry<'a> {
         // EMF records are read by CloudWatch from stdout, one JSON per line.
         println!(
             "{}",
-            self.usage
-                .take()
-                .to_emf(operation, status, u128::from(now.millis()))
+            self.usage.take().to_emf(
+                operation,
+                self.function_name,
+                status,
+                u128::from(now.millis())
+            )
         );
     }
 }
