@@ -61,6 +61,8 @@ check-boundaries:
 # carry Metadata onto the resources it generates, such as the stage, so a
 # scan of the transformed template would report what nothing can annotate);
 # tools.checks.template holds the transformed template to our own rules.
+# deploy/pipeline.yaml (the pipeline's roles and bucket) gets cfn-lint,
+# checkov and its own rules (tools.checks.pipeline).
 # --skip-download: checkov fetches nothing (no guidelines from its vendor).
 check-template: $(VENV_STAMP) $(SCAN_STAMP)
 	sam validate --template template.yaml
@@ -68,6 +70,9 @@ check-template: $(VENV_STAMP) $(SCAN_STAMP)
 	cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
 	$(SCAN_VENV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
 	$(PY) -m tools.checks.template
+	cfn-lint deploy/pipeline.yaml
+	$(SCAN_VENV)/bin/checkov --file deploy/pipeline.yaml --framework cloudformation --quiet --compact --skip-download
+	$(PY) -m tools.checks.pipeline
 	$(PY) -m unittest discover --start-directory tools --top-level-directory . --pattern 'test_*.py'
 
 # The GitHub workflows, offline: valid against GitHub's workflow schema (as

@@ -14,6 +14,11 @@ line, so this composes one list: the stage's, then the issuer's settings
 (JWT_ISSUER, required; JWT_JWKS_URL or JWT_PUBLIC_KEY_PEM; JWT_AUDIENCE;
 THROTTLING_RATE_LIMIT, THROTTLING_BURST_LIMIT), then PARAMETER_OVERRIDES
 (`Name=value ...`); a later value of a name wins.
+
+Where the build goes and who changes the stack come from the environment
+too, as deploy/pipeline.yaml's outputs name them: ARTIFACT_BUCKET (else sam
+deploy's own managed bucket, `--resolve-s3`) and CLOUDFORMATION_ROLE_ARN
+(else CloudFormation acts with the caller's own credentials).
 """
 
 from __future__ import annotations
@@ -64,9 +69,25 @@ def overrides(config: Mapping[str, object], stage: str, environ: Mapping[str, st
     return [f"{name}={value}" for name, value in merged.items()]
 
 
-def commands(stage: str, parameter_overrides: Sequence[str], built: bool = False) -> list[list[str]]:
+def destination(config: Mapping[str, object], stage: str, environ: Mapping[str, str]) -> list[str]:
+    """Where sam deploy uploads the build, and the role CloudFormation
+    changes the stack with."""
+    section = config[stage]
+    stack = section.get("global", {}).get("parameters", {}).get("stack_name") if isinstance(section, dict) else None
+    bucket = environ.get("ARTIFACT_BUCKET")
+    # The pipeline's deploy role may write only under the stack's prefix.
+    words = ["--s3-bucket", bucket, "--s3-prefix", str(stack)] if bucket else ["--resolve-s3"]
+    if environ.get("CLOUDFORMATION_ROLE_ARN"):
+        words += ["--role-arn", environ["CLOUDFORMATION_ROLE_ARN"]]
+    return words
+
+
+def commands(
+    stage: str, parameter_overrides: Sequence[str], built: bool = False, destination: Sequence[str] = ()
+) -> list[list[str]]:
     build = [] if built else [["sam", "build", "--config-env", stage, "--template", "template.yaml"]]
-    return [*build, ["sam", "deploy", "--config-env", stage, "--parameter-overrides", *parameter_overrides]]
+    deploy = ["sam", "deploy", "--config-env", stage, *destination, "--parameter-overrides", *parameter_overrides]
+    return [*build, deploy]
 
 
 def main(
@@ -77,12 +98,13 @@ def main(
     built = "--built" in argv
     stages = [argument for argument in argv if argument != "--built"]
     stage = stages[0] if stages else "default"
+    config = tomllib.loads(SAMCONFIG.read_text())
     try:
-        composed = overrides(tomllib.loads(SAMCONFIG.read_text()), stage, environ)
+        composed = overrides(config, stage, environ)
     except ValueError as error:
         print(error, file=sys.stderr)
         return 2
-    for command in commands(stage, composed, built):
+    for command in commands(stage, composed, built, destination(config, stage, environ)):
         code = run(command)
         if code != 0:
             return code

@@ -65,6 +65,25 @@ class Stages(unittest.TestCase):
         self.assertEqual(deploy.main(["prod", "--built"], ISSUER, run), 0)
         self.assertEqual([command[:4] for command in ran], [["sam", "deploy", "--config-env", "prod"]])
 
+    def test_the_pipelines_bucket_and_role_when_given(self) -> None:
+        ran: list[list[str]] = []
+
+        def run(command: list[str]) -> int:
+            ran.append(command)
+            return 0
+
+        pipeline = {"ARTIFACT_BUCKET": "builds", "CLOUDFORMATION_ROLE_ARN": "arn:aws:iam::1:role/cfn"}
+        self.assertEqual(deploy.main(["staging", "--built"], {**ISSUER, **pipeline}, run), 0)
+        command = " ".join(ran[0])
+        self.assertIn(
+            "--s3-bucket builds --s3-prefix cortex-secrets-staging --role-arn arn:aws:iam::1:role/cfn", command
+        )
+        self.assertNotIn("--resolve-s3", command)
+        # By hand, without them: sam's managed bucket, the caller's rights.
+        self.assertEqual(deploy.main(["staging", "--built"], ISSUER, run), 0)
+        self.assertIn("--resolve-s3", ran[1])
+        self.assertNotIn("--role-arn", ran[1])
+
 
 if __name__ == "__main__":
     unittest.main()
