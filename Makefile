@@ -15,7 +15,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run token resolve test lint check-boundaries check-template check-workflows check-openapi unit stack-test bench build sam-build deploy smoke clean-local
+.PHONY: run token resolve test lint check-boundaries check-template check-workflows check-openapi unit stack-test test-artifacts bench build sam-build deploy smoke clean-local
 
 ## make run: the whole API on http://127.0.0.1:9000 with moto on :5000.
 run: $(VENV_STAMP)
@@ -34,8 +34,9 @@ resolve: $(VENV_STAMP)
 
 ## make test: formatting, lints, the deployment template's and the OpenAPI
 ## document's checks, unit tests, adapter tests against a fresh emulator,
-## end-to-end tests and schemathesis conformance runs over HTTP.
-test: lint check-template check-workflows check-openapi unit stack-test
+## end-to-end tests and schemathesis conformance runs over HTTP, and the
+## arm64 build that ships, run as built (test-artifacts).
+test: lint check-template check-workflows check-openapi unit stack-test test-artifacts
 
 # Rust (with the crate boundary), then the Python tooling (tools/,
 # settings in pyproject.toml).
@@ -121,6 +122,31 @@ deploy: $(VENV_STAMP)
 ## once; `make deploy BUILT=1` deploys that build (the pipeline does).
 sam-build: $(VENV_STAMP)
 	sam build --template template.yaml
+
+# qemu runs the arm64 binaries on any host; the binaries link glibc
+# dynamically, so qemu -L lends them Debian's arm64 loader and libc.
+QEMU_AARCH64 := /usr/bin/qemu-aarch64-static
+ARM64_SYSROOT := /usr/aarch64-linux-gnu
+ARM64_LOADER := $(ARM64_SYSROOT)/lib/ld-linux-aarch64.so.1
+# Installed once, when missing; the package lists are fetched only if the
+# install fails without them (a fresh container has none). As root, as in
+# CI; elsewhere APT_GET='sudo apt-get'.
+APT_GET ?= apt-get
+APT_INSTALL = DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y --no-install-recommends $(1) || \
+	{ $(APT_GET) update && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y --no-install-recommends $(1); }
+
+## make test-artifacts: the six functions as `make sam-build` built them,
+## run under qemu-aarch64, each behind a local Lambda Runtime API with the
+## environment template.yaml gives it, against moto: they must start and
+## answer a create, list, get, update, resolve and delete (tools/artifacts).
+test-artifacts: sam-build $(VENV_STAMP) $(QEMU_AARCH64) $(ARM64_LOADER)
+	$(PY) -m tools.artifacts --qemu $(QEMU_AARCH64) --sysroot $(ARM64_SYSROOT)
+
+$(QEMU_AARCH64):
+	$(call APT_INSTALL,qemu-user-static)
+
+$(ARM64_LOADER):
+	$(call APT_INSTALL,libc6-arm64-cross)
 
 ## make smoke API_URL=https://... TOKEN=...: the end-to-end smoke tests
 ## against a deployment (the stack output ApiUrl, and a token it accepts).

@@ -1,0 +1,173 @@
+"""The requests the built functions must answer, as API Gateway's REST API
+(payload v1) delivers them: a create, a list that shows it, a get, an
+update, a resolve of the value by tag, a delete, and a get that finds
+nothing. Each answer is checked for its status and the fields that matter.
+
+The routes are the template's: each request goes to the function whose Api
+event declares its method and path, so a route moved to another function
+in template.yaml moves here too.
+
+A failure names the step, the status and the body's size and error type,
+never a body: the resolve answer holds the value.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tools.artifacts.signing import Signer
+from tools.local_stack.events import rest_api_event
+from tools.local_stack.iam import LocalIam, Principal
+
+SECRETS = "/api/v1/secrets"
+SECRET = "/api/v1/secrets/{tagOrId}"
+RESOLVE = "/internal/v1/tenants/{tenant}/secrets/{tagOrId}"
+SUMMARY_FIELDS = {"id", "name", "tag"}
+
+Invoke = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+def routes(functions: dict[str, dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """{(method, path): logical id} of every function's Api events."""
+    found = {}
+    for logical_id, properties in functions.items():
+        for event in (properties.get("Events") or {}).values():
+            if event.get("Type") == "Api":
+                found[(event["Properties"]["Method"].upper(), event["Properties"]["Path"])] = logical_id
+    return found
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+    def describe(self) -> str:
+        """Status, size and error type: what a failure may print."""
+        error_type = ""
+        if self.status >= 400:
+            document = self.json()
+            if isinstance(document, dict):
+                error_type = f", type {document.get('type')}"
+        return f"status {self.status}, {len(self.body)} bytes{error_type}"
+
+
+def answer_of(payload: dict[str, Any]) -> Answer:
+    """An API Gateway proxy response, as the function returned it."""
+    body = payload.get("body") or ""
+    raw = base64.b64decode(body) if payload.get("isBase64Encoded") else body.encode()
+    headers = {name.lower(): str(value) for name, value in (payload.get("headers") or {}).items()}
+    for name, values in (payload.get("multiValueHeaders") or {}).items():
+        headers.setdefault(name.lower(), ",".join(map(str, values)))
+    return Answer(int(payload["statusCode"]), headers, raw)
+
+
+def check(condition: bool, step: str, answer: Answer, expected: str) -> None:
+    if not condition:
+        raise AssertionError(f"{step}: expected {expected}; got {answer.describe()}")
+
+
+class Scenario:
+    def __init__(self, invoke: Invoke, functions: dict[str, dict[str, Any]], signer: Signer, iam: LocalIam) -> None:
+        self.invoke = invoke
+        self.routes = routes(functions)
+        self.signer = signer
+        self.iam = iam
+        self.tenant = f"artifacts-{secrets.token_hex(4)}"
+        self.token = signer.token(self.tenant, ["CREATE_SECRETS"])
+        # The caller API Gateway verified for the resolve route (AWS_IAM).
+        self.resolver = Principal(
+            "AKIAARTIFACTTEST", "", f"arn:aws:sts::{iam.account}:assumed-role/artifact-test/resolver", ()
+        )
+        self.served: set[str] = set()
+
+    def request(
+        self, method: str, route: str, parameters: dict[str, str], query: str = "", body: bytes = b""
+    ) -> Answer:
+        path = route.format(**parameters)
+        if route == RESOLVE:
+            headers = {"Accept": "application/json"}
+            event = rest_api_event(method, route, path, query, headers, parameters, body, self.iam, self.resolver)
+        else:
+            headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+            if body:
+                headers["Content-Type"] = "application/json"
+            event = rest_api_event(method, route, path, query, headers, parameters, body, self.iam, self.resolver)
+            # A route without AWS_IAM: API Gateway names no caller.
+            identity = event["requestContext"]["identity"]
+            for name in ("accessKey", "accountId", "caller", "user", "userArn"):
+                identity[name] = None
+        function = self.routes.get((method, route))
+        if function is None:
+            raise AssertionError(f"template.yaml routes no function to {method} {route}")
+        self.served.add(function)
+        return answer_of(self.invoke(function, event))
+
+    def summary(self, step: str, answer: Answer, expected: dict[str, str]) -> dict[str, Any]:
+        """A 200 whose body is the secret's summary alone (no value: the
+        public API never returns one), with the `expected` fields."""
+        check(answer.status == 200, step, answer, "status 200")
+        document = answer.json()
+        check(isinstance(document, dict) and set(document) == SUMMARY_FIELDS, step, answer, "{id, name, tag} only")
+        mismatched = [name for name, value in expected.items() if document[name] != value]
+        check(not mismatched, step, answer, f"the secret's {', '.join(mismatched)}")
+        result: dict[str, Any] = document
+        return result
+
+    def run(self) -> None:
+        tag = f"artifact-{secrets.token_hex(4)}"
+        value, new_value = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+
+        body = json.dumps({"name": "Artifact", "secret": value, "tag": tag}).encode()
+        answer = self.request("POST", SECRETS, {}, body=body)
+        secret_id = self.summary("create", answer, {"name": "Artifact", "tag": tag})["id"]
+        check(isinstance(secret_id, str) and bool(secret_id), "create", answer, "an id")
+        expected = {"id": secret_id, "name": "Artifact", "tag": tag}
+
+        listed = self.request("GET", SECRETS, {}, query="page=0&pageSize=250")
+        check(listed.status == 200, "list", listed, "status 200")
+        page = listed.json()
+        check(
+            isinstance(page, dict) and page.get("total") == 1 and page.get("secrets") == [expected],
+            "list",
+            listed,
+            "the one secret created, and total 1",
+        )
+
+        self.summary("get", self.request("GET", SECRET, {"tagOrId": tag}), expected)
+
+        body = json.dumps({"name": "Renamed", "secret": new_value}).encode()
+        updated = self.request("PUT", SECRET, {"tagOrId": tag}, body=body)
+        expected = {**expected, "name": "Renamed"}
+        self.summary("update", updated, expected)
+
+        resolved = self.request("GET", RESOLVE, {"tenant": self.tenant, "tagOrId": tag})
+        check(resolved.status == 200, "resolve", resolved, "status 200")
+        document = resolved.json()
+        check(
+            isinstance(document, dict) and set(document) == {*SUMMARY_FIELDS, "value"},
+            "resolve",
+            resolved,
+            "{id, name, tag, value}",
+        )
+        check(all(document[name] == v for name, v in expected.items()), "resolve", resolved, "the secret's summary")
+        # Compared, never printed.
+        check(document["value"] == new_value, "resolve", resolved, "the updated value")
+        check(resolved.headers.get("cache-control") == "no-store", "resolve", resolved, "Cache-Control: no-store")
+
+        deleted = self.request("DELETE", SECRET, {"tagOrId": tag})
+        check(deleted.status == 200 and not deleted.body, "delete", deleted, "status 200 with an empty body")
+
+        gone = self.request("GET", SECRET, {"tagOrId": tag})
+        check(gone.status == 404, "get after delete", gone, "status 404")
+        document = gone.json()
+        check(isinstance(document, dict) and document.get("type") == "NOT_FOUND", "get after delete", gone, "NOT_FOUND")
