@@ -12,7 +12,7 @@ A stage's own template parameters live in samconfig.toml
 not merges, those with any `--parameter-overrides` given on its command
 line, so this composes one list: the stage's, then the issuer's settings
 (JWT_ISSUER, required; JWT_JWKS_URL or JWT_PUBLIC_KEY_PEM; JWT_AUDIENCE;
-THROTTLING_RATE_LIMIT, THROTTLING_BURST_LIMIT), then PARAMETER_OVERRIDES
+THROTTLING_RATE_LIMIT, THROTTLING_BURST_LIMIT; PERMISSIONS_BOUNDARY_ARN), then PARAMETER_OVERRIDES
 (`Name=value ...`); a later value of a name wins.
 
 Where the build goes and who changes the stack come from the environment
@@ -41,6 +41,9 @@ FROM_ENVIRONMENT = {
     "JWT_AUDIENCE": "JwtAudience",
     "THROTTLING_RATE_LIMIT": "ThrottlingRateLimit",
     "THROTTLING_BURST_LIMIT": "ThrottlingBurstLimit",
+    # deploy/pipeline.yaml's boundary: its CloudFormation role makes no
+    # role without it.
+    "PERMISSIONS_BOUNDARY_ARN": "PermissionsBoundaryArn",
 }
 
 

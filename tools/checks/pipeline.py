@@ -7,13 +7,19 @@ pipeline, run by `make test` (`python -m tools.checks.pipeline`):
   <Stage>); no `StringLike`, no wildcard, nothing else trusted. A role
   trusting any repository, branch or environment is the classic hole.
 - The deploy role holds what `sam deploy` of the stage's stack needs and
-  nothing more: change sets on that stack (and the SAM transform), the
-  artifact bucket, and passing the CloudFormation role to CloudFormation.
+  nothing more: change sets on that stack (and the SAM transform), run as
+  the CloudFormation role and importing nothing; the artifact bucket; and
+  passing the CloudFormation role to CloudFormation.
 - The CloudFormation role holds exactly the actions CloudFormation's
   handlers make for the resource types of the transformed template.yaml
   (their schemas, as cfn-lint carries them), minus those of features the
   stack does not use (EXCLUDED, each with its reason): enough to deploy,
-  nothing a handler would not ask for.
+  nothing a handler would not ask for; on every resource ("*") only where
+  no name can scope an action (UNSCOPABLE); and it makes or changes only
+  roles that carry the stack's permissions boundary, which must let the
+  template's roles do what they are granted.
+- The pipeline's own roles and boundary are named outside the stage's
+  prefix, so the CloudFormation role cannot change them.
 - samconfig.toml names each stage's stack as the pipeline's roles expect.
 
 Prints every violation and exits 1 if there is any.
@@ -48,6 +54,7 @@ DEPLOY_ACTIONS = {
     "cloudformation:DescribeStacks",
     "cloudformation:DescribeStackEvents",
     "cloudformation:GetTemplateSummary",
+    "cloudformation:TagResource",
     "s3:PutObject",
     "s3:GetObject",
     "s3:ListBucket",
@@ -55,6 +62,40 @@ DEPLOY_ACTIONS = {
     "iam:PassRole",
 }
 HANDLERS = ("create", "read", "update", "delete")
+# Actions of the CloudFormation role that may name every resource: a KMS
+# key or WAF web ACL has no name before it exists, and these CloudWatch Logs
+# actions act on the account. The KMS actions DynamoDB and Lambda make on the
+# caller's behalf must also be held to those services (kms:ViaService).
+UNSCOPABLE = {
+    "kms:CreateKey",
+    "kms:DescribeKey",
+    "kms:EnableKey",
+    "kms:DisableKey",
+    "kms:EnableKeyRotation",
+    "kms:DisableKeyRotation",
+    "kms:GetKeyRotationStatus",
+    "kms:GetKeyPolicy",
+    "kms:PutKeyPolicy",
+    "kms:UpdateKeyDescription",
+    "kms:ListResourceTags",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:ScheduleKeyDeletion",
+    "kms:ListAliases",
+    "logs:DescribeLogGroups",
+    "logs:DescribeLogStreams",
+    "logs:DescribeMetricFilters",
+    "logs:DescribeIndexPolicies",
+    "logs:DescribeResourcePolicies",
+    "logs:PutResourcePolicy",
+    "logs:DeleteResourcePolicy",
+    "logs:CreateLogDelivery",
+}
+VIA_SERVICES = {"kms:CreateGrant", "kms:RevokeGrant", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}
+# The role actions a template could escalate with: each only on a role that
+# carries the boundary.
+BOUNDED_ROLE_ACTIONS = {"iam:CreateRole", "iam:PutRolePolicy", "iam:PutRolePermissionsBoundary"}
+STAGE_PREFIX = "cortex-secrets-${Stage}-"
 # Handler actions the CloudFormation role does not get: features of these
 # resource types that template.yaml does not use. A change to the template
 # that starts using one fails here until the action is granted.
@@ -114,6 +155,7 @@ EXCLUDED_ACTIONS = {
         "attaching one would be a way around every inline policy check",
     ),
     "iam:CreateServiceLinkedRole": "no global table or auto scaling",
+    "iam:DeleteRolePermissionsBoundary": "a role of the stack never drops its permissions boundary",
     "lambda:GetLayerVersion": "no function has layers",
     "lambda:GetCodeSigningConfig": "no code signing configuration",
     "lambda:PassCapacityProvider": "no function runs on a capacity provider",
@@ -198,25 +240,38 @@ def check_github_trust(name: str, role: dict[str, Any]) -> Iterator[str]:
             )
 
 
+def policy_statements(role: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for policy in role.get("Properties", {}).get("Policies", []):
+        yield from as_list(policy.get("PolicyDocument", {}).get("Statement", []))
+
+
 def check_deploy_role(name: str, role: dict[str, Any], passable: set[str]) -> Iterator[str]:
     for action in sorted(allowed_actions(role) - DEPLOY_ACTIONS):
         yield f"{name}: holds {action}, which sam deploy does not need"
-    for policy in role.get("Properties", {}).get("Policies", []):
-        for statement in as_list(policy.get("PolicyDocument", {}).get("Statement", [])):
-            actions = {str(action) for action in as_list(statement.get("Action", []))}
-            resources = [sub_text(resource) or json.dumps(resource) for resource in as_list(statement.get("Resource"))]
-            if any(action.startswith("cloudformation:") for action in actions) and not set(resources) <= {
-                STACK_ARN,
-                SAM_TRANSFORM,
-            }:
-                yield (
-                    f"{name}: CloudFormation actions only on the stage's stack (and the SAM transform), not {resources}"
-                )
-            if "iam:PassRole" in actions:
-                service = statement.get("Condition", {}).get("StringEquals", {}).get("iam:PassedToService")
-                targets = {getatt for resource in as_list(statement.get("Resource")) if (getatt := role_of(resource))}
-                if service != "cloudformation.amazonaws.com" or not targets or not targets <= passable:
-                    yield f"{name}: may pass only the CloudFormation role, only to cloudformation.amazonaws.com"
+    for statement in policy_statements(role):
+        actions = {str(action) for action in as_list(statement.get("Action", []))}
+        resources = as_list(statement.get("Resource"))
+        texts = [sub_text(resource) or json.dumps(resource) for resource in resources]
+        if any(action.startswith("cloudformation:") for action in actions) and not set(texts) <= {
+            STACK_ARN,
+            SAM_TRANSFORM,
+        }:
+            yield f"{name}: CloudFormation actions only on the stage's stack (and the SAM transform), not {texts}"
+        if "cloudformation:CreateChangeSet" in actions:
+            condition = statement.get("Condition", {})
+            if role_of(condition.get("StringEquals", {}).get("cloudformation:RoleArn")) not in passable:
+                yield f"{name}: its change sets must run as the CloudFormation role (cloudformation:RoleArn)"
+            if condition.get("Null", {}).get("cloudformation:ImportResourceTypes") != "true":
+                yield f"{name}: its change sets must import no resource (Null cloudformation:ImportResourceTypes)"
+        if any(action.startswith("s3:") for action in actions) and not all(
+            "${ArtifactBucket.Arn}" in text or role_of(resource) == "ArtifactBucket"
+            for resource, text in zip(resources, texts, strict=True)
+        ):
+            yield f"{name}: S3 actions only on the artifact bucket, not {texts}"
+        if "iam:PassRole" in actions:
+            service = statement.get("Condition", {}).get("StringEquals", {}).get("iam:PassedToService")
+            if service != "cloudformation.amazonaws.com" or not all(role_of(r) in passable for r in resources):
+                yield f"{name}: may pass only the CloudFormation role, only to cloudformation.amazonaws.com"
 
 
 def role_of(value: Any) -> str | None:
@@ -226,7 +281,7 @@ def role_of(value: Any) -> str | None:
     return None
 
 
-def check_cloudformation_role(name: str, role: dict[str, Any], needed: set[str]) -> Iterator[str]:
+def check_cloudformation_role(name: str, role: dict[str, Any], needed: set[str], boundaries: set[str]) -> Iterator[str]:
     trusted = [statement.get("Principal") for statement in trust_statements(role)]
     if trusted != [{"Service": "cloudformation.amazonaws.com"}]:
         yield f"{name}: must be assumable by CloudFormation alone"
@@ -237,6 +292,53 @@ def check_cloudformation_role(name: str, role: dict[str, Any], needed: set[str])
         yield f"{name}: holds {action}, excluded as unused ({reason(action)})"
     for action in sorted({action for action in needed if not excluded(action)} - granted):
         yield f"{name}: lacks {action}, which CloudFormation needs for the stack's resources"
+    for statement in policy_statements(role):
+        actions = {str(action) for action in as_list(statement.get("Action", []))}
+        condition = statement.get("Condition", {})
+        if "*" in as_list(statement.get("Resource")):
+            via = condition.get("StringEquals", {}).get("kms:ViaService")
+            for action in sorted(actions - UNSCOPABLE - (VIA_SERVICES if via else set())):
+                yield f'{name}: {action} on Resource "*": scope it to the stage\'s resources'
+        bounded = condition.get("StringEquals", {}).get("iam:PermissionsBoundary")
+        for action in sorted(actions & BOUNDED_ROLE_ACTIONS):
+            if ref_of(bounded) not in boundaries:
+                yield f"{name}: {action} only on roles carrying the stack's permissions boundary"
+
+
+def ref_of(value: Any) -> str | None:
+    return value.get("Ref") if isinstance(value, dict) else None
+
+
+def check_boundary(pipeline: dict[str, Any], boundaries: set[str], app: dict[str, Any]) -> Iterator[str]:
+    """The boundary must let the stack's roles do what they are granted, and
+    every role of the stack must carry it."""
+    if len(boundaries) != 1:
+        yield f"exactly one permissions boundary for the stack's roles, not {sorted(boundaries)}"
+        return
+    (boundary,) = boundaries
+    document = pipeline["Resources"][boundary].get("Properties", {}).get("PolicyDocument", {})
+    ceiling = {
+        str(action)
+        for statement in as_list(document.get("Statement", []))
+        if statement.get("Effect") == "Allow"
+        for action in as_list(statement.get("Action", []))
+    }
+    for role_name, role in resources_of(app, "AWS::IAM::Role"):
+        for statement in policy_statements(role):
+            if statement.get("Effect") != "Allow":
+                continue
+            for action in sorted(set(map(str, as_list(statement.get("Action", [])))) - ceiling):
+                yield f"{boundary}: lets no role do {action}, which template.yaml's {role_name} needs"
+
+
+def check_own_names(pipeline: dict[str, Any]) -> Iterator[str]:
+    """The pipeline's own roles and policies must not be named like the
+    stack's, which the CloudFormation role may change."""
+    for kind, key in (("AWS::IAM::Role", "RoleName"), ("AWS::IAM::ManagedPolicy", "ManagedPolicyName")):
+        for name, resource in resources_of(pipeline, kind):
+            text = sub_text(resource.get("Properties", {}).get(key)) or ""
+            if not text or text.startswith(STAGE_PREFIX):
+                yield f"{name}: needs a name outside {STAGE_PREFIX}*, which the CloudFormation role may change"
 
 
 def reason(action: str) -> str:
@@ -253,6 +355,7 @@ def check_stack_names(pipeline: dict[str, Any], samconfig: Mapping[str, Any]) ->
 
 def violations(pipeline: dict[str, Any], app: dict[str, Any], samconfig: Mapping[str, Any]) -> list[str]:
     roles = dict(resources_of(pipeline, "AWS::IAM::Role"))
+    boundaries = {name for name, _ in resources_of(pipeline, "AWS::IAM::ManagedPolicy")}
     github_roles = {name for name, role in roles.items() if trusts_github(role)}
     found: list[str] = []
     if not github_roles:
@@ -263,7 +366,9 @@ def violations(pipeline: dict[str, Any], app: dict[str, Any], samconfig: Mapping
         found += check_deploy_role(name, roles[name], passable)
     needed = needed_by(app)
     for name in sorted(passable):
-        found += check_cloudformation_role(name, roles[name], needed)
+        found += check_cloudformation_role(name, roles[name], needed, boundaries)
+    found += check_boundary(pipeline, boundaries, app)
+    found += check_own_names(pipeline)
     found += check_stack_names(pipeline, samconfig)
     return found
 

@@ -155,8 +155,9 @@ def check_audit_gaps(cfn: dict[str, Any], alarms: dict[str, dict[str, Any]]) -> 
             transformation
             for filter_ in filters
             if ref_target(filter_.get("Properties", {}).get("LogGroupName")) == log_group
-            and f'$.fields.message = "{message}"' in filter_.get("Properties", {}).get("FilterPattern", "")
+            and filter_.get("Properties", {}).get("FilterPattern") == f'{{ $.fields.message = "{message}" }}'
             for transformation in filter_.get("Properties", {}).get("MetricTransformations", [])
+            if transformation.get("MetricValue") == "1"
         ]
         if not any(json.dumps([t.get("MetricNamespace"), t.get("MetricName")]) in watched for t in counted):
             yield f'{function}: "{message}" in its log must feed a metric an alarm watches'

@@ -4,7 +4,8 @@ The SAM template is transformed to plain CloudFormation (as `sam deploy`
 would) and checked for what a secrets service must never ship:
 
 - IAM: wildcard actions, NotAction, managed policies, `Resource: "*"` for
-  anything but X-Ray; every function's role must grant exactly the actions
+  anything but X-Ray, a role without the permissions boundary parameter;
+  every function's role must grant exactly the actions
   deploy/function-permissions.json lists for it (the adapter tests check the
   code against the same file), DynamoDB actions only on the table, KMS only
   on the key and only under the encryption context the code uses.
@@ -68,6 +69,7 @@ WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem
 LISTER = "ListSecretsFunction"
 PAGE_STARTS = ["PAGES#*"]
 MAX_TIMEOUT_S = 15
+BOUNDARY_PARAMETER = "PermissionsBoundaryArn"
 MEMORY_MB = 128
 
 
@@ -175,6 +177,10 @@ def check_iam(cfn: dict[str, Any]) -> Iterator[str]:
             properties = resource.get("Properties", {})
             if properties.get("ManagedPolicyArns"):
                 yield f"{name}: managed policies are not allowed (their actions escape this check)"
+            # The pipeline's CloudFormation role makes no role without it
+            # (deploy/pipeline.yaml, StackRoleBoundary).
+            if kind == "AWS::IAM::Role" and BOUNDARY_PARAMETER not in json.dumps(properties.get("PermissionsBoundary")):
+                yield f"{name}: must carry the permissions boundary {BOUNDARY_PARAMETER}"
             documents = [policy.get("PolicyDocument", {}) for policy in properties.get("Policies", [])]
             documents.append(properties.get("PolicyDocument", {}))
             for document in documents:

@@ -109,6 +109,60 @@ class PlantedFaults(unittest.TestCase):
 
         self.assert_caught(plant, "DeployRole: may pass only the CloudFormation role")
 
+    def test_a_deploy_role_passing_any_role(self) -> None:
+        def plant(pipeline: dict[str, Any]) -> None:
+            statement = statement_with(pipeline, "DeployRole", "iam:PassRole")
+            statement["Resource"] = [statement["Resource"], "*"]
+
+        self.assert_caught(plant, "DeployRole: may pass only the CloudFormation role")
+
+    def test_a_deploy_role_writing_any_bucket(self) -> None:
+        def plant(pipeline: dict[str, Any]) -> None:
+            statement_with(pipeline, "DeployRole", "s3:PutObject")["Resource"] = "arn:aws:s3:::*/*"
+
+        self.assert_caught(plant, "DeployRole: S3 actions only on the artifact bucket")
+
+    def test_change_sets_run_as_the_deploy_role_itself(self) -> None:
+        def plant(pipeline: dict[str, Any]) -> None:
+            del statement_with(pipeline, "DeployRole", "cloudformation:CreateChangeSet")["Condition"]["StringEquals"]
+
+        self.assert_caught(plant, "DeployRole: its change sets must run as the CloudFormation role")
+
+    def test_change_sets_importing_resources(self) -> None:
+        def plant(pipeline: dict[str, Any]) -> None:
+            del statement_with(pipeline, "DeployRole", "cloudformation:CreateChangeSet")["Condition"]["Null"]
+
+        self.assert_caught(plant, "DeployRole: its change sets must import no resource")
+
+    def test_a_cloudformation_role_writing_any_role_policy(self) -> None:
+        def plant(pipeline: dict[str, Any]) -> None:
+            statements(pipeline, "CloudFormationRole").append(
+                {"Effect": "Allow", "Action": ["iam:DeleteRolePolicy"], "Resource": "*"}
+            )
+
+        self.assert_caught(plant, 'CloudFormationRole: iam:DeleteRolePolicy on Resource "*"')
+
+    def test_a_cloudformation_role_making_unbounded_roles(self) -> None:
+        def plant(pipeline: dict[str, Any]) -> None:
+            del statement_with(pipeline, "CloudFormationRole", "iam:CreateRole")["Condition"]
+
+        self.assert_caught(plant, "CloudFormationRole: iam:CreateRole only on roles carrying the stack's permissions")
+
+    def test_a_boundary_short_of_what_the_functions_need(self) -> None:
+        def plant(pipeline: dict[str, Any]) -> None:
+            document = pipeline["Resources"]["StackRoleBoundary"]["Properties"]["PolicyDocument"]
+            keys = next(entry for entry in document["Statement"] if "kms:Decrypt" in entry["Action"])
+            keys["Action"].remove("kms:Decrypt")
+
+        self.assert_caught(plant, "StackRoleBoundary: lets no role do kms:Decrypt, which template.yaml's")
+
+    def test_a_pipeline_role_the_cloudformation_role_may_change(self) -> None:
+        def plant(pipeline: dict[str, Any]) -> None:
+            properties = pipeline["Resources"]["DeployRole"]["Properties"]
+            properties["RoleName"] = {"Fn::Sub": "cortex-secrets-${Stage}-github-deploy"}
+
+        self.assert_caught(plant, "DeployRole: needs a name outside cortex-secrets-${Stage}-*")
+
     def test_a_cloudformation_role_lacking_a_handlers_action(self) -> None:
         def plant(pipeline: dict[str, Any]) -> None:
             statement_with(pipeline, "CloudFormationRole", "dynamodb:CreateTable")["Action"].remove(

@@ -96,6 +96,12 @@ class PlantedFaults(planted.PlantedFaults):
 
         self.assert_caught(plant, 'ResolveSecretFunction: "audit record not stored" in its log must feed a metric')
 
+    def test_an_audit_gap_counted_as_nothing(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            properties(sam, "UpdateSecretAuditNotStored")["MetricTransformations"][0]["MetricValue"] = "0"
+
+        self.assert_caught(plant, 'UpdateSecretFunction: "audit record not stored" in its log must feed a metric')
+
     def test_kms_throttles_unwatched_for_a_function_calling_kms(self) -> None:
         def plant(sam: dict[str, Any]) -> None:
             metrics = properties(sam, "KmsThrottlesAlarm")["Metrics"]

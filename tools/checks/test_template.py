@@ -45,6 +45,12 @@ class PlantedFaults(unittest.TestCase):
 
         self.assert_caught(plant, "ListSecretsRole: wildcard action dynamodb:*")
 
+    def test_a_role_without_the_permissions_boundary(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            del sam["Resources"]["CodeDeployRole"]["Properties"]["PermissionsBoundary"]
+
+        self.assert_caught(plant, "CodeDeployRole: must carry the permissions boundary PermissionsBoundaryArn")
+
     def test_a_prefix_wildcard_action(self) -> None:
         def plant(sam: dict[str, Any]) -> None:
             statement(sam, "GetSecretRole", "dynamodb:").setdefault("Action", []).append("dynamodb:Get*")

@@ -65,9 +65,10 @@ impl Usage {
     }
 
     /// One Embedded Metric Format record: CloudWatch turns it into metrics
-    /// by operation and, for the stack's alarms, by function (the
-    /// operation alone mixes every stack of an account and region), and
-    /// keeps the details searchable.
+    /// by operation, and keeps the details searchable. `KMSThrottles` is
+    /// also declared by function, for the stack's alarm (the operation
+    /// alone mixes every stack of an account and region); only it, since
+    /// each metric declared costs a custom metric per dimension value.
     pub fn to_emf(
         &self,
         operation: &str,
@@ -81,7 +82,7 @@ impl Usage {
                 "Timestamp": timestamp_ms,
                 "CloudWatchMetrics": [{
                     "Namespace": NAMESPACE,
-                    "Dimensions": [["Operation"], ["FunctionName"]],
+                    "Dimensions": [["Operation"]],
                     "Metrics": [
                         metric("DynamoDBCalls"),
                         metric("KMSCalls"),
@@ -92,6 +93,10 @@ impl Usage {
                         metric("KMSThrottles"),
                         metric("DynamoDBThrottles"),
                     ],
+                }, {
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [["FunctionName"]],
+                    "Metrics": [metric("KMSThrottles")],
                 }],
             },
             "Operation": operation,
@@ -282,6 +287,8 @@ fn item_action(item: &TransactWriteItem) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
 
     #[test]
@@ -310,19 +317,28 @@ mod tests {
             record["_aws"]["CloudWatchMetrics"][0]["Namespace"],
             NAMESPACE
         );
+        let directives = record["_aws"]["CloudWatchMetrics"].as_array().unwrap();
+        let dimensions: Vec<&Value> = directives.iter().map(|d| &d["Dimensions"]).collect();
         assert_eq!(
-            record["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
-            json!([["Operation"], ["FunctionName"]])
+            dimensions,
+            [&json!([["Operation"]]), &json!([["FunctionName"]])]
         );
-        let declared: Vec<&str> = record["_aws"]["CloudWatchMetrics"][0]["Metrics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["Name"].as_str().unwrap())
-            .collect();
-        for name in declared {
-            assert!(record[name].is_number(), "{name} declared but missing");
+        for directive in directives {
+            assert_eq!(directive["Namespace"], NAMESPACE);
+            for dimension in directive["Dimensions"][0].as_array().unwrap() {
+                let dimension = dimension.as_str().unwrap();
+                assert!(record[dimension].is_string(), "{dimension} missing");
+            }
+            for declared in directive["Metrics"].as_array().unwrap() {
+                let name = declared["Name"].as_str().unwrap();
+                assert!(record[name].is_number(), "{name} declared but missing");
+            }
         }
+        assert_eq!(
+            directives[1]["Metrics"],
+            json!([{"Name": "KMSThrottles", "Unit": "Count"}]),
+            "by function: only what the stack's alarm reads"
+        );
         assert_eq!(
             (record["DynamoDBCalls"].clone(), record["KMSCalls"].clone()),
             (json!(2), json!(1))
