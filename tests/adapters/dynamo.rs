@@ -197,6 +197,44 @@ async fn each_operation_makes_the_fewest_calls() {
     );
 }
 
+/// A batch resolve's reads: twenty secrets' summaries in one call, their
+/// values in another, one read unit per item (each under 4 KB), and the
+/// IAM action it needs.
+#[tokio::test]
+async fn batch_reads_take_one_call_for_twenty_secrets() {
+    let harness = harness().await;
+    let acme = tenant();
+    let mut keys = Vec::new();
+    for i in 0..20 {
+        let created = harness.created(&acme, &format!("batch-{i:02}"), "v").await;
+        keys.push(if i % 2 == 0 {
+            by_tag(&format!("batch-{i:02}"))
+        } else {
+            TagOrId::Id(created.id)
+        });
+    }
+    harness.calls.take();
+    let store = harness.secrets.store();
+    let found = store.find_many(&acme, &keys).await.unwrap();
+    let usage = harness.calls.take();
+    assert_eq!(usage.calls, calls(&[("DynamoDB.BatchGetItem", 1)]));
+    assert_eq!(
+        usage.read_capacity_units, 20.0,
+        "strongly consistent, small items"
+    );
+    assert_eq!(
+        usage.iam_actions.into_iter().collect::<Vec<_>>(),
+        ["dynamodb:BatchGetItem"]
+    );
+    let ids: Vec<SecretId> = found.into_iter().map(|f| f.unwrap().id).collect();
+    let sealed = store.sealed_values(&acme, &ids).await.unwrap();
+    assert!(sealed.iter().all(Option::is_some));
+    assert_eq!(
+        harness.calls.take().calls,
+        calls(&[("DynamoDB.BatchGetItem", 1)])
+    );
+}
+
 #[tokio::test]
 async fn only_ciphertext_is_stored_and_values_live_apart() {
     let harness = harness().await;

@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::config::interceptors::{
 };
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::batch_get_item::{BatchGetItemError, BatchGetItemOutput};
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::get_item::{GetItemError, GetItemOutput};
 use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemOutput};
@@ -201,6 +202,12 @@ impl Intercept for CallCounter {
                 output
                     .downcast_ref::<QueryOutput>()
                     .and_then(QueryOutput::consumed_capacity),
+            )
+            .chain(
+                output
+                    .downcast_ref::<BatchGetItemOutput>()
+                    .map(BatchGetItemOutput::consumed_capacity)
+                    .unwrap_or_default(),
             );
         // Audit records outside a transaction are single PutItems.
         let writes = output
@@ -245,6 +252,7 @@ fn error_code(error: &InterceptorError) -> Option<&str> {
     }
     code_of_first!(
         GetItemError,
+        BatchGetItemError,
         QueryError,
         PutItemError,
         UpdateItemError,

@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::transact_write_items::{
     TransactWriteItemsError, TransactWriteItemsOutput,
 };
 use aws_sdk_dynamodb::types::error::TransactionCanceledException;
-use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, KeysAndAttributes};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::http::{Response, StatusCode};
@@ -27,7 +28,7 @@ use secrets_aws::sdk::{MAX_ATTEMPTS, retry_config};
 use secrets_domain::error::Error;
 use secrets_domain::idempotency::{IdempotencyKey, IdempotencyRecord};
 use secrets_domain::input::CreateSecret;
-use secrets_domain::model::{SecretName, SecretValue, Tag, TagOrId};
+use secrets_domain::model::{SecretId, SecretName, SecretValue, Tag, TagOrId, TenantId};
 use secrets_domain::operation::Operation;
 use secrets_domain::page::PageRequest;
 use secrets_domain::ports::{DEFAULT_MAX_SECRETS_PER_TENANT, SecretStore};
@@ -369,6 +370,77 @@ async fn a_retried_attempt_carries_the_same_client_request_token() {
     assert_eq!(tokens.len(), 2, "{tokens:?}");
     assert_eq!(tokens[0], tokens[1]);
     assert_eq!(tokens[0].len(), 32);
+}
+
+/// A BatchGetItem answer leaving `keys` unprocessed and answering `items`.
+fn batch_answer(items: Vec<Item>, keys: Vec<Item>) -> BatchGetItemOutput {
+    let mut output = BatchGetItemOutput::builder().responses("secrets", items);
+    if !keys.is_empty() {
+        let left = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .build()
+            .unwrap();
+        output = output.unprocessed_keys("secrets", left);
+    }
+    output.build()
+}
+
+fn tag_item(tenant: &TenantId, tag: &str, id: &SecretId) -> (Item, Item) {
+    let key = Item::from([
+        (
+            "pk".to_owned(),
+            AttributeValue::S(format!("TENANT#{tenant}")),
+        ),
+        ("sk".to_owned(), AttributeValue::S(format!("TAG#{tag}"))),
+    ]);
+    let mut item = key.clone();
+    item.insert("id".to_owned(), AttributeValue::S(id.as_str().to_owned()));
+    item.insert("name".to_owned(), AttributeValue::S("n".to_owned()));
+    item.insert("version".to_owned(), AttributeValue::N("1".to_owned()));
+    (key, item)
+}
+
+#[tokio::test]
+async fn unprocessed_batch_keys_are_asked_for_again() {
+    let tenant = conformance::random_tenant();
+    let id = SecretId::generate().unwrap();
+    let (key, item) = tag_item(&tenant, "t", &id);
+    let busy_then_answered = mock!(aws_sdk_dynamodb::Client::batch_get_item)
+        .sequence()
+        .output(move || batch_answer(vec![], vec![key.clone()]))
+        .output(move || batch_answer(vec![item.clone()], vec![]))
+        .build();
+    let store = store(&[&busy_then_answered], &TokenRecorder::default());
+    let found = store
+        .find_many(&tenant, &[by_tag("t"), by_tag("t")])
+        .await
+        .unwrap();
+    let ids: Vec<_> = found
+        .iter()
+        .map(|f| f.as_ref().map(|s| s.id.clone()))
+        .collect();
+    assert_eq!(
+        ids,
+        [Some(id.clone()), Some(id)],
+        "a key asked twice is answered twice"
+    );
+    assert_eq!(busy_then_answered.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn batch_keys_left_unprocessed_are_a_503_not_a_miss() {
+    let tenant = conformance::random_tenant();
+    let (key, _) = tag_item(&tenant, "t", &SecretId::generate().unwrap());
+    let always_busy = mock!(aws_sdk_dynamodb::Client::batch_get_item)
+        .then_output(move || batch_answer(vec![], vec![key.clone()]));
+    let store = store(&[&always_busy], &TokenRecorder::default());
+    let error = store.find_many(&tenant, &[by_tag("t")]).await.unwrap_err();
+    assert_eq!(error.http_status(), 503, "{error}");
+    assert_eq!(
+        always_busy.num_calls(),
+        4,
+        "bounded: four calls, then give up"
+    );
 }
 
 #[tokio::test]

@@ -125,6 +125,40 @@ pub trait SecretStore: AuditLog + Send + Sync {
         tenant: &TenantId,
         id: &SecretId,
     ) -> impl Future<Output = Result<Option<SealedValue>>> + Send;
+
+    /// `find` of each key, answered in the keys' order (a key given twice
+    /// is answered twice). A store that can read many items in one call
+    /// does (DynamoDB: BatchGetItem), so that a batch resolve costs a few
+    /// calls, not one per secret.
+    fn find_many(
+        &self,
+        tenant: &TenantId,
+        keys: &[TagOrId],
+    ) -> impl Future<Output = Result<Vec<Option<SecretSummary>>>> + Send {
+        async move {
+            let mut found = Vec::with_capacity(keys.len());
+            for key in keys {
+                found.push(self.find(tenant, key).await?);
+            }
+            Ok(found)
+        }
+    }
+
+    /// `sealed_value` of each id, answered in the ids' order, in as few
+    /// calls as the store can.
+    fn sealed_values(
+        &self,
+        tenant: &TenantId,
+        ids: &[SecretId],
+    ) -> impl Future<Output = Result<Vec<Option<SealedValue>>>> + Send {
+        async move {
+            let mut found = Vec::with_capacity(ids.len());
+            for id in ids {
+                found.push(self.sealed_value(tenant, id).await?);
+            }
+            Ok(found)
+        }
+    }
 }
 
 /// Where audit records go outside a store's own writes: resolves, empty

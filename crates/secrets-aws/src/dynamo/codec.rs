@@ -205,7 +205,7 @@ fn version(item: &Item) -> Result<u64> {
     }
 }
 
-fn text<'a>(item: &'a Item, name: &'static str) -> Result<&'a str> {
+pub(super) fn text<'a>(item: &'a Item, name: &'static str) -> Result<&'a str> {
     match item.get(name) {
         Some(AttributeValue::S(value)) => Ok(value),
         _ => Err(corrupt(name)),

@@ -102,6 +102,11 @@ impl ItemKey {
         &self.sort
     }
 
+    /// (partition key, sort key), to match items a batch read answers.
+    pub(super) fn pair(&self) -> (String, String) {
+        (self.partition.clone(), self.sort.clone())
+    }
+
     /// The key attributes alone, as GetItem and Update take them.
     pub(super) fn to_item(&self) -> Item {
         Item::from([

@@ -2,7 +2,8 @@
 //! [`layout`], attribute names in [`attributes`]), one for audit records
 //! ([`audit`]). Each concern in a file of its own:
 //!
-//! - [`reads`]: a secret by tag or id, its sealed value;
+//! - [`reads`]: a secret by tag or id, its sealed value; [`batch_reads`]:
+//!   many of them in one call;
 //! - [`pages`]: listing, with the tenant's count ([`counts`]) and
 //!   remembered page starts ([`page_starts`]);
 //! - [`writes`]: create, update and delete, one transaction each
@@ -14,6 +15,7 @@
 mod attributes;
 mod audit;
 mod backoff;
+mod batch_reads;
 mod codec;
 mod counts;
 mod expressions;
@@ -152,5 +154,21 @@ impl SecretStore for DynamoStore {
 
     async fn sealed_value(&self, tenant: &TenantId, id: &SecretId) -> Result<Option<SealedValue>> {
         self.read_sealed_value(tenant, id).await
+    }
+
+    async fn find_many(
+        &self,
+        tenant: &TenantId,
+        keys: &[TagOrId],
+    ) -> Result<Vec<Option<SecretSummary>>> {
+        self.find_secrets(tenant, keys).await
+    }
+
+    async fn sealed_values(
+        &self,
+        tenant: &TenantId,
+        ids: &[SecretId],
+    ) -> Result<Vec<Option<SealedValue>>> {
+        self.read_sealed_values(tenant, ids).await
     }
 }

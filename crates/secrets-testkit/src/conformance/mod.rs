@@ -23,7 +23,10 @@ pub use audit::changes_are_recorded_with_their_write;
 pub use idempotency::{
     a_key_is_taken_until_its_record_expires, idempotency_records_are_kept_with_their_secret,
 };
-pub use reads::{pages_walk_every_secret_once_in_tag_order, tenants_are_isolated};
+pub use reads::{
+    batch_reads_answer_as_single_reads, pages_walk_every_secret_once_in_tag_order,
+    tenants_are_isolated,
+};
 pub use versions::{
     value_versions_are_recorded_with_their_value, versions_advance_and_stale_writes_are_refused,
 };
@@ -55,6 +58,7 @@ pub async fn run_all<S: SecretStore>(
     versions_advance_and_stale_writes_are_refused(store, &tenant()).await;
     value_versions_are_recorded_with_their_value(store, &tenant()).await;
     tenants_are_isolated(store, &tenant(), &tenant()).await;
+    batch_reads_answer_as_single_reads(store, &tenant(), &tenant()).await;
     idempotency_records_are_kept_with_their_secret(store, &tenant(), &tenant()).await;
     a_key_is_taken_until_its_record_expires(store, &tenant()).await;
     changes_are_recorded_with_their_write(store, &tenant(), trail).await;

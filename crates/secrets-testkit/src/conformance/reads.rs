@@ -1,7 +1,7 @@
 //! Reads: pages in tag order, and tenants that never see each other.
 
 use secrets_domain::error::Error;
-use secrets_domain::model::{SecretName, TagOrId, TenantId};
+use secrets_domain::model::{SecretId, SecretName, TagOrId, TenantId};
 use secrets_domain::page::PageRequest;
 use secrets_domain::ports::{DeleteGuard, SecretChanges, SecretStore};
 
@@ -82,4 +82,59 @@ pub async fn tenants_are_isolated<S: SecretStore>(
         Some(secret.summary)
     );
     assert_eq!(total(store, owner).await, 1);
+}
+
+/// Batch reads answer exactly what single reads would, key by key in the
+/// order asked: hits by tag and by id, misses, a key asked twice, another
+/// tenant's secret (a miss), and more keys than one DynamoDB call takes.
+pub async fn batch_reads_answer_as_single_reads<S: SecretStore>(
+    store: &S,
+    tenant: &TenantId,
+    stranger: &TenantId,
+) {
+    let mut keys = Vec::new();
+    let mut ids = Vec::new();
+    for i in 0..60 {
+        let secret = new_secret(&format!("batch-{i:02}"));
+        insert(store, tenant, &secret).await;
+        keys.push(tag(&format!("batch-{i:02}")));
+        keys.push(TagOrId::Id(secret.summary.id.clone()));
+        ids.push(secret.summary.id);
+    }
+    let theirs = new_secret("theirs");
+    insert(store, stranger, &theirs).await;
+    keys.extend([
+        tag("batch-00"),
+        tag("missing"),
+        TagOrId::Id(SecretId::generate().expect("id")),
+        tag("theirs"),
+        TagOrId::Id(theirs.summary.id.clone()),
+    ]);
+    ids.extend([ids[0].clone(), theirs.summary.id.clone()]);
+
+    let found = store.find_many(tenant, &keys).await.expect("find_many");
+    assert_eq!(found.len(), keys.len());
+    for (key, batch) in keys.iter().zip(&found) {
+        assert_eq!(
+            batch,
+            &store.find(tenant, key).await.expect("find"),
+            "{key}"
+        );
+    }
+    assert_eq!(found.iter().filter(|f| f.is_some()).count(), 121);
+
+    let sealed = store
+        .sealed_values(tenant, &ids)
+        .await
+        .expect("sealed_values");
+    assert_eq!(sealed.len(), ids.len());
+    for (id, batch) in ids.iter().zip(&sealed) {
+        assert_eq!(
+            batch,
+            &store.sealed_value(tenant, id).await.expect("sealed_value"),
+            "{id}"
+        );
+    }
+    assert_eq!(sealed.iter().filter(|s| s.is_some()).count(), 61);
+    assert!(store.find_many(tenant, &[]).await.expect("none").is_empty());
 }
