@@ -13,7 +13,7 @@ use secrets_domain::model::{SecretId, SecretSummary, Tag, TagOrId, TenantId};
 use secrets_domain::operation::Operation;
 use secrets_domain::page::PageRequest;
 use secrets_domain::ports::{Clock, SecretStore};
-use secrets_domain::service::Secrets;
+use secrets_domain::service::{BatchKeys, Secrets};
 use secrets_testkit::{actor, conformance};
 use secrets_tests::{
     AuditTable, audit_records, audit_summary, required_env, sdk_config, text, unique,
@@ -232,6 +232,62 @@ async fn batch_reads_take_one_call_for_twenty_secrets() {
     assert_eq!(
         harness.calls.take().calls,
         calls(&[("DynamoDB.BatchGetItem", 1)])
+    );
+}
+
+/// A batch resolve of 20 secrets, half named by tag: three BatchGetItems
+/// (the keys, the records the tags name, the values), a Decrypt per value,
+/// and an audit record per secret, each kept (one request id, told apart
+/// by the secret's place in the batch).
+#[tokio::test]
+async fn a_batch_resolve_of_twenty_reads_in_three_calls_and_audits_each() {
+    let harness = harness().await;
+    let acme = tenant();
+    let mut keys = Vec::new();
+    for i in 0..20 {
+        let created = harness
+            .created(&acme, &format!("many-{i:02}"), &format!("value {i}"))
+            .await;
+        keys.push(if i % 2 == 0 {
+            by_tag(&format!("many-{i:02}"))
+        } else {
+            TagOrId::Id(created.id)
+        });
+    }
+    harness.calls.take();
+    let resolver = actor(&acme, Operation::Resolve);
+    let batch = BatchKeys::new(keys).unwrap();
+    let entries = harness
+        .resolver
+        .resolve_many(&resolver, &batch)
+        .await
+        .unwrap();
+    let values: Vec<String> = entries
+        .iter()
+        .map(|(_, result)| String::from_utf8(result.as_ref().unwrap().value.to_vec()).unwrap())
+        .collect();
+    assert_eq!(
+        values,
+        (0..20).map(|i| format!("value {i}")).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        harness.calls.take().calls,
+        calls(&[
+            ("DynamoDB.BatchGetItem", 3),
+            ("KMS.Decrypt", 20),
+            ("DynamoDB.PutItem", 20)
+        ])
+    );
+    let records = audit_records(&harness.raw, acme.as_str()).await;
+    let resolved: Vec<_> = records
+        .iter()
+        .filter(|record| text(record, "operation") == "resolveSecret")
+        .collect();
+    assert_eq!(resolved.len(), 20, "no record overwrote another");
+    assert!(
+        resolved
+            .iter()
+            .all(|r| text(r, "requestId") == resolver.request_id)
     );
 }
 

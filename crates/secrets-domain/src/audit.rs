@@ -39,7 +39,26 @@ impl Actor {
             tag: Some(secret.tag.clone()),
             requested: None,
             replayed: false,
+            batch_item: None,
             outcome: Outcome::Allowed,
+        }
+    }
+
+    /// The record of this actor's operation on `requested`, refused with
+    /// `error` `at` (a batch resolve's entry that reached no value).
+    pub fn refused(&self, requested: &TagOrId, error: &Error, at: Timestamp) -> AuditRecord {
+        AuditRecord {
+            time_ms: at.millis(),
+            operation: self.operation,
+            tenant: Some(self.tenant.clone()),
+            subject: Some(self.subject.clone()),
+            request_id: self.request_id.clone(),
+            secret_id: None,
+            tag: None,
+            requested: Some(requested.to_string()),
+            replayed: false,
+            batch_item: None,
+            outcome: Outcome::refused(error),
         }
     }
 }
@@ -55,6 +74,16 @@ pub enum Outcome {
         /// The public message, never an internal cause.
         reason: String,
     },
+}
+
+impl Outcome {
+    fn refused(error: &Error) -> Self {
+        Self::Refused {
+            status: error.http_status(),
+            error_type: error.error_type(),
+            reason: error.to_string(),
+        }
+    }
 }
 
 /// One audit record, as stored and as logged.
@@ -76,6 +105,10 @@ pub struct AuditRecord {
     /// secret named was created by an earlier request, not by this one.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub replayed: bool,
+    /// The secret's place (from 0) among those one batch resolve asked
+    /// for: one request, one record per secret, told apart by it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_item: Option<u16>,
     #[serde(flatten)]
     pub outcome: Outcome,
 }
@@ -85,6 +118,14 @@ impl AuditRecord {
     pub fn replayed(self) -> Self {
         Self {
             replayed: true,
+            ..self
+        }
+    }
+
+    /// Marks the record of the `item`th secret of a batch resolve.
+    pub fn in_batch(self, item: u16) -> Self {
+        Self {
+            batch_item: Some(item),
             ..self
         }
     }
@@ -156,11 +197,8 @@ impl Trail {
             tag: None,
             requested: self.requested.clone(),
             replayed: false,
-            outcome: Outcome::Refused {
-                status: error.http_status(),
-                error_type: error.error_type(),
-                reason: error.to_string(),
-            },
+            batch_item: None,
+            outcome: Outcome::refused(error),
         }
     }
 }

@@ -24,8 +24,8 @@ use secrets_domain::model::TenantId;
 use secrets_domain::ports::AuditLog;
 
 use super::attributes::{
-    ERROR_TYPE, EXPIRES_AT, OPERATION, OUTCOME, REASON, REPLAYED, REQUEST_ID, REQUESTED, SECRET_ID,
-    STATUS, SUBJECT, TAG, TENANT, TIME, TIME_MS,
+    BATCH_ITEM, ERROR_TYPE, EXPIRES_AT, OPERATION, OUTCOME, REASON, REPLAYED, REQUEST_ID,
+    REQUESTED, SECRET_ID, STATUS, SUBJECT, TAG, TENANT, TIME, TIME_MS,
 };
 use super::codec::ItemBuilder;
 use super::expressions::Condition;
@@ -116,7 +116,12 @@ pub fn audit_item(record: &AuditRecord, retention_days: u64) -> Item {
         shard_of(&record.request_id, AUDIT_PARTITIONS),
     );
     let time = record.time().to_string();
-    let key = ItemKey::new(partition, format!("{time}#{}", record.request_id));
+    // The entries of one batch resolve share its request id and time.
+    let sort = match record.batch_item {
+        None => format!("{time}#{}", record.request_id),
+        Some(item) => format!("{time}#{}#{item:02}", record.request_id),
+    };
+    let key = ItemKey::new(partition, sort);
     let mut item = ItemBuilder::at(&key)
         .text(TIME, &time)
         .number(TIME_MS, record.time_ms)
@@ -136,6 +141,9 @@ pub fn audit_item(record: &AuditRecord, retention_days: u64) -> Item {
     }
     if record.replayed {
         item = item.flag(REPLAYED);
+    }
+    if let Some(batch_item) = record.batch_item {
+        item = item.number(BATCH_ITEM, u64::from(batch_item));
     }
     item = match &record.outcome {
         Outcome::Allowed => item.text(OUTCOME, "allowed"),

@@ -1,6 +1,8 @@
 //! The six operations, independent of HTTP and of AWS: reads and delete
-//! here, [`create`], [`update`] and [`resolve`] each in a file of its own.
+//! here, [`create`], [`update`], [`resolve`] and [`batch_resolve`] each in
+//! a file of its own.
 
+mod batch_resolve;
 mod create;
 mod resolve;
 mod update;
@@ -13,6 +15,7 @@ use crate::page::{Page, PageRequest};
 use crate::ports::{Clock, DeleteGuard, SecretStore};
 use crate::precondition::IfMatch;
 
+pub use batch_resolve::{BatchEntry, BatchKeys, MAX_BATCH_KEYS};
 pub use create::Created;
 pub use resolve::Resolved;
 

@@ -35,7 +35,7 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
     /// record names. An update landing between the two reads shows as a
     /// newer value: read both again. An older value is one put back behind
     /// the record's back (a partial restore, a table writer): never opened.
-    async fn current_value(
+    pub(super) async fn current_value(
         &self,
         tenant: &TenantId,
         key: &TagOrId,

@@ -2,6 +2,7 @@
 //! rules, in a file of its own.
 
 mod audit;
+mod batch_resolve;
 mod create;
 mod delete;
 mod envelope;
