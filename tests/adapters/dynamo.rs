@@ -503,6 +503,12 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
         .resolve(&actor(&acme, Operation::Resolve), &by_tag("unknown"))
         .await
         .unwrap_err();
+    let batch = BatchKeys::new([by_tag("iam"), TagOrId::Id(secret.id.clone())]).unwrap();
+    harness
+        .resolver
+        .resolve_many(&actor(&acme, Operation::Resolve), &batch)
+        .await
+        .unwrap();
     assert_eq!(
         harness.calls.take().iam_actions,
         granted("ResolveSecretFunction")

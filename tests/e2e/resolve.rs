@@ -107,6 +107,17 @@ impl Resolver {
     pub async fn value(&self, tenant: &str, tag_or_id: &str) -> Invocation {
         self.get(&self.url(tenant, tag_or_id)).await
     }
+
+    /// A batch resolve of `keys` (tags and ids, URL-safe as they are).
+    pub async fn values(&self, tenant: &str, keys: &[&str]) -> Invocation {
+        let query: Vec<String> = keys.iter().map(|key| format!("tagOrId={key}")).collect();
+        let url = format!(
+            "{}/internal/v1/tenants/{tenant}/secrets?{}",
+            self.base_url,
+            query.join("&")
+        );
+        self.get(&url).await
+    }
 }
 
 async fn answer(response: reqwest::Response) -> Invocation {
@@ -297,4 +308,70 @@ async fn the_public_api_cannot_reach_resolve() {
             assert!(reply.status >= 400, "{path}: {}", reply.status);
         }
     }
+}
+
+/// A batch over the route: each secret answered on its own, in order; a
+/// principal scoped to one tenant refused another's batch before any
+/// function runs; the audit trail holding one record per entry.
+#[tokio::test]
+async fn a_batch_answers_each_secret_and_keeps_to_the_callers_tenants() {
+    let api = Api::from_env();
+    let (scoped, own_tenant) = Resolver::scoped_from_env();
+    let own = Tenant {
+        token: api.token(&own_tenant, &[crate::api::PERMISSION]),
+        name: own_tenant,
+    };
+    let (first, second) = (
+        secrets_tests::unique("batch-a"),
+        secrets_tests::unique("batch-b"),
+    );
+    let mut ids = Vec::new();
+    for (tag, value) in [(&first, "first value"), (&second, "second value")] {
+        let reply = api
+            .post(&own, json!({"tag": tag, "name": "Batch", "secret": value}))
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        ids.push(reply.json()["id"].as_str().unwrap().to_owned());
+    }
+    let missing = secrets_tests::unique("batch-missing");
+    let keys = [first.as_str(), ids[1].as_str(), missing.as_str()];
+    let answer = match scoped.values(&own.name, &keys).await {
+        Invocation::Answer(answer) => answer,
+        failed => panic!("{failed:?}"),
+    };
+    let results = answer["results"].as_array().unwrap();
+    let summary: Vec<(Value, Value, Value)> = results
+        .iter()
+        .map(|r| {
+            (
+                r["tagOrId"].clone(),
+                r["status"].clone(),
+                r["secret"]["value"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (json!(first), json!(200), json!("first value")),
+            (json!(ids[1]), json!(200), json!("second value")),
+            (json!(missing), json!(404), Value::Null),
+        ]
+    );
+    assert_eq!(results[2]["error"]["type"], "NOT_FOUND");
+
+    let other = api.tenant();
+    api.create(&other, &first).await;
+    refused(
+        scoped.values(&other.name, &[first.as_str()]).await,
+        403,
+        "FORBIDDEN",
+    );
+    let too_many: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
+    let too_many: Vec<&str> = too_many.iter().map(String::as_str).collect();
+    refused(
+        scoped.values(&own.name, &too_many).await,
+        400,
+        "BAD_REQUEST",
+    );
 }

@@ -1,7 +1,7 @@
 """The requests the built functions must answer, as API Gateway's REST API
 (payload v1) delivers them: a create, a list that shows it, a get, an
-update, a resolve of the value by tag, a delete, and a get that finds
-nothing. Each answer is checked for its status and the fields that matter.
+update, a resolve of the value by tag and in a batch, a delete, and a get
+that finds nothing. Each answer is checked for its status and the fields that matter.
 
 The routes are the template's: each request goes to the function whose Api
 event declares its method and path, so a route moved to another function
@@ -27,6 +27,8 @@ from tools.local_stack.iam import LocalIam, Principal
 SECRETS = "/api/v1/secrets"
 SECRET = "/api/v1/secrets/{tagOrId}"
 RESOLVE = "/internal/v1/tenants/{tenant}/secrets/{tagOrId}"
+RESOLVE_MANY = "/internal/v1/tenants/{tenant}/secrets"
+SIGNED = (RESOLVE, RESOLVE_MANY)
 SUMMARY_FIELDS = {"id", "name", "tag"}
 
 Invoke = Callable[[str, dict[str, Any]], dict[str, Any]]
@@ -94,7 +96,7 @@ class Scenario:
         self, method: str, route: str, parameters: dict[str, str], query: str = "", body: bytes = b""
     ) -> Answer:
         path = route.format(**parameters)
-        if route == RESOLVE:
+        if route in SIGNED:
             headers = {"Accept": "application/json"}
             event = rest_api_event(method, route, path, query, headers, parameters, body, self.iam, self.resolver)
         else:
@@ -163,6 +165,14 @@ class Scenario:
         # Compared, never printed.
         check(document["value"] == new_value, "resolve", resolved, "the updated value")
         check(resolved.headers.get("cache-control") == "no-store", "resolve", resolved, "Cache-Control: no-store")
+
+        batch = self.request("GET", RESOLVE_MANY, {"tenant": self.tenant}, query=f"tagOrId={tag}&tagOrId=missing")
+        check(batch.status == 200, "batch resolve", batch, "status 200")
+        results = (batch.json() or {}).get("results", [])
+        statuses = [result.get("status") for result in results]
+        check(statuses == [200, 404], "batch resolve", batch, "its entries answered 200 and 404")
+        # Compared, never printed.
+        check(results[0]["secret"]["value"] == new_value, "batch resolve", batch, "the updated value")
 
         deleted = self.request("DELETE", SECRET, {"tagOrId": tag})
         check(deleted.status == 200 and not deleted.body, "delete", deleted, "status 200 with an empty body")

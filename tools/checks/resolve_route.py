@@ -1,10 +1,11 @@
-"""The resolve route's door, checked on the transformed template (part of
+"""The resolve routes' door, checked on the transformed template (part of
 `python -m tools.checks.template`): the plaintext is reachable only through
-`GET /internal/v1/tenants/{tenant}/secrets/{tagOrId}` with SigV4 (AWS_IAM)
+`GET /internal/v1/tenants/{tenant}/secrets/{tagOrId}` (one secret) and
+`GET /internal/v1/tenants/{tenant}/secrets` (a batch) with SigV4 (AWS_IAM)
 authorization, invoked by API Gateway under its own permission, so that IAM
-policies on that path alone decide which tenants a caller may read.
+policies on the tenant's paths alone decide which tenants a caller may read.
 
-- The method integrating the resolve function is exactly that route, marked
+- The methods integrating the resolve function are exactly those routes, marked
   `security: AWS_IAM`, and the API defines that scheme as SigV4
   (`x-amazon-apigateway-authtype: awsSigv4`): without the definition,
   nothing says the route needs a signature.
@@ -24,8 +25,10 @@ from typing import Any
 from tools.checks.template import RESOLVER, aliases_of, as_list, getatt_target, ref_target, resources_of
 
 RESOLVE_PATH = "/internal/v1/tenants/{tenant}/secrets/{tagOrId}"
-# The permission's SourceArn, after the API id and stage.
-RESOLVE_SOURCE = "/GET/internal/v1/tenants/*/secrets/*"
+RESOLVE_MANY_PATH = "/internal/v1/tenants/{tenant}/secrets"
+RESOLVE_ROUTES = [(RESOLVE_MANY_PATH, "get"), (RESOLVE_PATH, "get")]
+# The permissions' SourceArns, after the API id and stage: each ends so.
+RESOLVE_SOURCES = ("/GET/internal/v1/tenants/*/secrets/*", "/GET/internal/v1/tenants/*/secrets")
 SCHEME = "AWS_IAM"
 
 
@@ -46,9 +49,12 @@ def check_resolve_route(cfn: dict[str, Any]) -> Iterator[str]:
             for verb, method in methods.items()
             if isinstance(method, dict) and integrates_resolver(method, aliases)
         ]
-        if [(path, verb) for path, verb, _ in routes] != [(RESOLVE_PATH, "get")]:
+        if sorted((path, verb) for path, verb, _ in routes) != RESOLVE_ROUTES:
             found = [f"{verb.upper()} {path}" for path, verb, _ in routes]
-            yield f"{name}: {RESOLVER} must be reached by GET {RESOLVE_PATH} alone, not {found}"
+            yield (
+                f"{name}: {RESOLVER} must be reached by GET {RESOLVE_PATH} and GET {RESOLVE_MANY_PATH} alone, "
+                f"not {found}"
+            )
         for path, verb, method in routes:
             if method.get("security") != [{SCHEME: []}]:
                 yield f"{name}: {verb.upper()} {path} must require {SCHEME} (SigV4) authorization"
@@ -61,9 +67,9 @@ def check_resolve_route(cfn: dict[str, Any]) -> Iterator[str]:
         properties = permission.get("Properties", {})
         if ref_target(properties.get("FunctionName")) not in {RESOLVER, *aliases}:
             continue
-        source = json.dumps(properties.get("SourceArn"))
-        if properties.get("Principal") != "apigateway.amazonaws.com" or RESOLVE_SOURCE not in source:
-            yield f"{name}: {RESOLVER} may be invoked only by API Gateway on GET {RESOLVE_PATH}"
+        source = source_template(properties.get("SourceArn"))
+        if properties.get("Principal") != "apigateway.amazonaws.com" or not source.endswith(RESOLVE_SOURCES):
+            yield f"{name}: {RESOLVER} may be invoked only by API Gateway on its GET routes"
     for kind in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy", "AWS::IAM::Role"):
         for name, resource in resources_of(cfn, kind):
             properties = resource.get("Properties", {})
@@ -74,6 +80,14 @@ def check_resolve_route(cfn: dict[str, Any]) -> Iterator[str]:
                 for statement in as_list(document.get("Statement", [])):
                     if invokes_resolver(statement):
                         yield f"{name}: grants lambda:InvokeFunction on {RESOLVER}: a door around the IAM route"
+
+
+def source_template(value: Any) -> str:
+    """A permission's SourceArn as written: the text of its `Fn::Sub`."""
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        sub = value["Fn::Sub"]
+        return str(sub[0] if isinstance(sub, list) else sub)
+    return str(value)
 
 
 def invokes_resolver(statement: dict[str, Any]) -> bool:

@@ -47,7 +47,16 @@ class PlantedFaults(planted.PlantedFaults):
                 "Properties": {"RestApiId": {"Ref": "SecretsApi"}, "Path": "/open/{tagOrId}", "Method": "GET"},
             }
 
-        self.assert_caught(plant, "must be reached by GET /internal/v1/tenants/{tenant}/secrets/{tagOrId} alone")
+        self.assert_caught(plant, "ResolveSecretFunction must be reached by GET /internal/v1/tenants/{tenant}/secrets/")
+
+    def test_the_batch_route_without_a_signature(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            events = sam["Resources"]["ResolveSecretFunction"]["Properties"]["Events"]
+            del events["ResolveMany"]["Properties"]["Auth"]
+
+        self.assert_caught(
+            plant, "GET /internal/v1/tenants/{tenant}/secrets must require AWS_IAM (SigV4) authorization"
+        )
 
     def test_a_policy_to_invoke_the_function_directly(self) -> None:
         for action, resource in [

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import re
@@ -96,8 +97,12 @@ def local_principals(scoped_tenant: str) -> LocalIam:
 
 def resolve_request(base_url: str, iam: LocalIam, tenant: str, tag_or_id: str) -> urllib.request.Request:
     """GET of a value, signed as the local platform principal."""
+    return signed_get(f"{base_url}{RESOLVE_PREFIX}/{tenant}/secrets/{tag_or_id}", iam)
+
+
+def signed_get(url: str, iam: LocalIam) -> urllib.request.Request:
+    """GET of `url`, signed as the local platform principal."""
     platform = next(iter(iam.principals.values()))
-    url = f"{base_url}{RESOLVE_PREFIX}/{tenant}/secrets/{tag_or_id}"
     headers = sign("GET", url, platform.access_key_id, platform.secret_access_key, iam.region, utc_now())
     return urllib.request.Request(url, headers=headers)
 
@@ -226,20 +231,20 @@ def start_api(stack: Stack, moto_port: int, api_port: int, iam: LocalIam, reload
     log("waiting for every function to compile and answer (first run: a few minutes)")
     signed = load_signed_routes()
 
-    def warm_up_resolve() -> urllib.request.Request:
-        return resolve_request(base_url, iam, WARM_UP_PARAMETER, WARM_UP_PARAMETER)
-
     for method, template, path in warm_up_routes():
-        # A token route answers an anonymous request 401; the signed route
-        # a signed one 404 (tenant and secret `warm-up` do not exist).
+        # A token route answers an anonymous request 401; the signed routes
+        # a signed one 404 (tenant and secret `warm-up` do not exist) or,
+        # the batch route naming no secret, 400.
+        url = f"{base_url}{path}"
         is_signed = (method, template) in signed
+        expected = (400 if "{tagOrId}" not in template else 404) if is_signed else 401
         wait_for(
-            f"{base_url}{path}",
-            answered(404 if is_signed else 401),
+            url,
+            answered(expected),
             timeout_s=READY_TIMEOUT_S,
             what=f"{method} {path}",
             method=method,
-            request=warm_up_resolve if is_signed else None,
+            request=functools.partial(signed_get, url, iam) if is_signed else None,
         )
     return base_url
 

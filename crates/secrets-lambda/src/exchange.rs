@@ -4,9 +4,10 @@
 
 use lambda_http::{Body, Response};
 use secrets_domain::Result;
-use secrets_domain::audit::Trail;
+use secrets_domain::audit::{Actor, Trail};
 use secrets_domain::error::Error;
 use secrets_domain::ports::SecretStore;
+use secrets_domain::service::BatchEntry;
 
 use crate::App;
 use crate::refusals;
@@ -33,9 +34,28 @@ impl<'a, S, K> Exchange<'a, S, K> {
     pub fn trail(&mut self) -> &mut Trail {
         &mut self.trail
     }
+
+    /// The request's id, as its answers and records name it.
+    pub fn request_id(&self) -> &str {
+        self.telemetry.request_id()
+    }
 }
 
 impl<S: SecretStore, K> Exchange<'_, S, K> {
+    /// Records each entry of a batch resolve that reached no value, as a
+    /// refusal by `actor` (best effort, as every refusal: one that cannot
+    /// be stored goes to the log). The values handed out were recorded
+    /// before they were.
+    pub async fn record_refused_entries(&self, actor: &Actor, entries: &[BatchEntry]) {
+        let now = self.app.secrets.clock().now();
+        for (item, (key, result)) in entries.iter().enumerate() {
+            if let (Err(error), Ok(item)) = (result, u16::try_from(item)) {
+                let refusal = actor.refused(key, error, now).in_batch(item);
+                refusals::record(refusal, self.app.secrets.store()).await;
+            }
+        }
+    }
+
     /// The handler's result as the HTTP response, logged, measured and, if
     /// refused by an audited function, recorded.
     pub async fn respond(self, result: Result<Response<Body>>) -> Response<Body> {

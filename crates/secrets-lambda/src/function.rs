@@ -55,11 +55,14 @@ const SECRETS: &str = "/api/v1/secrets";
 const SECRET: &str = "/api/v1/secrets/{tagOrId}";
 /// The tenant is in the path so that an IAM policy can name it.
 const RESOLVE: &str = "/internal/v1/tenants/{tenant}/secrets/{tagOrId}";
+/// Batch resolve: the same tenant path, the keys in the query, so that the
+/// policies naming a tenant's paths (`.../tenants/<t>/*`) cover it too.
+const RESOLVE_MANY: &str = "/internal/v1/tenants/{tenant}/secrets";
 
 struct Spec {
     name: &'static str,
     operation: Operation,
-    route: Route,
+    routes: &'static [Route],
     kms: KmsUse,
 }
 
@@ -79,6 +82,14 @@ const fn signed(method: &'static str, path: &'static str) -> Route {
     }
 }
 
+// Constants, so that each function's routes live as long as the program.
+const LIST: &[Route] = &[route("GET", SECRETS)];
+const GET: &[Route] = &[route("GET", SECRET)];
+const CREATE: &[Route] = &[route("POST", SECRETS)];
+const UPDATE: &[Route] = &[route("PUT", SECRET)];
+const DELETE: &[Route] = &[route("DELETE", SECRET)];
+const RESOLVE_ROUTES: &[Route] = &[signed("GET", RESOLVE), signed("GET", RESOLVE_MANY)];
+
 impl Function {
     pub const ALL: [Self; 6] = [
         Self::ListSecrets,
@@ -94,12 +105,12 @@ impl Function {
         use Operation::{Create, Delete, Get, List, Resolve, Update};
         #[rustfmt::skip]
         let spec = match self {
-            Self::ListSecrets => Spec { name: "list-secrets", operation: List, route: route("GET", SECRETS), kms: NoKms },
-            Self::GetSecret => Spec { name: "get-secret", operation: Get, route: route("GET", SECRET), kms: NoKms },
-            Self::CreateSecret => Spec { name: "create-secret", operation: Create, route: route("POST", SECRETS), kms: SealAndFingerprint },
-            Self::UpdateSecret => Spec { name: "update-secret", operation: Update, route: route("PUT", SECRET), kms: Seal },
-            Self::DeleteSecret => Spec { name: "delete-secret", operation: Delete, route: route("DELETE", SECRET), kms: NoKms },
-            Self::ResolveSecret => Spec { name: "resolve-secret", operation: Resolve, route: signed("GET", RESOLVE), kms: Open },
+            Self::ListSecrets => Spec { name: "list-secrets", operation: List, routes: LIST, kms: NoKms },
+            Self::GetSecret => Spec { name: "get-secret", operation: Get, routes: GET, kms: NoKms },
+            Self::CreateSecret => Spec { name: "create-secret", operation: Create, routes: CREATE, kms: SealAndFingerprint },
+            Self::UpdateSecret => Spec { name: "update-secret", operation: Update, routes: UPDATE, kms: Seal },
+            Self::DeleteSecret => Spec { name: "delete-secret", operation: Delete, routes: DELETE, kms: NoKms },
+            Self::ResolveSecret => Spec { name: "resolve-secret", operation: Resolve, routes: RESOLVE_ROUTES, kms: Open },
         };
         spec
     }
@@ -132,13 +143,15 @@ impl Function {
         self.spec().operation
     }
 
-    pub const fn route(self) -> Route {
-        self.spec().route
+    /// Its routes: one each, and resolve's two (one secret, a batch).
+    pub const fn routes(self) -> &'static [Route] {
+        self.spec().routes
     }
 
     /// Whether it verifies a bearer token: every function of the contract.
+    /// A function's routes share one door (a test holds them to it).
     pub const fn authenticates(self) -> bool {
-        matches!(self.route().door, Door::Token)
+        matches!(self.routes()[0].door, Door::Token)
     }
 
     /// Whether it writes audit records (and so needs the audit table).
@@ -165,6 +178,17 @@ mod tests {
     fn resource_names_follow_the_template() {
         assert_eq!(Function::ListSecrets.resource(), "ListSecretsFunction");
         assert_eq!(Function::ResolveSecret.resource(), "ResolveSecretFunction");
+    }
+
+    #[test]
+    fn a_functions_routes_share_one_door() {
+        for function in Function::ALL {
+            let doors: Vec<Door> = function.routes().iter().map(|r| r.door).collect();
+            assert!(
+                !doors.is_empty() && doors.iter().all(|d| *d == doors[0]),
+                "{function:?}"
+            );
+        }
     }
 
     #[test]

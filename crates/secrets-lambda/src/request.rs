@@ -10,6 +10,7 @@ use secrets_domain::idempotency::IdempotencyKey;
 use secrets_domain::model::{MAX_TENANT_CHARS, TagOrId, TenantId};
 use secrets_domain::page::PageRequest;
 use secrets_domain::precondition::IfMatch;
+use secrets_domain::service::BatchKeys;
 use secrets_domain::{Error, Result};
 use zeroize::Zeroizing;
 
@@ -73,6 +74,38 @@ pub fn tag_or_id(request: &Request) -> Result<TagOrId> {
         raw
     };
     TagOrId::parse(&decoded).ok_or(Error::NotFound)
+}
+
+/// Whether the request names one secret in its path (`{tagOrId}`), as
+/// resolve's single route does; its batch route names them in the query.
+pub fn names_one_secret(request: &Request) -> bool {
+    request
+        .path_parameters_ref()
+        .and_then(|parameters| parameters.first(TAG_OR_ID_PARAMETER))
+        .is_some()
+}
+
+/// A batch resolve's keys: every `tagOrId` query parameter, in order (1 to
+/// 20 different ones). A value that is neither a tag nor an id is a 400
+/// naming its place, not its text: nothing the caller sent is echoed.
+pub fn batch_keys(request: &Request) -> Result<BatchKeys> {
+    let query = request.query_string_parameters_ref();
+    let raw = query
+        .and_then(|query| query.all(TAG_OR_ID_PARAMETER))
+        .unwrap_or_default();
+    let keys = raw
+        .iter()
+        .enumerate()
+        .map(|(place, raw)| {
+            TagOrId::parse(raw).ok_or_else(|| {
+                Error::bad_request(format!(
+                    "tagOrId number {} is neither a tag nor a secret id",
+                    place + 1
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    BatchKeys::new(keys)
 }
 
 /// The IAM principal whose SigV4 signature API Gateway verified, as it

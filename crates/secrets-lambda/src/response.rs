@@ -7,7 +7,7 @@ use lambda_http::http::header::{
 };
 use lambda_http::http::{Response, StatusCode};
 use secrets_domain::model::SecretSummary;
-use secrets_domain::service::{Created, Resolved};
+use secrets_domain::service::{BatchEntry, Created, Resolved};
 use secrets_domain::{Error, Result};
 use serde::Serialize;
 
@@ -45,6 +45,51 @@ pub fn created(created: &Created) -> Result<Response<Body>> {
 /// never cached (as every answer here).
 pub fn resolved(resolved: &Resolved) -> Result<Response<Body>> {
     json(resolved)
+}
+
+/// A batch resolve's answer: `{"results": [...]}`, one per key in the
+/// order asked, each its secret with the value (`status` 200) or its own
+/// error in the contract's `ErrorResponse` shape.
+pub fn resolved_batch(entries: &[BatchEntry], request_id: &str) -> Result<Response<Body>> {
+    let results: Vec<BatchResult<'_>> = entries
+        .iter()
+        .map(|(key, result)| match result {
+            Ok(resolved) => BatchResult {
+                tag_or_id: key.to_string(),
+                status: 200,
+                secret: Some(resolved),
+                error: None,
+            },
+            Err(error) => BatchResult {
+                tag_or_id: key.to_string(),
+                status: error.http_status(),
+                secret: None,
+                error: Some(ErrorResponse {
+                    message: error.to_string(),
+                    error_type: error.error_type(),
+                    http_status: error.http_status(),
+                    request_id,
+                }),
+            },
+        })
+        .collect();
+    json(&BatchAnswer { results })
+}
+
+#[derive(Serialize)]
+struct BatchAnswer<'a> {
+    results: Vec<BatchResult<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchResult<'a> {
+    tag_or_id: String,
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<&'a Resolved>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorResponse<'a>>,
 }
 
 /// 200 with no body, as the contract's delete answers.

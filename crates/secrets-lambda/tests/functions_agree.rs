@@ -38,9 +38,10 @@ fn names() -> Vec<String> {
 fn routes() -> BTreeSet<(String, String, String)> {
     Function::ALL
         .iter()
-        .map(|f| {
-            let route = f.route();
-            (route.method.into(), route.path.into(), f.name().into())
+        .flat_map(|f| {
+            f.routes()
+                .iter()
+                .map(|route| (route.method.into(), route.path.into(), f.name().into()))
         })
         .collect()
 }

@@ -21,6 +21,8 @@ pub struct TestRequest {
 
 /// The resolve route, as template.yaml declares it.
 pub const RESOLVE_ROUTE: &str = "/internal/v1/tenants/{tenant}/secrets/{tagOrId}";
+/// The batch resolve route.
+pub const RESOLVE_MANY_ROUTE: &str = "/internal/v1/tenants/{tenant}/secrets";
 
 impl TestRequest {
     pub fn new(method: &'static str, path: &str) -> Self {
@@ -59,6 +61,18 @@ impl TestRequest {
                 .insert(name.into(), Value::String(value.to_owned()));
         }
         request
+    }
+
+    /// A batch resolve of `tenant`'s secrets named by `keys`, each a
+    /// `tagOrId` query parameter.
+    pub fn for_resolve_many(tenant: &str, keys: &[&str]) -> Self {
+        let mut request = Self::new("GET", &format!("/internal/v1/tenants/{tenant}/secrets"));
+        request.resource = Some(RESOLVE_MANY_ROUTE);
+        request
+            .path_parameters
+            .insert("tenant".into(), Value::String(tenant.to_owned()));
+        keys.iter()
+            .fold(request, |request, key| request.query("tagOrId", key))
     }
 
     /// As API Gateway delivers a request whose SigV4 signature it verified

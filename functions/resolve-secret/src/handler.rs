@@ -1,11 +1,25 @@
 use secrets_domain::ports::{DataKeys, SecretStore};
-use secrets_lambda::request::{path_tenant, signed_principal, tag_or_id};
+use secrets_lambda::request::{names_one_secret, path_tenant, signed_principal, tag_or_id};
 use secrets_lambda::response::resolved;
 use secrets_lambda::{App, Body, Request, Response};
 
+use crate::batch::resolve_many;
+
+/// Both routes: one secret named in the path, or a batch in the query.
+pub async fn handle<S: SecretStore, K: DataKeys>(
+    app: &App<S, K>,
+    request: Request,
+) -> Response<Body> {
+    if names_one_secret(&request) {
+        resolve_one(app, request).await
+    } else {
+        resolve_many(app, request).await
+    }
+}
+
 /// The tenant comes from the path, which the caller's IAM policy had to
 /// allow; the audit subject from the signature API Gateway verified.
-pub async fn handle<S: SecretStore, K: DataKeys>(
+async fn resolve_one<S: SecretStore, K: DataKeys>(
     app: &App<S, K>,
     request: Request,
 ) -> Response<Body> {
