@@ -312,7 +312,7 @@ async fn the_public_api_cannot_reach_resolve() {
 
 /// A batch over the route: each secret answered on its own, in order; a
 /// principal scoped to one tenant refused another's batch before any
-/// function runs; the audit trail holding one record per entry.
+/// function runs; more than 20 keys refused whole.
 #[tokio::test]
 async fn a_batch_answers_each_secret_and_keeps_to_the_callers_tenants() {
     let api = Api::from_env();

@@ -63,6 +63,7 @@ def check_resolve_route(cfn: dict[str, Any]) -> Iterator[str]:
         scheme = body.get("components", {}).get("securitySchemes", {}).get(SCHEME, {})
         if routes and scheme.get("x-amazon-apigateway-authtype") != "awsSigv4":
             yield f"{name}: the {SCHEME} security scheme must be defined as awsSigv4"
+    permitted = set()
     for name, permission in resources_of(cfn, "AWS::Lambda::Permission"):
         properties = permission.get("Properties", {})
         if ref_target(properties.get("FunctionName")) not in {RESOLVER, *aliases}:
@@ -70,6 +71,10 @@ def check_resolve_route(cfn: dict[str, Any]) -> Iterator[str]:
         source = source_template(properties.get("SourceArn"))
         if properties.get("Principal") != "apigateway.amazonaws.com" or not source.endswith(RESOLVE_SOURCES):
             yield f"{name}: {RESOLVER} may be invoked only by API Gateway on its GET routes"
+        permitted |= {route for route in RESOLVE_SOURCES if source.endswith(route)}
+    for route in RESOLVE_SOURCES:
+        if route not in permitted:
+            yield f"{RESOLVER}: no permission lets API Gateway invoke it on {route}"
     for kind in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy", "AWS::IAM::Role"):
         for name, resource in resources_of(cfn, kind):
             properties = resource.get("Properties", {})

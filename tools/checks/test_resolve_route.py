@@ -49,6 +49,15 @@ class PlantedFaults(planted.PlantedFaults):
 
         self.assert_caught(plant, "ResolveSecretFunction must be reached by GET /internal/v1/tenants/{tenant}/secrets/")
 
+    def test_a_route_without_its_permission(self) -> None:
+        def plant(cfn_sam: dict[str, Any]) -> None:
+            # Routed through a path of another API: SAM writes its permission
+            # for that API's source, not this route's.
+            events = cfn_sam["Resources"]["ResolveSecretFunction"]["Properties"]["Events"]
+            events["ResolveMany"]["Properties"]["Path"] = "/internal/v1/tenants/{tenant}/all"
+
+        self.assert_caught(plant, "no permission lets API Gateway invoke it on /GET/internal/v1/tenants/*/secrets")
+
     def test_the_batch_route_without_a_signature(self) -> None:
         def plant(sam: dict[str, Any]) -> None:
             events = sam["Resources"]["ResolveSecretFunction"]["Properties"]["Events"]

@@ -221,7 +221,14 @@ impl Intercept for CallCounter {
                     .and_then(PutItemOutput::consumed_capacity),
             );
         let units = |capacity: &ConsumedCapacity| capacity.capacity_units().unwrap_or_default();
+        // A batch read's throttling: keys left unprocessed, not an error.
+        let unprocessed: usize = output
+            .downcast_ref::<BatchGetItemOutput>()
+            .and_then(BatchGetItemOutput::unprocessed_keys)
+            .map(|tables| tables.values().map(|left| left.keys().len()).sum())
+            .unwrap_or_default();
         let mut usage = self.lock();
+        usage.dynamodb_throttles += u32::try_from(unprocessed).unwrap_or(u32::MAX);
         usage.read_capacity_units += reads.map(units).sum::<f64>();
         usage.write_capacity_units += writes.map(units).sum::<f64>();
         Ok(())

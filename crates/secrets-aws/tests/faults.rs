@@ -19,6 +19,7 @@ use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
+use serde_json::json;
 use zeroize::Zeroizing;
 
 use secrets_aws::dynamo::{ConflictBackoff, DEFAULT_COUNT_SHARDS, DynamoStore, Item};
@@ -404,13 +405,22 @@ fn tag_item(tenant: &TenantId, tag: &str, id: &SecretId) -> (Item, Item) {
 async fn unprocessed_batch_keys_are_asked_for_again() {
     let tenant = conformance::random_tenant();
     let id = SecretId::generate().unwrap();
-    let (key, item) = tag_item(&tenant, "t", &id);
+    let (_, item) = tag_item(&tenant, "t", &id);
+    let unprocessed = (format!("TENANT#{tenant}"), "TAG#t".to_owned());
     let busy_then_answered = mock!(aws_sdk_dynamodb::Client::batch_get_item)
         .sequence()
-        .output(move || batch_answer(vec![], vec![key.clone()]))
+        // As DynamoDB sends it (through the SDK's deserializer, which the
+        // metrics read).
+        .http_response(move || {
+            let body = json!({"Responses": {"secrets": []}, "UnprocessedKeys": {"secrets": {"Keys": [
+                {"pk": {"S": unprocessed.0}, "sk": {"S": unprocessed.1}}
+            ]}}});
+            Response::new(StatusCode::try_from(200).unwrap(), SdkBody::from(body.to_string()))
+        })
         .output(move || batch_answer(vec![item.clone()], vec![]))
         .build();
-    let store = store(&[&busy_then_answered], &TokenRecorder::default());
+    let usage = CallCounter::default();
+    let store = counted_store(&[&busy_then_answered], &TokenRecorder::default(), &usage);
     let found = store
         .find_many(&tenant, &[by_tag("t"), by_tag("t")])
         .await
@@ -425,6 +435,11 @@ async fn unprocessed_batch_keys_are_asked_for_again() {
         "a key asked twice is answered twice"
     );
     assert_eq!(busy_then_answered.num_calls(), 2);
+    assert_eq!(
+        usage.take().dynamodb_throttles,
+        1,
+        "an unprocessed key is a throttle"
+    );
 }
 
 #[tokio::test]
@@ -438,8 +453,8 @@ async fn batch_keys_left_unprocessed_are_a_503_not_a_miss() {
     assert_eq!(error.http_status(), 503, "{error}");
     assert_eq!(
         always_busy.num_calls(),
-        4,
-        "bounded: four calls, then give up"
+        5,
+        "bounded: five calls, then give up"
     );
 }
 

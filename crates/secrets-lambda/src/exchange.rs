@@ -5,7 +5,7 @@
 use lambda_http::{Body, Response};
 use secrets_domain::Result;
 use secrets_domain::audit::{Actor, Trail};
-use secrets_domain::error::Error;
+use secrets_domain::error::{Error, ErrorChain};
 use secrets_domain::ports::SecretStore;
 use secrets_domain::service::BatchEntry;
 
@@ -50,6 +50,13 @@ impl<S: SecretStore, K> Exchange<'_, S, K> {
         let now = self.app.secrets.clock().now();
         for (item, (key, result)) in entries.iter().enumerate() {
             if let (Err(error), Ok(item)) = (result, u16::try_from(item)) {
+                // The request answers 200 whatever its entries met: a
+                // server-side failure of one (a rolled-back value, KMS, the
+                // audit table) is logged with its cause here, or nowhere.
+                if error.http_status() >= 500 {
+                    let (request_id, status) = (self.request_id(), error.http_status());
+                    tracing::error!(request_id, batch_item = item, status, error = %ErrorChain(error), "batch entry failed");
+                }
                 let refusal = actor.refused(key, error, now).in_batch(item);
                 refusals::record(refusal, self.app.secrets.store()).await;
             }

@@ -9,9 +9,12 @@
 //! capped by one partition's write throughput (about 1,000 writes a second)
 //! nor piled at the end of one partition's key range:
 //!
-//! | pk                                          | sk                             |
-//! |---------------------------------------------|--------------------------------|
-//! | `TENANT#<t>#<nn>` or `UNAUTHENTICATED#<nn>` | `<RFC 3339 time>#<request id>` |
+//! | pk                                          | sk                                      |
+//! |---------------------------------------------|-----------------------------------------|
+//! | `TENANT#<t>#<nn>` or `UNAUTHENTICATED#<nn>` | `<RFC 3339 time>#<request id>[#<item>]` |
+//!
+//! (`#<item>`: the entry's place, for the records of a batch resolve, which
+//! share one request id and may share one millisecond.)
 //!
 //! Each partition is in time order; a tenant's whole trail in time order is
 //! the merge of one Query per partition ([`audit_partitions`] names them),
@@ -161,4 +164,49 @@ pub fn audit_item(record: &AuditRecord, retention_days: u64) -> Item {
         item = item.number(EXPIRES_AT, record.time_ms / 1000 + retention_days * 86_400);
     }
     item.build()
+}
+
+#[cfg(test)]
+mod tests {
+    use secrets_domain::audit::Actor;
+    use secrets_domain::clock::Timestamp;
+    use secrets_domain::error::Error;
+    use secrets_domain::model::{Tag, TagOrId, TenantId};
+    use secrets_domain::operation::Operation;
+
+    use super::*;
+    use crate::dynamo::attributes::SK;
+
+    #[test]
+    fn a_batchs_records_of_one_millisecond_have_keys_of_their_own() {
+        let actor = Actor {
+            tenant: TenantId::parse("acme").unwrap(),
+            subject: "arn:aws:sts::1:assumed-role/r/s".into(),
+            request_id: "req-1".into(),
+            operation: Operation::Resolve,
+        };
+        let at = Timestamp::from_millis(1_795_000_000_000);
+        let key = TagOrId::Tag(Tag::parse("db").unwrap());
+        let sort_keys: Vec<String> = (0..3)
+            .map(|item| {
+                let record = actor.refused(&key, &Error::NotFound, at).in_batch(item);
+                match &audit_item(&record, 0)[SK] {
+                    aws_sdk_dynamodb::types::AttributeValue::S(sort) => sort.clone(),
+                    other => panic!("{other:?}"),
+                }
+            })
+            .collect();
+        assert_eq!(
+            sort_keys,
+            [
+                "2026-11-18T11:06:40.000Z#req-1#00",
+                "2026-11-18T11:06:40.000Z#req-1#01",
+                "2026-11-18T11:06:40.000Z#req-1#02"
+            ]
+        );
+        let single = actor.refused(&key, &Error::NotFound, at);
+        assert!(
+            matches!(&audit_item(&single, 0)[SK], aws_sdk_dynamodb::types::AttributeValue::S(s) if s.ends_with("#req-1"))
+        );
+    }
 }

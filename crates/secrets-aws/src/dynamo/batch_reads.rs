@@ -3,9 +3,10 @@
 //! per item. Strongly consistent, like the single reads.
 //!
 //! BatchGetItem answers in any order, and may leave keys unprocessed (when
-//! a partition is busy, or past 16 MB): those are asked again after a
-//! short wait, a bounded number of times, and then the read fails as
-//! unavailable (503) rather than answering them as missing.
+//! a partition is throttled, or past 16 MB): those are asked again after a
+//! short jittered wait, a bounded number of times, and then the read fails
+//! as unavailable (503) rather than answering them as missing. The metrics
+//! count each unprocessed key as a DynamoDB throttle.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -25,10 +26,13 @@ use crate::errors::{classify, unavailable};
 /// BatchGetItem's limit of keys per call.
 const KEYS_PER_CALL: usize = 100;
 /// Calls for one set of keys before unprocessed keys fail the read.
-const ATTEMPTS: u32 = 4;
-/// The wait before asking again for unprocessed keys, doubled each time
-/// (10, 20, 40 ms): DynamoDB leaves keys unprocessed under a burst.
-const FIRST_WAIT: Duration = Duration::from_millis(10);
+const ATTEMPTS: u32 = 5;
+/// The ceiling of the wait before asking again for unprocessed keys,
+/// doubled each time (25, 50, 100, 200 ms; each wait between half the
+/// ceiling and all of it, so that callers left unprocessed together do not
+/// come back together): DynamoDB leaves keys unprocessed when a partition
+/// is throttled, its way of saying "slow down" to a batch. At most 375 ms.
+const FIRST_WAIT: Duration = Duration::from_millis(25);
 
 /// (partition key, sort key): how answered items are matched to the keys.
 type KeyPair = (String, String);
@@ -98,7 +102,7 @@ impl DynamoStore {
                         pending.len()
                     )));
                 }
-                tokio::time::sleep(wait).await;
+                tokio::time::sleep(wait.mul_f64(0.5 + fastrand::f64() / 2.0)).await;
                 wait *= 2;
             }
         }
