@@ -30,23 +30,22 @@ impl Actor {
     /// The record of this actor's operation on `secret`, allowed `at`.
     pub fn allowed(&self, secret: &SecretSummary, at: Timestamp) -> AuditRecord {
         AuditRecord {
-            time_ms: at.millis(),
-            operation: self.operation,
-            tenant: Some(self.tenant.clone()),
-            subject: Some(self.subject.clone()),
-            request_id: self.request_id.clone(),
             secret_id: Some(secret.id.clone()),
             tag: Some(secret.tag.clone()),
-            requested: None,
-            replayed: false,
-            batch_item: None,
-            outcome: Outcome::Allowed,
+            ..self.record(at, Outcome::Allowed)
         }
     }
 
     /// The record of this actor's operation on `requested`, refused with
     /// `error` `at` (a batch resolve's entry that reached no value).
     pub fn refused(&self, requested: &TagOrId, error: &Error, at: Timestamp) -> AuditRecord {
+        AuditRecord {
+            requested: Some(requested.to_string()),
+            ..self.record(at, Outcome::refused(error))
+        }
+    }
+
+    fn record(&self, at: Timestamp, outcome: Outcome) -> AuditRecord {
         AuditRecord {
             time_ms: at.millis(),
             operation: self.operation,
@@ -55,10 +54,10 @@ impl Actor {
             request_id: self.request_id.clone(),
             secret_id: None,
             tag: None,
-            requested: Some(requested.to_string()),
+            requested: None,
             replayed: false,
             batch_item: None,
-            outcome: Outcome::refused(error),
+            outcome,
         }
     }
 }

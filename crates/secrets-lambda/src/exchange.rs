@@ -2,7 +2,7 @@
 //! [`Trail`] its handler fills in as it learns who asks for what, the
 //! record of its refusal (for audited functions), and its response.
 
-use lambda_http::{Body, Response};
+use lambda_http::{Body, Request, Response};
 use secrets_domain::Result;
 use secrets_domain::audit::{Actor, Trail};
 use secrets_domain::error::{Error, ErrorChain};
@@ -11,6 +11,7 @@ use secrets_domain::service::BatchEntry;
 
 use crate::App;
 use crate::refusals;
+use crate::request::{path_tenant, signed_principal};
 use crate::response::error_response;
 use crate::telemetry::Telemetry;
 
@@ -33,6 +34,16 @@ impl<'a, S, K> Exchange<'a, S, K> {
     /// What the refusal of this request will record.
     pub fn trail(&mut self) -> &mut Trail {
         &mut self.trail
+    }
+
+    /// The caller of a signed (`AWS_IAM`) route: the principal API Gateway
+    /// verified, acting for the tenant the path names; noted in the trail
+    /// as soon as each is known, so that a refusal names them.
+    pub fn signed_actor(&mut self, request: &Request) -> Result<Actor> {
+        let principal = signed_principal(request)?;
+        self.trail.subject(&principal);
+        let tenant = path_tenant(request)?;
+        Ok(self.trail.actor(&tenant, &principal))
     }
 
     /// The request's id, as its answers and records name it.

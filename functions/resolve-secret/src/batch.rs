@@ -2,7 +2,7 @@
 //! up to 20 secrets of the tenant the path names, each answered on its own.
 
 use secrets_domain::ports::{DataKeys, SecretStore};
-use secrets_lambda::request::{batch_keys, path_tenant, signed_principal};
+use secrets_lambda::request::batch_keys;
 use secrets_lambda::response::resolved_batch;
 use secrets_lambda::{App, Body, Request, Response};
 
@@ -16,10 +16,7 @@ pub async fn resolve_many<S: SecretStore, K: DataKeys>(
 ) -> Response<Body> {
     let mut exchange = app.exchange(&request);
     let result = async {
-        let principal = signed_principal(&request)?;
-        exchange.trail().subject(&principal);
-        let tenant = path_tenant(&request)?;
-        let actor = exchange.trail().actor(&tenant, &principal);
+        let actor = exchange.signed_actor(&request)?;
         let keys = batch_keys(&request)?;
         let entries = app.secrets.resolve_many(&actor, &keys).await?;
         exchange.record_refused_entries(&actor, &entries).await;

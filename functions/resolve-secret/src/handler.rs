@@ -1,5 +1,5 @@
 use secrets_domain::ports::{DataKeys, SecretStore};
-use secrets_lambda::request::{names_one_secret, path_tenant, signed_principal, tag_or_id};
+use secrets_lambda::request::{names_one_secret, tag_or_id};
 use secrets_lambda::response::resolved;
 use secrets_lambda::{App, Body, Request, Response};
 
@@ -25,13 +25,9 @@ async fn resolve_one<S: SecretStore, K: DataKeys>(
 ) -> Response<Body> {
     let mut exchange = app.exchange(&request);
     let result = async {
-        let principal = signed_principal(&request)?;
-        let trail = exchange.trail();
-        trail.subject(&principal);
-        let tenant = path_tenant(&request)?;
-        let actor = trail.actor(&tenant, &principal);
+        let actor = exchange.signed_actor(&request)?;
         let key = tag_or_id(&request)?;
-        trail.requested(&key);
+        exchange.trail().requested(&key);
         resolved(&app.secrets.resolve(&actor, &key).await?)
     };
     let result = result.await;
