@@ -27,7 +27,7 @@ from tools.local_stack.devstack import (
     start_moto,
 )
 from tools.local_stack.gateway import load_routes
-from tools.local_stack.processes import Stack, free_port, log, tool_env
+from tools.local_stack.processes import Stack, exit_code, free_port, log, tool_env
 
 FLOORS = ["floor-hello", "floor-clients"]
 
@@ -81,34 +81,33 @@ def main() -> int:
         build()
     stack = Stack()
     try:
-        moto_port = free_port()
-        start_moto(stack, moto_port)
-        bootstrap(moto_port)
-        env = {
-            **tool_env(),
-            **aws_env(moto_port),
-            "TABLE_NAME": TABLE,
-            "AUDIT_TABLE_NAME": AUDIT_TABLE,
-            "KMS_KEY_ID": KEY_ALIAS,
-            "IDEMPOTENCY_MAC_KEY_ID": MAC_KEY_ALIAS,
-            "BENCH_BIN_DIR": str(ROOT / "target" / "release"),
-            "BENCH_ARM64_DIR": str(ROOT / "target" / "lambda"),
-            "BENCH_OUTPUT": str(ROOT / "target" / "bench" / "report.json"),
-            "BENCH_REQUESTS": str(args.requests),
-            "BENCH_SCALE": str(args.scale),
-            "BENCH_IMPORT": str(args.import_secrets),
-        }
-        started = time.monotonic()
-        subprocess.run([str(ROOT / "target" / "release" / "bench")], cwd=ROOT, env=env, check=True)
-        log(f"measured in {time.monotonic() - started:.0f} s; JSON: target/bench/report.json")
-        return 0
-    except subprocess.CalledProcessError as error:
-        log(f"failed: {' '.join(map(str, error.cmd))}")
-        return 1
-    except KeyboardInterrupt:
-        return 130
+        return exit_code(lambda: measure(args, stack))
     finally:
         stack.stop()
+
+
+def measure(args: argparse.Namespace, stack: Stack) -> None:
+    """The emulator, seeded, and the bench driver against it."""
+    moto_port = free_port()
+    start_moto(stack, moto_port)
+    bootstrap(moto_port)
+    env = {
+        **tool_env(),
+        **aws_env(moto_port),
+        "TABLE_NAME": TABLE,
+        "AUDIT_TABLE_NAME": AUDIT_TABLE,
+        "KMS_KEY_ID": KEY_ALIAS,
+        "IDEMPOTENCY_MAC_KEY_ID": MAC_KEY_ALIAS,
+        "BENCH_BIN_DIR": str(ROOT / "target" / "release"),
+        "BENCH_ARM64_DIR": str(ROOT / "target" / "lambda"),
+        "BENCH_OUTPUT": str(ROOT / "target" / "bench" / "report.json"),
+        "BENCH_REQUESTS": str(args.requests),
+        "BENCH_SCALE": str(args.scale),
+        "BENCH_IMPORT": str(args.import_secrets),
+    }
+    started = time.monotonic()
+    subprocess.run([str(ROOT / "target" / "release" / "bench")], cwd=ROOT, env=env, check=True)
+    log(f"measured in {time.monotonic() - started:.0f} s; JSON: target/bench/report.json")
 
 
 if __name__ == "__main__":

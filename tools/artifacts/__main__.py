@@ -15,7 +15,6 @@ Everything started is stopped however the run ends.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -39,7 +38,7 @@ from tools.local_stack.devstack import (
     start_moto,
 )
 from tools.local_stack.iam import LocalIam
-from tools.local_stack.processes import Stack, free_port
+from tools.local_stack.processes import Stack, exit_code, free_port
 from tools.local_stack.tokens import ISSUER, LOCAL
 
 STACK_NAME = "cortex-secrets"
@@ -180,17 +179,9 @@ def main() -> int:
     stack = Stack()
     # Stopped after the functions: a poll still open would hold them up.
     apis: list[RuntimeApi] = []
+    failures = (AssertionError, FunctionFailed, TemplateError, RuntimeError, OSError)
     try:
-        run(args, stack, apis)
-        return 0
-    except (AssertionError, FunctionFailed, TemplateError, RuntimeError, OSError) as error:
-        log(f"failed: {error}")
-        return 1
-    except subprocess.CalledProcessError as error:
-        log(f"failed: {' '.join(map(str, error.cmd))}")
-        return 1
-    except KeyboardInterrupt:
-        return 130
+        return exit_code(lambda: run(args, stack, apis), failures, log)
     finally:
         stack.stop()
         for api in apis:

@@ -136,3 +136,24 @@ def tool_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     return env
+
+
+def exit_code(
+    run: Callable[[], object],
+    failures: tuple[type[Exception], ...] = (),
+    report: Callable[[str], None] = log,
+) -> int:
+    """The exit code of a command-line tool running `run`: 0; 1 after
+    reporting what failed (a command by its command line, one of `failures`
+    by its message); 130 on Ctrl-C. Cleanup is the caller's `finally`."""
+    try:
+        run()
+        return 0
+    except subprocess.CalledProcessError as error:
+        report(f"failed: {' '.join(map(str, error.cmd))}")
+        return 1
+    except failures as error:
+        report(f"failed: {error}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
