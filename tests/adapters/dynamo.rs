@@ -9,11 +9,12 @@ use secrets_domain::clock::SystemClock;
 use secrets_domain::crypto::{EncryptionContext, SealedValue, open};
 use secrets_domain::idempotency::{IDEMPOTENCY_WINDOW_SECS, IdempotencyKey};
 use secrets_domain::input::{CreateSecret, UpdateSecret};
-use secrets_domain::model::{SecretId, SecretSummary, Tag, TagOrId, TenantId};
+use secrets_domain::model::{FIRST_VERSION, SecretId, SecretSummary, Tag, TagOrId, TenantId};
 use secrets_domain::operation::Operation;
 use secrets_domain::page::PageRequest;
 use secrets_domain::ports::{Clock, SecretStore};
 use secrets_domain::service::{BatchKeys, Secrets};
+use secrets_domain::versions::DEFAULT_VALUE_VERSIONS_KEPT;
 use secrets_testkit::{actor, conformance};
 use secrets_tests::{
     AuditTable, audit_records, audit_summary, required_env, sdk_config, text, unique,
@@ -189,11 +190,46 @@ async fn each_operation_makes_the_fewest_calls() {
         "a rename needs no KMS"
     );
 
+    harness
+        .updated(&acme, "counted", br#"{"secret":"second"}"#)
+        .await;
+    assert_eq!(
+        harness.calls.take().calls,
+        calls(&[
+            ("DynamoDB.GetItem", 2),
+            ("KMS.GenerateDataKey", 1),
+            ("DynamoDB.Query", 1),
+            ("DynamoDB.TransactWriteItems", 1)
+        ]),
+        "a new value by tag: TAG, META, the kept versions, the write"
+    );
+
+    let listed = harness
+        .secrets
+        .versions(&acme, &by_tag("counted"))
+        .await
+        .unwrap();
+    assert_eq!(listed.versions.len(), 2);
+    let usage = harness.calls.take();
+    assert_eq!(
+        usage.calls,
+        calls(&[("DynamoDB.GetItem", 2), ("DynamoDB.Query", 1)]),
+        "versions by tag: TAG, META, the VERSION items"
+    );
+    assert_eq!(
+        usage.read_capacity_units, 3.0,
+        "one unit each: the version items are small, no value is read"
+    );
+
     harness.deleted(&acme, &by_tag("counted")).await;
     assert_eq!(
         harness.calls.take().calls,
-        calls(&[("DynamoDB.GetItem", 1), ("DynamoDB.TransactWriteItems", 1)]),
-        "delete"
+        calls(&[
+            ("DynamoDB.GetItem", 1),
+            ("DynamoDB.Query", 1),
+            ("DynamoDB.TransactWriteItems", 1)
+        ]),
+        "delete: TAG, the kept versions, the write"
     );
 }
 
@@ -226,8 +262,11 @@ async fn batch_reads_take_one_call_for_twenty_secrets() {
         usage.iam_actions.into_iter().collect::<Vec<_>>(),
         ["dynamodb:BatchGetItem"]
     );
-    let ids: Vec<SecretId> = found.into_iter().map(|f| f.unwrap().id).collect();
-    let sealed = store.sealed_values(&acme, &ids).await.unwrap();
+    let values: Vec<(SecretId, u64)> = found
+        .into_iter()
+        .map(|f| (f.unwrap().id, FIRST_VERSION))
+        .collect();
+    let sealed = store.sealed_versions(&acme, &values).await.unwrap();
     assert!(sealed.iter().all(Option::is_some));
     assert_eq!(
         harness.calls.take().calls,
@@ -359,6 +398,10 @@ async fn only_ciphertext_is_stored_and_values_live_apart() {
                 "wrappingKeyId",
             ],
         ),
+        (
+            "SECRET VERSION",
+            vec!["createdAt", "createdBy", "pk", "sk", "valueVersion"],
+        ),
     ]
     .into_iter()
     .map(|(key, names)| {
@@ -458,6 +501,12 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
         .get(&acme, &TagOrId::Id(secret.id.clone()))
         .await
         .unwrap();
+    // The versions list is the get function's second route.
+    harness
+        .secrets
+        .versions(&acme, &by_tag("iam"))
+        .await
+        .unwrap();
     assert_eq!(
         harness.calls.take().iam_actions,
         granted("GetSecretFunction")
@@ -485,6 +534,11 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
         br#"{"name":"m","secret":"t"}"#,
     ] {
         harness.updated(&acme, "iam", body).await;
+    }
+    // Past the versions kept: the oldest are deleted with the new value.
+    for i in 0..DEFAULT_VALUE_VERSIONS_KEPT {
+        let body = format!(r#"{{"secret":"value {i}"}}"#);
+        harness.updated(&acme, "iam", body.as_bytes()).await;
     }
     assert_eq!(
         harness.calls.take().iam_actions,
@@ -557,7 +611,10 @@ async fn resolve_opens_only_an_envelope_in_its_own_context() {
                 "pk".to_owned(),
                 AttributeValue::S(format!("SECRET#{acme}#{id}")),
             ),
-            ("sk".to_owned(), AttributeValue::S("VALUE".to_owned())),
+            (
+                "sk".to_owned(),
+                AttributeValue::S("VALUE#0000000001".to_owned()),
+            ),
         ])
     };
     let mut moved = harness

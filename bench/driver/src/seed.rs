@@ -36,6 +36,7 @@ pub(crate) fn stand_in(
         },
         idempotency: None,
         at,
+        author: "bench-seed".into(),
     }
 }
 const BATCH: usize = 25;

@@ -73,7 +73,7 @@ pub async fn stored_values() -> Vec<StoredValue> {
                 ciphertext_bytes,
                 Timestamp::from_millis(1_795_000_000_000),
             );
-            let [_, _, value_item] = secret_items(&tenant, &stored);
+            let [_, _, value_item, _] = secret_items(&tenant, &stored);
             item_bytes(&value_item)
         };
         let v1_item_bytes = item(CipherScheme::V1, v1_ciphertext_bytes);

@@ -462,17 +462,17 @@ async fn batch_keys_left_unprocessed_are_a_503_not_a_miss() {
 async fn failed_conditions_are_told_apart_by_item() {
     let cases: [(&[&str], u16, &str); 3] = [
         (
-            &["ConditionalCheckFailed", "None", "None", "None"],
+            &["ConditionalCheckFailed", "None", "None", "None", "None"],
             409,
             "already exists",
         ),
         (
-            &["None", "None", "None", "ConditionalCheckFailed"],
+            &["None", "None", "None", "None", "ConditionalCheckFailed"],
             409,
             "maximum of",
         ),
         (
-            &["ThrottlingError", "None", "None", "None"],
+            &["ThrottlingError", "None", "None", "None", "None"],
             429,
             "too many requests",
         ),
@@ -488,19 +488,22 @@ async fn failed_conditions_are_told_apart_by_item() {
     }
 }
 
-/// With every item a create can carry (the key's record first, the audit
+/// With every item a create can carry (the key's record first; the tag,
+/// META, the first value and its version item; the count shard; the audit
 /// record last), each failed condition names what failed, wherever it is.
 #[tokio::test]
 async fn failed_conditions_are_told_apart_by_role_with_every_item() {
-    let cases: [(usize, u16, &str); 5] = [
+    let cases: [(usize, u16, &str); 7] = [
         (0, 422, "Idempotency-Key"),
         (1, 409, "already exists"),
         (2, 500, "internal error"),
-        (4, 409, "maximum of"),
-        (5, 500, "internal error"),
+        (3, 500, "internal error"),
+        (4, 500, "internal error"),
+        (5, 409, "maximum of"),
+        (6, 500, "internal error"),
     ];
     for (failing, status, message) in cases {
-        let mut codes = ["None"; 6];
+        let mut codes = ["None"; 7];
         codes[failing] = "ConditionalCheckFailed";
         let rule = mock!(aws_sdk_dynamodb::Client::transact_write_items)
             .then_error(move || canceled(&codes));

@@ -16,6 +16,7 @@
 //! - [`audit`]: the record of every change and resolve, allowed or refused.
 //! - [`auth`]: bearer JWT verification into a [`auth::Caller`].
 //! - [`clock`]: time, read in one place.
+//! - [`versions`]: a secret's kept value versions.
 
 pub mod audit;
 pub mod auth;
@@ -31,5 +32,6 @@ pub mod ports;
 pub mod precondition;
 pub mod service;
 pub mod text;
+pub mod versions;
 
 pub use error::{Error, Result};

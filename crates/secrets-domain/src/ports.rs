@@ -15,8 +15,9 @@ use crate::clock::Timestamp;
 use crate::crypto::{DATA_KEY_LEN, EncryptionContext, SealedValue};
 use crate::error::Result;
 use crate::idempotency::IdempotencyRecord;
-use crate::model::{SecretId, SecretName, SecretSummary, TagOrId, TenantId};
+use crate::model::{FIRST_VERSION, SecretId, SecretName, SecretSummary, TagOrId, TenantId};
 use crate::page::{Page, PageRequest};
+use crate::versions::ValueVersion;
 
 /// A secret ready to be written: metadata, its sealed value and, for a
 /// create with an `Idempotency-Key`, the record to remember it by.
@@ -28,6 +29,8 @@ pub struct NewSecret {
     /// When it is created: its items' timestamps, and the moment against
     /// which an earlier record of the same `Idempotency-Key` has expired.
     pub at: Timestamp,
+    /// Who creates it: the author of its first value version.
+    pub author: String,
 }
 
 /// What an update changes; `None` leaves a part as it is.
@@ -37,6 +40,8 @@ pub struct SecretChanges {
     pub sealed: Option<SealedValue>,
     /// When the change is made.
     pub at: Timestamp,
+    /// Who makes it: the author of the value version a new value makes.
+    pub author: String,
 }
 
 /// What a delete requires of the secret it removes.
@@ -119,12 +124,43 @@ pub trait SecretStore: AuditLog + Send + Sync {
         key_digest: &str,
     ) -> impl Future<Output = Result<Option<IdempotencyRecord>>> + Send;
 
-    /// The stored envelope of a secret, for trusted readers and tests.
+    /// The stored envelope of version `value_version` of a secret's value,
+    /// if it is kept. Values are written once per version and never
+    /// changed, so a version read is the version it was (the store checks
+    /// nothing: the value's sealed version is the reader's to check).
+    fn sealed_version(
+        &self,
+        tenant: &TenantId,
+        id: &SecretId,
+        value_version: u64,
+    ) -> impl Future<Output = Result<Option<SealedValue>>> + Send;
+
+    /// The secret's kept value versions, newest first (empty when it does
+    /// not exist). Small items apart from the values: metadata only.
+    fn versions(
+        &self,
+        tenant: &TenantId,
+        id: &SecretId,
+    ) -> impl Future<Output = Result<Vec<ValueVersion>>> + Send;
+
+    /// The envelope of the value the secret's record names now, for trusted
+    /// readers and tests (resolve reads the record itself, then
+    /// `sealed_version`).
     fn sealed_value(
         &self,
         tenant: &TenantId,
         id: &SecretId,
-    ) -> impl Future<Output = Result<Option<SealedValue>>> + Send;
+    ) -> impl Future<Output = Result<Option<SealedValue>>> + Send {
+        async move {
+            match self.find(tenant, &TagOrId::Id(id.clone())).await? {
+                None => Ok(None),
+                Some(record) => {
+                    let value_version = record.value_version.unwrap_or(FIRST_VERSION);
+                    self.sealed_version(tenant, id, value_version).await
+                }
+            }
+        }
+    }
 
     /// `find` of each key, answered in the keys' order (a key given twice
     /// is answered twice). A store that can read many items in one call
@@ -144,17 +180,17 @@ pub trait SecretStore: AuditLog + Send + Sync {
         }
     }
 
-    /// `sealed_value` of each id, answered in the ids' order, in as few
-    /// calls as the store can.
-    fn sealed_values(
+    /// `sealed_version` of each (id, value version), answered in their
+    /// order, in as few calls as the store can.
+    fn sealed_versions(
         &self,
         tenant: &TenantId,
-        ids: &[SecretId],
+        values: &[(SecretId, u64)],
     ) -> impl Future<Output = Result<Vec<Option<SealedValue>>>> + Send {
         async move {
-            let mut found = Vec::with_capacity(ids.len());
-            for id in ids {
-                found.push(self.sealed_value(tenant, id).await?);
+            let mut found = Vec::with_capacity(values.len());
+            for (id, value_version) in values {
+                found.push(self.sealed_version(tenant, id, *value_version).await?);
             }
             Ok(found)
         }

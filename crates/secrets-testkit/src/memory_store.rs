@@ -5,15 +5,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use secrets_domain::audit::{AuditRecord, Outcome};
+use secrets_domain::clock::Timestamp;
 use secrets_domain::crypto::SealedValue;
 use secrets_domain::error::{DEFAULT_RETRY_AFTER_SECS, Error, Result};
 use secrets_domain::idempotency::IdempotencyRecord;
-use secrets_domain::model::{SecretId, SecretSummary, Tag, TagOrId, TenantId};
+use secrets_domain::model::{FIRST_VERSION, SecretId, SecretSummary, Tag, TagOrId, TenantId};
 use secrets_domain::operation::Operation;
 use secrets_domain::page::{Page, PageRequest};
 use secrets_domain::ports::{
     AuditLog, DEFAULT_MAX_SECRETS_PER_TENANT, DeleteGuard, NewSecret, SecretChanges, SecretStore,
 };
+use secrets_domain::versions::{DEFAULT_VALUE_VERSIONS_KEPT, ValueVersion, oldest_kept};
 
 use crate::Interference;
 use crate::conformance;
@@ -21,6 +23,7 @@ use crate::conformance;
 pub struct MemoryStore {
     state: Mutex<State>,
     max_secrets: u64,
+    versions_kept: u64,
     interference: Interference,
 }
 
@@ -34,6 +37,8 @@ struct State {
 struct TenantSecrets {
     by_tag: BTreeMap<Tag, NewSecret>,
     tag_by_id: HashMap<SecretId, Tag>,
+    /// Each secret's kept values by value version, as written.
+    values: HashMap<SecretId, BTreeMap<u64, (SealedValue, ValueVersion)>>,
     idempotency: HashMap<String, IdempotencyRecord>,
 }
 
@@ -53,7 +58,29 @@ impl TenantSecrets {
             .ok_or(Error::NotFound)
     }
 
-    fn insert(&mut self, secret: NewSecret, max_secrets: u64) -> Result<()> {
+    /// Keeps `sealed` as the version it is sealed for (a value from before
+    /// versions were bound: the first), and drops those too old to keep.
+    fn keep_value(
+        &mut self,
+        id: &SecretId,
+        sealed: SealedValue,
+        at: Timestamp,
+        author: &str,
+        kept: u64,
+    ) {
+        let number = sealed.scheme.value_version().unwrap_or(FIRST_VERSION);
+        let version = ValueVersion {
+            number,
+            created_at: at,
+            created_by: author.to_owned(),
+            restored_from: None,
+        };
+        let values = self.values.entry(id.clone()).or_default();
+        values.insert(number, (sealed, version));
+        values.retain(|kept_number, _| *kept_number >= oldest_kept(number, kept));
+    }
+
+    fn insert(&mut self, secret: NewSecret, max_secrets: u64, kept: u64) -> Result<()> {
         let tag = secret.summary.tag.clone();
         if let Some(record) = &secret.idempotency {
             let taken = self
@@ -74,6 +101,8 @@ impl TenantSecrets {
         }
         self.tag_by_id
             .insert(secret.summary.id.clone(), tag.clone());
+        let id = secret.summary.id.clone();
+        self.keep_value(&id, secret.sealed.clone(), secret.at, &secret.author, kept);
         if let Some(record) = &secret.idempotency {
             self.idempotency
                 .insert(record.key_digest.clone(), record.clone());
@@ -82,11 +111,29 @@ impl TenantSecrets {
         Ok(())
     }
 
-    fn update(&mut self, current: &SecretSummary, changes: SecretChanges) -> Result<SecretSummary> {
+    fn update(
+        &mut self,
+        current: &SecretSummary,
+        changes: SecretChanges,
+        kept: u64,
+    ) -> Result<SecretSummary> {
         let stored = self.stored_mut(current)?;
         if stored.summary.version != current.version {
             return Err(Error::PreconditionFailed);
         }
+        let written = |sealed: &SealedValue| {
+            let number = sealed.scheme.value_version().unwrap_or(FIRST_VERSION);
+            self.values
+                .get(&current.id)
+                .is_some_and(|kept| kept.contains_key(&number))
+        };
+        if changes.sealed.as_ref().is_some_and(written) {
+            return Err(Error::internal(
+                "writing a value version",
+                "the value version is already written",
+            ));
+        }
+        let stored = self.stored_mut(current)?;
         stored.summary.version += 1;
         if let Some(name) = changes.name {
             stored.summary.name = name;
@@ -95,7 +142,9 @@ impl TenantSecrets {
             if let Some(value_version) = sealed.scheme.value_version() {
                 stored.summary.value_version = Some(value_version);
             }
-            stored.sealed = sealed;
+            let updated = stored.summary.clone();
+            self.keep_value(&current.id, sealed, changes.at, &changes.author, kept);
+            return Ok(updated);
         }
         Ok(stored.summary.clone())
     }
@@ -112,7 +161,16 @@ impl MemoryStore {
         Self {
             state: Mutex::default(),
             max_secrets,
+            versions_kept: DEFAULT_VALUE_VERSIONS_KEPT,
             interference: Interference::default(),
+        }
+    }
+
+    /// Keeps the newest `kept` value versions of each secret.
+    pub fn with_versions_kept(self, kept: u64) -> Self {
+        Self {
+            versions_kept: kept,
+            ..self
         }
     }
 
@@ -126,8 +184,16 @@ impl MemoryStore {
     /// its records keep naming the value version they named.
     pub fn put_back_value(&self, tenant: &TenantId, tag: &Tag, sealed: SealedValue) {
         self.with_tenant(tenant, |secrets| {
-            if let Some(stored) = secrets.by_tag.get_mut(tag) {
-                stored.sealed = sealed;
+            let Some(stored) = secrets.by_tag.get_mut(tag) else {
+                return;
+            };
+            let number = stored.summary.value_version.unwrap_or(FIRST_VERSION);
+            if let Some(kept) = secrets
+                .values
+                .get_mut(&stored.summary.id)
+                .and_then(|values| values.get_mut(&number))
+            {
+                kept.0 = sealed;
             }
         });
     }
@@ -221,10 +287,12 @@ impl SecretStore for MemoryStore {
             if let Some(record) = &mut twin.idempotency {
                 record.secret.id = twin.summary.id.clone();
             }
-            self.with_tenant(tenant, |secrets| secrets.insert(twin, self.max_secrets))?;
+            self.with_tenant(tenant, |secrets| {
+                secrets.insert(twin, self.max_secrets, self.versions_kept)
+            })?;
         }
         self.audited(tenant, audit, |secrets| {
-            secrets.insert(secret, self.max_secrets)
+            secrets.insert(secret, self.max_secrets, self.versions_kept)
         })
     }
 
@@ -240,10 +308,15 @@ impl SecretStore for MemoryStore {
                 name: change.name,
                 sealed: change.sealed,
                 at: changes.at,
+                author: "someone-else".into(),
             };
-            self.with_tenant(tenant, |secrets| secrets.update(current, theirs))?;
+            self.with_tenant(tenant, |secrets| {
+                secrets.update(current, theirs, self.versions_kept)
+            })?;
         }
-        self.audited(tenant, audit, |secrets| secrets.update(current, changes))
+        self.audited(tenant, audit, |secrets| {
+            secrets.update(current, changes, self.versions_kept)
+        })
     }
 
     async fn delete(
@@ -260,6 +333,7 @@ impl SecretStore for MemoryStore {
             }
             let removed = secrets.by_tag.remove(&current.tag).ok_or(Error::NotFound)?;
             secrets.tag_by_id.remove(&removed.summary.id);
+            secrets.values.remove(&removed.summary.id);
             Ok(())
         })
     }
@@ -274,10 +348,24 @@ impl SecretStore for MemoryStore {
         }))
     }
 
-    async fn sealed_value(&self, tenant: &TenantId, id: &SecretId) -> Result<Option<SealedValue>> {
+    async fn sealed_version(
+        &self,
+        tenant: &TenantId,
+        id: &SecretId,
+        value_version: u64,
+    ) -> Result<Option<SealedValue>> {
         Ok(self.with_tenant(tenant, |secrets| {
-            let tag = secrets.tag_of(&TagOrId::Id(id.clone()))?;
-            secrets.by_tag.get(&tag).map(|stored| stored.sealed.clone())
+            let kept = secrets.values.get(id)?.get(&value_version)?;
+            Some(kept.0.clone())
+        }))
+    }
+
+    async fn versions(&self, tenant: &TenantId, id: &SecretId) -> Result<Vec<ValueVersion>> {
+        Ok(self.with_tenant(tenant, |secrets| {
+            let kept = secrets.values.get(id).into_iter().flatten();
+            kept.rev()
+                .map(|(_, (_, version))| version.clone())
+                .collect()
         }))
     }
 }

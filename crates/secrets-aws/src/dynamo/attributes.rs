@@ -19,6 +19,10 @@ pub const VALUE_VERSION: &str = "valueVersion";
 /// Milliseconds since the epoch.
 pub const CREATED_AT: &str = "createdAt";
 pub const UPDATED_AT: &str = "updatedAt";
+/// Who wrote a value version (VERSION item): the subject of the request.
+pub const CREATED_BY: &str = "createdBy";
+/// The version a restored value version carries again (VERSION item).
+pub const RESTORED_FROM: &str = "restoredFrom";
 /// The token of the last create or update of a secret (META item): how a
 /// write whose answer was lost is found to have committed.
 pub const LAST_WRITE: &str = "lastWrite";
@@ -30,7 +34,7 @@ pub const CHANGES: &str = "changes";
 /// Where a remembered page starts: the tag of the row before it.
 pub const START_TAG: &str = "startTag";
 
-// A secret's sealed value (VALUE item).
+// A secret's sealed value (VALUE#<n> item).
 pub const CIPHERTEXT: &str = "ciphertext";
 pub const NONCE: &str = "nonce";
 pub const WRAPPED_KEY: &str = "wrappedKey";

@@ -143,13 +143,16 @@ impl DynamoStore {
             .collect()
     }
 
-    /// Each secret's VALUE item: one call for up to 100.
-    pub(super) async fn read_sealed_values(
+    /// Each (secret, value version)'s VALUE item: one call for up to 100.
+    pub(super) async fn read_sealed_versions(
         &self,
         tenant: &TenantId,
-        ids: &[SecretId],
+        values: &[(SecretId, u64)],
     ) -> Result<Vec<Option<SealedValue>>> {
-        let item_keys: Vec<ItemKey> = ids.iter().map(|id| ItemKey::value(tenant, id)).collect();
+        let item_keys: Vec<ItemKey> = values
+            .iter()
+            .map(|(id, value_version)| ItemKey::value(tenant, id, *value_version))
+            .collect();
         let found = self.batch_get(&item_keys, VALUE_ITEM_ATTRIBUTES).await?;
         item_keys
             .iter()

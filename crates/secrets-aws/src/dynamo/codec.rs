@@ -9,11 +9,12 @@ use secrets_domain::error::{Error, Result};
 use secrets_domain::idempotency::IdempotencyRecord;
 use secrets_domain::model::{FIRST_VERSION, SecretId, SecretName, SecretSummary, Tag, TenantId};
 use secrets_domain::ports::NewSecret;
+use secrets_domain::versions::ValueVersion;
 
 use super::Item;
 use super::attributes::{
-    CIPHER, CIPHERTEXT, CREATED_AT, EXPIRES_AT, FINGERPRINT, ID, NAME, NONCE, SK, TAG, UPDATED_AT,
-    VALUE_VERSION, VERSION, WRAPPED_KEY, WRAPPING_KEY_ID,
+    CIPHER, CIPHERTEXT, CREATED_AT, CREATED_BY, EXPIRES_AT, FINGERPRINT, ID, NAME, NONCE,
+    RESTORED_FROM, SK, TAG, UPDATED_AT, VALUE_VERSION, VERSION, WRAPPED_KEY, WRAPPING_KEY_ID,
 };
 use super::layout::{ItemKey, TAG_PREFIX};
 
@@ -65,9 +66,10 @@ pub(super) fn number(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-/// The three items of a secret, as a create writes them (its TAG, META and
-/// VALUE items); public for bulk loading, which must write the same layout.
-pub fn secret_items(tenant: &TenantId, secret: &NewSecret) -> [Item; 3] {
+/// The four items of a secret, as a create writes them (its TAG, META,
+/// VALUE#1 and VERSION#1 items); public for bulk loading, which must write
+/// the same layout.
+pub fn secret_items(tenant: &TenantId, secret: &NewSecret) -> [Item; 4] {
     let SecretSummary {
         id,
         name,
@@ -95,7 +97,14 @@ pub fn secret_items(tenant: &TenantId, secret: &NewSecret) -> [Item; 3] {
         tag_item,
         meta_item,
         value_item(tenant, id, &secret.sealed, secret.at),
+        version_item(tenant, id, &secret.sealed, secret.at, &secret.author),
     ]
+}
+
+/// The version a value is kept as: the one it is sealed for, a value from
+/// before versions were bound counting as the first.
+pub(super) fn kept_as(sealed: &SealedValue) -> u64 {
+    sealed.scheme.value_version().unwrap_or(FIRST_VERSION)
 }
 
 pub(super) fn value_item(
@@ -104,7 +113,7 @@ pub(super) fn value_item(
     sealed: &SealedValue,
     at: Timestamp,
 ) -> Item {
-    ItemBuilder::at(&ItemKey::value(tenant, id))
+    ItemBuilder::at(&ItemKey::value(tenant, id, kept_as(sealed)))
         .bytes(CIPHERTEXT, &sealed.ciphertext)
         .bytes(NONCE, &sealed.nonce)
         .bytes(WRAPPED_KEY, &sealed.wrapped_key)
@@ -112,6 +121,22 @@ pub(super) fn value_item(
         .text(CIPHER, sealed.scheme.name())
         .optional_number(VALUE_VERSION, sealed.scheme.value_version())
         .number(UPDATED_AT, at.millis())
+        .build()
+}
+
+/// The small item beside a value version that the versions list reads.
+pub(super) fn version_item(
+    tenant: &TenantId,
+    id: &SecretId,
+    sealed: &SealedValue,
+    at: Timestamp,
+    author: &str,
+) -> Item {
+    let number = kept_as(sealed);
+    ItemBuilder::at(&ItemKey::version(tenant, id, number))
+        .number(VALUE_VERSION, number)
+        .number(CREATED_AT, at.millis())
+        .text(CREATED_BY, author)
         .build()
 }
 
@@ -139,6 +164,8 @@ pub(super) const VALUE_ITEM_ATTRIBUTES: &[&str] = &[
     CIPHER,
     VALUE_VERSION,
 ];
+pub(super) const VERSION_ITEM_ATTRIBUTES: &[&str] =
+    &[VALUE_VERSION, CREATED_AT, CREATED_BY, RESTORED_FROM];
 pub(super) const IDEMPOTENCY_ITEM_ATTRIBUTES: &[&str] = &[
     FINGERPRINT,
     ID,
@@ -186,6 +213,19 @@ pub(super) fn sealed_value(item: &Item) -> Result<SealedValue> {
         wrapped_key: bytes(item, WRAPPED_KEY)?.to_vec(),
         wrapping_key_id: text(item, WRAPPING_KEY_ID)?.to_owned(),
     })
+}
+
+pub(super) fn value_version(item: &Item) -> Result<ValueVersion> {
+    Ok(ValueVersion {
+        number: value_version_number(item)?,
+        created_at: Timestamp::from_millis(whole_number(item, CREATED_AT)?),
+        created_by: text(item, CREATED_BY)?.to_owned(),
+        restored_from: optional_number(item, RESTORED_FROM)?,
+    })
+}
+
+pub(super) fn value_version_number(item: &Item) -> Result<u64> {
+    whole_number(item, VALUE_VERSION)
 }
 
 pub(super) fn idempotency_record(item: &Item, key_digest: &str) -> Result<IdempotencyRecord> {

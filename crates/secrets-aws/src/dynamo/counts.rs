@@ -34,7 +34,6 @@ use super::codec::ItemBuilder;
 use super::expressions::Changes;
 use super::layout::{COUNT_PREFIX, ItemKey, shard_of};
 use super::{DynamoStore, Item};
-use crate::errors::classify;
 
 /// Enough for a tenant to commit creates from many clients at once (16
 /// times the rate of a single item) while the total stays one small read.
@@ -103,22 +102,10 @@ impl DynamoStore {
 
     /// All of a tenant's count shards: one strongly consistent Query.
     pub(super) async fn counts(&self, tenant: &TenantId) -> Result<TenantCounts> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let partition = ItemKey::tenant_partition(tenant);
-            let output = self
-                .projected_query(partition, COUNT_PREFIX, &[SK, COUNT, CHANGES])
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| classify("reading the tenant's count", e))?;
-            items.extend(output.items.unwrap_or_default());
-            match output.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => return TenantCounts::from_items(&items),
-            }
-        }
+        let partition = ItemKey::tenant_partition(tenant);
+        let query = self.projected_query(partition, COUNT_PREFIX, &[SK, COUNT, CHANGES]);
+        let items = self.all_items(query, "reading the tenant's count").await?;
+        TenantCounts::from_items(&items)
     }
 }
 

@@ -7,13 +7,16 @@
 //! | `TENANT#<t>`            | `TAG#<tag>` | id, name, version                            | get by tag, list |
 //! | `TENANT#<t>`            | `COUNT#<nn>`| count, changes (one of the count shards)     | list (total), create near the limit |
 //! | `SECRET#<t>#<id>`       | `META`      | tag, name, version, valueVersion, createdAt, updatedAt, lastWrite | get by id |
-//! | `SECRET#<t>#<id>`       | `VALUE`     | ciphertext, nonce, wrappedKey, wrappingKeyId, cipher, valueVersion, updatedAt | trusted readers |
+//! | `SECRET#<t>#<id>`       | `VALUE#<n>` | ciphertext, nonce, wrappedKey, wrappingKeyId, cipher, valueVersion, updatedAt | resolve |
+//! | `SECRET#<t>#<id>`       | `VERSION#<n>` | valueVersion, createdAt, createdBy, restoredFrom | versions list, writes of a new value |
 //! | `IDEMPOTENCY#<t>#<sha256 of subject and key>` | `IDEMPOTENCY` | fingerprint, id, name, tag, version, valueVersion, expiresAt (TTL) | create with Idempotency-Key |
 //! | `PAGES#<t>#<generation>`| `ROW#<offset>` | startTag, expiresAt (TTL)                 | list (deep pages) |
 //!
 //! Values live apart from metadata so that no read of the public API pays
 //! for (or touches) ciphertext, and list pages cost the same for 100 B and
-//! 64 KiB values; per-secret items spread over DynamoDB's partitions instead
+//! 64 KiB values; each value version is written once, under its number, with
+//! a small VERSION item beside it that the versions list reads instead of the
+//! values; per-secret items spread over DynamoDB's partitions instead
 //! of piling onto the tenant's. The version (the `ETag`) is kept on both the
 //! TAG and the META item, so that a read by either key answers it in one
 //! GetItem. No item is written by every create or delete of a tenant: its
@@ -28,6 +31,7 @@ use super::attributes::{PK, SK};
 
 pub(super) const TAG_PREFIX: &str = "TAG#";
 pub(super) const COUNT_PREFIX: &str = "COUNT#";
+pub(super) const VERSION_PREFIX: &str = "VERSION#";
 
 /// The key of one item. The secret id, of fixed shape, ends the secret's
 /// partition key, so that no two (tenant, id) pairs share one.
@@ -73,8 +77,21 @@ impl ItemKey {
         Self::new(Self::secret_partition(tenant, id), "META".to_owned())
     }
 
-    pub(super) fn value(tenant: &TenantId, id: &SecretId) -> Self {
-        Self::new(Self::secret_partition(tenant, id), "VALUE".to_owned())
+    /// Version `value_version` of the secret's value. Numbers are zero-padded
+    /// to 10 digits, so that sort keys order as versions do.
+    pub(super) fn value(tenant: &TenantId, id: &SecretId, value_version: u64) -> Self {
+        Self::new(
+            Self::secret_partition(tenant, id),
+            format!("VALUE#{value_version:010}"),
+        )
+    }
+
+    /// The metadata of version `value_version`, which the versions list reads.
+    pub(super) fn version(tenant: &TenantId, id: &SecretId, value_version: u64) -> Self {
+        Self::new(
+            Self::secret_partition(tenant, id),
+            format!("{VERSION_PREFIX}{value_version:010}"),
+        )
     }
 
     pub(super) fn idempotency(tenant: &TenantId, key_digest: &str) -> Self {
@@ -88,7 +105,7 @@ impl ItemKey {
         Self { partition, sort }
     }
 
-    fn secret_partition(tenant: &TenantId, id: &SecretId) -> String {
+    pub(super) fn secret_partition(tenant: &TenantId, id: &SecretId) -> String {
         format!("SECRET#{tenant}#{id}")
     }
 

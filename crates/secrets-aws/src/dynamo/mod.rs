@@ -26,6 +26,7 @@ mod page_starts;
 mod pages;
 mod reads;
 mod transaction;
+mod versions;
 mod writes;
 
 use std::collections::HashMap;
@@ -40,6 +41,9 @@ use secrets_domain::model::{SecretId, SecretSummary, TagOrId, TenantId};
 use secrets_domain::page::{Page, PageRequest};
 use secrets_domain::ports::{
     DEFAULT_MAX_SECRETS_PER_TENANT, DeleteGuard, NewSecret, SecretChanges, SecretStore,
+};
+use secrets_domain::versions::{
+    DEFAULT_VALUE_VERSIONS_KEPT, MAX_VALUE_VERSIONS_KEPT, ValueVersion,
 };
 
 pub use audit::{AUDIT_PARTITIONS, audit_item, audit_partitions};
@@ -56,6 +60,7 @@ pub struct DynamoStore {
     table: String,
     max_secrets: u64,
     count_shards: u16,
+    versions_kept: u64,
     backoff: ConflictBackoff,
     page_starts: page_starts::PageStarts,
     audit: Option<audit::AuditTable>,
@@ -68,6 +73,7 @@ impl DynamoStore {
             table: table.into(),
             max_secrets: DEFAULT_MAX_SECRETS_PER_TENANT,
             count_shards: DEFAULT_COUNT_SHARDS,
+            versions_kept: DEFAULT_VALUE_VERSIONS_KEPT,
             backoff: ConflictBackoff::default(),
             page_starts: page_starts::PageStarts::default(),
             audit: None,
@@ -97,6 +103,17 @@ impl DynamoStore {
     pub fn with_count_shards(self, count_shards: u16) -> Self {
         Self {
             count_shards: count_shards.clamp(1, MAX_COUNT_SHARDS),
+            ..self
+        }
+    }
+
+    /// Keeps the newest `kept` value versions of each secret, clamped to
+    /// 1..=[`MAX_VALUE_VERSIONS_KEPT`] (a delete removes all of them in one
+    /// transaction). Lowering it drops the extra versions of a secret with
+    /// its next value.
+    pub fn with_versions_kept(self, kept: u64) -> Self {
+        Self {
+            versions_kept: kept.clamp(1, MAX_VALUE_VERSIONS_KEPT),
             ..self
         }
     }
@@ -152,8 +169,17 @@ impl SecretStore for DynamoStore {
         self.read_idempotency_record(tenant, key_digest).await
     }
 
-    async fn sealed_value(&self, tenant: &TenantId, id: &SecretId) -> Result<Option<SealedValue>> {
-        self.read_sealed_value(tenant, id).await
+    async fn sealed_version(
+        &self,
+        tenant: &TenantId,
+        id: &SecretId,
+        value_version: u64,
+    ) -> Result<Option<SealedValue>> {
+        self.read_sealed_version(tenant, id, value_version).await
+    }
+
+    async fn versions(&self, tenant: &TenantId, id: &SecretId) -> Result<Vec<ValueVersion>> {
+        self.read_versions(tenant, id).await
     }
 
     async fn find_many(
@@ -164,11 +190,11 @@ impl SecretStore for DynamoStore {
         self.find_secrets(tenant, keys).await
     }
 
-    async fn sealed_values(
+    async fn sealed_versions(
         &self,
         tenant: &TenantId,
-        ids: &[SecretId],
+        values: &[(SecretId, u64)],
     ) -> Result<Vec<Option<SealedValue>>> {
-        self.read_sealed_values(tenant, ids).await
+        self.read_sealed_versions(tenant, values).await
     }
 }

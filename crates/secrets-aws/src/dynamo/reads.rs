@@ -54,13 +54,17 @@ impl DynamoStore {
         item.map(|item| codec::summary(&item, id)).transpose()
     }
 
-    pub(super) async fn read_sealed_value(
+    pub(super) async fn read_sealed_version(
         &self,
         tenant: &TenantId,
         id: &SecretId,
+        value_version: u64,
     ) -> Result<Option<SealedValue>> {
         let item = self
-            .get(&ItemKey::value(tenant, id), VALUE_ITEM_ATTRIBUTES)
+            .get(
+                &ItemKey::value(tenant, id, value_version),
+                VALUE_ITEM_ATTRIBUTES,
+            )
             .await?;
         item.as_ref().map(codec::sealed_value).transpose()
     }
@@ -80,6 +84,29 @@ impl DynamoStore {
             .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
             .consistent_read(true)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
+    }
+
+    /// Every item `query` finds, page after page.
+    pub(super) async fn all_items(
+        &self,
+        query: QueryFluentBuilder,
+        context: &'static str,
+    ) -> Result<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let output = query
+                .clone()
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify(context, e))?;
+            items.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(items),
+            }
+        }
     }
 
     /// `prefix_query`, returning only `attributes`.

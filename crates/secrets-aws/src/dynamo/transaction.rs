@@ -25,8 +25,13 @@ pub(super) enum Role {
     Tag,
     /// The secret's META item: its version.
     Meta,
-    /// The secret's VALUE item.
+    /// The secret's VALUE item of the version written.
     Value,
+    /// The VERSION item beside it.
+    Version,
+    /// An item of a kept version the write removes (too old, or deleted
+    /// with its secret): it must still be there.
+    OldVersion,
     /// The tenant's count shard of the secret's tag.
     Count,
     /// The audit record of the change.

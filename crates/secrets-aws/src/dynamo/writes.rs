@@ -3,9 +3,14 @@
 //!
 //! | write  | items (role: condition)                                                         |
 //! |--------|---------------------------------------------------------------------------------|
-//! | create | [IdempotencyRecord: absent or expired] · Tag, Meta, Value: absent · Count (the tag's shard): below its limit · [AuditRecord] |
-//! | update | Tag: exists, same id · Meta: exists, same tag, same version · [Value: exists] · [AuditRecord] |
-//! | delete | Tag: exists, same id · Meta: exists [, same version] · Value: exists · Count (the tag's shard) · [AuditRecord] |
+//! | create | [IdempotencyRecord: absent or expired] · Tag, Meta, Value#1, Version#1: absent · Count (the tag's shard): below its limit · [AuditRecord] |
+//! | update | Tag: exists, same id · Meta: exists, same tag, same version · [Value#n, Version#n: absent · OldVersion (each too old to keep): exists] · [AuditRecord] |
+//! | delete | Tag: exists, same id · Meta: exists, same version · OldVersion (each kept version's two items): exists · Count (the tag's shard) · [AuditRecord] |
+//!
+//! A new value and a delete first read which versions are kept (one Query
+//! of the small VERSION items, [`super::versions`]); META's version
+//! condition makes that read still true when the transaction commits. A
+//! delete without `If-Match` that meets a change in between reads again.
 //!
 //! The tenant limit without a shared item. Each of the `n` count shards
 //! ([`super::counts`]) has a share of the limit, `limit / 2n`, that it takes
@@ -29,7 +34,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use secrets_domain::audit::AuditRecord;
-use secrets_domain::error::{Error, Result};
+use secrets_domain::error::{DEFAULT_RETRY_AFTER_SECS, Error, Result};
 use secrets_domain::model::{SecretSummary, TagOrId, TenantId};
 use secrets_domain::ports::{DeleteGuard, NewSecret, SecretChanges};
 
@@ -44,6 +49,9 @@ use super::transaction::{Role, Transaction};
 
 /// The smallest share of the limit worth a read-free check (module docs).
 const MIN_SHARE: u64 = 16;
+/// Deletes without `If-Match` tried before a secret that keeps changing
+/// makes the delete give up (503).
+const DELETE_ATTEMPTS: u32 = 3;
 
 impl DynamoStore {
     pub(super) async fn insert_secret(
@@ -102,7 +110,7 @@ impl DynamoStore {
                     tag: tag.to_string(),
                 },
                 Role::Count => self.quota_exceeded(),
-                Role::Meta | Role::Value => Error::Internal {
+                Role::Meta | Role::Value | Role::Version | Role::OldVersion => Error::Internal {
                     context: "creating a secret",
                     source: Some("a freshly generated secret id is already in use".into()),
                 },
@@ -122,7 +130,8 @@ impl DynamoStore {
         shard_limit: u64,
         token: &str,
     ) -> Result<Transaction> {
-        let [tag_item, mut meta_item, value_item] = codec::secret_items(tenant, secret);
+        let [tag_item, mut meta_item, value_item, version_item] =
+            codec::secret_items(tenant, secret);
         meta_item.insert(LAST_WRITE.to_owned(), AttributeValue::S(token.to_owned()));
         let mut write = Transaction::default();
         // First, so that its failure is the one reported when a concurrent
@@ -133,6 +142,12 @@ impl DynamoStore {
         write.put(Role::Tag, &self.table, tag_item, Condition::absent())?;
         write.put(Role::Meta, &self.table, meta_item, Condition::absent())?;
         write.put(Role::Value, &self.table, value_item, Condition::absent())?;
+        write.put(
+            Role::Version,
+            &self.table,
+            version_item,
+            Condition::absent(),
+        )?;
         write.update(
             Role::Count,
             &self.table,
@@ -202,8 +217,14 @@ impl DynamoStore {
             ),
         )?;
         if let Some(sealed) = &changes.sealed {
-            let item = codec::value_item(tenant, &current.id, sealed, changes.at);
-            write.put(Role::Value, &self.table, item, Condition::exists())?;
+            let id = &current.id;
+            let value = codec::value_item(tenant, id, sealed, changes.at);
+            let version = codec::version_item(tenant, id, sealed, changes.at, &changes.author);
+            write.put(Role::Value, &self.table, value, Condition::absent())?;
+            write.put(Role::Version, &self.table, version, Condition::absent())?;
+            let kept = self.kept_versions(tenant, id).await?;
+            let too_old = self.too_old(&kept, codec::kept_as(sealed));
+            self.drop_versions(&mut write, tenant, id, too_old)?;
         }
         self.put_audit_record(&mut write, audit)?;
         let updated = SecretSummary {
@@ -223,6 +244,9 @@ impl DynamoStore {
         }
     }
 
+    /// A delete conditioned on the version read removes exactly the versions
+    /// kept at that version. Without `If-Match`, a change landing between
+    /// the reads and the write is not the caller's concern: read again.
     pub(super) async fn delete_secret(
         &self,
         tenant: &TenantId,
@@ -230,27 +254,40 @@ impl DynamoStore {
         guard: DeleteGuard,
         audit: Option<&AuditRecord>,
     ) -> Result<()> {
-        let write = self.delete_transaction(tenant, current, guard, audit)?;
-        match self.commit(write, refused_as_changed, Evidence::None).await {
-            Err(Error::PreconditionFailed) if guard == DeleteGuard::SameVersion => {
-                Err(self.why_refused(tenant, current).await)
+        let mut current = current.clone();
+        for _ in 0..DELETE_ATTEMPTS {
+            let kept = self.kept_versions(tenant, &current.id).await?;
+            let write = self.delete_transaction(tenant, &current, &kept, audit)?;
+            match self.commit(write, refused_as_changed, Evidence::None).await {
+                Err(Error::PreconditionFailed) => {}
+                result => return result,
             }
-            Err(Error::PreconditionFailed) => Err(Error::NotFound),
-            result => result,
+            // Gone (404), changed (412 with If-Match), or changed or read
+            // while a version's items were being replaced: read again.
+            let by_id = TagOrId::Id(current.id.clone());
+            current = match self.find_secret(tenant, &by_id).await? {
+                None => return Err(Error::NotFound),
+                Some(now)
+                    if now.version != current.version && guard == DeleteGuard::SameVersion =>
+                {
+                    return Err(Error::PreconditionFailed);
+                }
+                Some(now) => now,
+            };
         }
+        Err(Error::Unavailable {
+            retry_after_secs: DEFAULT_RETRY_AFTER_SECS,
+            source: Some("the secret kept changing under the delete".into()),
+        })
     }
 
     fn delete_transaction(
         &self,
         tenant: &TenantId,
         current: &SecretSummary,
-        guard: DeleteGuard,
+        kept: &[u64],
         audit: Option<&AuditRecord>,
     ) -> Result<Transaction> {
-        let meta = match guard {
-            DeleteGuard::Exists => Condition::exists(),
-            DeleteGuard::SameVersion => Condition::exists().and_at_version(current.version),
-        };
         let mut write = Transaction::default();
         write.delete(
             Role::Tag,
@@ -262,14 +299,9 @@ impl DynamoStore {
             Role::Meta,
             &self.table,
             &ItemKey::meta(tenant, &current.id),
-            meta,
+            Condition::exists().and_at_version(current.version),
         )?;
-        write.delete(
-            Role::Value,
-            &self.table,
-            &ItemKey::value(tenant, &current.id),
-            Condition::exists(),
-        )?;
+        self.drop_versions(&mut write, tenant, &current.id, kept.iter().copied())?;
         write.update(
             Role::Count,
             &self.table,
@@ -301,11 +333,17 @@ fn same_secret(current: &SecretSummary) -> Condition {
 }
 
 /// A failed condition of an update or delete: the secret is not as it was
-/// read (`why_refused` tells gone from changed); an audit record's failure
-/// is ours.
+/// read (`why_refused` tells gone from changed); an audit record's or a
+/// value version's failure is ours.
 fn refused_as_changed(role: Role) -> Error {
     match role {
         Role::AuditRecord => duplicate_audit_record(),
+        // Only when the record's version held: a caller writing a value
+        // version that was already written (values are written once).
+        Role::Value | Role::Version => Error::internal(
+            "writing a value version",
+            "the value version is already written",
+        ),
         _ => Error::PreconditionFailed,
     }
 }
@@ -324,7 +362,7 @@ mod tests {
     use aws_sdk_dynamodb::Client;
     use aws_sdk_dynamodb::config::{BehaviorVersion, Region};
     use secrets_domain::audit::Actor;
-    use secrets_domain::model::random_hex;
+    use secrets_domain::model::{FIRST_VERSION, random_hex};
     use secrets_domain::operation::Operation;
     use secrets_testkit::conformance::{new_secret, random_tenant};
 
@@ -366,7 +404,7 @@ mod tests {
         let secret = new_secret(tag);
         let audit = record(tenant, Operation::Delete, &secret);
         let write = store
-            .delete_transaction(tenant, &secret.summary, DeleteGuard::Exists, Some(&audit))
+            .delete_transaction(tenant, &secret.summary, &[FIRST_VERSION], Some(&audit))
             .unwrap();
         write.keys().into_iter().collect()
     }

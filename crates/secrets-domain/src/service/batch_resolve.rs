@@ -7,7 +7,7 @@
 use crate::audit::Actor;
 use crate::crypto::{Currency, EncryptionContext, SealedValue, currency, open};
 use crate::error::{Error, Result};
-use crate::model::{SecretId, SecretSummary, TagOrId, TenantId};
+use crate::model::{FIRST_VERSION, SecretId, SecretSummary, TagOrId, TenantId};
 use crate::ports::{DataKeys, SecretStore};
 
 use super::{Resolved, Secrets};
@@ -59,8 +59,16 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
     pub async fn resolve_many(&self, actor: &Actor, keys: &BatchKeys) -> Result<Vec<BatchEntry>> {
         let tenant = &actor.tenant;
         let records = self.records_of(tenant, keys.keys()).await?;
-        let ids: Vec<SecretId> = records.iter().flatten().map(|r| r.id.clone()).collect();
-        let mut values = self.store.sealed_values(tenant, &ids).await?.into_iter();
+        let values: Vec<(SecretId, u64)> = records
+            .iter()
+            .flatten()
+            .map(|r| (r.id.clone(), r.value_version.unwrap_or(FIRST_VERSION)))
+            .collect();
+        let mut values = self
+            .store
+            .sealed_versions(tenant, &values)
+            .await?
+            .into_iter();
         let mut entries = Vec::with_capacity(records.len());
         for (item, (key, record)) in keys.keys().iter().zip(records).enumerate() {
             let result = match record {

@@ -75,6 +75,7 @@ impl<S: SecretStore, K: DataKeys + RequestMacs> Secrets<S, K> {
             sealed,
             idempotency: idempotency.clone(),
             at,
+            author: actor.subject.clone(),
         };
         let record = actor.allowed(&summary, at);
         match (

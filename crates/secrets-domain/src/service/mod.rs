@@ -1,11 +1,12 @@
 //! The six operations, independent of HTTP and of AWS: reads and delete
-//! here, [`create`], [`update`], [`resolve`] and [`batch_resolve`] each in
-//! a file of its own.
+//! here, [`create`], [`update`], [`resolve`], [`batch_resolve`] and
+//! [`versions`] each in a file of its own.
 
 mod batch_resolve;
 mod create;
 mod resolve;
 mod update;
+mod versions;
 
 use crate::audit::Actor;
 use crate::clock::SystemClock;
@@ -18,6 +19,7 @@ use crate::precondition::IfMatch;
 pub use batch_resolve::{BatchEntry, BatchKeys, MAX_BATCH_KEYS};
 pub use create::Created;
 pub use resolve::Resolved;
+pub use versions::VersionList;
 
 /// The secrets service of one function. `K` is the data key source; the
 /// functions that never write or open a value use `()` and so cannot call

@@ -5,7 +5,7 @@ use zeroize::Zeroizing;
 use crate::audit::Actor;
 use crate::crypto::{Currency, EncryptionContext, SealedValue, currency, open};
 use crate::error::{DEFAULT_RETRY_AFTER_SECS, Error, Result};
-use crate::model::{SecretSummary, TagOrId, TenantId};
+use crate::model::{FIRST_VERSION, SecretSummary, TagOrId, TenantId};
 use crate::ports::{DataKeys, SecretStore};
 
 use super::Secrets;
@@ -18,13 +18,50 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
     /// handed out.
     pub async fn resolve(&self, actor: &Actor, key: &TagOrId) -> Result<Resolved> {
         let (summary, sealed) = self.current_value(&actor.tenant, key).await?;
+        self.open_audited(actor, summary, &sealed).await
+    }
+
+    /// An earlier value (or the current one) by its value version, while
+    /// it is kept: 404 for a version the secret never had or no longer
+    /// keeps. The value's sealed version must be the one asked for: a value
+    /// relabelled as another version does not open.
+    pub async fn resolve_version(
+        &self,
+        actor: &Actor,
+        key: &TagOrId,
+        value_version: u64,
+    ) -> Result<Resolved> {
         let tenant = &actor.tenant;
-        let value = open(
-            &self.keys,
-            EncryptionContext::new(tenant, &summary.id),
-            &sealed,
-        )
-        .await?;
+        let summary = self.record(tenant, key).await?;
+        if value_version > summary.value_version.unwrap_or(FIRST_VERSION) {
+            return Err(Error::NotFound);
+        }
+        let sealed = self
+            .store
+            .sealed_version(tenant, &summary.id, value_version)
+            .await?
+            .ok_or(Error::NotFound)?;
+        if currency(Some(value_version), &sealed) != Currency::Current
+            && !(value_version == FIRST_VERSION && sealed.scheme.value_version().is_none())
+        {
+            return Err(Error::internal(
+                "resolving a value version",
+                "the stored value is not sealed as the version it is kept as",
+            ));
+        }
+        self.open_audited(actor, summary, &sealed).await
+    }
+
+    /// Opens `sealed` in the context of the tenant asking, and records the
+    /// resolve before the value is handed out.
+    async fn open_audited(
+        &self,
+        actor: &Actor,
+        summary: SecretSummary,
+        sealed: &SealedValue,
+    ) -> Result<Resolved> {
+        let context = EncryptionContext::new(&actor.tenant, &summary.id);
+        let value = open(&self.keys, context, sealed).await?;
         self.store
             .record(&actor.allowed(&summary, self.clock.now()))
             .await?;
@@ -43,9 +80,10 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
         for _ in 0..READ_ATTEMPTS {
             let summary = self.record(tenant, key).await?;
             // A delete may land between the two reads: then it is gone.
+            let value_version = summary.value_version.unwrap_or(FIRST_VERSION);
             let sealed = self
                 .store
-                .sealed_value(tenant, &summary.id)
+                .sealed_version(tenant, &summary.id, value_version)
                 .await?
                 .ok_or(Error::NotFound)?;
             match currency(summary.value_version, &sealed) {

@@ -61,6 +61,7 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
                 name: request.name.clone(),
                 sealed: sealed.clone(),
                 at,
+                author: actor.subject.clone(),
             };
             let record = actor.allowed(&current, at);
             match self

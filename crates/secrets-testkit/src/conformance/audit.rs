@@ -6,7 +6,7 @@ use secrets_domain::model::{SecretId, SecretName, SecretSummary, TenantId};
 use secrets_domain::operation::Operation;
 use secrets_domain::ports::{DeleteGuard, SecretChanges, SecretStore};
 
-use super::{ReadAuditTrail, new_secret, now};
+use super::{AUTHOR, ReadAuditTrail, new_secret, now};
 
 fn record(tenant: &TenantId, operation: Operation, secret: &SecretSummary) -> AuditRecord {
     crate::actor(tenant, operation).allowed(secret, now())
@@ -17,6 +17,7 @@ fn rename(name: &str) -> SecretChanges {
         name: Some(SecretName::parse(name.into()).unwrap()),
         sealed: None,
         at: now(),
+        author: AUTHOR.into(),
     }
 }
 

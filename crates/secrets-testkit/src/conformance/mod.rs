@@ -18,6 +18,7 @@ use secrets_domain::model::{
 use secrets_domain::operation::Operation;
 use secrets_domain::page::PageRequest;
 use secrets_domain::ports::{Clock, NewSecret, SecretStore};
+use secrets_domain::versions::DEFAULT_VALUE_VERSIONS_KEPT;
 
 pub use audit::changes_are_recorded_with_their_write;
 pub use idempotency::{
@@ -28,6 +29,7 @@ pub use reads::{
     tenants_are_isolated,
 };
 pub use versions::{
+    a_delete_removes_versions_written_after_its_read, value_versions_are_kept_up_to_the_retention,
     value_versions_are_recorded_with_their_value, versions_advance_and_stale_writes_are_refused,
 };
 pub use writes::{
@@ -57,12 +59,18 @@ pub async fn run_all<S: SecretStore>(
     deletes_uncount_and_free_the_tag(store, &tenant()).await;
     versions_advance_and_stale_writes_are_refused(store, &tenant()).await;
     value_versions_are_recorded_with_their_value(store, &tenant()).await;
+    value_versions_are_kept_up_to_the_retention(store, &tenant(), DEFAULT_VALUE_VERSIONS_KEPT)
+        .await;
+    a_delete_removes_versions_written_after_its_read(store, &tenant()).await;
     tenants_are_isolated(store, &tenant(), &tenant()).await;
     batch_reads_answer_as_single_reads(store, &tenant(), &tenant()).await;
     idempotency_records_are_kept_with_their_secret(store, &tenant(), &tenant()).await;
     a_key_is_taken_until_its_record_expires(store, &tenant()).await;
     changes_are_recorded_with_their_write(store, &tenant(), trail).await;
 }
+
+/// The subject the suite writes as.
+pub const AUTHOR: &str = "conformance-suite";
 
 pub fn random_tenant() -> TenantId {
     TenantId::parse(&format!("tenant-{}", random_hex::<6>().expect("random"))).expect("tenant")
@@ -86,6 +94,7 @@ pub fn new_secret(tag: &str) -> NewSecret {
         sealed: sealed(tag.len()),
         idempotency: None,
         at: now(),
+        author: AUTHOR.into(),
     }
 }
 
@@ -105,6 +114,11 @@ fn sealed(seed: usize) -> SealedValue {
             value_version: FIRST_VERSION,
         },
     )
+}
+
+/// A stand-in for the value an update writes next: version 2.
+fn second_value(seed: usize) -> SealedValue {
+    sealed_at(seed, CipherScheme::V2 { value_version: 2 })
 }
 
 fn sealed_at(seed: usize, scheme: CipherScheme) -> SealedValue {

@@ -1,11 +1,11 @@
 //! Reads: pages in tag order, and tenants that never see each other.
 
 use secrets_domain::error::Error;
-use secrets_domain::model::{SecretId, SecretName, TagOrId, TenantId};
+use secrets_domain::model::{FIRST_VERSION, SecretId, SecretName, TagOrId, TenantId};
 use secrets_domain::page::PageRequest;
 use secrets_domain::ports::{DeleteGuard, SecretChanges, SecretStore};
 
-use super::{insert, new_secret, now, tag, total};
+use super::{AUTHOR, insert, new_secret, now, tag, total};
 
 pub async fn pages_walk_every_secret_once_in_tag_order<S: SecretStore>(
     store: &S,
@@ -62,6 +62,7 @@ pub async fn tenants_are_isolated<S: SecretStore>(
         name: Some(SecretName::parse("Mine now".into()).unwrap()),
         sealed: None,
         at: now(),
+        author: AUTHOR.into(),
     };
     assert!(matches!(
         store.update(stranger, &secret.summary, changes, None).await,
@@ -123,17 +124,18 @@ pub async fn batch_reads_answer_as_single_reads<S: SecretStore>(
     }
     assert_eq!(found.iter().filter(|f| f.is_some()).count(), 121);
 
+    // Each id at its first value version, and one at a version it never had.
+    let mut values: Vec<(SecretId, u64)> =
+        ids.iter().map(|id| (id.clone(), FIRST_VERSION)).collect();
+    values.push((ids[0].clone(), FIRST_VERSION + 1));
     let sealed = store
-        .sealed_values(tenant, &ids)
+        .sealed_versions(tenant, &values)
         .await
-        .expect("sealed_values");
-    assert_eq!(sealed.len(), ids.len());
-    for (id, batch) in ids.iter().zip(&sealed) {
-        assert_eq!(
-            batch,
-            &store.sealed_value(tenant, id).await.expect("sealed_value"),
-            "{id}"
-        );
+        .expect("sealed_versions");
+    assert_eq!(sealed.len(), values.len());
+    for ((id, value_version), batch) in values.iter().zip(&sealed) {
+        let single = store.sealed_version(tenant, id, *value_version).await;
+        assert_eq!(batch, &single.expect("sealed_version"), "{id}");
     }
     assert_eq!(sealed.iter().filter(|s| s.is_some()).count(), 61);
     assert!(store.find_many(tenant, &[]).await.expect("none").is_empty());

@@ -6,8 +6,9 @@ use secrets_domain::model::{FIRST_VERSION, SecretName, TagOrId, TenantId};
 use secrets_domain::ports::{DeleteGuard, SecretChanges, SecretStore};
 
 use secrets_domain::crypto::CipherScheme;
+use secrets_domain::versions::ValueVersion;
 
-use super::{insert, new_secret, now, sealed, sealed_at, tag, total};
+use super::{AUTHOR, insert, new_secret, now, sealed_at, second_value, tag, total};
 
 /// Every change moves the version on, by tag and by id alike; a write that
 /// expects a version the secret no longer has changes nothing.
@@ -35,6 +36,7 @@ pub async fn versions_advance_and_stale_writes_are_refused<S: SecretStore>(
                 name: Some(SecretName::parse("Second".into()).unwrap()),
                 sealed: None,
                 at: now(),
+                author: AUTHOR.into(),
             },
             None,
         )
@@ -48,8 +50,9 @@ pub async fn versions_advance_and_stale_writes_are_refused<S: SecretStore>(
             &renamed,
             SecretChanges {
                 name: None,
-                sealed: Some(sealed(3)),
+                sealed: Some(second_value(3)),
                 at: now(),
+                author: AUTHOR.into(),
             },
             None,
         )
@@ -61,8 +64,9 @@ pub async fn versions_advance_and_stale_writes_are_refused<S: SecretStore>(
 
     let stale = SecretChanges {
         name: Some(SecretName::parse("Lost update".into()).unwrap()),
-        sealed: Some(sealed(4)),
+        sealed: Some(second_value(4)),
         at: now(),
+        author: AUTHOR.into(),
     };
     let error = store
         .update(tenant, &renamed, stale, None)
@@ -83,7 +87,7 @@ pub async fn versions_advance_and_stale_writes_are_refused<S: SecretStore>(
             .sealed_value(tenant, &secret.summary.id)
             .await
             .unwrap(),
-        Some(sealed(3))
+        Some(second_value(3))
     );
     assert_eq!(total(store, tenant).await, 1);
 
@@ -132,6 +136,7 @@ pub async fn value_versions_are_recorded_with_their_value<S: SecretStore>(
         name: name.map(|name| SecretName::parse(name.into()).unwrap()),
         sealed: value_version.map(|value_version| sealed_at(5, CipherScheme::V2 { value_version })),
         at: now(),
+        author: AUTHOR.into(),
     };
     let renamed = store
         .update(tenant, &secret.summary, change(Some("Renamed"), None), None)
@@ -161,4 +166,161 @@ pub async fn value_versions_are_recorded_with_their_value<S: SecretStore>(
         found(tag("before-versions")).await,
         (None, CipherScheme::V1)
     );
+}
+
+/// Each new value is kept as its own version, with who wrote it and when,
+/// listed newest first; the store keeps the newest `kept` (its setting)
+/// and removes older ones with the write that makes them too old; a
+/// rename makes no version; a delete removes them all.
+pub async fn value_versions_are_kept_up_to_the_retention<S: SecretStore>(
+    store: &S,
+    tenant: &TenantId,
+    kept: u64,
+) {
+    let secret = new_secret("kept-versions");
+    insert(store, tenant, &secret).await;
+    let id = &secret.summary.id;
+    let numbers = |versions: Vec<ValueVersion>| -> Vec<u64> {
+        versions.into_iter().map(|v| v.number).collect()
+    };
+    let first = store.versions(tenant, id).await.expect("versions");
+    assert_eq!(first.len(), 1);
+    assert_eq!(
+        (
+            first[0].number,
+            &first[0].created_by,
+            first[0].restored_from
+        ),
+        (FIRST_VERSION, &AUTHOR.to_owned(), None)
+    );
+    assert_eq!(first[0].created_at.millis(), secret.at.millis());
+
+    let mut current = secret.summary.clone();
+    let newest = kept + 2;
+    for value_version in 2..=newest {
+        let name = (value_version == 3).then(|| SecretName::parse("Renamed".into()).unwrap());
+        let changes = SecretChanges {
+            name,
+            sealed: Some(sealed_at(
+                value_version as usize,
+                CipherScheme::V2 { value_version },
+            )),
+            at: now(),
+            author: format!("writer-{value_version}"),
+        };
+        current = store
+            .update(tenant, &current, changes, None)
+            .await
+            .expect("new value");
+        // A rename alone makes no version.
+        let rename = SecretChanges {
+            name: Some(SecretName::parse(format!("Name {value_version}")).unwrap()),
+            sealed: None,
+            at: now(),
+            author: AUTHOR.into(),
+        };
+        current = store
+            .update(tenant, &current, rename, None)
+            .await
+            .expect("rename");
+    }
+    let versions = store.versions(tenant, id).await.expect("versions");
+    let expected: Vec<u64> = (newest + 1 - kept..=newest).rev().collect();
+    assert_eq!(
+        numbers(versions.clone()),
+        expected,
+        "the newest {kept}, newest first"
+    );
+    assert_eq!(versions[0].created_by, format!("writer-{newest}"));
+    for number in 1..=newest {
+        let value = store
+            .sealed_version(tenant, id, number)
+            .await
+            .expect("read a version");
+        match value {
+            Some(value) => {
+                assert!(expected.contains(&number), "version {number} is gone");
+                assert_eq!(
+                    value,
+                    sealed_at(
+                        number as usize,
+                        CipherScheme::V2 {
+                            value_version: number
+                        }
+                    )
+                );
+            }
+            None => assert!(!expected.contains(&number), "version {number} is kept"),
+        }
+    }
+    assert_eq!(
+        store
+            .sealed_version(tenant, id, newest + 1)
+            .await
+            .expect("read"),
+        None,
+        "no version beyond the newest"
+    );
+
+    store
+        .delete(tenant, &current, DeleteGuard::Exists, None)
+        .await
+        .expect("delete");
+    assert!(
+        store
+            .versions(tenant, id)
+            .await
+            .expect("versions")
+            .is_empty()
+    );
+    for number in expected {
+        let value = store
+            .sealed_version(tenant, id, number)
+            .await
+            .expect("read");
+        assert_eq!(value, None, "version {number} deleted with its secret");
+    }
+}
+
+/// A delete without `If-Match` is not refused by a change that lands after
+/// the secret was read: it removes the secret as it then is, new value
+/// version included.
+pub async fn a_delete_removes_versions_written_after_its_read<S: SecretStore>(
+    store: &S,
+    tenant: &TenantId,
+) {
+    let secret = new_secret("deleted-while-changing");
+    insert(store, tenant, &secret).await;
+    let changes = SecretChanges {
+        name: None,
+        sealed: Some(sealed_at(9, CipherScheme::V2 { value_version: 2 })),
+        at: now(),
+        author: AUTHOR.into(),
+    };
+    store
+        .update(tenant, &secret.summary, changes, None)
+        .await
+        .expect("new value");
+    // Deleted as read before the new value.
+    store
+        .delete(tenant, &secret.summary, DeleteGuard::Exists, None)
+        .await
+        .expect("delete");
+    let id = &secret.summary.id;
+    assert_eq!(
+        store.find(tenant, &TagOrId::Id(id.clone())).await.unwrap(),
+        None
+    );
+    assert!(
+        store
+            .versions(tenant, id)
+            .await
+            .expect("versions")
+            .is_empty()
+    );
+    assert_eq!(
+        store.sealed_version(tenant, id, 2).await.expect("read"),
+        None
+    );
+    assert_eq!(total(store, tenant).await, 0);
 }

@@ -5,7 +5,7 @@ use secrets_domain::error::Error;
 use secrets_domain::model::{SecretId, SecretName, TagOrId, TenantId};
 use secrets_domain::ports::{DeleteGuard, SecretChanges, SecretStore};
 
-use super::{insert, new_secret, now, sealed, tag, total};
+use super::{AUTHOR, insert, new_secret, now, second_value, tag, total};
 
 pub async fn inserted_secrets_are_found_by_tag_and_by_id<S: SecretStore>(
     store: &S,
@@ -52,6 +52,7 @@ pub async fn updates_change_only_what_they_name<S: SecretStore>(store: &S, tenan
         name: Some(renamed.clone()),
         sealed: None,
         at: now(),
+        author: AUTHOR.into(),
     };
     let after = store
         .update(tenant, &secret.summary, changes, None)
@@ -72,11 +73,12 @@ pub async fn updates_change_only_what_they_name<S: SecretStore>(store: &S, tenan
         Some(secret.sealed.clone())
     );
 
-    let replacement = sealed(99);
+    let replacement = second_value(99);
     let changes = SecretChanges {
         name: None,
         sealed: Some(replacement.clone()),
         at: now(),
+        author: AUTHOR.into(),
     };
     let after = store
         .update(tenant, &after, changes, None)
@@ -105,8 +107,9 @@ pub async fn an_update_never_resurrects_a_deleted_secret<S: SecretStore>(
         .expect("delete");
     let changes = SecretChanges {
         name: Some(SecretName::parse("Back?".into()).unwrap()),
-        sealed: Some(sealed(1)),
+        sealed: Some(second_value(1)),
         at: now(),
+        author: AUTHOR.into(),
     };
     let error = store
         .update(tenant, &secret.summary, changes, None)
@@ -136,6 +139,7 @@ pub async fn an_update_never_resurrects_a_deleted_secret<S: SecretStore>(
         name: Some(SecretName::parse("Hijack".into()).unwrap()),
         sealed: None,
         at: now(),
+        author: AUTHOR.into(),
     };
     assert!(matches!(
         store.update(tenant, &secret.summary, changes, None).await,
