@@ -16,3 +16,4 @@ mod resolve;
 mod smoke;
 mod tenancy;
 mod tokens;
+mod versions;

@@ -178,9 +178,71 @@ HEADERS_IN = {
 }
 HEADERS_OUT = {
     ("get", "/api/v1/secrets/{tagOrId}"): {"ETag": ETAG},
+    ("get", "/api/v1/secrets/{tagOrId}/versions"): {"ETag": ETAG},
     ("post", "/api/v1/secrets"): {"ETag": ETAG, "Idempotent-Replayed": IDEMPOTENT_REPLAYED},
     ("put", "/api/v1/secrets/{tagOrId}"): {"ETag": ETAG},
 }
+
+
+# Operations this implementation adds beside the contract's: each optional,
+# on a path the contract does not use, so that a contract-only client never
+# meets one.
+VALUE_VERSION = {"type": "integer", "format": "int64", "minimum": 1}
+EXTENSION_SCHEMAS = {
+    "SecretVersion": {
+        "type": "object",
+        "description": "One kept value version of a secret: metadata only, never the value.",
+        "required": ["valueVersion", "createdAt", "createdBy", "current"],
+        "properties": {
+            "valueVersion": VALUE_VERSION
+            | {"description": "1 for the first value, one more for each new value (a rename makes none)"},
+            "createdAt": {"type": "string", "format": "date-time", "description": "When it was written (UTC)"},
+            "createdBy": {"type": "string", "description": "The token subject (`sub`) that wrote it"},
+            "current": {"type": "boolean", "description": "Whether it is the value the secret has now"},
+            "restoredFrom": VALUE_VERSION
+            | {"description": "For a version written by a restore: the version whose value it carries again"},
+        },
+    },
+    "SecretVersionsResponse": {
+        "type": "object",
+        "required": ["versions"],
+        "properties": {
+            "versions": {
+                "type": "array",
+                "description": "The kept versions, newest first: at most VALUE_VERSIONS_KEPT (10 by default); "
+                "older ones are deleted with the value that makes them too old.",
+                "items": {"$ref": "#/components/schemas/SecretVersion"},
+            }
+        },
+    },
+}
+
+
+def extension_paths(upstream: dict) -> dict:
+    """The added operations, with the contract's own parameter and 404 for a secret."""
+    get_secret = upstream["paths"]["/api/v1/secrets/{tagOrId}"]["get"]
+    return {
+        "/api/v1/secrets/{tagOrId}/versions": {
+            "get": {
+                "tags": get_secret["tags"],
+                "summary": "List a secret's value versions",
+                "description": "An extension of this implementation. Needs the permission that retrieving a "
+                "secret needs. Metadata of each kept value version, newest first; never a value.",
+                "operationId": "listSecretVersions",
+                "parameters": copy.deepcopy(get_secret["parameters"]),
+                "responses": {
+                    "200": {
+                        "description": "The secret's kept value versions",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/SecretVersionsResponse"}}
+                        },
+                    },
+                    "404": copy.deepcopy(get_secret["responses"]["404"]),
+                    "429": copy.deepcopy(get_secret["responses"]["429"]),
+                },
+            }
+        }
+    }
 
 
 def link(operation_id: str, field: str) -> dict:
@@ -213,7 +275,8 @@ def build(upstream: dict) -> dict:
         "as schema constraints, page and pageSize as optional with their defaults, and links between "
         "operations. It also adds two optional safety features, each inert for a client that does not use it: "
         "ETag and If-Match (412) for optimistic concurrency on update and delete, and Idempotency-Key (422) "
-        "for safely retried creates. tools/checks/openapi.py lists every addition."
+        "for safely retried creates. And operations of its own, on paths the contract does not use: a secret's "
+        "value versions (GET /api/v1/secrets/{tagOrId}/versions). tools/checks/openapi.py lists every addition."
     )
     schemas = doc["components"]["schemas"]
     for request in ("CreateSecretRequest", "UpdateSecretRequest"):
@@ -235,6 +298,8 @@ def build(upstream: dict) -> dict:
     for field in ("page", "total", "totalPages"):
         schemas["AllSecretsResponse"]["properties"][field]["minimum"] = 0
 
+    doc["paths"].update(extension_paths(upstream))
+    schemas.update(copy.deepcopy(EXTENSION_SCHEMAS))
     doc["components"]["responses"].update(copy.deepcopy(RESPONSES))
     doc["components"].setdefault("parameters", {}).update(copy.deepcopy(PARAMETERS))
     for path, operations in doc["paths"].items():

@@ -30,7 +30,10 @@ CREATE = ("POST", "/api/v1/secrets")
 GET = ("GET", "/api/v1/secrets/{tagOrId}")
 UPDATE = ("PUT", "/api/v1/secrets/{tagOrId}")
 DELETE = ("DELETE", "/api/v1/secrets/{tagOrId}")
+VERSIONS = ("GET", "/api/v1/secrets/{tagOrId}/versions")
+# The upstream contract's operations, and ours (which adds the versions list).
 OPERATIONS = (LIST, CREATE, GET, UPDATE, DELETE)
+OUR_OPERATIONS = (*OPERATIONS, VERSIONS)
 
 
 class Scenario:
@@ -72,8 +75,9 @@ class Scenario:
 
 
 def every_operation_served() -> Scenario:
+    """A 200 of every operation of our document (a superset of upstream's)."""
     scenario = Scenario()
-    for operation in OPERATIONS:
+    for operation in OUR_OPERATIONS:
         scenario.add(operation, 200)
     return scenario
 
@@ -100,7 +104,7 @@ class Verdicts(unittest.TestCase):
 
     def test_an_operation_never_answered_2xx_fails_the_run(self) -> None:
         scenario = Scenario()
-        for operation in (LIST, CREATE, UPDATE, DELETE):
+        for operation in (LIST, CREATE, UPDATE, DELETE, VERSIONS):
             scenario.add(operation, 200)
         for _ in range(3):
             scenario.add(GET, 404)

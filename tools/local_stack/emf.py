@@ -28,7 +28,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-OPERATIONS = ("listAllSecrets", "createSecret", "getSecret", "updateSecret", "deleteSecret", "resolveSecret")
+OPERATIONS = (
+    "listAllSecrets",
+    "createSecret",
+    "getSecret",
+    "updateSecret",
+    "deleteSecret",
+    "resolveSecret",
+    "listSecretVersions",
+)
 # An invocation's function error carries the contract's error type instead
 # of a status (the Rust `Error::error_type`, beside `Error::http_status`):
 # the class of the statuses that type stands for.
@@ -144,6 +152,11 @@ def cost_problems(records: list[dict[str, Any]]) -> list[str]:
         r["DynamoDBCalls"] == 1 and r["KMSCalls"] == 0 and r["ReadCapacityUnits"] >= 1 for r in served
     ):
         problems.append("a served get is one consistent read")
+    # TAG, META and one Query of the VERSION items (ten of them ~1.5 KB):
+    # never a value item, whose size would show in the read units.
+    versions = [r for r in by_operation.get("listSecretVersions", []) if r["Status"] == 200]
+    if not all(r["DynamoDBCalls"] <= 3 and r["KMSCalls"] == 0 and r["ReadCapacityUnits"] <= 3 for r in versions):
+        problems.append("a served versions list reads metadata only: at most 3 small reads")
     created = [r for r in by_operation.get("createSecret", []) if r["Status"] == 200]
     # Without an Idempotency-Key a create is one call to each service. With
     # one it also asks KMS for a fingerprint and reads the key's record; a

@@ -85,15 +85,17 @@ def load_routes() -> list[tuple[str, re.Pattern[str], dict[str, str]]]:
     return routes
 
 
-def load_operations() -> dict[str, str]:
-    """{function: operation}: for each routed function the operationId the
-    OpenAPI document gives its route and method, or INTERNAL_OPERATIONS."""
+def load_operations() -> dict[tuple[str, str], str]:
+    """{(route, method): operation}: the operationId the OpenAPI document
+    gives each routed path and method, else its function's
+    INTERNAL_OPERATIONS (one function may serve two operations: get and
+    the versions list)."""
     document = json.loads((ROOT / "openapi" / "cortex-secrets.json").read_text())
-    operations = dict(INTERNAL_OPERATIONS)
+    operations = {}
     for path, _, functions in load_routes():
         for method, function in functions.items():
-            if path in document["paths"]:
-                operations[function] = document["paths"][path][method.lower()]["operationId"]
+            documented = document["paths"].get(path, {}).get(method.lower(), {}).get("operationId")
+            operations[(path, method)] = documented or INTERNAL_OPERATIONS[function]
     return operations
 
 
@@ -265,7 +267,7 @@ class Gateway:
             return self.gateway_response(request, exchange, "REQUEST_TOO_LARGE", "Request Too Long")
         if (request.command, route) in self.signed_routes:
             return self.signed_request(request, exchange, function, route, parameters, body)
-        exchange.function, exchange.operation = function, self.operations.get(function)
+        exchange.function, exchange.operation = function, self.operations.get((route, request.command))
         text_body_not_utf8 = body and is_text(request.headers.get("Content-Type", "")) and not valid_utf8(body)
         if text_body_not_utf8 or not all(value.isascii() for value in request.headers.values()):
             exchange.via = "invoke-api"
@@ -291,7 +293,7 @@ class Gateway:
         verdict = self.iam.decide(request.command, request.path, headers, body, datetime.datetime.now(datetime.UTC))
         if verdict.principal is None:
             return self.gateway_response(request, exchange, verdict.response_type, verdict.message)
-        exchange.function, exchange.operation = function, self.operations.get(function)
+        exchange.function, exchange.operation = function, self.operations.get((route, request.command))
         exchange.via = "invoke-api"
         path, _, query = request.path.partition("?")
         event = rest_api_event(

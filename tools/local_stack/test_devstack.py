@@ -29,7 +29,7 @@ class WarmUp(unittest.TestCase):
         self.assertEqual(sorted(routes), expected)
         functions = {target["function"] for targets in router.values() for target in targets}
         self.assertEqual(len(functions), 6, "six functions behind the router")
-        self.assertEqual(len(routes), 7, "resolve has two routes: one secret, a batch")
+        self.assertEqual(len(routes), 8, "get and resolve have two routes each")
         self.assertFalse(any("{" in path for _, _, path in routes), routes)
 
 

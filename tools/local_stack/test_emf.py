@@ -28,6 +28,7 @@ FUNCTIONS = {
     "updateSecret": "update-secret",
     "deleteSecret": "delete-secret",
     "resolveSecret": "resolve-secret",
+    "listSecretVersions": "get-secret",
 }
 
 
@@ -85,7 +86,7 @@ class Counts(unittest.TestCase):
         watch, gateway = one_of_each()
         problems, records, requests = emf.check(watch, gateway)
         self.assertEqual(problems, [])
-        self.assertEqual((records, requests), (8, 8))
+        self.assertEqual((records, requests), (9, 9))
 
     def test_a_request_without_its_record_is_caught(self) -> None:
         watch, gateway = one_of_each()
@@ -129,7 +130,7 @@ class Counts(unittest.TestCase):
         ]
         problems, _, requests = emf.check(watch, gateway)
         self.assertEqual(problems, [])
-        self.assertEqual(requests, 8)
+        self.assertEqual(requests, 9)
 
     def test_a_request_that_got_no_answer_is_caught(self) -> None:
         watch, gateway = one_of_each()
@@ -173,12 +174,20 @@ class Counts(unittest.TestCase):
         gateway.append("GET /api/v1/secrets 3ms")
         problems, _, _ = emf.check(watch, gateway)
         self.assertEqual(len(problems), 3, problems)
-        self.assertTrue(problems[0].startswith("watch log line 11: not a JSON EMF record"), problems)
-        self.assertTrue(problems[1].startswith("watch log line 12: an EMF record without Operation and Status"))
-        self.assertTrue(problems[2].startswith("gateway log line 10: not JSON"), problems)
+        self.assertTrue(problems[0].startswith("watch log line 12: not a JSON EMF record"), problems)
+        self.assertTrue(problems[1].startswith("watch log line 13: an EMF record without Operation and Status"))
+        self.assertTrue(problems[2].startswith("gateway log line 11: not JSON"), problems)
 
 
 class Costs(unittest.TestCase):
+    def test_a_versions_list_that_read_a_value_is_caught(self) -> None:
+        for costs in ({"DynamoDBCalls": 4}, {"KMSCalls": 1}, {"ReadCapacityUnits": 25.0}):
+            watch, gateway = one_of_each()
+            watch.append(record("listSecretVersions", 200, **costs))
+            gateway.append(request("listSecretVersions", 200))
+            problems, _, _ = emf.check(watch, gateway)
+            self.assertEqual(problems, ["a served versions list reads metadata only: at most 3 small reads"], costs)
+
     def test_a_get_that_read_twice_is_caught(self) -> None:
         watch, gateway = one_of_each()
         watch.append(record("getSecret", 200, DynamoDBCalls=2))

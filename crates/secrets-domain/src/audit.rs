@@ -57,6 +57,7 @@ impl Actor {
             requested: None,
             replayed: false,
             batch_item: None,
+            value_version: None,
             outcome,
         }
     }
@@ -108,6 +109,9 @@ pub struct AuditRecord {
     /// for: one request, one record per secret, told apart by it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_item: Option<u16>,
+    /// The value version a resolve opened: which value was handed out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_version: Option<u64>,
     #[serde(flatten)]
     pub outcome: Outcome,
 }
@@ -125,6 +129,14 @@ impl AuditRecord {
     pub fn in_batch(self, item: u16) -> Self {
         Self {
             batch_item: Some(item),
+            ..self
+        }
+    }
+
+    /// Marks the record of a resolve with the value version it opened.
+    pub fn opened(self, value_version: u64) -> Self {
+        Self {
+            value_version: Some(value_version),
             ..self
         }
     }
@@ -197,6 +209,7 @@ impl Trail {
             requested: self.requested.clone(),
             replayed: false,
             batch_item: None,
+            value_version: None,
             outcome: Outcome::refused(error),
         }
     }

@@ -1,6 +1,6 @@
-//! The six operations of the service, named as the contract names them
-//! (its `operationId`s; `resolveSecret` is ours). Logs, metrics and audit
-//! records all use these names.
+//! The operations of the service, named as the contract names them (its
+//! `operationId`s; `resolveSecret` and `listSecretVersions` are ours). Logs,
+//! metrics and audit records all use these names.
 
 use serde::Serialize;
 
@@ -12,16 +12,20 @@ pub enum Operation {
     Update,
     Delete,
     Resolve,
+    /// A secret's kept value versions (metadata): the get function's
+    /// second route.
+    ListVersions,
 }
 
 impl Operation {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::List,
         Self::Get,
         Self::Create,
         Self::Update,
         Self::Delete,
         Self::Resolve,
+        Self::ListVersions,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -32,6 +36,7 @@ impl Operation {
             Self::Update => "updateSecret",
             Self::Delete => "deleteSecret",
             Self::Resolve => "resolveSecret",
+            Self::ListVersions => "listSecretVersions",
         }
     }
 
@@ -39,7 +44,7 @@ impl Operation {
     /// that change a secret or reveal its value, not those that read
     /// metadata.
     pub fn is_audited(self) -> bool {
-        !matches!(self, Self::List | Self::Get)
+        !matches!(self, Self::List | Self::Get | Self::ListVersions)
     }
 }
 

@@ -10,6 +10,7 @@ use secrets_domain::Result;
 use secrets_domain::audit::{Actor, Trail};
 use secrets_domain::auth::{AuthSettings, Authenticator, Caller};
 use secrets_domain::error::Error;
+use secrets_domain::operation::Operation;
 use secrets_domain::service::Secrets;
 
 use crate::config::Config;
@@ -47,9 +48,17 @@ impl<S, K> App<S, K> {
         self.function
     }
 
-    /// Starts the handling of an HTTP request.
+    /// Starts the handling of an HTTP request for the function's operation.
     pub fn exchange(&self, request: &Request) -> Exchange<'_, S, K> {
-        Exchange::begin(self, request_id(request))
+        self.exchange_as(request, self.function.operation())
+    }
+
+    /// Starts the handling of an HTTP request for another operation this
+    /// function serves on a route of its own: logged, measured and
+    /// recorded under that operation's name.
+    pub fn exchange_as(&self, request: &Request, operation: Operation) -> Exchange<'_, S, K> {
+        debug_assert!(self.function.operations().contains(&operation));
+        Exchange::begin(self, request_id(request), operation)
     }
 
     /// The caller of a request, if its token verifies and grants the
@@ -131,7 +140,8 @@ async fn assemble<K: FunctionKeys>(
     let usage = CallCounter::default();
     let mut store = DynamoStore::new(sdk::dynamodb_client(&sdk, &usage), &config.table_name)
         .with_max_secrets(config.max_secrets_per_tenant)
-        .with_count_shards(config.count_shards);
+        .with_count_shards(config.count_shards)
+        .with_versions_kept(config.value_versions_kept);
     if let Some(audit) = &config.audit {
         store = store.with_audit_table(&audit.table_name, audit.retention_days);
     }

@@ -6,6 +6,7 @@ use lambda_http::{Body, Request, Response};
 use secrets_domain::Result;
 use secrets_domain::audit::{Actor, Trail};
 use secrets_domain::error::{Error, ErrorChain};
+use secrets_domain::operation::Operation;
 use secrets_domain::ports::SecretStore;
 use secrets_domain::service::BatchEntry;
 
@@ -22,8 +23,7 @@ pub struct Exchange<'a, S, K> {
 }
 
 impl<'a, S, K> Exchange<'a, S, K> {
-    pub(crate) fn begin(app: &'a App<S, K>, request_id: String) -> Self {
-        let operation = app.function.operation();
+    pub(crate) fn begin(app: &'a App<S, K>, request_id: String, operation: Operation) -> Self {
         Self {
             trail: Trail::new(operation, request_id.clone()),
             telemetry: Telemetry::begin(request_id, operation, &app.usage, &app.function_name),

@@ -53,6 +53,8 @@ pub enum Door {
 
 const SECRETS: &str = "/api/v1/secrets";
 const SECRET: &str = "/api/v1/secrets/{tagOrId}";
+/// A secret's kept value versions: metadata, read with the get permission.
+const SECRET_VERSIONS: &str = "/api/v1/secrets/{tagOrId}/versions";
 /// The tenant is in the path so that an IAM policy can name it.
 const RESOLVE: &str = "/internal/v1/tenants/{tenant}/secrets/{tagOrId}";
 /// Batch resolve: the same tenant path, the keys in the query, so that the
@@ -84,7 +86,7 @@ const fn signed(method: &'static str, path: &'static str) -> Route {
 
 // Constants, so that each function's routes live as long as the program.
 const LIST: &[Route] = &[route("GET", SECRETS)];
-const GET: &[Route] = &[route("GET", SECRET)];
+const GET: &[Route] = &[route("GET", SECRET), route("GET", SECRET_VERSIONS)];
 const CREATE: &[Route] = &[route("POST", SECRETS)];
 const UPDATE: &[Route] = &[route("PUT", SECRET)];
 const DELETE: &[Route] = &[route("DELETE", SECRET)];
@@ -143,7 +145,18 @@ impl Function {
         self.spec().operation
     }
 
-    /// Its routes: one each, and resolve's two (one secret, a batch).
+    /// Every operation it serves: its own, and the get function's versions
+    /// list (its second route, told apart by the handler).
+    pub fn operations(self) -> Vec<Operation> {
+        let mut operations = vec![self.operation()];
+        if self == Self::GetSecret {
+            operations.push(Operation::ListVersions);
+        }
+        operations
+    }
+
+    /// Its routes: one each but get's two (the secret, its versions) and
+    /// resolve's two (one secret, a batch).
     pub const fn routes(self) -> &'static [Route] {
         self.spec().routes
     }
@@ -169,9 +182,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_function_serves_its_own_operation() {
-        let operations: Vec<_> = Function::ALL.iter().map(|f| f.operation()).collect();
-        assert_eq!(operations, Operation::ALL);
+    fn each_operation_is_served_by_one_function() {
+        let mut served: Vec<_> = Function::ALL
+            .iter()
+            .flat_map(|f| f.operations())
+            .map(Operation::as_str)
+            .collect();
+        let mut all: Vec<_> = Operation::ALL.iter().map(|op| op.as_str()).collect();
+        served.sort_unstable();
+        all.sort_unstable();
+        assert_eq!(served, all, "each once");
     }
 
     #[test]

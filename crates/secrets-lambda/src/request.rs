@@ -21,6 +21,12 @@ pub const MAX_BODY_BYTES: usize = 400 * 1024;
 
 /// The path parameter naming a secret, as in the contract's paths.
 const TAG_OR_ID_PARAMETER: &str = "tagOrId";
+/// Where the contract's secrets live; what follows is a key, then maybe
+/// `/versions`.
+const SECRETS_PATH: &str = "/api/v1/secrets/";
+const VERSIONS_SEGMENT: &str = "versions";
+/// The query parameter of a resolve of an earlier value.
+const VALUE_VERSION_PARAMETER: &str = "valueVersion";
 /// The path parameter naming the tenant, on the resolve route.
 const TENANT_PARAMETER: &str = "tenant";
 /// The longest principal ARN worth recording (IAM's own limit is 2,048).
@@ -57,12 +63,13 @@ pub fn tag_or_id(request: &Request) -> Result<TagOrId> {
         .path_parameters_ref()
         .and_then(|parameters| parameters.first(TAG_OR_ID_PARAMETER))
         .map(Cow::Borrowed);
+    let path = request.raw_http_path();
     let raw = from_parameters
         .or_else(|| {
-            request
-                .raw_http_path()
-                .rsplit('/')
-                .next()
+            let after_base = path.split_once(SECRETS_PATH).map(|(_, rest)| rest);
+            let segment = after_base.map(|rest| rest.split('/').next().unwrap_or(rest));
+            segment
+                .or_else(|| path.rsplit('/').next())
                 .map(Cow::Borrowed)
         })
         .ok_or(Error::NotFound)?;
@@ -74,6 +81,36 @@ pub fn tag_or_id(request: &Request) -> Result<TagOrId> {
         raw
     };
     TagOrId::parse(&decoded).ok_or(Error::NotFound)
+}
+
+/// Whether the request is for a secret's versions
+/// (`/api/v1/secrets/{tagOrId}/versions`) rather than the secret itself.
+/// Told from the path after the secrets' base: the key is one segment (no
+/// tag or id holds a `/`), so `versions` after it is the route, while a
+/// secret tagged `versions` is `/api/v1/secrets/versions`.
+pub fn names_versions(request: &Request) -> bool {
+    let path = request.raw_http_path();
+    path.split_once(SECRETS_PATH)
+        .and_then(|(_, rest)| rest.split_once('/'))
+        .is_some_and(|(_, below)| below == VERSIONS_SEGMENT)
+}
+
+/// The value version a resolve asks for (`?valueVersion=n`), if any: a
+/// whole number from 1, given once.
+pub fn value_version(request: &Request) -> Result<Option<u64>> {
+    let query = request.query_string_parameters_ref();
+    let given = query
+        .and_then(|query| query.all(VALUE_VERSION_PARAMETER))
+        .unwrap_or_default();
+    let invalid = || Error::bad_request("valueVersion must be a whole number from 1, given once");
+    match given.as_slice() {
+        [] => Ok(None),
+        [one] if one.bytes().all(|b| b.is_ascii_digit()) => match one.parse::<u64>() {
+            Ok(number) if number >= 1 => Ok(Some(number)),
+            _ => Err(invalid()),
+        },
+        _ => Err(invalid()),
+    }
 }
 
 /// Whether the request names one secret in its path (`{tagOrId}`), as

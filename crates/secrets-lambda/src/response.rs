@@ -7,7 +7,7 @@ use lambda_http::http::header::{
 };
 use lambda_http::http::{Response, StatusCode};
 use secrets_domain::model::SecretSummary;
-use secrets_domain::service::{BatchEntry, Created, Resolved};
+use secrets_domain::service::{BatchEntry, Created, Resolved, VersionList};
 use secrets_domain::{Error, Result};
 use serde::Serialize;
 
@@ -23,11 +23,46 @@ pub fn json<T: Serialize>(value: &T) -> Result<Response<Body>> {
 
 /// A secret's summary, with the `ETag` of the version it describes.
 pub fn secret(summary: &SecretSummary) -> Result<Response<Body>> {
-    let mut response = json(summary)?;
+    with_etag(json(summary)?, summary)
+}
+
+fn with_etag(mut response: Response<Body>, summary: &SecretSummary) -> Result<Response<Body>> {
     let etag = HeaderValue::from_str(&summary.etag())
         .map_err(|e| Error::internal("writing an ETag", e))?;
     response.headers_mut().insert(ETAG, etag);
     Ok(response)
+}
+
+/// A secret's kept value versions, newest first, with the secret's `ETag`:
+/// `{"versions": [{"valueVersion", "createdAt", "createdBy", "current",
+/// "restoredFrom"?}]}`. Metadata only: no value is ever read for it.
+pub fn versions(list: &VersionList) -> Result<Response<Body>> {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Version<'a> {
+        value_version: u64,
+        created_at: String,
+        created_by: &'a str,
+        current: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        restored_from: Option<u64>,
+    }
+    #[derive(Serialize)]
+    struct Versions<'a> {
+        versions: Vec<Version<'a>>,
+    }
+    let versions = list
+        .versions
+        .iter()
+        .map(|version| Version {
+            value_version: version.number,
+            created_at: version.created_at.rfc3339().to_string(),
+            created_by: &version.created_by,
+            current: list.is_current(version),
+            restored_from: version.restored_from,
+        })
+        .collect();
+    with_etag(json(&Versions { versions })?, &list.secret)
 }
 
 /// A create's answer: the secret, marked when it replays an earlier answer.

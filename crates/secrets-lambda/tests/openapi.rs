@@ -6,13 +6,16 @@ use std::collections::BTreeSet;
 
 use lambda_http::Body;
 use secrets_domain::Error;
+use secrets_domain::clock::Timestamp;
 use secrets_domain::error::AuthFailure;
 use secrets_domain::model::{
     MAX_NAME_CHARS, MAX_SECRET_BYTES, MAX_TAG_LEN, SecretId, SecretName, SecretSummary, Tag,
 };
 use secrets_domain::page::{DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE, Page, PageRequest};
+use secrets_domain::service::VersionList;
+use secrets_domain::versions::ValueVersion;
 use secrets_lambda::request::MAX_BODY_BYTES;
-use secrets_lambda::response::error_response;
+use secrets_lambda::response::{error_response, versions};
 use serde_json::Value;
 
 fn document() -> Value {
@@ -163,7 +166,7 @@ fn statuses(operation: &str) -> BTreeSet<u16> {
     let own: &[u16] = match operation {
         "listAllSecrets" => &[400],
         "createSecret" => &[400, 409, 413, 422],
-        "getSecret" => &[404],
+        "getSecret" | "listSecretVersions" => &[404],
         "updateSecret" => &[400, 404, 412, 413],
         "deleteSecret" => &[404, 412],
         other => panic!("unknown operation {other}"),
@@ -197,8 +200,13 @@ fn each_operation_documents_exactly_the_statuses_it_can_answer() {
             missing.is_empty(),
             "{operation} does not document {missing:?}"
         );
-        // Anything more must come from the upstream document, unchanged.
-        let inherited = &upstream.iter().find(|(op, _)| *op == operation).unwrap().1;
+        // Anything more must come from the upstream document, unchanged
+        // (our own operations inherit nothing).
+        let none = BTreeSet::new();
+        let inherited = upstream
+            .iter()
+            .find(|(op, _)| *op == operation)
+            .map_or(&none, |(_, codes)| codes);
         let extra: Vec<_> = codes
             .difference(&expected)
             .filter(|code| !inherited.contains(code))
@@ -246,6 +254,42 @@ fn bodies_have_the_documented_shapes() {
     let secret_schema = schema(&doc, "SecretResponse");
     assert_eq!(keys(&secret), property_names(secret_schema));
     assert!(required(secret_schema).is_subset(&keys(&secret)));
+
+    let version = |number, restored_from| ValueVersion {
+        number,
+        created_at: Timestamp::from_millis(1_795_000_000_000),
+        created_by: "someone".into(),
+        restored_from,
+    };
+    let list = VersionList {
+        secret: SecretSummary {
+            value_version: Some(2),
+            ..summary.clone()
+        },
+        versions: vec![version(2, Some(1)), version(1, None)],
+    };
+    let Body::Text(text) = versions(&list).unwrap().into_body() else {
+        panic!("no body")
+    };
+    let listed: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        keys(&listed),
+        property_names(schema(&doc, "SecretVersionsResponse"))
+    );
+    let version_schema = schema(&doc, "SecretVersion");
+    for shown in listed["versions"].as_array().unwrap() {
+        assert!(
+            keys(shown).is_subset(&property_names(version_schema)),
+            "{shown}"
+        );
+        assert!(required(version_schema).is_subset(&keys(shown)), "{shown}");
+    }
+    assert_eq!(listed["versions"][0]["restoredFrom"], 1);
+    assert_eq!(listed["versions"][0]["current"], true);
+    assert_eq!(
+        listed["versions"][0]["createdAt"],
+        "2026-11-18T11:06:40.000Z"
+    );
 
     let page =
         serde_json::to_value(Page::new(PageRequest::new(0, 1).unwrap(), vec![summary], 1)).unwrap();

@@ -3,7 +3,7 @@
 
 use secrets_domain::audit::Outcome;
 use secrets_domain::auth::{AuthSettings, Authenticator, KeySource};
-use secrets_domain::model::{SecretSummary, TenantId};
+use secrets_domain::model::{SecretSummary, Tag, TagOrId, TenantId};
 use secrets_domain::operation::Operation;
 use secrets_domain::service::Secrets;
 use secrets_lambda::{App, Function};
@@ -46,6 +46,20 @@ pub async fn seed(app: &TestApp, tenant: &str, tag: &str, value: &str) -> Secret
         .create(&actor(&tenant, Operation::Create), request)
         .await
         .expect("seeded")
+}
+
+/// Gives `tag`'s secret a new value through the service, as test set-up:
+/// its next value version.
+pub async fn reseed(app: &TestApp, tenant: &str, tag: &str, value: &str) -> SecretSummary {
+    let body = json!({ "secret": value }).to_string();
+    let request =
+        secrets_domain::input::UpdateSecret::from_json(body.as_bytes()).expect("valid value");
+    let tenant = TenantId::parse(tenant).expect("tenant");
+    let key = TagOrId::Tag(Tag::parse(tag).expect("tag"));
+    app.secrets
+        .update(&actor(&tenant, Operation::Update), &key, request, None)
+        .await
+        .expect("new value")
 }
 
 /// The audit trail so far, as (operation, tenant, status): 200 for allowed

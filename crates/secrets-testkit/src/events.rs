@@ -19,6 +19,8 @@ pub struct TestRequest {
     signed_by: Option<String>,
 }
 
+/// The versions list's route, as template.yaml declares it.
+pub const VERSIONS_ROUTE: &str = "/api/v1/secrets/{tagOrId}/versions";
 /// The resolve route, as template.yaml declares it.
 pub const RESOLVE_ROUTE: &str = "/internal/v1/tenants/{tenant}/secrets/{tagOrId}";
 /// The batch resolve route.
@@ -44,6 +46,15 @@ impl TestRequest {
         request
             .path_parameters
             .insert("tagOrId".into(), Value::String(tag_or_id.to_owned()));
+        request
+    }
+
+    /// A request to `/api/v1/secrets/{tagOrId}/versions`, routed with the
+    /// parameter.
+    pub fn for_versions(tag_or_id: &str) -> Self {
+        let mut request = Self::for_secret("GET", tag_or_id);
+        request.path.push_str("/versions");
+        request.resource = Some(VERSIONS_ROUTE);
         request
     }
 
@@ -113,6 +124,11 @@ impl TestRequest {
 
     /// The raw REST API (v1) event, as the Lambda runtime receives it.
     pub fn rest_v1_json(&self) -> String {
+        let resource = self.resource.unwrap_or(if self.path_parameters.is_empty() {
+            "/api/v1/secrets"
+        } else {
+            "/api/v1/secrets/{tagOrId}"
+        });
         let mut single = Map::new();
         let mut multi: Map<String, Value> = Map::new();
         for (name, value) in &self.query {
@@ -130,7 +146,7 @@ impl TestRequest {
             .map(|(name, value)| (name.clone(), json!([value])))
             .collect();
         let event = json!({
-            "resource": self.resource.unwrap_or(if self.path_parameters.is_empty() { "/api/v1/secrets" } else { "/api/v1/secrets/{tagOrId}" }),
+            "resource": resource,
             "path": self.path,
             "httpMethod": self.method,
             "headers": self.headers,
@@ -151,7 +167,7 @@ impl TestRequest {
                     "accessKey": self.signed_by.as_ref().map(|_| "ASIAEXAMPLE"),
                     "accountId": self.signed_by.as_ref().map(|_| "123456789012"),
                 },
-                "resourcePath": "/api/v1/secrets",
+                "resourcePath": resource,
                 "httpMethod": self.method,
                 "apiId": "api123",
                 "path": format!("/prod{}", self.path),

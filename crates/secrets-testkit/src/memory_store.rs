@@ -183,14 +183,29 @@ impl MemoryStore {
     /// as someone who can write the table (or a partial restore) could:
     /// its records keep naming the value version they named.
     pub fn put_back_value(&self, tenant: &TenantId, tag: &Tag, sealed: SealedValue) {
-        self.with_tenant(tenant, |secrets| {
-            let Some(stored) = secrets.by_tag.get_mut(tag) else {
-                return;
-            };
+        let current = self.with_tenant(tenant, |secrets| {
+            let stored = secrets.by_tag.get(tag)?;
             let number = stored.summary.value_version.unwrap_or(FIRST_VERSION);
+            Some((stored.summary.id.clone(), number))
+        });
+        if let Some((id, number)) = current {
+            self.put_back_version(tenant, &id, number, sealed);
+        }
+    }
+
+    /// Replaces the kept value version `number` of secret `id` behind the
+    /// store's back, if it is kept.
+    pub fn put_back_version(
+        &self,
+        tenant: &TenantId,
+        id: &SecretId,
+        number: u64,
+        sealed: SealedValue,
+    ) {
+        self.with_tenant(tenant, |secrets| {
             if let Some(kept) = secrets
                 .values
-                .get_mut(&stored.summary.id)
+                .get_mut(id)
                 .and_then(|values| values.get_mut(&number))
             {
                 kept.0 = sealed;

@@ -1,14 +1,24 @@
+use secrets_domain::operation::Operation;
 use secrets_domain::ports::SecretStore;
-use secrets_lambda::request::tag_or_id;
-use secrets_lambda::response::secret;
+use secrets_lambda::request::{names_versions, tag_or_id};
+use secrets_lambda::response::{secret, versions};
 use secrets_lambda::{App, Body, Request, Response};
 
+/// Both routes: the secret, or its kept value versions (metadata only),
+/// each under its own operation in logs and metrics.
 pub async fn handle<S: SecretStore, K>(app: &App<S, K>, request: Request) -> Response<Body> {
-    let exchange = app.exchange(&request);
+    let listing = names_versions(&request);
+    let exchange = match listing {
+        true => app.exchange_as(&request, Operation::ListVersions),
+        false => app.exchange(&request),
+    };
     let result = async {
         let caller = app.authenticate(&request).await?;
         let key = tag_or_id(&request)?;
-        secret(&app.secrets.get(&caller.tenant, &key).await?)
+        match listing {
+            true => versions(&app.secrets.versions(&caller.tenant, &key).await?),
+            false => secret(&app.secrets.get(&caller.tenant, &key).await?),
+        }
     };
     exchange.respond(result.await).await
 }
@@ -16,7 +26,7 @@ pub async fn handle<S: SecretStore, K>(app: &App<S, K>, request: Request) -> Res
 #[cfg(test)]
 mod tests {
     use secrets_lambda::Function;
-    use secrets_testkit::app::{TestApp, seed};
+    use secrets_testkit::app::{TestApp, reseed, seed};
     use secrets_testkit::events::{TestRequest, json_body};
     use secrets_testkit::tokens::{PERMISSION, token};
     use serde_json::json;
@@ -101,5 +111,93 @@ mod tests {
             "Bearer realm=\"cortex-secrets\", error=\"invalid_token\""
         );
         assert_eq!(json_body(&response)["requestId"], "v2-request-id");
+    }
+
+    #[tokio::test]
+    async fn lists_a_secrets_versions_newest_first_from_either_event_shape() {
+        let app = app();
+        let created = seed(&app, "acme", "db", "first-marker").await;
+        let updated = reseed(&app, "acme", "db", "second-marker").await;
+        for key in ["db", created.id.as_str()] {
+            for event in TestRequest::for_versions(key)
+                .bearer(&token("acme", &[PERMISSION]))
+                .both()
+            {
+                let response = handle(&app, event).await;
+                assert_eq!(response.status(), 200, "{key}");
+                assert_eq!(response.headers()["etag"], updated.etag().as_str());
+                let body = json_body(&response);
+                let versions = body["versions"].as_array().unwrap();
+                let shown: Vec<_> = versions
+                    .iter()
+                    .map(|v| {
+                        (
+                            v["valueVersion"].clone(),
+                            v["current"].clone(),
+                            v["createdBy"].clone(),
+                        )
+                    })
+                    .collect();
+                assert_eq!(
+                    shown,
+                    [
+                        (json!(2), json!(true), json!("tester")),
+                        (json!(1), json!(false), json!("tester"))
+                    ]
+                );
+                let created_at = versions[0]["createdAt"].as_str().unwrap();
+                assert!(
+                    created_at.ends_with('Z') && created_at.len() == 24,
+                    "{created_at}"
+                );
+                assert!(versions[0].get("restoredFrom").is_none());
+                let text = format!("{:?}", response.body());
+                assert!(!text.contains("marker"), "never a value: {text}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_secret_tagged_versions_is_still_a_secret() {
+        let app = app();
+        seed(&app, "acme", "versions", "v").await;
+        let bearer = token("acme", &[PERMISSION]);
+        let get = handle(
+            &app,
+            TestRequest::for_secret("GET", "versions")
+                .bearer(&bearer)
+                .rest_v1(),
+        )
+        .await;
+        assert_eq!(json_body(&get)["tag"], "versions");
+        let listed = handle(
+            &app,
+            TestRequest::for_versions("versions")
+                .bearer(&bearer)
+                .http_v2(),
+        )
+        .await;
+        assert_eq!(json_body(&listed)["versions"][0]["valueVersion"], 1);
+    }
+
+    #[tokio::test]
+    async fn versions_of_an_unknown_or_foreign_secret_are_404() {
+        let app = app();
+        let secret = seed(&app, "acme", "db", "v").await;
+        for (tenant, key) in [
+            ("acme", "nope"),
+            ("globex", "db"),
+            ("globex", secret.id.as_str()),
+        ] {
+            let response = handle(
+                &app,
+                TestRequest::for_versions(key)
+                    .bearer(&token(tenant, &[PERMISSION]))
+                    .http_v2(),
+            )
+            .await;
+            assert_eq!(response.status(), 404, "{tenant} {key}");
+            assert_eq!(json_body(&response)["type"], "NOT_FOUND");
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! `GET /api/v1/secrets/{tagOrId}`: one secret's id, name and tag.
+//! `GET /api/v1/secrets/{tagOrId}`: one secret's id, name and tag; and
+//! `GET /api/v1/secrets/{tagOrId}/versions`: its kept value versions.
 
 mod handler;
 

@@ -1,5 +1,5 @@
 use secrets_domain::ports::{DataKeys, SecretStore};
-use secrets_lambda::request::{names_one_secret, tag_or_id};
+use secrets_lambda::request::{names_one_secret, tag_or_id, value_version};
 use secrets_lambda::response::resolved;
 use secrets_lambda::{App, Body, Request, Response};
 
@@ -18,7 +18,8 @@ pub async fn handle<S: SecretStore, K: DataKeys>(
 }
 
 /// The tenant comes from the path, which the caller's IAM policy had to
-/// allow; the audit subject from the signature API Gateway verified.
+/// allow; the audit subject from the signature API Gateway verified. The
+/// current value, or a kept earlier one with `?valueVersion=n`.
 async fn resolve_one<S: SecretStore, K: DataKeys>(
     app: &App<S, K>,
     request: Request,
@@ -28,7 +29,12 @@ async fn resolve_one<S: SecretStore, K: DataKeys>(
         let actor = exchange.signed_actor(&request)?;
         let key = tag_or_id(&request)?;
         exchange.trail().requested(&key);
-        resolved(&app.secrets.resolve(&actor, &key).await?)
+        let secrets = &app.secrets;
+        let found = match value_version(&request)? {
+            None => secrets.resolve(&actor, &key).await?,
+            Some(number) => secrets.resolve_version(&actor, &key, number).await?,
+        };
+        resolved(&found)
     };
     let result = result.await;
     exchange.respond(result).await
@@ -39,7 +45,7 @@ mod tests {
     use secrets_domain::audit::Outcome;
     use secrets_domain::operation::Operation;
     use secrets_lambda::Function;
-    use secrets_testkit::app::{TestApp, app, seed};
+    use secrets_testkit::app::{TestApp, app, reseed, seed};
     use secrets_testkit::events::{TestRequest, json_body};
     use serde_json::json;
 
@@ -70,6 +76,49 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[tokio::test]
+    async fn answers_a_kept_earlier_value_by_its_version_and_records_which() {
+        let (app, id) = resolver_with("acme", "db", "first").await;
+        reseed(&app, "acme", "db", "second").await;
+        let before = app.secrets.store().audit_records().len();
+        for (version, value) in [("1", "first"), ("2", "second")] {
+            for event in TestRequest::for_resolve("acme", &id)
+                .query("valueVersion", version)
+                .signed_by(RUNNER)
+                .both()
+            {
+                let response = handle(&app, event).await;
+                assert_eq!(response.status(), 200, "{version}");
+                assert_eq!(json_body(&response)["value"], value);
+            }
+        }
+        let opened: Vec<_> = app.secrets.store().audit_records()[before..]
+            .iter()
+            .map(|r| r.value_version)
+            .collect();
+        assert_eq!(opened, [Some(1), Some(1), Some(2), Some(2)]);
+        for (version, status) in [
+            ("3", 404),
+            ("0", 400),
+            ("x", 400),
+            ("-1", 400),
+            ("1.0", 400),
+        ] {
+            let event = TestRequest::for_resolve("acme", "db")
+                .query("valueVersion", version)
+                .signed_by(RUNNER)
+                .http_v2();
+            let response = handle(&app, event).await;
+            assert_eq!(response.status(), status, "{version}");
+        }
+        let twice = TestRequest::for_resolve("acme", "db")
+            .query("valueVersion", "1")
+            .query("valueVersion", "2")
+            .signed_by(RUNNER)
+            .rest_v1();
+        assert_eq!(handle(&app, twice).await.status(), 400);
     }
 
     #[tokio::test]

@@ -134,7 +134,11 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
         let context = EncryptionContext::new(&actor.tenant, &summary.id);
         let value = open(&self.keys, context, &sealed).await?;
         let item = u16::try_from(item).expect("at most MAX_BATCH_KEYS entries");
-        let record = actor.allowed(&summary, self.clock.now()).in_batch(item);
+        let opened = sealed.scheme.value_version().unwrap_or(FIRST_VERSION);
+        let record = actor
+            .allowed(&summary, self.clock.now())
+            .in_batch(item)
+            .opened(opened);
         self.store.record(&record).await?;
         Ok(Resolved { summary, value })
     }

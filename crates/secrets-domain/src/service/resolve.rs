@@ -62,9 +62,9 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
     ) -> Result<Resolved> {
         let context = EncryptionContext::new(&actor.tenant, &summary.id);
         let value = open(&self.keys, context, sealed).await?;
-        self.store
-            .record(&actor.allowed(&summary, self.clock.now()))
-            .await?;
+        let record = actor.allowed(&summary, self.clock.now());
+        let opened = sealed.scheme.value_version().unwrap_or(FIRST_VERSION);
+        self.store.record(&record.opened(opened)).await?;
         Ok(Resolved { summary, value })
     }
 

@@ -107,6 +107,35 @@ async fn an_older_value_put_back_is_never_resolved() {
     assert_eq!(refused_status(&service, &acme).await, 500);
 }
 
+/// An earlier value opens by its version, and only as that version: a
+/// newer ciphertext moved into its place, or relabelled as it, does not.
+#[tokio::test]
+async fn an_earlier_version_opens_only_as_itself() {
+    let service = service();
+    let acme = tenant("acme");
+    let created = create_secret(&service, &acme, "db", "old password").await;
+    update_secret(&service, &acme, &by_tag("db"), new_value("new password"))
+        .await
+        .unwrap();
+    let actor = acting(&acme, Operation::Resolve);
+    let version = async |number| service.resolve_version(&actor, &by_tag("db"), number).await;
+    assert_eq!(version(1).await.unwrap().value.as_slice(), b"old password");
+    assert_eq!(version(2).await.unwrap().value.as_slice(), b"new password");
+    assert_eq!(version(3).await.unwrap_err().http_status(), 404);
+
+    let second = stored_value(&service, &acme, &created.id).await;
+    let store = service.store();
+    store.put_back_version(&acme, &created.id, 1, second.clone());
+    assert_eq!(version(1).await.unwrap_err().http_status(), 500);
+    let relabelled = SealedValue {
+        scheme: CipherScheme::V2 { value_version: 1 },
+        ..second
+    };
+    store.put_back_version(&acme, &created.id, 1, relabelled);
+    assert_eq!(version(1).await.unwrap_err().http_status(), 500);
+    assert_eq!(version(2).await.unwrap().value.as_slice(), b"new password");
+}
+
 #[tokio::test]
 async fn a_value_newer_than_its_record_is_read_again_not_opened() {
     let service = service();

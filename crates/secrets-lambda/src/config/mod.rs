@@ -10,6 +10,7 @@ use secrets_aws::dynamo::{DEFAULT_COUNT_SHARDS, MAX_COUNT_SHARDS};
 use secrets_aws::sdk::CallTimeouts;
 use secrets_domain::auth::AuthSettings;
 use secrets_domain::ports::DEFAULT_MAX_SECRETS_PER_TENANT;
+use secrets_domain::versions::{DEFAULT_VALUE_VERSIONS_KEPT, MAX_VALUE_VERSIONS_KEPT};
 
 use crate::function::{Function, KmsUse};
 
@@ -40,6 +41,8 @@ pub struct Config {
     /// Fixed for a table's life: every function of a stack reads it from
     /// the same template parameter (docs/design.md, "Count shards").
     pub count_shards: u16,
+    /// How many value versions each secret keeps (the newest).
+    pub value_versions_kept: u64,
     pub call_timeouts: CallTimeouts,
     /// Present exactly for the functions that seal values.
     pub kms_key_id: Option<String>,
@@ -108,6 +111,12 @@ impl Config {
             1..=u64::from(MAX_COUNT_SHARDS),
             "shards",
         ) as u16;
+        let value_versions_kept = env.number(
+            "VALUE_VERSIONS_KEPT",
+            DEFAULT_VALUE_VERSIONS_KEPT,
+            1..=MAX_VALUE_VERSIONS_KEPT,
+            "versions",
+        );
         if attempt_ms > operation_ms {
             env.problems
                 .push("SDK_ATTEMPT_TIMEOUT_MS must not exceed SDK_OPERATION_TIMEOUT_MS".to_owned());
@@ -124,6 +133,7 @@ impl Config {
             table_name,
             max_secrets_per_tenant,
             count_shards,
+            value_versions_kept,
             call_timeouts: CallTimeouts {
                 attempt: Duration::from_millis(attempt_ms),
                 operation: Duration::from_millis(operation_ms),
@@ -212,6 +222,7 @@ mod tests {
         assert_eq!(config.auth.as_ref().unwrap().leeway_secs, 5);
         assert_eq!(config.max_secrets_per_tenant, 100_000);
         assert_eq!(config.count_shards, 16);
+        assert_eq!(config.value_versions_kept, 10);
         assert_eq!(
             config.call_timeouts,
             CallTimeouts {
@@ -283,6 +294,7 @@ mod tests {
                 ("SDK_ATTEMPT_TIMEOUT_MS", "9000"),
                 ("SDK_OPERATION_TIMEOUT_MS", "20000"),
                 ("COUNT_SHARDS", "0"),
+                ("VALUE_VERSIONS_KEPT", "41"),
             ],
         )
         .err()
@@ -299,6 +311,7 @@ mod tests {
             "unknown algorithm `none`",
             "SDK_OPERATION_TIMEOUT_MS must be a whole number of milliseconds from 100 to 9000",
             "COUNT_SHARDS must be a whole number of shards from 1 to 256",
+            "VALUE_VERSIONS_KEPT must be a whole number of versions from 1 to 40",
         ] {
             assert!(error.contains(expected), "{expected} missing from: {error}");
         }
