@@ -23,6 +23,8 @@ use std::time::Instant;
 use aws_config::BehaviorVersion;
 use secrets_aws::dynamo::{DEFAULT_COUNT_SHARDS, DynamoStore, count_items};
 use secrets_domain::model::{SecretSummary, TenantId};
+use secrets_domain::service::MAX_BATCH_KEYS;
+use secrets_domain::versions::DEFAULT_VALUE_VERSIONS_KEPT;
 use secrets_testkit::events::TestRequest;
 use secrets_testkit::tokens::{AUDIENCE, ISSUER, PERMISSION, SHARED_SECRET, token};
 use serde_json::{Value, json};
@@ -32,8 +34,9 @@ use crate::function::Function;
 use crate::report::{ColdStart, DEEP_PAGE_SIZE, Measured, ONE_CALL, Report};
 use crate::walk::Walker;
 
-/// The functions measured: those of the contract (resolve would open the
-/// bulk-loaded stand-ins for values, which are not ciphertext).
+/// The functions measured cold and by size: those of the contract. Resolve
+/// is measured warm only, over secrets the bench creates through
+/// create-secret (the bulk-loaded stand-ins for values are not ciphertext).
 fn functions() -> Vec<&'static str> {
     secrets_lambda::Function::ALL
         .into_iter()
@@ -42,6 +45,8 @@ fn functions() -> Vec<&'static str> {
         .collect()
 }
 const FLOORS: [&str; 2] = ["floor-hello", "floor-clients"];
+/// The internal caller of resolve, as API Gateway names a verified signer.
+const RESOLVER: &str = "arn:aws:sts::123456789012:assumed-role/bench-resolver/bench";
 const COLD_STARTS: usize = 9;
 
 struct Bench {
@@ -362,6 +367,34 @@ async fn main() {
         )
         .await;
 
+    // Real secrets (sealed under the emulator's KMS key by create-secret),
+    // resolved one by one and twenty at a time, by the internal caller's
+    // signed route.
+    let resolved: Vec<String> = (0..MAX_BATCH_KEYS)
+        .map(|i| format!("created-{i:06}"))
+        .collect();
+    let signed = |request: TestRequest| request.signed_by(RESOLVER).rest_v1_json();
+    let singles = repeat(n + 3, |i| {
+        signed(TestRequest::for_resolve(
+            creator.as_str(),
+            &resolved[i % MAX_BATCH_KEYS],
+        ))
+    });
+    let keys: Vec<&str> = resolved.iter().map(String::as_str).collect();
+    let batches = repeat(n + 3, |_| {
+        signed(TestRequest::for_resolve_many(creator.as_str(), &keys))
+    });
+    bench
+        .warm(
+            &mut report,
+            "resolve-secret",
+            vec![
+                Scenario::new("resolve one", singles),
+                Scenario::new(format!("resolve a batch of {MAX_BATCH_KEYS}"), batches),
+            ],
+        )
+        .await;
+
     let target = browsed[1].id.to_string();
     let update = |body: Value| {
         event(
@@ -383,6 +416,22 @@ async fn main() {
                     repeat(n + 3, |i| update(json!({"secret": format!("{value}{i}")}))),
                 ),
             ],
+        )
+        .await;
+
+    // The updated secret now keeps its newest versions: their list, and a
+    // resolve of the oldest one kept.
+    let versions = repeat(n + 3, |_| {
+        event(&browse, TestRequest::for_versions(&target))
+    });
+    bench
+        .warm(
+            &mut report,
+            "get-secret",
+            vec![Scenario::new(
+                format!("versions list ({DEFAULT_VALUE_VERSIONS_KEPT} kept)"),
+                versions,
+            )],
         )
         .await;
 

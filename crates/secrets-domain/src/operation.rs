@@ -15,10 +15,13 @@ pub enum Operation {
     /// A secret's kept value versions (metadata): the get function's
     /// second route.
     ListVersions,
+    /// An earlier value version made current again: the update function's
+    /// second route.
+    RestoreVersion,
 }
 
 impl Operation {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::List,
         Self::Get,
         Self::Create,
@@ -26,6 +29,7 @@ impl Operation {
         Self::Delete,
         Self::Resolve,
         Self::ListVersions,
+        Self::RestoreVersion,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +41,7 @@ impl Operation {
             Self::Delete => "deleteSecret",
             Self::Resolve => "resolveSecret",
             Self::ListVersions => "listSecretVersions",
+            Self::RestoreVersion => "restoreSecretVersion",
         }
     }
 
@@ -81,7 +86,8 @@ mod tests {
                 Operation::Create,
                 Operation::Update,
                 Operation::Delete,
-                Operation::Resolve
+                Operation::Resolve,
+                Operation::RestoreVersion
             ]
         );
     }

@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::audit::AuditRecord;
 use crate::clock::Timestamp;
-use crate::crypto::{DATA_KEY_LEN, EncryptionContext, SealedValue};
+use crate::crypto::{DATA_KEY_LEN, EncryptionContext, ResealRequest, SealedValue};
 use crate::error::Result;
 use crate::idempotency::IdempotencyRecord;
 use crate::model::{FIRST_VERSION, SecretId, SecretName, SecretSummary, TagOrId, TenantId};
@@ -42,6 +42,8 @@ pub struct SecretChanges {
     pub at: Timestamp,
     /// Who makes it: the author of the value version a new value makes.
     pub author: String,
+    /// For a restore: the earlier version whose value the new one carries.
+    pub restored_from: Option<u64>,
 }
 
 /// What a delete requires of the secret it removes.
@@ -231,6 +233,15 @@ pub trait DataKeys: Send + Sync {
 /// production, a local HMAC key in tests.
 pub trait RequestMacs: Send + Sync {
     fn mac(&self, digest: &[u8; 32]) -> impl Future<Output = Result<Vec<u8>>> + Send;
+}
+
+/// Seals an earlier value version again as a new one without handing its
+/// plaintext to the caller, for a restore. In production, the reseal
+/// function (no route; the only holder of `kms:Decrypt` besides resolve)
+/// invoked through Lambda; in tests, [`crate::crypto::reseal`] over local
+/// keys.
+pub trait Reseal: Send + Sync {
+    fn reseal(&self, request: &ResealRequest) -> impl Future<Output = Result<SealedValue>> + Send;
 }
 
 /// The time now. [`crate::clock::SystemClock`] in production.

@@ -145,12 +145,15 @@ impl Function {
         self.spec().operation
     }
 
-    /// Every operation it serves: its own, and the get function's versions
-    /// list (its second route, told apart by the handler).
+    /// Every operation it serves: its own, the get function's versions
+    /// list and the update function's restore of a version (their second
+    /// routes, told apart by the handler).
     pub fn operations(self) -> Vec<Operation> {
         let mut operations = vec![self.operation()];
-        if self == Self::GetSecret {
-            operations.push(Operation::ListVersions);
+        match self {
+            Self::GetSecret => operations.push(Operation::ListVersions),
+            Self::UpdateSecret => operations.push(Operation::RestoreVersion),
+            _ => {}
         }
         operations
     }

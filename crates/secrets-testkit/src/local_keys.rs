@@ -3,9 +3,11 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use secrets_domain::crypto::{DATA_KEY_LEN, EncryptionContext, SealedValue, take_data_key};
+use secrets_domain::crypto::{
+    DATA_KEY_LEN, EncryptionContext, ResealRequest, SealedValue, take_data_key,
+};
 use secrets_domain::error::{Error, Result};
-use secrets_domain::ports::{DataKey, DataKeys, RequestMacs};
+use secrets_domain::ports::{DataKey, DataKeys, RequestMacs, Reseal};
 use zeroize::{Zeroize, Zeroizing};
 
 /// Wraps data keys with a process-local AES key, binding the encryption
@@ -122,5 +124,13 @@ impl DataKeys for LocalDataKeys {
             .to_vec();
         buffer.zeroize();
         take_data_key(plaintext)
+    }
+}
+
+/// The reseal function's work, done in-process over the local keys: for
+/// handler and service tests of restores.
+impl Reseal for LocalDataKeys {
+    async fn reseal(&self, request: &ResealRequest) -> Result<SealedValue> {
+        secrets_domain::crypto::reseal(self, request).await
     }
 }

@@ -33,6 +33,9 @@ struct State {
     audit_trail: Vec<AuditRecord>,
 }
 
+/// When a value version was written, by whom, and what it restored.
+type Authored<'a> = (Timestamp, &'a str, Option<u64>);
+
 #[derive(Default)]
 struct TenantSecrets {
     by_tag: BTreeMap<Tag, NewSecret>,
@@ -60,20 +63,13 @@ impl TenantSecrets {
 
     /// Keeps `sealed` as the version it is sealed for (a value from before
     /// versions were bound: the first), and drops those too old to keep.
-    fn keep_value(
-        &mut self,
-        id: &SecretId,
-        sealed: SealedValue,
-        at: Timestamp,
-        author: &str,
-        kept: u64,
-    ) {
+    fn keep_value(&mut self, id: &SecretId, sealed: SealedValue, by: &Authored, kept: u64) {
         let number = sealed.scheme.value_version().unwrap_or(FIRST_VERSION);
         let version = ValueVersion {
             number,
-            created_at: at,
-            created_by: author.to_owned(),
-            restored_from: None,
+            created_at: by.0,
+            created_by: by.1.to_owned(),
+            restored_from: by.2,
         };
         let values = self.values.entry(id.clone()).or_default();
         values.insert(number, (sealed, version));
@@ -102,7 +98,8 @@ impl TenantSecrets {
         self.tag_by_id
             .insert(secret.summary.id.clone(), tag.clone());
         let id = secret.summary.id.clone();
-        self.keep_value(&id, secret.sealed.clone(), secret.at, &secret.author, kept);
+        let by = (secret.at, secret.author.as_str(), None);
+        self.keep_value(&id, secret.sealed.clone(), &by, kept);
         if let Some(record) = &secret.idempotency {
             self.idempotency
                 .insert(record.key_digest.clone(), record.clone());
@@ -143,7 +140,8 @@ impl TenantSecrets {
                 stored.summary.value_version = Some(value_version);
             }
             let updated = stored.summary.clone();
-            self.keep_value(&current.id, sealed, changes.at, &changes.author, kept);
+            let by = (changes.at, changes.author.as_str(), changes.restored_from);
+            self.keep_value(&current.id, sealed, &by, kept);
             return Ok(updated);
         }
         Ok(stored.summary.clone())
@@ -324,6 +322,7 @@ impl SecretStore for MemoryStore {
                 sealed: change.sealed,
                 at: changes.at,
                 author: "someone-else".into(),
+                restored_from: None,
             };
             self.with_tenant(tenant, |secrets| {
                 secrets.update(current, theirs, self.versions_kept)

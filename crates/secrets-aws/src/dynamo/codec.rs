@@ -97,7 +97,12 @@ pub fn secret_items(tenant: &TenantId, secret: &NewSecret) -> [Item; 4] {
         tag_item,
         meta_item,
         value_item(tenant, id, &secret.sealed, secret.at),
-        version_item(tenant, id, &secret.sealed, secret.at, &secret.author),
+        version_item(
+            tenant,
+            id,
+            &secret.sealed,
+            (secret.at, &secret.author, None),
+        ),
     ]
 }
 
@@ -124,19 +129,22 @@ pub(super) fn value_item(
         .build()
 }
 
+/// When a value version was written, by whom, and what it restored.
+pub(super) type Authored<'a> = (Timestamp, &'a str, Option<u64>);
+
 /// The small item beside a value version that the versions list reads.
 pub(super) fn version_item(
     tenant: &TenantId,
     id: &SecretId,
     sealed: &SealedValue,
-    at: Timestamp,
-    author: &str,
+    (at, author, restored_from): Authored<'_>,
 ) -> Item {
     let number = kept_as(sealed);
     ItemBuilder::at(&ItemKey::version(tenant, id, number))
         .number(VALUE_VERSION, number)
         .number(CREATED_AT, at.millis())
         .text(CREATED_BY, author)
+        .optional_number(RESTORED_FROM, restored_from)
         .build()
 }
 

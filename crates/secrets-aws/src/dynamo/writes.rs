@@ -219,7 +219,8 @@ impl DynamoStore {
         if let Some(sealed) = &changes.sealed {
             let id = &current.id;
             let value = codec::value_item(tenant, id, sealed, changes.at);
-            let version = codec::version_item(tenant, id, sealed, changes.at, &changes.author);
+            let by = (changes.at, changes.author.as_str(), changes.restored_from);
+            let version = codec::version_item(tenant, id, sealed, by);
             write.put(Role::Value, &self.table, value, Condition::absent())?;
             write.put(Role::Version, &self.table, version, Condition::absent())?;
             let kept = self.kept_versions(tenant, id).await?;

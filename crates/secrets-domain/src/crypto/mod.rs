@@ -5,6 +5,9 @@
 //! value padded to a size bucket ([`padding`]).
 
 pub mod padding;
+mod reseal;
+
+pub use reseal::{ResealRequest, reseal};
 
 use aws_lc_rs::aead::{
     AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, RandomizedNonceKey, UnboundKey,

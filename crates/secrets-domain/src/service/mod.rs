@@ -1,10 +1,11 @@
 //! The six operations, independent of HTTP and of AWS: reads and delete
-//! here, [`create`], [`update`], [`resolve`], [`batch_resolve`] and
-//! [`versions`] each in a file of its own.
+//! here, [`create`], [`update`], [`resolve`], [`batch_resolve`],
+//! [`versions`] and [`restore`] each in a file of its own.
 
 mod batch_resolve;
 mod create;
 mod resolve;
+mod restore;
 mod update;
 mod versions;
 

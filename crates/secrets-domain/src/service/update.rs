@@ -62,6 +62,7 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
                 sealed: sealed.clone(),
                 at,
                 author: actor.subject.clone(),
+                restored_from: None,
             };
             let record = actor.allowed(&current, at);
             match self

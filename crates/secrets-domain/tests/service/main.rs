@@ -8,6 +8,7 @@ mod delete;
 mod envelope;
 mod idempotency;
 mod resolve;
+mod restore;
 mod update;
 
 use secrets_domain::audit::{Actor, Outcome};

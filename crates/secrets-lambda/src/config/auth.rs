@@ -35,7 +35,9 @@ pub const MAX_JWKS_HARD_MAX_AGE_SECS: u64 = 7 * 86_400;
 fn permission_variable(function: Function) -> Option<&'static str> {
     match function.operation() {
         Operation::List | Operation::Get | Operation::ListVersions => Some("JWT_READ_PERMISSION"),
-        Operation::Create | Operation::Update => Some("JWT_CHANGE_PERMISSION"),
+        Operation::Create | Operation::Update | Operation::RestoreVersion => {
+            Some("JWT_CHANGE_PERMISSION")
+        }
         Operation::Delete => Some("JWT_DELETE_PERMISSION"),
         Operation::Resolve => None,
     }

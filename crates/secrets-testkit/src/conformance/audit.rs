@@ -18,6 +18,7 @@ fn rename(name: &str) -> SecretChanges {
         sealed: None,
         at: now(),
         author: AUTHOR.into(),
+        restored_from: None,
     }
 }
 

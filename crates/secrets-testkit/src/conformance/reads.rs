@@ -63,6 +63,7 @@ pub async fn tenants_are_isolated<S: SecretStore>(
         sealed: None,
         at: now(),
         author: AUTHOR.into(),
+        restored_from: None,
     };
     assert!(matches!(
         store.update(stranger, &secret.summary, changes, None).await,

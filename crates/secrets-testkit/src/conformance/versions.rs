@@ -37,6 +37,7 @@ pub async fn versions_advance_and_stale_writes_are_refused<S: SecretStore>(
                 sealed: None,
                 at: now(),
                 author: AUTHOR.into(),
+                restored_from: None,
             },
             None,
         )
@@ -53,6 +54,7 @@ pub async fn versions_advance_and_stale_writes_are_refused<S: SecretStore>(
                 sealed: Some(second_value(3)),
                 at: now(),
                 author: AUTHOR.into(),
+                restored_from: None,
             },
             None,
         )
@@ -67,6 +69,7 @@ pub async fn versions_advance_and_stale_writes_are_refused<S: SecretStore>(
         sealed: Some(second_value(4)),
         at: now(),
         author: AUTHOR.into(),
+        restored_from: None,
     };
     let error = store
         .update(tenant, &renamed, stale, None)
@@ -137,6 +140,7 @@ pub async fn value_versions_are_recorded_with_their_value<S: SecretStore>(
         sealed: value_version.map(|value_version| sealed_at(5, CipherScheme::V2 { value_version })),
         at: now(),
         author: AUTHOR.into(),
+        restored_from: None,
     };
     let renamed = store
         .update(tenant, &secret.summary, change(Some("Renamed"), None), None)
@@ -207,6 +211,7 @@ pub async fn value_versions_are_kept_up_to_the_retention<S: SecretStore>(
             )),
             at: now(),
             author: format!("writer-{value_version}"),
+            restored_from: None,
         };
         current = store
             .update(tenant, &current, changes, None)
@@ -218,6 +223,7 @@ pub async fn value_versions_are_kept_up_to_the_retention<S: SecretStore>(
             sealed: None,
             at: now(),
             author: AUTHOR.into(),
+            restored_from: None,
         };
         current = store
             .update(tenant, &current, rename, None)
@@ -296,6 +302,7 @@ pub async fn a_delete_removes_versions_written_after_its_read<S: SecretStore>(
         sealed: Some(sealed_at(9, CipherScheme::V2 { value_version: 2 })),
         at: now(),
         author: AUTHOR.into(),
+        restored_from: None,
     };
     store
         .update(tenant, &secret.summary, changes, None)

@@ -53,6 +53,7 @@ pub async fn updates_change_only_what_they_name<S: SecretStore>(store: &S, tenan
         sealed: None,
         at: now(),
         author: AUTHOR.into(),
+        restored_from: None,
     };
     let after = store
         .update(tenant, &secret.summary, changes, None)
@@ -79,6 +80,7 @@ pub async fn updates_change_only_what_they_name<S: SecretStore>(store: &S, tenan
         sealed: Some(replacement.clone()),
         at: now(),
         author: AUTHOR.into(),
+        restored_from: None,
     };
     let after = store
         .update(tenant, &after, changes, None)
@@ -110,6 +112,7 @@ pub async fn an_update_never_resurrects_a_deleted_secret<S: SecretStore>(
         sealed: Some(second_value(1)),
         at: now(),
         author: AUTHOR.into(),
+        restored_from: None,
     };
     let error = store
         .update(tenant, &secret.summary, changes, None)
@@ -140,6 +143,7 @@ pub async fn an_update_never_resurrects_a_deleted_secret<S: SecretStore>(
         sealed: None,
         at: now(),
         author: AUTHOR.into(),
+        restored_from: None,
     };
     assert!(matches!(
         store.update(tenant, &secret.summary, changes, None).await,
