@@ -791,3 +791,31 @@ async fn an_idempotent_create_is_remembered_by_a_keyed_fingerprint_for_a_day() {
     assert!(!renewed.replayed);
     assert_ne!(renewed.secret.id, first.secret.id);
 }
+
+/// A version's pair damaged outside the service (its value item gone) does
+/// not make the secret impossible to change or delete: kept versions are
+/// removed unconditionally, META's condition alone guards the write.
+#[tokio::test]
+async fn a_damaged_version_pair_blocks_neither_a_new_value_nor_a_delete() {
+    let harness = harness().await;
+    let acme = tenant();
+    let created = harness.created(&acme, "damaged", "first").await;
+    harness
+        .raw
+        .delete_item()
+        .table_name(required_env("TABLE_NAME"))
+        .key(
+            "pk",
+            AttributeValue::S(format!("SECRET#{acme}#{}", created.id)),
+        )
+        .key("sk", AttributeValue::S("VALUE#0000000001".into()))
+        .send()
+        .await
+        .unwrap();
+    harness
+        .updated(&acme, "damaged", br#"{"secret":"second"}"#)
+        .await;
+    harness.deleted(&acme, &by_tag("damaged")).await;
+    let store = harness.secrets.store();
+    assert!(store.versions(&acme, &created.id).await.unwrap().is_empty());
+}

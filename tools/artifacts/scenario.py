@@ -1,7 +1,8 @@
 """The requests the built functions must answer, as API Gateway's REST API
 (payload v1) delivers them: a create, a list that shows it, a get, an
-update, a resolve of the value by tag and in a batch, a delete, and a get
-that finds nothing. Each answer is checked for its status and the fields that matter.
+update, the versions list, a resolve of the value by tag, of the first
+value by its version and in a batch, a delete, and a get that finds
+nothing. Each answer is checked for its status and the fields that matter.
 
 The routes are the template's: each request goes to the function whose Api
 event declares its method and path, so a route moved to another function
@@ -26,6 +27,7 @@ from tools.local_stack.iam import LocalIam, Principal
 
 SECRETS = "/api/v1/secrets"
 SECRET = "/api/v1/secrets/{tagOrId}"
+VERSIONS = "/api/v1/secrets/{tagOrId}/versions"
 RESOLVE = "/internal/v1/tenants/{tenant}/secrets/{tagOrId}"
 RESOLVE_MANY = "/internal/v1/tenants/{tenant}/secrets"
 SIGNED = (RESOLVE, RESOLVE_MANY)
@@ -165,6 +167,18 @@ class Scenario:
         # Compared, never printed.
         check(document["value"] == new_value, "resolve", resolved, "the updated value")
         check(resolved.headers.get("cache-control") == "no-store", "resolve", resolved, "Cache-Control: no-store")
+
+        kept = self.request("GET", VERSIONS, {"tagOrId": secret_id})
+        check(kept.status == 200, "versions", kept, "status 200")
+        versions = (kept.json() or {}).get("versions", [])
+        shown = [(version.get("valueVersion"), version.get("current")) for version in versions]
+        check(shown == [(2, True), (1, False)], "versions", kept, "versions 2 (current) and 1, newest first")
+        check(value.encode() not in kept.body, "versions", kept, "no value")
+
+        first = self.request("GET", RESOLVE, {"tenant": self.tenant, "tagOrId": tag}, query="valueVersion=1")
+        check(first.status == 200, "resolve version 1", first, "status 200")
+        # Compared, never printed.
+        check((first.json() or {}).get("value") == value, "resolve version 1", first, "the first value")
 
         batch = self.request("GET", RESOLVE_MANY, {"tenant": self.tenant}, query=f"tagOrId={tag}&tagOrId=missing")
         check(batch.status == 200, "batch resolve", batch, "status 200")

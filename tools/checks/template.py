@@ -68,6 +68,11 @@ WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem
 # starts, is held by dynamodb:LeadingKeys to their partitions.
 LISTER = "ListSecretsFunction"
 PAGE_STARTS = ["PAGES#*"]
+# Every other Query reads one secret's collection (its kept value versions),
+# never a tenant's; the update function's deletes (versions too old to keep)
+# likewise.
+SECRET_PARTITIONS = ["SECRET#*"]
+VERSION_PRUNER = "UpdateSecretFunction"
 MAX_TIMEOUT_S = 15
 BOUNDARY_PARAMETER = "PermissionsBoundaryArn"
 MEMORY_MB = 128
@@ -255,6 +260,14 @@ def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[s
                     yield (
                         f"{role_name}: the list function may only write page starts "
                         f"(dynamodb:PutItem alone, dynamodb:LeadingKeys {PAGE_STARTS})"
+                    )
+            narrowed = {"dynamodb:Query"} | ({"dynamodb:DeleteItem"} if name == VERSION_PRUNER else set())
+            for action in sorted(actions & narrowed if name != LISTER else set()):
+                leading = statement.get("Condition", {}).get("ForAllValues:StringLike", {})
+                if actions != {action} or as_list(leading.get("dynamodb:LeadingKeys")) != SECRET_PARTITIONS:
+                    yield (
+                        f"{role_name}: {action} only of a secret's own items "
+                        f"(alone, dynamodb:LeadingKeys {SECRET_PARTITIONS})"
                     )
             if actions & MAC_ACTIONS:
                 if actions != MAC_ACTIONS or not only_resource({MAC_KEY}, scope):

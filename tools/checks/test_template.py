@@ -75,6 +75,24 @@ class PlantedFaults(unittest.TestCase):
         for plant in (unconditioned, updating):
             self.assert_caught(plant, "ListSecretsRole: the list function may only write page starts")
 
+    def test_a_query_or_prune_beyond_a_secrets_own_items(self) -> None:
+        for role, action in (
+            ("GetSecretRole", "dynamodb:Query"),
+            ("DeleteSecretRole", "dynamodb:Query"),
+            ("UpdateSecretRole", "dynamodb:Query"),
+            ("UpdateSecretRole", "dynamodb:DeleteItem"),
+        ):
+
+            def unconditioned(sam: dict[str, Any], role: str = role, action: str = action) -> None:
+                statement(sam, role, action).pop("Condition")
+
+            def tenant_wide(sam: dict[str, Any], role: str = role, action: str = action) -> None:
+                condition = statement(sam, role, action)["Condition"]["ForAllValues:StringLike"]
+                condition["dynamodb:LeadingKeys"] = ["*"]
+
+            for plant in (unconditioned, tenant_wide):
+                self.assert_caught(plant, f"{role}: {action} only of a secret's own items")
+
     def test_resolve_without_reserved_concurrency(self) -> None:
         def plant(sam: dict[str, Any]) -> None:
             del sam["Resources"]["ResolveSecretFunction"]["Properties"]["ReservedConcurrentExecutions"]

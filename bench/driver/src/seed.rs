@@ -80,7 +80,10 @@ pub async fn seed(
     }
     let tags = summaries.iter().map(|summary| &summary.tag);
     batch.extend(count_items(tenant, tags, DEFAULT_COUNT_SHARDS));
-    write(client, table, batch).await;
+    // BatchWriteItem takes at most 25 items (moto does not enforce it).
+    for chunk in batch.chunks(BATCH) {
+        write(client, table, chunk.to_vec()).await;
+    }
     summaries
 }
 

@@ -124,9 +124,16 @@ pub fn names_one_secret(request: &Request) -> bool {
 
 /// A batch resolve's keys: every `tagOrId` query parameter, in order (1 to
 /// 20 different ones). A value that is neither a tag nor an id is a 400
-/// naming its place, not its text: nothing the caller sent is echoed.
+/// naming its place, not its text: nothing the caller sent is echoed. A
+/// batch answers current values only: a `valueVersion` (a rollback) is a
+/// 400, never silently the current values.
 pub fn batch_keys(request: &Request) -> Result<BatchKeys> {
     let query = request.query_string_parameters_ref();
+    if query.is_some_and(|query| query.first(VALUE_VERSION_PARAMETER).is_some()) {
+        return Err(Error::bad_request(
+            "a batch resolves current values only: resolve an earlier value (valueVersion) on its own",
+        ));
+    }
     let raw = query
         .and_then(|query| query.all(TAG_OR_ID_PARAMETER))
         .unwrap_or_default();

@@ -12,6 +12,7 @@ use secrets_domain::model::SecretName;
 pub struct Interference {
     refusing_audit: AtomicBool,
     change_before_next_update: Mutex<Option<TheirChange>>,
+    value_before_next_value_read: Mutex<Option<SealedValue>>,
     twin_before_next_insert: AtomicBool,
 }
 
@@ -40,6 +41,16 @@ impl Interference {
         });
     }
 
+    /// Just before the next read of a value, another writer gives the
+    /// secret a new value (sealed for the value version it would have),
+    /// as an update landing between a resolve's two reads.
+    pub fn new_value_before_next_value_read(&self, sealed: SealedValue) {
+        *self
+            .value_before_next_value_read
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(sealed);
+    }
+
     /// Just before the next insert, another writer creates the same secret
     /// (same tag, same `Idempotency-Key`) under another id.
     pub fn twin_before_next_insert(&self) {
@@ -52,6 +63,13 @@ impl Interference {
 
     pub(crate) fn take_change(&self) -> Option<TheirChange> {
         self.lock_change().take()
+    }
+
+    pub(crate) fn take_value_before_read(&self) -> Option<SealedValue> {
+        self.value_before_next_value_read
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
     }
 
     pub(crate) fn take_twin(&self) -> bool {

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use secrets_domain::audit::{AuditRecord, Outcome};
-use secrets_domain::clock::Timestamp;
+use secrets_domain::clock::{SystemClock, Timestamp};
 use secrets_domain::crypto::SealedValue;
 use secrets_domain::error::{DEFAULT_RETRY_AFTER_SECS, Error, Result};
 use secrets_domain::idempotency::IdempotencyRecord;
@@ -13,7 +13,8 @@ use secrets_domain::model::{FIRST_VERSION, SecretId, SecretSummary, Tag, TagOrId
 use secrets_domain::operation::Operation;
 use secrets_domain::page::{Page, PageRequest};
 use secrets_domain::ports::{
-    AuditLog, DEFAULT_MAX_SECRETS_PER_TENANT, DeleteGuard, NewSecret, SecretChanges, SecretStore,
+    AuditLog, Clock, DEFAULT_MAX_SECRETS_PER_TENANT, DeleteGuard, NewSecret, SecretChanges,
+    SecretStore,
 };
 use secrets_domain::versions::{DEFAULT_VALUE_VERSIONS_KEPT, ValueVersion, oldest_kept};
 
@@ -368,6 +369,20 @@ impl SecretStore for MemoryStore {
         id: &SecretId,
         value_version: u64,
     ) -> Result<Option<SealedValue>> {
+        if let Some(sealed) = self.interference.take_value_before_read() {
+            let theirs = SecretChanges {
+                name: None,
+                sealed: Some(sealed),
+                at: SystemClock.now(),
+                author: "someone-else".into(),
+                restored_from: None,
+            };
+            self.with_tenant(tenant, |secrets| {
+                let tag = secrets.tag_of(&TagOrId::Id(id.clone()))?;
+                let current = secrets.by_tag.get(&tag)?.summary.clone();
+                secrets.update(&current, theirs, self.versions_kept).ok()
+            });
+        }
         Ok(self.with_tenant(tenant, |secrets| {
             let kept = secrets.values.get(id)?.get(&value_version)?;
             Some(kept.0.clone())

@@ -128,6 +128,13 @@ mod tests {
                 TestRequest::for_resolve_many("a*", &["db"]).signed_by(RUNNER),
                 400,
             ),
+            // A rollback is never answered with the current values.
+            (
+                TestRequest::for_resolve_many("acme", &["db"])
+                    .query("valueVersion", "1")
+                    .signed_by(RUNNER),
+                400,
+            ),
             (TestRequest::for_resolve_many("acme", &["db"]), 401),
         ];
         for (request, status) in cases {

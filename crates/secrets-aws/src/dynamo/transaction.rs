@@ -30,7 +30,9 @@ pub(super) enum Role {
     /// The VERSION item beside it.
     Version,
     /// An item of a kept version the write removes (too old, or deleted
-    /// with its secret): it must still be there.
+    /// with its secret): unconditionally, since META's version condition
+    /// already makes the kept set read exact, and an item missing from a
+    /// damaged pair must not make the secret unchangeable.
     OldVersion,
     /// The tenant's count shard of the secret's tag.
     Count,
@@ -106,19 +108,25 @@ impl Transaction {
         Ok(())
     }
 
+    /// Deletes the item at `key`; without a condition, whether or not it
+    /// exists.
     pub(super) fn delete(
         &mut self,
         role: Role,
         table: &str,
         key: &ItemKey,
-        condition: Condition,
+        condition: Option<Condition>,
     ) -> Result<()> {
+        let (text, placeholders) = match condition {
+            Some(condition) => (Some(condition.text), condition.placeholders),
+            None => (None, Default::default()),
+        };
         let delete = Delete::builder()
             .table_name(table)
             .set_key(Some(key.to_item()))
-            .condition_expression(condition.text)
-            .set_expression_attribute_names(Some(condition.placeholders.names))
-            .set_expression_attribute_values(non_empty(condition.placeholders.values))
+            .set_condition_expression(text)
+            .set_expression_attribute_names(non_empty(placeholders.names))
+            .set_expression_attribute_values(non_empty(placeholders.values))
             .build()
             .map_err(|e| Error::internal("building a delete", e))?;
         self.push(role, TransactWriteItem::builder().delete(delete).build());

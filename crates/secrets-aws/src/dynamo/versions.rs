@@ -12,7 +12,6 @@ use secrets_domain::versions::{ValueVersion, oldest_kept};
 use super::DynamoStore;
 use super::attributes::VALUE_VERSION;
 use super::codec::{self, VERSION_ITEM_ATTRIBUTES};
-use super::expressions::Condition;
 use super::layout::{ItemKey, VERSION_PREFIX};
 use super::transaction::{Role, Transaction};
 
@@ -59,7 +58,7 @@ impl DynamoStore {
                 ItemKey::value(tenant, id, number),
                 ItemKey::version(tenant, id, number),
             ] {
-                write.delete(Role::OldVersion, &self.table, &key, Condition::exists())?;
+                write.delete(Role::OldVersion, &self.table, &key, None)?;
             }
         }
         Ok(())

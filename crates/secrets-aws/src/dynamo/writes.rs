@@ -35,7 +35,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use secrets_domain::audit::AuditRecord;
 use secrets_domain::error::{DEFAULT_RETRY_AFTER_SECS, Error, Result};
-use secrets_domain::model::{SecretSummary, TagOrId, TenantId};
+use secrets_domain::model::{FIRST_VERSION, SecretSummary, TagOrId, TenantId};
 use secrets_domain::ports::{DeleteGuard, NewSecret, SecretChanges};
 
 use super::DynamoStore;
@@ -258,7 +258,7 @@ impl DynamoStore {
         let mut current = current.clone();
         for _ in 0..DELETE_ATTEMPTS {
             let kept = self.kept_versions(tenant, &current.id).await?;
-            let write = self.delete_transaction(tenant, &current, &kept, audit)?;
+            let write = self.delete_transaction(tenant, &current, guard, &kept, audit)?;
             match self.commit(write, refused_as_changed, Evidence::None).await {
                 Err(Error::PreconditionFailed) => {}
                 result => return result,
@@ -282,25 +282,38 @@ impl DynamoStore {
         })
     }
 
+    /// With `If-Match`, META must be at the version read. Without, at the
+    /// value version whose kept set was read (a rename in between changes
+    /// nothing the delete removes, so it is no reason to read again); a
+    /// secret whose newest value is its first may have no value version on
+    /// META (written before versions were bound): its version decides.
     fn delete_transaction(
         &self,
         tenant: &TenantId,
         current: &SecretSummary,
+        guard: DeleteGuard,
         kept: &[u64],
         audit: Option<&AuditRecord>,
     ) -> Result<Transaction> {
+        let newest = kept.iter().copied().max().unwrap_or(FIRST_VERSION);
+        let meta = match guard {
+            DeleteGuard::Exists if newest > FIRST_VERSION => {
+                Condition::exists().and_equals(VALUE_VERSION, number(newest))
+            }
+            _ => Condition::exists().and_at_version(current.version),
+        };
         let mut write = Transaction::default();
         write.delete(
             Role::Tag,
             &self.table,
             &ItemKey::tag(tenant, &current.tag),
-            same_secret(current),
+            Some(same_secret(current)),
         )?;
         write.delete(
             Role::Meta,
             &self.table,
             &ItemKey::meta(tenant, &current.id),
-            Condition::exists().and_at_version(current.version),
+            Some(meta),
         )?;
         self.drop_versions(&mut write, tenant, &current.id, kept.iter().copied())?;
         write.update(
@@ -314,15 +327,21 @@ impl DynamoStore {
         Ok(write)
     }
 
-    /// Why a write conditioned on `current` was cancelled: the secret is
-    /// gone (404), or another change moved it to another version (412).
+    /// Why an update conditioned on `current` was cancelled: the secret is
+    /// gone (404), or another change moved it to another version (412). If
+    /// it is still as read, something else refused the write (a value
+    /// version already written: only a caller's bug can do that): 500.
     async fn why_refused(&self, tenant: &TenantId, current: &SecretSummary) -> Error {
         match self
             .find_secret(tenant, &TagOrId::Id(current.id.clone()))
             .await
         {
             Ok(Some(now)) if now.version != current.version => Error::PreconditionFailed,
-            Ok(_) => Error::NotFound,
+            Ok(Some(_)) => Error::internal(
+                "updating a secret",
+                "refused although the secret is as read: its value version is already written",
+            ),
+            Ok(None) => Error::NotFound,
             Err(error) => error,
         }
     }
@@ -334,17 +353,13 @@ fn same_secret(current: &SecretSummary) -> Condition {
 }
 
 /// A failed condition of an update or delete: the secret is not as it was
-/// read (`why_refused` tells gone from changed); an audit record's or a
-/// value version's failure is ours.
+/// read, which a read tells apart (gone, changed, or, for a new value's
+/// items, already written while META is as read); an audit record's
+/// failure is ours. DynamoDB may report only some of the failed items, so
+/// no role alone is taken to say which it was.
 fn refused_as_changed(role: Role) -> Error {
     match role {
         Role::AuditRecord => duplicate_audit_record(),
-        // Only when the record's version held: a caller writing a value
-        // version that was already written (values are written once).
-        Role::Value | Role::Version => Error::internal(
-            "writing a value version",
-            "the value version is already written",
-        ),
         _ => Error::PreconditionFailed,
     }
 }
@@ -363,7 +378,7 @@ mod tests {
     use aws_sdk_dynamodb::Client;
     use aws_sdk_dynamodb::config::{BehaviorVersion, Region};
     use secrets_domain::audit::Actor;
-    use secrets_domain::model::{FIRST_VERSION, random_hex};
+    use secrets_domain::model::random_hex;
     use secrets_domain::operation::Operation;
     use secrets_testkit::conformance::{new_secret, random_tenant};
 
@@ -405,7 +420,13 @@ mod tests {
         let secret = new_secret(tag);
         let audit = record(tenant, Operation::Delete, &secret);
         let write = store
-            .delete_transaction(tenant, &secret.summary, &[FIRST_VERSION], Some(&audit))
+            .delete_transaction(
+                tenant,
+                &secret.summary,
+                DeleteGuard::Exists,
+                &[FIRST_VERSION],
+                Some(&audit),
+            )
             .unwrap();
         write.keys().into_iter().collect()
     }

@@ -79,13 +79,16 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
     ) -> Result<(SecretSummary, SealedValue)> {
         for _ in 0..READ_ATTEMPTS {
             let summary = self.record(tenant, key).await?;
-            // A delete may land between the two reads: then it is gone.
+            // Missing: a delete landed between the two reads (the record
+            // is gone when read again: 404), or new values made this one
+            // too old to keep (the record names a newer one: read it).
             let value_version = summary.value_version.unwrap_or(FIRST_VERSION);
-            let sealed = self
+            let stored = self
                 .store
-                .sealed_version(tenant, &summary.id, value_version)
-                .await?
-                .ok_or(Error::NotFound)?;
+                .sealed_version(tenant, &summary.id, value_version);
+            let Some(sealed) = stored.await? else {
+                continue;
+            };
             match currency(summary.value_version, &sealed) {
                 Currency::Current => return Ok((summary, sealed)),
                 Currency::Newer => continue,

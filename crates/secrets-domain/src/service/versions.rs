@@ -27,7 +27,11 @@ impl<S: SecretStore, K> Secrets<S, K> {
     /// reads grows.
     pub async fn versions(&self, tenant: &TenantId, key: &TagOrId) -> Result<VersionList> {
         let secret = self.record(tenant, key).await?;
-        let versions = self.store.versions(tenant, &secret.id).await?;
+        let mut versions = self.store.versions(tenant, &secret.id).await?;
+        // As of the record read: a value written since is not yet listed,
+        // so that `current` marks the one the record names.
+        let current = secret.value_version.unwrap_or(FIRST_VERSION);
+        versions.retain(|version| version.number <= current);
         // Deleted between the two reads.
         if versions.is_empty() {
             return Err(Error::NotFound);

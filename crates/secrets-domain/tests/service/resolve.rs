@@ -1,5 +1,7 @@
 //! Resolve.
 
+use secrets_domain::crypto::seal;
+
 use super::*;
 
 #[tokio::test]
@@ -105,6 +107,32 @@ async fn an_older_value_put_back_is_never_resolved() {
     };
     service.store().put_back_value(&acme, &db, relabelled);
     assert_eq!(refused_status(&service, &acme).await, 500);
+}
+
+/// With one version kept, an update landing between a resolve's reads of
+/// the record and of the value deletes the value the record named: the
+/// resolve reads the record again and answers the new value, not a 404.
+#[tokio::test]
+async fn a_value_retired_between_the_reads_is_read_again() {
+    let service = Secrets::new(
+        MemoryStore::default().with_versions_kept(1),
+        LocalDataKeys::default(),
+    );
+    let acme = tenant("acme");
+    let created = create_secret(&service, &acme, "db", "first").await;
+    let context = EncryptionContext::new(&acme, &created.id);
+    let second = SecretValue::parse(Zeroizing::new("second".into())).unwrap();
+    let sealed = seal(service.keys(), context, 2, &second).await.unwrap();
+    service
+        .store()
+        .interference()
+        .new_value_before_next_value_read(sealed);
+    let resolved = service
+        .resolve(&acting(&acme, Operation::Resolve), &by_tag("db"))
+        .await
+        .unwrap();
+    assert_eq!(resolved.value.as_slice(), b"second");
+    assert_eq!(resolved.summary.value_version, Some(2));
 }
 
 /// An earlier value opens by its version, and only as that version: a
