@@ -12,7 +12,7 @@ use secrets_domain::input::{CreateSecret, UpdateSecret};
 use secrets_domain::model::{FIRST_VERSION, SecretId, SecretSummary, Tag, TagOrId, TenantId};
 use secrets_domain::operation::Operation;
 use secrets_domain::page::PageRequest;
-use secrets_domain::ports::{Clock, SecretStore};
+use secrets_domain::ports::{Clock, DeleteGuard, SecretStore};
 use secrets_domain::service::{BatchKeys, Secrets};
 use secrets_domain::versions::DEFAULT_VALUE_VERSIONS_KEPT;
 use secrets_testkit::{actor, conformance};
@@ -818,4 +818,35 @@ async fn a_damaged_version_pair_blocks_neither_a_new_value_nor_a_delete() {
     harness.deleted(&acme, &by_tag("damaged")).await;
     let store = harness.secrets.store();
     assert!(store.versions(&acme, &created.id).await.unwrap().is_empty());
+}
+
+/// A delete without `If-Match` that meets renames made after its read is
+/// not disturbed by them (they change nothing it removes): one transaction,
+/// so that renames racing a delete cannot wear out its attempts (503).
+#[tokio::test]
+async fn a_delete_is_not_disturbed_by_renames_after_its_read() {
+    let harness = harness().await;
+    let acme = tenant();
+    let read = harness.created(&acme, "renamed-under", "v").await;
+    for i in 0..3 {
+        let body = format!(r#"{{"name":"Name {i}"}}"#);
+        harness
+            .updated(&acme, "renamed-under", body.as_bytes())
+            .await;
+    }
+    harness.calls.take();
+    let store = harness.secrets.store();
+    store
+        .delete(&acme, &read, DeleteGuard::Exists, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        harness.calls.take().calls["DynamoDB.TransactWriteItems"],
+        1,
+        "the stale read needed no second attempt"
+    );
+    assert_eq!(
+        store.find(&acme, &by_tag("renamed-under")).await.unwrap(),
+        None
+    );
 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use secrets_domain::model::FIRST_VERSION;
 
-use super::attributes::{PK, VERSION};
+use super::attributes::{PK, VALUE_VERSION, VERSION};
 use super::codec::number;
 
 #[derive(Debug, Default, Clone)]
@@ -93,17 +93,26 @@ impl Condition {
 
     /// And the item is still at `version`; an item written before versions
     /// existed is at the first.
-    pub(super) fn and_at_version(mut self, version: u64) -> Self {
-        let name = self.placeholders.name(VERSION);
-        let value = self
-            .placeholders
-            .value(format!(":{VERSION}"), number(version));
-        let at_version = if version == FIRST_VERSION {
+    pub(super) fn and_at_version(self, version: u64) -> Self {
+        self.and_numbered(VERSION, version)
+    }
+
+    /// And the item names value version `value_version`; one written
+    /// before value versions were bound names the first.
+    pub(super) fn and_at_value_version(self, value_version: u64) -> Self {
+        self.and_numbered(VALUE_VERSION, value_version)
+    }
+
+    /// And the number `attribute` is `n`, its absence counting as the first.
+    fn and_numbered(mut self, attribute: &str, n: u64) -> Self {
+        let name = self.placeholders.name(attribute);
+        let value = self.placeholders.value(format!(":{attribute}"), number(n));
+        let numbered = if n == FIRST_VERSION {
             format!("(attribute_not_exists({name}) OR {name} = {value})")
         } else {
             format!("{name} = {value}")
         };
-        self.text = format!("{} AND {at_version}", self.text);
+        self.text = format!("{} AND {numbered}", self.text);
         self
     }
 }

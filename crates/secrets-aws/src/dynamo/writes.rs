@@ -283,10 +283,10 @@ impl DynamoStore {
     }
 
     /// With `If-Match`, META must be at the version read. Without, at the
-    /// value version whose kept set was read (a rename in between changes
-    /// nothing the delete removes, so it is no reason to read again); a
-    /// secret whose newest value is its first may have no value version on
-    /// META (written before versions were bound): its version decides.
+    /// value version whose kept set was read: a rename in between changes
+    /// nothing the delete removes, so it is no reason to read again (a
+    /// secret whose value was written before value versions were bound has
+    /// none on META, which counts as the first).
     fn delete_transaction(
         &self,
         tenant: &TenantId,
@@ -297,10 +297,8 @@ impl DynamoStore {
     ) -> Result<Transaction> {
         let newest = kept.iter().copied().max().unwrap_or(FIRST_VERSION);
         let meta = match guard {
-            DeleteGuard::Exists if newest > FIRST_VERSION => {
-                Condition::exists().and_equals(VALUE_VERSION, number(newest))
-            }
-            _ => Condition::exists().and_at_version(current.version),
+            DeleteGuard::Exists => Condition::exists().and_at_value_version(newest),
+            DeleteGuard::SameVersion => Condition::exists().and_at_version(current.version),
         };
         let mut write = Transaction::default();
         write.delete(
