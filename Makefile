@@ -101,7 +101,7 @@ stack-test: $(VENV_STAMP)
 bench: $(VENV_STAMP)
 	$(PY) -m tools.bench
 
-FUNCTIONS := list-secrets get-secret create-secret update-secret delete-secret resolve-secret reseal-secret
+FUNCTIONS := list-secrets get-secret create-secret update-secret delete-secret resolve-secret
 
 ## make build: release builds of every function for Lambda on arm64, in
 ## target/lambda/<function>/bootstrap.

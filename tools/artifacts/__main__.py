@@ -81,8 +81,6 @@ def resolver_for(sam: dict[str, Any], moto_port: int, token_key_pem: str) -> Res
         for name, resource in sam["Resources"].items()
         if resource.get("Type") == "AWS::Logs::LogGroup"
     }
-    # A function's Ref is its name (the update function names the reseal one).
-    resources |= {name: f"{STACK_NAME}-{name}-local" for name in functions(sam)}
     resources |= {"SecretsTable": TABLE, "AuditTable": AUDIT_TABLE, "SecretsKeyAlias": KEY_ALIAS}
     return Resolver(
         sam,

@@ -73,9 +73,6 @@ PAGE_STARTS = ["PAGES#*"]
 # likewise.
 SECRET_PARTITIONS = ["SECRET#*"]
 VERSION_PRUNER = "UpdateSecretFunction"
-# Opening values: resolve, and the reseal function a restore invokes (no
-# route, no table).
-DECRYPTERS = {RESOLVER, "ResealSecretFunction"}
 MAX_TIMEOUT_S = 15
 BOUNDARY_PARAMETER = "PermissionsBoundaryArn"
 MEMORY_MB = 128
@@ -291,8 +288,8 @@ def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[s
                 yield f"{role_name}: log actions must be limited to the function's own log group"
         if name in AUDITED and not appends_audit:
             yield f"{name}: must be able to append to the audit table ({AUDIT_TABLE})"
-        if "kms:Decrypt" in granted and name not in DECRYPTERS:
-            yield f"{name}: only {' and '.join(sorted(DECRYPTERS))} may hold kms:Decrypt"
+        if "kms:Decrypt" in granted and name != RESOLVER:
+            yield f"{name}: only {RESOLVER} may hold kms:Decrypt"
         needed = baseline | set(manifest["functions"][name])
         for action in sorted(granted - needed):
             yield f"{name}: holds {action}, which its code does not use"

@@ -69,7 +69,7 @@ class PlantedFaults(planted.PlantedFaults):
         self.assert_caught(
             plant,
             "SecretsKey: kms:Decrypt is allowed to " + ROLE + "create, not the role of a function whose code uses it "
-            "(ResealSecretFunction, ResolveSecretFunction)",
+            "(ResolveSecretFunction)",
         )
 
     def test_the_resolve_role_renamed(self) -> None:
@@ -91,8 +91,7 @@ class PlantedFaults(planted.PlantedFaults):
     def test_no_explicit_deny_of_decrypt(self) -> None:
         self.assert_caught(
             lambda sam: drop(sam, "SecretsKey", "NobodyElseDecrypts"),
-            "SecretsKey: no explicit Deny of kms:Decrypt to every principal but "
-            "ResealSecretFunction, ResolveSecretFunction",
+            "SecretsKey: no explicit Deny of kms:Decrypt to every principal but ResolveSecretFunction",
         )
 
     def test_a_deny_of_decrypt_that_spares_another_role(self) -> None:

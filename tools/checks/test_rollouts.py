@@ -12,15 +12,7 @@ from tools.checks.rollouts import check_rollouts
 
 FUNCTIONS = [
     f"{name}Function"
-    for name in (
-        "ListSecrets",
-        "GetSecret",
-        "CreateSecret",
-        "UpdateSecret",
-        "DeleteSecret",
-        "ResolveSecret",
-        "ResealSecret",
-    )
+    for name in ("ListSecrets", "GetSecret", "CreateSecret", "UpdateSecret", "DeleteSecret", "ResolveSecret")
 ]
 
 

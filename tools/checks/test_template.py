@@ -219,9 +219,7 @@ class PlantedFaults(unittest.TestCase):
             )
 
         found = self.violations_after(plant, manifest)
-        self.assertIn(
-            "GetSecretFunction: only ResealSecretFunction and ResolveSecretFunction may hold kms:Decrypt", found
-        )
+        self.assertIn("GetSecretFunction: only ResolveSecretFunction may hold kms:Decrypt", found)
 
     def test_the_mac_key_used_for_data_keys(self) -> None:
         def plant(sam: dict[str, Any]) -> None:

@@ -161,7 +161,7 @@ impl Intercept for CallCounter {
                 .filter_map(item_action)
                 .map(str::to_owned)
                 .collect(),
-            None => vec![iam_action(service, operation)],
+            None => vec![format!("{}:{operation}", service.to_ascii_lowercase())],
         };
         let mut usage = self.lock();
         *usage
@@ -284,15 +284,6 @@ fn cancellation_reason(error: &OrchestratorError<InterceptorError>, code: &str) 
         .cancellation_reasons()
         .iter()
         .any(|reason| reason.code() == Some(code))
-}
-
-/// The IAM action an API call needs: its service and operation, but for
-/// Lambda's Invoke, which IAM calls InvokeFunction.
-fn iam_action(service: &str, operation: &str) -> String {
-    match (service, operation) {
-        ("Lambda", "Invoke") => "lambda:InvokeFunction".to_owned(),
-        _ => format!("{}:{operation}", service.to_ascii_lowercase()),
-    }
 }
 
 fn item_action(item: &TransactWriteItem) -> Option<&'static str> {

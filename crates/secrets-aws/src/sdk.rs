@@ -54,15 +54,6 @@ pub fn dynamodb_client(
     aws_sdk_dynamodb::Client::from_conf(config)
 }
 
-/// A Lambda client (the reseal function's invoker) whose calls `usage`
-/// counts.
-pub fn lambda_client(sdk: &aws_config::SdkConfig, usage: &CallCounter) -> aws_sdk_lambda::Client {
-    let config = aws_sdk_lambda::config::Builder::from(sdk)
-        .interceptor(usage.clone())
-        .build();
-    aws_sdk_lambda::Client::from_conf(config)
-}
-
 /// A KMS client whose calls `usage` counts.
 pub fn kms_client(sdk: &aws_config::SdkConfig, usage: &CallCounter) -> aws_sdk_kms::Client {
     let config = aws_sdk_kms::config::Builder::from(sdk)

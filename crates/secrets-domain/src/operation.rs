@@ -18,13 +18,10 @@ pub enum Operation {
     /// An earlier value version made current again: the update function's
     /// second route.
     RestoreVersion,
-    /// A restore's value sealed again as its new version: the reseal
-    /// function, invoked by the update function alone (no route).
-    Reseal,
 }
 
 impl Operation {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 8] = [
         Self::List,
         Self::Get,
         Self::Create,
@@ -33,7 +30,6 @@ impl Operation {
         Self::Resolve,
         Self::ListVersions,
         Self::RestoreVersion,
-        Self::Reseal,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,7 +42,6 @@ impl Operation {
             Self::Resolve => "resolveSecret",
             Self::ListVersions => "listSecretVersions",
             Self::RestoreVersion => "restoreSecretVersion",
-            Self::Reseal => "resealValue",
         }
     }
 
@@ -54,11 +49,7 @@ impl Operation {
     /// that change a secret or reveal its value, not those that read
     /// metadata.
     pub fn is_audited(self) -> bool {
-        // A reseal is recorded by the restore that asked for it.
-        !matches!(
-            self,
-            Self::List | Self::Get | Self::ListVersions | Self::Reseal
-        )
+        !matches!(self, Self::List | Self::Get | Self::ListVersions)
     }
 }
 

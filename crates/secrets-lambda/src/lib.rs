@@ -17,9 +17,9 @@ pub mod response;
 mod serve;
 pub mod telemetry;
 
-pub use app::{App, KeysOnly, start, start_keys, start_signed};
+pub use app::{App, start, start_signed};
 pub use exchange::Exchange;
 pub use function::{Door, Function, KmsUse, Route};
-pub use function_keys::{FunctionKeys, UpdateKeys};
+pub use function_keys::FunctionKeys;
 pub use lambda_http::{Body, Request, Response};
 pub use serve::serve;

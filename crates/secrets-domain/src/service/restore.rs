@@ -18,7 +18,7 @@ const RESTORE_ATTEMPTS: u32 = 3;
 impl<S: SecretStore, K: Reseal> Secrets<S, K> {
     /// Makes kept version `from` the value again, as the next version
     /// (which records `restoredFrom`). 404 for a version the secret never
-    /// had or no longer keeps, 409 for its current one; with `If-Match`,
+    /// had or no longer keeps, 400 for its current one; with `If-Match`,
     /// 412 unless the secret is still at a version it names. The value is
     /// resealed where the plaintext never reaches this service.
     pub async fn restore(
@@ -36,7 +36,9 @@ impl<S: SecretStore, K: Reseal> Secrets<S, K> {
             }
             let now = current.value_version.unwrap_or(FIRST_VERSION);
             if from == now {
-                return Err(Error::VersionIsCurrent { value_version: now });
+                return Err(Error::bad_request(
+                    "valueVersion names the current value: nothing to restore",
+                ));
             }
             let sealed = match from < now {
                 true => self.store.sealed_version(tenant, &current.id, from).await?,

@@ -62,7 +62,7 @@ async fn only_a_kept_earlier_version_is_restored() {
         .await
         .unwrap();
     let restorer = acting(&acme, Operation::RestoreVersion);
-    for (from, status) in [(2, 409), (3, 404), (7, 404)] {
+    for (from, status) in [(2, 400), (3, 404), (7, 404)] {
         let error = service
             .restore(&restorer, &by_tag("db"), from, None)
             .await
