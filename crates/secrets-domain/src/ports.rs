@@ -46,6 +46,26 @@ pub struct SecretChanges {
     pub restored_from: Option<u64>,
 }
 
+impl NewSecret {
+    /// The value version its value is kept as.
+    pub fn value_version(&self) -> ValueVersion {
+        ValueVersion::written(&self.sealed, self.at, &self.author, None)
+    }
+}
+
+impl SecretChanges {
+    /// The value version a new value is kept as, if it has one.
+    pub fn value_version(&self) -> Option<ValueVersion> {
+        let sealed = self.sealed.as_ref()?;
+        Some(ValueVersion::written(
+            sealed,
+            self.at,
+            &self.author,
+            self.restored_from,
+        ))
+    }
+}
+
 /// What a delete requires of the secret it removes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeleteGuard {

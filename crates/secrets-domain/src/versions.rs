@@ -4,6 +4,8 @@
 //! deletes older ones in the write that makes them too old.
 
 use crate::clock::Timestamp;
+use crate::crypto::SealedValue;
+use crate::model::FIRST_VERSION;
 
 /// How many value versions a secret keeps unless configured otherwise.
 pub const DEFAULT_VALUE_VERSIONS_KEPT: u64 = 10;
@@ -20,6 +22,30 @@ pub struct ValueVersion {
     pub created_by: String,
     /// For a restore: the version whose value it carries again.
     pub restored_from: Option<u64>,
+}
+
+impl ValueVersion {
+    /// The version `sealed` is kept as ([`kept_as`]), written `at` by
+    /// `author`.
+    pub fn written(
+        sealed: &SealedValue,
+        at: Timestamp,
+        author: &str,
+        restored_from: Option<u64>,
+    ) -> Self {
+        Self {
+            number: kept_as(sealed),
+            created_at: at,
+            created_by: author.to_owned(),
+            restored_from,
+        }
+    }
+}
+
+/// The version a value is kept as: the one it is sealed for, a value from
+/// before versions were bound counting as the first.
+pub fn kept_as(sealed: &SealedValue) -> u64 {
+    sealed.scheme.value_version().unwrap_or(FIRST_VERSION)
 }
 
 /// The oldest version kept once `newest` is written, keeping `kept`

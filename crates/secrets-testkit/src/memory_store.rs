@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use secrets_domain::audit::{AuditRecord, Outcome};
-use secrets_domain::clock::{SystemClock, Timestamp};
+use secrets_domain::clock::SystemClock;
 use secrets_domain::crypto::SealedValue;
 use secrets_domain::error::{DEFAULT_RETRY_AFTER_SECS, Error, Result};
 use secrets_domain::idempotency::IdempotencyRecord;
@@ -34,9 +34,6 @@ struct State {
     audit_trail: Vec<AuditRecord>,
 }
 
-/// When a value version was written, by whom, and what it restored.
-type Authored<'a> = (Timestamp, &'a str, Option<u64>);
-
 #[derive(Default)]
 struct TenantSecrets {
     by_tag: BTreeMap<Tag, NewSecret>,
@@ -62,16 +59,9 @@ impl TenantSecrets {
             .ok_or(Error::NotFound)
     }
 
-    /// Keeps `sealed` as the version it is sealed for (a value from before
-    /// versions were bound: the first), and drops those too old to keep.
-    fn keep_value(&mut self, id: &SecretId, sealed: SealedValue, by: &Authored, kept: u64) {
-        let number = sealed.scheme.value_version().unwrap_or(FIRST_VERSION);
-        let version = ValueVersion {
-            number,
-            created_at: by.0,
-            created_by: by.1.to_owned(),
-            restored_from: by.2,
-        };
+    /// Keeps `sealed` as `version`, and drops those too old to keep.
+    fn keep_value(&mut self, id: &SecretId, sealed: SealedValue, version: ValueVersion, kept: u64) {
+        let number = version.number;
         let values = self.values.entry(id.clone()).or_default();
         values.insert(number, (sealed, version));
         values.retain(|kept_number, _| *kept_number >= oldest_kept(number, kept));
@@ -99,8 +89,8 @@ impl TenantSecrets {
         self.tag_by_id
             .insert(secret.summary.id.clone(), tag.clone());
         let id = secret.summary.id.clone();
-        let by = (secret.at, secret.author.as_str(), None);
-        self.keep_value(&id, secret.sealed.clone(), &by, kept);
+        let version = secret.value_version();
+        self.keep_value(&id, secret.sealed.clone(), version, kept);
         if let Some(record) = &secret.idempotency {
             self.idempotency
                 .insert(record.key_digest.clone(), record.clone());
@@ -131,18 +121,18 @@ impl TenantSecrets {
                 "the value version is already written",
             ));
         }
+        let version = changes.value_version();
         let stored = self.stored_mut(current)?;
         stored.summary.version += 1;
         if let Some(name) = changes.name {
             stored.summary.name = name;
         }
-        if let Some(sealed) = changes.sealed {
+        if let (Some(version), Some(sealed)) = (version, changes.sealed) {
             if let Some(value_version) = sealed.scheme.value_version() {
                 stored.summary.value_version = Some(value_version);
             }
             let updated = stored.summary.clone();
-            let by = (changes.at, changes.author.as_str(), changes.restored_from);
-            self.keep_value(&current.id, sealed, &by, kept);
+            self.keep_value(&current.id, sealed, version, kept);
             return Ok(updated);
         }
         Ok(stored.summary.clone())

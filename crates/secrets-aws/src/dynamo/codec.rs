@@ -9,7 +9,7 @@ use secrets_domain::error::{Error, Result};
 use secrets_domain::idempotency::IdempotencyRecord;
 use secrets_domain::model::{FIRST_VERSION, SecretId, SecretName, SecretSummary, Tag, TenantId};
 use secrets_domain::ports::NewSecret;
-use secrets_domain::versions::ValueVersion;
+use secrets_domain::versions::{ValueVersion, kept_as};
 
 use super::Item;
 use super::attributes::{
@@ -97,19 +97,8 @@ pub fn secret_items(tenant: &TenantId, secret: &NewSecret) -> [Item; 4] {
         tag_item,
         meta_item,
         value_item(tenant, id, &secret.sealed, secret.at),
-        version_item(
-            tenant,
-            id,
-            &secret.sealed,
-            (secret.at, &secret.author, None),
-        ),
+        version_item(tenant, id, &secret.value_version()),
     ]
-}
-
-/// The version a value is kept as: the one it is sealed for, a value from
-/// before versions were bound counting as the first.
-pub(super) fn kept_as(sealed: &SealedValue) -> u64 {
-    sealed.scheme.value_version().unwrap_or(FIRST_VERSION)
 }
 
 pub(super) fn value_item(
@@ -129,22 +118,13 @@ pub(super) fn value_item(
         .build()
 }
 
-/// When a value version was written, by whom, and what it restored.
-pub(super) type Authored<'a> = (Timestamp, &'a str, Option<u64>);
-
 /// The small item beside a value version that the versions list reads.
-pub(super) fn version_item(
-    tenant: &TenantId,
-    id: &SecretId,
-    sealed: &SealedValue,
-    (at, author, restored_from): Authored<'_>,
-) -> Item {
-    let number = kept_as(sealed);
-    ItemBuilder::at(&ItemKey::version(tenant, id, number))
-        .number(VALUE_VERSION, number)
-        .number(CREATED_AT, at.millis())
-        .text(CREATED_BY, author)
-        .optional_number(RESTORED_FROM, restored_from)
+pub(super) fn version_item(tenant: &TenantId, id: &SecretId, version: &ValueVersion) -> Item {
+    ItemBuilder::at(&ItemKey::version(tenant, id, version.number))
+        .number(VALUE_VERSION, version.number)
+        .number(CREATED_AT, version.created_at.millis())
+        .text(CREATED_BY, &version.created_by)
+        .optional_number(RESTORED_FROM, version.restored_from)
         .build()
 }
 

@@ -216,15 +216,19 @@ impl DynamoStore {
                     .and_at_version(current.version),
             ),
         )?;
-        if let Some(sealed) = &changes.sealed {
+        if let (Some(sealed), Some(version)) = (&changes.sealed, changes.value_version()) {
             let id = &current.id;
             let value = codec::value_item(tenant, id, sealed, changes.at);
-            let by = (changes.at, changes.author.as_str(), changes.restored_from);
-            let version = codec::version_item(tenant, id, sealed, by);
+            let version_item = codec::version_item(tenant, id, &version);
             write.put(Role::Value, &self.table, value, Condition::absent())?;
-            write.put(Role::Version, &self.table, version, Condition::absent())?;
+            write.put(
+                Role::Version,
+                &self.table,
+                version_item,
+                Condition::absent(),
+            )?;
             let kept = self.kept_versions(tenant, id).await?;
-            let too_old = self.too_old(&kept, codec::kept_as(sealed));
+            let too_old = self.too_old(&kept, version.number);
             self.drop_versions(&mut write, tenant, id, too_old)?;
         }
         self.put_audit_record(&mut write, audit)?;
