@@ -1,10 +1,13 @@
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use secrets_aws::dynamo::DynamoStore;
 use secrets_aws::kms::KmsDataKeys;
 use secrets_aws::metrics::CallCounter;
+use secrets_aws::reseal::LambdaResealer;
+use secrets_aws::sdk::{self, CallTimeouts};
 use secrets_domain::clock::SystemClock;
 use secrets_domain::crypto::{EncryptionContext, SealedValue, open};
 use secrets_domain::idempotency::{IDEMPOTENCY_WINDOW_SECS, IdempotencyKey};
@@ -540,10 +543,32 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
         let body = format!(r#"{{"secret":"value {i}"}}"#);
         harness.updated(&acme, "iam", body.as_bytes()).await;
     }
-    assert_eq!(
-        harness.calls.take().iam_actions,
-        granted("UpdateSecretFunction")
+    let mut recorded = harness.calls.take().iam_actions;
+    // A restore (the update function's other route), through the invoker
+    // the function starts with. The emulator runs no reseal function, so
+    // the invoke is refused, but it was made: its action is recorded.
+    let timeouts = CallTimeouts {
+        attempt: Duration::from_secs(2),
+        operation: Duration::from_secs(5),
+    };
+    let lambda = sdk::lambda_client(&sdk_config().await, &harness.calls, timeouts);
+    let restorer = Secrets::new(
+        harness.secrets.store().clone(),
+        LambdaResealer::new(lambda, "reseal-secret:live"),
     );
+    restorer
+        .restore(
+            &actor(&acme, Operation::RestoreVersion),
+            &by_tag("iam"),
+            5,
+            None,
+        )
+        .await
+        .unwrap_err();
+    let restore = harness.calls.take();
+    assert_eq!(restore.calls.get("Lambda.Invoke"), Some(&1));
+    recorded.extend(restore.iam_actions);
+    assert_eq!(recorded, granted("UpdateSecretFunction"));
 
     for key in [by_tag("iam"), TagOrId::Id(secret.id.clone())] {
         harness

@@ -2,6 +2,7 @@
 //! (metadata only) under `/api/v1/secrets/{tagOrId}/versions`, and an
 //! earlier one resolves by its number while it is kept.
 
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::api::Api;
@@ -96,4 +97,50 @@ async fn versions_of_another_tenants_secret_are_not_found() {
         assert_eq!(reply.status, 404, "{}", reply.body);
         assert_eq!(reply.json()["type"], "NOT_FOUND");
     }
+}
+
+#[tokio::test]
+async fn a_restore_makes_an_earlier_value_current_again_as_a_new_version() {
+    let (api, resolver) = (Api::from_env(), Resolver::from_env());
+    let tenant = api.tenant();
+    let id = api.create(&tenant, "rolled-back").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reply = api
+        .put(&tenant, "/rolled-back", json!({"secret": "bad-rotation"}))
+        .await;
+    let stale = reply.header("etag").unwrap().to_owned();
+    let restore = |version: &str| format!("/rolled-back/versions/{version}/restore");
+
+    let reply = api
+        .send_as(Method::POST, &restore("1"), &tenant, &[], None)
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["id"], id.as_str());
+    assert!(!reply.body.contains("s3cr3t"), "never a value");
+    let versions = api.get(&tenant, "/rolled-back/versions").await.json();
+    assert_eq!(listed(&versions), [(3, true), (2, false), (1, false)]);
+    assert_eq!(versions["versions"][0]["restoredFrom"], 1);
+    match resolver.value(&tenant.name, "rolled-back").await {
+        Invocation::Answer(answer) => assert_eq!(answer["value"], "s3cr3t"),
+        failed => panic!("{failed:?}"),
+    }
+
+    for (version, status) in [("3", 409), ("9", 404), ("x", 404)] {
+        let reply = api
+            .send_as(Method::POST, &restore(version), &tenant, &[], None)
+            .await;
+        assert_eq!(reply.status, status, "{version}: {}", reply.body);
+    }
+    let reply = api
+        .send_as(
+            Method::POST,
+            &restore("2"),
+            &tenant,
+            &[("If-Match", &stale)],
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 412, "{}", reply.body);
 }

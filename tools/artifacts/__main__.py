@@ -3,12 +3,15 @@
     python -m tools.artifacts [--build-dir .aws-sam/build] [--qemu qemu-aarch64-static]
                               [--sysroot /usr/aarch64-linux-gnu]
 
-Each of the six `bootstrap` binaries runs under qemu-aarch64 with the
+Each of the seven `bootstrap` binaries runs under qemu-aarch64 with the
 environment template.yaml gives it (token keys: a fresh ES256 public key as
-JwtPublicKeyPem) plus Lambda's own variables and one stand-in, the endpoint
-of moto (AWS_ENDPOINT_URL), and nothing from this shell. Each must start,
-answer its requests (scenario.py) and print its metric records under the
-function name Lambda gave it. Logs: .local/artifacts/<LogicalId>.log.
+JwtPublicKeyPem) plus Lambda's own variables and two stand-ins, the
+endpoints of moto (AWS_ENDPOINT_URL) and of the harness's Lambda Invoke API
+(AWS_ENDPOINT_URL_LAMBDA, lambda_api.py: a restore invokes the reseal
+function through it), and nothing from this shell. Each must start, answer
+its requests (scenario.py; the reseal function, the update function's
+invoke) and print its metric records under the function name Lambda gave
+it. Logs: .local/artifacts/<LogicalId>.log.
 Everything started is stopped however the run ends.
 """
 
@@ -23,6 +26,7 @@ from typing import Any
 from tools import ROOT
 from tools.artifacts.environment import Resolver, Sandbox, TemplateError, deployed_environment, functions
 from tools.artifacts.functions import Function, FunctionFailed, inspect_binary
+from tools.artifacts.lambda_api import LambdaApi
 from tools.artifacts.runtime_api import RuntimeApi
 from tools.artifacts.scenario import Scenario
 from tools.artifacts.signing import Signer, new_key, public_key_pem
@@ -81,6 +85,11 @@ def resolver_for(sam: dict[str, Any], moto_port: int, token_key_pem: str) -> Res
         for name, resource in sam["Resources"].items()
         if resource.get("Type") == "AWS::Logs::LogGroup"
     }
+    # A function's Ref is its name; SAM's `<function>.Alias`, its alias's
+    # ARN (the update function names the reseal function's).
+    for name in functions(sam):
+        resources[name] = f"{STACK_NAME}-{name}-local"
+        resources[f"{name}.Alias"] = f"arn:aws:lambda:{REGION}:{account}:function:{STACK_NAME}-{name}-local:{ALIAS}"
     resources |= {"SecretsTable": TABLE, "AuditTable": AUDIT_TABLE, "SecretsKeyAlias": KEY_ALIAS}
     return Resolver(
         sam,
@@ -98,6 +107,7 @@ def start_functions(
     sam: dict[str, Any],
     resolver: Resolver,
     moto_port: int,
+    lambda_endpoint: str,
 ) -> dict[str, Function]:
     moto = aws_env(moto_port)
     account = resolver.pseudo["AWS::AccountId"]
@@ -122,9 +132,10 @@ def start_functions(
             secret_access_key=moto["AWS_SECRET_ACCESS_KEY"],
             session_token="local",
         )
-        # The one variable that is not the deployment's: where AWS is.
+        # The variables that are not the deployment's: where AWS is.
+        endpoints = {"AWS_ENDPOINT_URL": moto["AWS_ENDPOINT_URL"], "AWS_ENDPOINT_URL_LAMBDA": lambda_endpoint}
         try:
-            env = deployed_environment(properties, resolver, sandbox, {"AWS_ENDPOINT_URL": moto["AWS_ENDPOINT_URL"]})
+            env = deployed_environment(properties, resolver, sandbox, endpoints)
         except TemplateError as error:
             raise TemplateError(f"{logical_id}'s environment: {error}") from error
         function = Function(logical_id, name, api, logs / f"{logical_id}.log", timeout_s)
@@ -152,7 +163,7 @@ def check_metric_records(started: dict[str, Function], served: set[str]) -> None
     assert not missing, f"no EMF record with FunctionName = AWS_LAMBDA_FUNCTION_NAME from: {', '.join(missing)}"
 
 
-def run(args: argparse.Namespace, stack: Stack, apis: list[RuntimeApi]) -> None:
+def run(args: argparse.Namespace, stack: Stack, apis: list[RuntimeApi], lambda_api: LambdaApi) -> None:
     sam = load_sam(args.template)
     moto_port = free_port()
     start_moto(stack, moto_port)
@@ -161,11 +172,19 @@ def run(args: argparse.Namespace, stack: Stack, apis: list[RuntimeApi]) -> None:
     resolver = resolver_for(sam, moto_port, public_key_pem(key))
     # Tokens for the audience the template asks for by default.
     signer = Signer(key, ISSUER, resolver.text(resolver.ref("JwtAudience")))
-    started = start_functions(stack, apis, args, sam, resolver, moto_port)
+    lambda_api.start()
+    started = start_functions(stack, apis, args, sam, resolver, moto_port, lambda_api.endpoint)
+    lambda_api.functions = {function.name: function for function in started.values()}
+    lambda_api.place = (REGION, resolver.pseudo["AWS::AccountId"])
     iam = LocalIam(resolver.pseudo["AWS::AccountId"], REGION, "local", ALIAS, {})
     scenario = Scenario(lambda logical_id, event: started[logical_id].invoke(event), functions(sam), signer, iam)
-    scenario.run()
-    check_metric_records(started, scenario.served)
+    try:
+        scenario.run()
+    finally:
+        # A function invoked through Lambda that crashed says why first.
+        if lambda_api.failures:
+            raise lambda_api.failures[0]
+    check_metric_records(started, scenario.served | lambda_api.invoked)
     log(f"all {len(started)} functions started and answered as deployed")
 
 
@@ -179,13 +198,15 @@ def main() -> int:
     stack = Stack()
     # Stopped after the functions: a poll still open would hold them up.
     apis: list[RuntimeApi] = []
+    lambda_api = LambdaApi(ALIAS, VERSION)
     failures = (AssertionError, FunctionFailed, TemplateError, RuntimeError, OSError)
     try:
-        return exit_code(lambda: run(args, stack, apis), failures, log)
+        return exit_code(lambda: run(args, stack, apis, lambda_api), failures, log)
     finally:
         stack.stop()
         for api in apis:
             api.stop()
+        lambda_api.stop()
 
 
 if __name__ == "__main__":

@@ -103,10 +103,9 @@ class Function:
                 raise FunctionFailed(f"{self.logical_id} did not poll for an event within {timeout_s:.0f} s")
         return self.api.polls[0] - self.started_at
 
-    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        """The function's response payload to `event`: an API Gateway proxy
-        response. A function error, an exit or no answer within its timeout
-        fails."""
+    def outcome(self, event: Any) -> Outcome:
+        """What the function posted for `event`, a payload or a function
+        error. An exit or no answer within its timeout fails."""
         invocation = self.api.invoke(json.dumps(event).encode())
         deadline = time.monotonic() + self.timeout_s
         outcome: Outcome | None = None
@@ -116,6 +115,12 @@ class Function:
                 self.check_alive("during an invocation")
                 if time.monotonic() > deadline:
                     raise FunctionFailed(f"{self.logical_id} did not answer within its {self.timeout_s:.0f} s timeout")
+        return outcome
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The function's response payload to `event`: an API Gateway proxy
+        response. A function error fails too."""
+        outcome = self.outcome(event)
         if outcome.error:
             # The error document holds a type and a message, never a value;
             # still, its type and size say enough.

@@ -1,8 +1,9 @@
 """The requests the built functions must answer, as API Gateway's REST API
 (payload v1) delivers them: a create, a list that shows it, a get, an
-update, the versions list, a resolve of the value by tag, of the first
-value by its version and in a batch, a delete, and a get that finds
-nothing. Each answer is checked for its status and the fields that matter.
+update, the versions list, a resolve of the value by tag and of the first
+value by its version, a restore of the first value (the update function
+invokes the reseal function through Lambda's Invoke API), a resolve of it
+in a batch, a delete, and a get that finds nothing. Each answer is checked for its status and the fields that matter.
 
 The routes are the template's: each request goes to the function whose Api
 event declares its method and path, so a route moved to another function
@@ -28,6 +29,7 @@ from tools.local_stack.iam import LocalIam, Principal
 SECRETS = "/api/v1/secrets"
 SECRET = "/api/v1/secrets/{tagOrId}"
 VERSIONS = "/api/v1/secrets/{tagOrId}/versions"
+RESTORE = "/api/v1/secrets/{tagOrId}/versions/{valueVersion}/restore"
 RESOLVE = "/internal/v1/tenants/{tenant}/secrets/{tagOrId}"
 RESOLVE_MANY = "/internal/v1/tenants/{tenant}/secrets"
 SIGNED = (RESOLVE, RESOLVE_MANY)
@@ -180,13 +182,16 @@ class Scenario:
         # Compared, never printed.
         check((first.json() or {}).get("value") == value, "resolve version 1", first, "the first value")
 
+        restored = self.request("POST", RESTORE, {"tagOrId": tag, "valueVersion": "1"})
+        self.summary("restore version 1", restored, expected)
+
         batch = self.request("GET", RESOLVE_MANY, {"tenant": self.tenant}, query=f"tagOrId={tag}&tagOrId=missing")
         check(batch.status == 200, "batch resolve", batch, "status 200")
         results = (batch.json() or {}).get("results", [])
         statuses = [result.get("status") for result in results]
         check(statuses == [200, 404], "batch resolve", batch, "its entries answered 200 and 404")
-        # Compared, never printed.
-        check(results[0]["secret"]["value"] == new_value, "batch resolve", batch, "the updated value")
+        # Compared, never printed: version 3 is the first value again.
+        check(results[0]["secret"]["value"] == value, "batch resolve", batch, "the restored first value")
 
         deleted = self.request("DELETE", SECRET, {"tagOrId": tag})
         check(deleted.status == 200 and not deleted.body, "delete", deleted, "status 200 with an empty body")

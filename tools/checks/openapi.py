@@ -114,6 +114,10 @@ RESPONSES["PreconditionFailed"] = {
     "does not exist is a 404, whatever If-Match says.",
     "content": {"application/json": {"schema": ERROR}},
 }
+RESPONSES["VersionIsCurrent"] = {
+    "description": "The version named is the secret's current value: nothing to restore (type CONFLICT)",
+    "content": {"application/json": {"schema": ERROR}},
+}
 RESPONSES["IdempotencyKeyReused"] = {
     "description": "This Idempotency-Key was already used, within the last 24 hours, for a create with a different "
     "tag, name or secret (type ILLEGAL_ARGUMENT_ERROR). Nothing was created.",
@@ -167,6 +171,10 @@ EXTRA = {
     ("post", "/api/v1/secrets"): {"409": "Conflict", "413": "PayloadTooLarge", "422": "IdempotencyKeyReused"},
     ("put", "/api/v1/secrets/{tagOrId}"): {"412": "PreconditionFailed", "413": "PayloadTooLarge"},
     ("delete", "/api/v1/secrets/{tagOrId}"): {"412": "PreconditionFailed"},
+    ("post", "/api/v1/secrets/{tagOrId}/versions/{valueVersion}/restore"): {
+        "409": "VersionIsCurrent",
+        "412": "PreconditionFailed",
+    },
 }
 
 # The optional headers of the safety features this implementation adds:
@@ -175,12 +183,14 @@ HEADERS_IN = {
     ("post", "/api/v1/secrets"): ["IdempotencyKey"],
     ("put", "/api/v1/secrets/{tagOrId}"): ["IfMatch"],
     ("delete", "/api/v1/secrets/{tagOrId}"): ["IfMatch"],
+    ("post", "/api/v1/secrets/{tagOrId}/versions/{valueVersion}/restore"): ["IfMatch"],
 }
 HEADERS_OUT = {
     ("get", "/api/v1/secrets/{tagOrId}"): {"ETag": ETAG},
     ("get", "/api/v1/secrets/{tagOrId}/versions"): {"ETag": ETAG},
     ("post", "/api/v1/secrets"): {"ETag": ETAG, "Idempotent-Replayed": IDEMPOTENT_REPLAYED},
     ("put", "/api/v1/secrets/{tagOrId}"): {"ETag": ETAG},
+    ("post", "/api/v1/secrets/{tagOrId}/versions/{valueVersion}/restore"): {"ETag": ETAG},
 }
 
 
@@ -241,7 +251,34 @@ def extension_paths(upstream: dict) -> dict:
                     "429": copy.deepcopy(get_secret["responses"]["429"]),
                 },
             }
-        }
+        },
+        "/api/v1/secrets/{tagOrId}/versions/{valueVersion}/restore": {
+            "post": {
+                "tags": get_secret["tags"],
+                "summary": "Restore a kept value version",
+                "description": "An extension of this implementation. Needs the permission that updating a secret "
+                "needs. Makes the value of kept version valueVersion current again as a new version (which "
+                "records restoredFrom); the value is never returned. 409 (CONFLICT) for the current version, 404 "
+                "for one the secret never had or no longer keeps.",
+                "operationId": "restoreSecretVersion",
+                "parameters": [
+                    *copy.deepcopy(get_secret["parameters"]),
+                    {
+                        "name": "valueVersion",
+                        "in": "path",
+                        "required": True,
+                        "description": "The kept version whose value becomes current again",
+                        "schema": VALUE_VERSION,
+                    },
+                ],
+                "responses": {
+                    "200": copy.deepcopy(get_secret["responses"]["200"])
+                    | {"description": "Restored: the earlier value is current again, as a new value version"},
+                    "404": copy.deepcopy(get_secret["responses"]["404"]),
+                    "429": copy.deepcopy(get_secret["responses"]["429"]),
+                },
+            }
+        },
     }
 
 
@@ -261,6 +298,11 @@ LINKS = {
     ("put", "/api/v1/secrets/{tagOrId}"): {
         "GetSecretById": link("getSecret", "id"),
         "DeleteSecretById": link("deleteSecret", "id"),
+        # After a new value, its first is kept and not current.
+        "RestoreFirstVersionById": {
+            "operationId": "restoreSecretVersion",
+            "parameters": {"tagOrId": "$response.body#/id", "valueVersion": 1},
+        },
     },
 }
 
@@ -276,7 +318,8 @@ def build(upstream: dict) -> dict:
         "operations. It also adds two optional safety features, each inert for a client that does not use it: "
         "ETag and If-Match (412) for optimistic concurrency on update and delete, and Idempotency-Key (422) "
         "for safely retried creates. And operations of its own, on paths the contract does not use: a secret's "
-        "value versions (GET /api/v1/secrets/{tagOrId}/versions). tools/checks/openapi.py lists every addition."
+        "value versions (GET /api/v1/secrets/{tagOrId}/versions) and their restore (POST "
+        "/api/v1/secrets/{tagOrId}/versions/{valueVersion}/restore). tools/checks/openapi.py lists every addition."
     )
     schemas = doc["components"]["schemas"]
     for request in ("CreateSecretRequest", "UpdateSecretRequest"):

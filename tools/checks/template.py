@@ -73,6 +73,18 @@ PAGE_STARTS = ["PAGES#*"]
 # likewise.
 SECRET_PARTITIONS = ["SECRET#*"]
 VERSION_PRUNER = "UpdateSecretFunction"
+# Opening values: resolve, and the reseal function a restore invokes (no
+# route, no table).
+RESEALER = "ResealSecretFunction"
+DECRYPTERS = {RESOLVER, RESEALER}
+# The reseal function answers envelopes to whoever invokes it: the update
+# function alone may, on the alias its canary moves, and nothing else may
+# invoke anything.
+RESEAL_INVOKER = "UpdateSecretFunction"
+RESEAL_ALIAS = f"${{{RESEALER}.Arn}}:live"
+# The update function's invoke gives up after SDK_OPERATION_TIMEOUT_MS's
+# default (crates/secrets-lambda/src/config/mod.rs).
+RESEAL_TIMEOUT_S = 5
 MAX_TIMEOUT_S = 15
 BOUNDARY_PARAMETER = "PermissionsBoundaryArn"
 MEMORY_MB = 128
@@ -283,13 +295,18 @@ def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[s
                         f"{role_name}: KMS actions must be conditioned on the encryption context keys "
                         f"{sorted(ENCRYPTION_CONTEXT_KEYS)}"
                     )
+            if any(action.startswith("lambda:") for action in actions):
+                if name != RESEAL_INVOKER:
+                    yield f"{name}: only {RESEAL_INVOKER} may invoke a function ({RESEALER}, for a restore)"
+                elif actions != {"lambda:InvokeFunction"} or [sub_text(r) for r in scope] != [RESEAL_ALIAS]:
+                    yield f"{role_name}: lambda:InvokeFunction alone, on {RESEAL_ALIAS} alone"
             own_log_group = {log_group} if log_group else set()
             if any(action.startswith("logs:") for action in actions) and not only_resource(own_log_group, scope):
                 yield f"{role_name}: log actions must be limited to the function's own log group"
         if name in AUDITED and not appends_audit:
             yield f"{name}: must be able to append to the audit table ({AUDIT_TABLE})"
-        if "kms:Decrypt" in granted and name != RESOLVER:
-            yield f"{name}: only {RESOLVER} may hold kms:Decrypt"
+        if "kms:Decrypt" in granted and name not in DECRYPTERS:
+            yield f"{name}: only {' and '.join(sorted(DECRYPTERS))} may hold kms:Decrypt"
         needed = baseline | set(manifest["functions"][name])
         for action in sorted(granted - needed):
             yield f"{name}: holds {action}, which its code does not use"
@@ -297,6 +314,30 @@ def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[s
             yield f"{name}: lacks {action}, which its code needs"
     for missing in sorted(expected_functions - seen):
         yield f"{missing}: listed in {MANIFEST.relative_to(ROOT)} but not in the template"
+
+
+def check_reseal(cfn: dict[str, Any]) -> Iterator[str]:
+    """No resource policy lets anyone else (a service, another account)
+    invoke the reseal function or its alias, however it is named; restores
+    alone can never throttle it; it stops when its caller gives up."""
+    targets = {RESEALER} | aliases_of(cfn, RESEALER)
+    for name, permission in resources_of(cfn, "AWS::Lambda::Permission"):
+        function = permission.get("Properties", {}).get("FunctionName")
+        named = ref_target(function) or getatt_target(function) or sub_text(function) or ""
+        if named in targets or any(target in named for target in targets):
+            yield f"{name}: lets someone besides {RESEAL_INVOKER}'s role invoke {RESEALER}"
+    resources = cfn.get("Resources", {})
+    if RESEALER not in resources or RESEAL_INVOKER not in resources:
+        return
+    reseal, invoker = (resources[name].get("Properties", {}) for name in (RESEALER, RESEAL_INVOKER))
+    concurrency = "ReservedConcurrentExecutions"
+    if reseal.get(concurrency) != invoker.get(concurrency):
+        yield (
+            f"{RESEALER}: must reserve {RESEAL_INVOKER}'s concurrency ({concurrency}): each of its "
+            "instances waits on one reseal at most, so restores never throttle it"
+        )
+    if float(reseal.get("Timeout", 3)) > RESEAL_TIMEOUT_S:
+        yield f"{RESEALER}: its timeout must be at most the invoke's bound, {RESEAL_TIMEOUT_S} s"
 
 
 def check_data(cfn: dict[str, Any]) -> Iterator[str]:
@@ -406,6 +447,7 @@ def violations(sam: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
     return [
         *check_iam(cfn),
         *check_functions(cfn, manifest),
+        *check_reseal(cfn),
         *check_data(cfn),
         *check_api(cfn),
         *check_resolve_route(cfn),

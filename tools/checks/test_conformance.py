@@ -33,7 +33,8 @@ DELETE = ("DELETE", "/api/v1/secrets/{tagOrId}")
 VERSIONS = ("GET", "/api/v1/secrets/{tagOrId}/versions")
 # The upstream contract's operations, and ours (which adds the versions list).
 OPERATIONS = (LIST, CREATE, GET, UPDATE, DELETE)
-OUR_OPERATIONS = (*OPERATIONS, VERSIONS)
+RESTORE = ("POST", "/api/v1/secrets/{tagOrId}/versions/{valueVersion}/restore")
+OUR_OPERATIONS = (*OPERATIONS, VERSIONS, RESTORE)
 
 
 class Scenario:
@@ -104,7 +105,7 @@ class Verdicts(unittest.TestCase):
 
     def test_an_operation_never_answered_2xx_fails_the_run(self) -> None:
         scenario = Scenario()
-        for operation in (LIST, CREATE, UPDATE, DELETE, VERSIONS):
+        for operation in (LIST, CREATE, UPDATE, DELETE, VERSIONS, RESTORE):
             scenario.add(operation, 200)
         for _ in range(3):
             scenario.add(GET, 404)
@@ -113,6 +114,18 @@ class Verdicts(unittest.TestCase):
             verdict.problems,
             ["getSecret (GET /api/v1/secrets/{tagOrId}): no 2xx response in the run (responses seen: 404: 3)"],
         )
+
+    def test_an_operation_whose_success_needs_state_must_be_tried_and_never_fail(self) -> None:
+        without_restore = Scenario()
+        for operation in (*OPERATIONS, VERSIONS):
+            without_restore.add(operation, 200)
+        verdict = conformance.judge(0, "", report(without_restore), OURS, ())
+        self.assertEqual(len(verdict.problems), 1, verdict.problems)
+        self.assertIn("restoreSecretVersion", verdict.problems[0])
+        tried = without_restore.add(RESTORE, 409).add(RESTORE, 404)
+        self.assertEqual(conformance.judge(0, "", report(tried), OURS, ()).problems, [])
+        failing = tried.add(RESTORE, 500)
+        self.assertIn("a 5xx", conformance.judge(0, "", report(failing), OURS, ()).problems[0])
 
     def test_an_operation_never_tried_fails_the_run(self) -> None:
         scenario = Scenario().add(LIST, 200).add(CREATE, 200).add(GET, 200).add(UPDATE, 200)

@@ -48,7 +48,7 @@ class PlantedFaults(planted.PlantedFaults):
         def plant(sam: dict[str, Any]) -> None:
             sam["Parameters"]["GetReservedConcurrency"]["Default"] = 900
 
-        self.assert_caught(plant, "the functions' reserved concurrency defaults add up to 960, more than 200")
+        self.assert_caught(plant, "the functions' reserved concurrency defaults add up to 970, more than 200")
 
     def test_a_stage_without_access_logs(self) -> None:
         self.assert_caught(

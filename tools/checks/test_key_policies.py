@@ -62,14 +62,14 @@ class PlantedFaults(planted.PlantedFaults):
 
     def test_decrypt_allowed_to_another_role(self) -> None:
         def plant(sam: dict[str, Any]) -> None:
-            sid(sam, "SecretsKey", "ResolveDecrypts")["Condition"]["ArnEquals"]["aws:PrincipalArn"].append(
+            sid(sam, "SecretsKey", "ResolveAndResealDecrypt")["Condition"]["ArnEquals"]["aws:PrincipalArn"].append(
                 role("create")
             )
 
         self.assert_caught(
             plant,
             "SecretsKey: kms:Decrypt is allowed to " + ROLE + "create, not the role of a function whose code uses it "
-            "(ResolveSecretFunction)",
+            "(ResealSecretFunction, ResolveSecretFunction)",
         )
 
     def test_the_resolve_role_renamed(self) -> None:
@@ -91,7 +91,8 @@ class PlantedFaults(planted.PlantedFaults):
     def test_no_explicit_deny_of_decrypt(self) -> None:
         self.assert_caught(
             lambda sam: drop(sam, "SecretsKey", "NobodyElseDecrypts"),
-            "SecretsKey: no explicit Deny of kms:Decrypt to every principal but ResolveSecretFunction",
+            "SecretsKey: no explicit Deny of kms:Decrypt to every principal but "
+            "ResealSecretFunction, ResolveSecretFunction",
         )
 
     def test_a_deny_of_decrypt_that_spares_another_role(self) -> None:
@@ -185,7 +186,7 @@ class PlantedFaults(planted.PlantedFaults):
 
     def test_a_wildcard_principal_allowed(self) -> None:
         def plant(sam: dict[str, Any]) -> None:
-            sid(sam, "SecretsKey", "ResolveDecrypts")["Principal"] = {"AWS": "*"}
+            sid(sam, "SecretsKey", "ResolveAndResealDecrypt")["Principal"] = {"AWS": "*"}
 
         self.assert_caught(plant, "SecretsKey: the key policy must not name a wildcard principal")
 

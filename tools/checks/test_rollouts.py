@@ -12,7 +12,15 @@ from tools.checks.rollouts import check_rollouts
 
 FUNCTIONS = [
     f"{name}Function"
-    for name in ("ListSecrets", "GetSecret", "CreateSecret", "UpdateSecret", "DeleteSecret", "ResolveSecret")
+    for name in (
+        "ListSecrets",
+        "GetSecret",
+        "CreateSecret",
+        "UpdateSecret",
+        "DeleteSecret",
+        "ResolveSecret",
+        "ResealSecret",
+    )
 ]
 
 

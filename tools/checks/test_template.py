@@ -219,7 +219,76 @@ class PlantedFaults(unittest.TestCase):
             )
 
         found = self.violations_after(plant, manifest)
-        self.assertIn("GetSecretFunction: only ResolveSecretFunction may hold kms:Decrypt", found)
+        self.assertIn(
+            "GetSecretFunction: only ResealSecretFunction and ResolveSecretFunction may hold kms:Decrypt", found
+        )
+
+    def test_another_function_that_can_invoke_the_reseal_function(self) -> None:
+        manifest = copy.deepcopy(MANIFEST)
+        manifest["functions"]["DeleteSecretFunction"].append("lambda:InvokeFunction")
+
+        def plant(sam: dict[str, Any]) -> None:
+            invoke = copy.deepcopy(statement(sam, "UpdateSecretRole", "lambda:"))
+            sam["Resources"]["DeleteSecretRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].append(
+                invoke
+            )
+
+        found = self.violations_after(plant, manifest)
+        self.assertIn(
+            "DeleteSecretFunction: only UpdateSecretFunction may invoke a function "
+            "(ResealSecretFunction, for a restore)",
+            found,
+        )
+
+    def test_an_invoke_beyond_the_reseal_alias(self) -> None:
+        for resource in (
+            {"Fn::GetAtt": ["ResealSecretFunction", "Arn"]},
+            {"Fn::GetAtt": ["ResolveSecretFunction", "Arn"]},
+        ):
+            with self.subTest(resource=resource):
+
+                def plant(sam: dict[str, Any], resource: Any = resource) -> None:
+                    statement(sam, "UpdateSecretRole", "lambda:")["Resource"] = resource
+
+                self.assert_caught(
+                    plant, "UpdateSecretRole: lambda:InvokeFunction alone, on ${ResealSecretFunction.Arn}:live alone"
+                )
+
+    def test_a_resource_permission_on_the_reseal_function(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            sam["Resources"]["ResealFromAnywhere"] = {
+                "Type": "AWS::Lambda::Permission",
+                "Properties": {
+                    "Action": "lambda:InvokeFunction",
+                    "FunctionName": {"Ref": "ResealSecretFunction.Alias"},
+                    "Principal": "events.amazonaws.com",
+                },
+            }
+
+        self.assert_caught(plant, "ResealFromAnywhere: lets someone besides UpdateSecretFunction's role invoke")
+
+    def test_a_resource_permission_naming_the_reseal_alias_by_its_arn(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            sam["Resources"]["ResealFromAnywhere"] = {
+                "Type": "AWS::Lambda::Permission",
+                "Properties": {
+                    "Action": "lambda:InvokeFunction",
+                    "FunctionName": {"Fn::Sub": "${ResealSecretFunction.Arn}:live"},
+                    "Principal": "events.amazonaws.com",
+                },
+            }
+
+        self.assert_caught(plant, "ResealFromAnywhere: lets someone besides UpdateSecretFunction's role invoke")
+
+    def test_a_reseal_function_restores_can_throttle_or_outlive_its_caller(self) -> None:
+        def fewer(sam: dict[str, Any]) -> None:
+            sam["Resources"]["ResealSecretFunction"]["Properties"]["ReservedConcurrentExecutions"] = 2
+
+        def slower(sam: dict[str, Any]) -> None:
+            sam["Resources"]["ResealSecretFunction"]["Properties"]["Timeout"] = 10
+
+        self.assert_caught(fewer, "ResealSecretFunction: must reserve UpdateSecretFunction's concurrency")
+        self.assert_caught(slower, "ResealSecretFunction: its timeout must be at most the invoke's bound, 5 s")
 
     def test_the_mac_key_used_for_data_keys(self) -> None:
         def plant(sam: dict[str, Any]) -> None:

@@ -199,12 +199,19 @@ def gateway_log(api_port: int) -> Path:
 def start_api(stack: Stack, moto_port: int, api_port: int, iam: LocalIam, reload: bool) -> str:
     if port_in_use(api_port):
         sys.exit(f"port {api_port} is taken: is another `make run` going? (set API_PORT to use another)")
-    env_file = LOCAL / f"functions-{api_port}.env"
-    env_file.write_text("".join(f"{k}={v}\n" for k, v in function_env(moto_port).items()))
-    env_file.chmod(0o600)
     # The router (and its Invoke API) on a port of its own; the gateway shim
     # serves the API on api_port, logging what reaches the functions.
     router_port = free_port()
+    env_file = LOCAL / f"functions-{api_port}.env"
+    variables = {
+        **function_env(moto_port),
+        # A restore invokes the reseal function through Lambda's Invoke API,
+        # which cargo lambda watch serves for every function it runs.
+        "AWS_ENDPOINT_URL_LAMBDA": f"http://{HOST}:{router_port}",
+        "RESEAL_FUNCTION_NAME": "reseal-secret",
+    }
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in variables.items()))
+    env_file.chmod(0o600)
     # Several instances of each function, as Lambda runs under load, so that
     # concurrent requests really overlap.
     command = [

@@ -36,6 +36,7 @@ OPERATIONS = (
     "deleteSecret",
     "resolveSecret",
     "listSecretVersions",
+    "restoreSecretVersion",
 )
 # An invocation's function error carries the contract's error type instead
 # of a status (the Rust `Error::error_type`, beside `Error::http_status`):
@@ -117,9 +118,16 @@ def observed(requests: Iterable[dict[str, Any]]) -> Counter[Outcome]:
     )
 
 
+# Operations of functions another function invokes, never the gateway: their
+# records have no request in the gateway's log (a reseal is asked by the
+# update function for a restore).
+INVOKED_BY_FUNCTIONS = ("resealValue",)
+
+
 def count_mismatches(records: list[dict[str, Any]], requests: list[dict[str, Any]]) -> list[str]:
     """Every (operation, status class) whose two counts differ, and every
     operation nothing reached."""
+    records = [record for record in records if record["Operation"] not in INVOKED_BY_FUNCTIONS]
     written, seen = recorded(records), observed(requests)
     problems = []
     for operation, outcome in sorted(set(written) | set(seen)):

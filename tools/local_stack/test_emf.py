@@ -29,6 +29,7 @@ FUNCTIONS = {
     "deleteSecret": "delete-secret",
     "resolveSecret": "resolve-secret",
     "listSecretVersions": "get-secret",
+    "restoreSecretVersion": "update-secret",
 }
 
 
@@ -86,7 +87,13 @@ class Counts(unittest.TestCase):
         watch, gateway = one_of_each()
         problems, records, requests = emf.check(watch, gateway)
         self.assertEqual(problems, [])
-        self.assertEqual((records, requests), (9, 9))
+        self.assertEqual((records, requests), (10, 10))
+
+    def test_records_of_functions_other_functions_invoke_are_not_gateway_requests(self) -> None:
+        watch, gateway = one_of_each()
+        watch.append(record("resealValue", 200, DynamoDBCalls=0, KMSCalls=2))
+        problems, _, _ = emf.check(watch, gateway)
+        self.assertEqual(problems, [])
 
     def test_a_request_without_its_record_is_caught(self) -> None:
         watch, gateway = one_of_each()
@@ -130,7 +137,7 @@ class Counts(unittest.TestCase):
         ]
         problems, _, requests = emf.check(watch, gateway)
         self.assertEqual(problems, [])
-        self.assertEqual(requests, 9)
+        self.assertEqual(requests, 10)
 
     def test_a_request_that_got_no_answer_is_caught(self) -> None:
         watch, gateway = one_of_each()
@@ -174,9 +181,9 @@ class Counts(unittest.TestCase):
         gateway.append("GET /api/v1/secrets 3ms")
         problems, _, _ = emf.check(watch, gateway)
         self.assertEqual(len(problems), 3, problems)
-        self.assertTrue(problems[0].startswith("watch log line 12: not a JSON EMF record"), problems)
-        self.assertTrue(problems[1].startswith("watch log line 13: an EMF record without Operation and Status"))
-        self.assertTrue(problems[2].startswith("gateway log line 11: not JSON"), problems)
+        self.assertTrue(problems[0].startswith("watch log line 13: not a JSON EMF record"), problems)
+        self.assertTrue(problems[1].startswith("watch log line 14: an EMF record without Operation and Status"))
+        self.assertTrue(problems[2].startswith("gateway log line 12: not JSON"), problems)
 
 
 class Costs(unittest.TestCase):

@@ -113,6 +113,9 @@ impl Bench {
                     std::str::from_utf8(SHARED_SECRET).expect("utf-8"),
                 ),
                 ("AWS_EC2_METADATA_DISABLED", "true"),
+                // The update function needs it to start; the bench never
+                // restores.
+                ("RESEAL_FUNCTION_NAME", "reseal-secret"),
                 ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
                 ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
                 // The emulator can be slow under load and does not honour

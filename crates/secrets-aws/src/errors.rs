@@ -11,6 +11,8 @@ pub(crate) const THROTTLING_CODES: &[&str] = &[
     "ThrottlingException",
     "ProvisionedThroughputExceededException",
     "RequestLimitExceeded",
+    // Lambda's, for an invoke beyond the reseal function's concurrency.
+    "TooManyRequestsException",
 ];
 
 /// Error codes meaning "a brief outage on AWS's side".
@@ -22,6 +24,11 @@ const UNAVAILABLE_CODES: &[&str] = &[
     "TransactionInProgressException",
     // A single write of an item that a transaction holds: try again soon.
     "TransactionConflictException",
+    // Lambda's: its own failure to run an invoke, or a function being
+    // updated or woken (both pass within seconds).
+    "ServiceException",
+    "ResourceConflictException",
+    "ResourceNotReadyException",
 ];
 
 pub(crate) fn classify<E, R>(context: &'static str, error: SdkError<E, R>) -> Error

@@ -4,6 +4,7 @@
 //!
 //! - [`dynamo`]: the store, one file per concern of the table layout.
 //! - [`kms`]: data keys (`GenerateDataKey`, `Decrypt`) and MACs (`GenerateMac`).
+//! - [`reseal`]: a restore's reseal, through the reseal function (Lambda).
 //! - [`sdk`]: client set-up (retries, timeouts); `errors`: SDK failures
 //!   as the service's errors; [`metrics`]: calls and capacity per request.
 //! - [`jwks`]: the issuer's JWKS over HTTPS (not AWS, but the same kind of
@@ -14,4 +15,5 @@ mod errors;
 pub mod jwks;
 pub mod kms;
 pub mod metrics;
+pub mod reseal;
 pub mod sdk;

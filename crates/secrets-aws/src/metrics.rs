@@ -24,6 +24,7 @@ use aws_sdk_dynamodb::types::{ConsumedCapacity, TransactWriteItem};
 use aws_sdk_kms::operation::decrypt::DecryptError;
 use aws_sdk_kms::operation::generate_data_key::GenerateDataKeyError;
 use aws_sdk_kms::operation::generate_mac::GenerateMacError;
+use aws_sdk_lambda::operation::invoke::InvokeError;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::Error as InterceptorError;
 use aws_smithy_runtime_api::client::orchestrator::{Metadata, OrchestratorError};
@@ -161,7 +162,7 @@ impl Intercept for CallCounter {
                 .filter_map(item_action)
                 .map(str::to_owned)
                 .collect(),
-            None => vec![format!("{}:{operation}", service.to_ascii_lowercase())],
+            None => vec![iam_action(service, operation)],
         };
         let mut usage = self.lock();
         *usage
@@ -188,6 +189,9 @@ impl Intercept for CallCounter {
                 if throttled(error) || cancellation_reason(error, "ThrottlingError") {
                     match cfg.load::<Metadata>().map(Metadata::service) {
                         Some("KMS") => usage.kms_throttles += 1,
+                        // Lambda counts an invoke it throttles as the
+                        // reseal function's `Throttles`, which is alarmed.
+                        Some("Lambda") => {}
                         _ => usage.dynamodb_throttles += 1,
                     }
                 }
@@ -268,6 +272,7 @@ fn error_code(error: &InterceptorError) -> Option<&str> {
         GenerateDataKeyError,
         DecryptError,
         GenerateMacError,
+        InvokeError,
     );
     None
 }
@@ -284,6 +289,15 @@ fn cancellation_reason(error: &OrchestratorError<InterceptorError>, code: &str) 
         .cancellation_reasons()
         .iter()
         .any(|reason| reason.code() == Some(code))
+}
+
+/// The IAM action an API call needs: its service and operation, but for
+/// Lambda's Invoke, which IAM calls InvokeFunction.
+fn iam_action(service: &str, operation: &str) -> String {
+    match (service, operation) {
+        ("Lambda", "Invoke") => "lambda:InvokeFunction".to_owned(),
+        _ => format!("{}:{operation}", service.to_ascii_lowercase()),
+    }
 }
 
 fn item_action(item: &TransactWriteItem) -> Option<&'static str> {

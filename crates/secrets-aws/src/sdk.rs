@@ -54,6 +54,26 @@ pub fn dynamodb_client(
     aws_sdk_dynamodb::Client::from_conf(config)
 }
 
+/// A Lambda client (the reseal function's invoker) whose calls `usage`
+/// counts. One attempt may take the whole operation's bound: a reseal is
+/// two KMS calls in another function (after a cold start, perhaps), and
+/// cutting it at one attempt's bound would only pay for it twice. A
+/// reseal slower than that is a 503, as a KMS call would be.
+pub fn lambda_client(
+    sdk: &aws_config::SdkConfig,
+    usage: &CallCounter,
+    timeouts: CallTimeouts,
+) -> aws_sdk_lambda::Client {
+    let config = aws_sdk_lambda::config::Builder::from(sdk)
+        .timeout_config(timeout_config(CallTimeouts {
+            attempt: timeouts.operation,
+            ..timeouts
+        }))
+        .interceptor(usage.clone())
+        .build();
+    aws_sdk_lambda::Client::from_conf(config)
+}
+
 /// A KMS client whose calls `usage` counts.
 pub fn kms_client(sdk: &aws_config::SdkConfig, usage: &CallCounter) -> aws_sdk_kms::Client {
     let config = aws_sdk_kms::config::Builder::from(sdk)

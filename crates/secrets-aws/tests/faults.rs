@@ -25,13 +25,16 @@ use zeroize::Zeroizing;
 use secrets_aws::dynamo::{ConflictBackoff, DEFAULT_COUNT_SHARDS, DynamoStore, Item};
 use secrets_aws::kms::KmsDataKeys;
 use secrets_aws::metrics::CallCounter;
+use secrets_aws::reseal::{LambdaResealer, ResealAnswer};
 use secrets_aws::sdk::{MAX_ATTEMPTS, retry_config};
+use secrets_domain::crypto::{CipherScheme, ResealRequest, SealedValue};
 use secrets_domain::error::Error;
 use secrets_domain::idempotency::{IdempotencyKey, IdempotencyRecord};
 use secrets_domain::input::CreateSecret;
 use secrets_domain::model::{SecretId, SecretName, SecretValue, Tag, TagOrId, TenantId};
 use secrets_domain::operation::Operation;
 use secrets_domain::page::PageRequest;
+use secrets_domain::ports::Reseal;
 use secrets_domain::ports::{DEFAULT_MAX_SECRETS_PER_TENANT, SecretStore};
 use secrets_domain::service::Secrets;
 use secrets_testkit::{MemoryStore, actor, conformance};
@@ -622,4 +625,111 @@ async fn a_disabled_key_is_a_500_and_nothing_is_written() {
         (500, "internal error".to_owned())
     );
     assert_eq!((calls, total), (1, 0), "not retried: it will not heal");
+}
+
+// --- Lambda (a restore's reseal) --------------------------------------------
+
+fn resealer(rules: &[&aws_smithy_mocks::Rule], usage: &CallCounter) -> LambdaResealer {
+    let usage = usage.clone();
+    let client = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, rules, move |builder| {
+        builder.interceptor(usage.clone())
+    });
+    LambdaResealer::new(client, "reseal-secret:live")
+}
+
+fn reseal_request() -> ResealRequest {
+    ResealRequest {
+        tenant: TenantId::parse("acme").unwrap(),
+        secret_id: SecretId::generate().unwrap(),
+        sealed: SealedValue {
+            scheme: CipherScheme::V2 { value_version: 1 },
+            ciphertext: vec![1; 48],
+            nonce: [2; 12],
+            wrapped_key: vec![3; 40],
+            wrapping_key_id: "arn:aws:kms:us-east-1:1:key/k".into(),
+        },
+        from: 1,
+        to: 3,
+    }
+}
+
+fn invoked(
+    payload: serde_json::Value,
+    function_error: Option<&'static str>,
+) -> aws_smithy_mocks::Rule {
+    mock!(aws_sdk_lambda::Client::invoke).then_output(move || {
+        let output = aws_sdk_lambda::operation::invoke::InvokeOutput::builder()
+            .status_code(200)
+            .payload(aws_sdk_lambda::primitives::Blob::new(payload.to_string()));
+        match function_error {
+            Some(error) => output.function_error(error).build(),
+            None => output.build(),
+        }
+    })
+}
+
+/// The reseal function's answer becomes the new envelope; its failures keep
+/// their class; the call is recorded as the IAM action it needs.
+#[tokio::test]
+async fn a_reseal_through_lambda_answers_the_envelope_or_the_failures_class() {
+    let sealed = SealedValue {
+        scheme: CipherScheme::V2 { value_version: 3 },
+        ..reseal_request().sealed
+    };
+    let usage = CallCounter::default();
+    let answered = invoked(
+        serde_json::to_value(ResealAnswer::of(&Ok(sealed.clone()))).unwrap(),
+        None,
+    );
+    let got = resealer(&[&answered], &usage)
+        .reseal(&reseal_request())
+        .await
+        .unwrap();
+    assert_eq!(got, sealed);
+    assert_eq!(
+        usage.take().iam_actions.into_iter().collect::<Vec<_>>(),
+        ["lambda:InvokeFunction"]
+    );
+    for (answer, function_error, status) in [
+        (json!({"failed": {"status": 503}}), None, 503),
+        (json!({"failed": {"status": 429}}), None, 429),
+        (json!({"failed": {"status": 500}}), None, 500),
+        (json!({"errorMessage": "boom"}), Some("Unhandled"), 500),
+        (json!("not an answer"), None, 500),
+    ] {
+        let rule = invoked(answer, function_error);
+        let error = resealer(&[&rule], &CallCounter::default())
+            .reseal(&reseal_request())
+            .await
+            .unwrap_err();
+        assert_eq!(error.http_status(), status, "{function_error:?}");
+    }
+}
+
+/// Lambda's own failures keep their class: a throttled invoke is a 429
+/// (counted by Lambda as the reseal function's throttle, not ours), an
+/// outage a 503, and a missing function or permission (a deployment fault)
+/// a 500.
+#[tokio::test]
+async fn an_invoke_that_lambda_refuses_is_answered_by_its_class() {
+    for (error_type, status, expected) in [
+        ("TooManyRequestsException", 429, 429),
+        ("ServiceException", 500, 503),
+        ("ResourceNotFoundException", 404, 500),
+        ("AccessDeniedException", 403, 500),
+    ] {
+        let failing = mock!(aws_sdk_lambda::Client::invoke)
+            .sequence()
+            .http_response(move || error_response(status, error_type))
+            .times(MAX_ATTEMPTS as usize)
+            .build();
+        let usage = CallCounter::default();
+        let error = resealer(&[&failing], &usage)
+            .reseal(&reseal_request())
+            .await
+            .unwrap_err();
+        assert_eq!(error.http_status(), expected, "{error_type}");
+        let usage = usage.take();
+        assert_eq!((usage.kms_throttles, usage.dynamodb_throttles), (0, 0));
+    }
 }

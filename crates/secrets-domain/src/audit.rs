@@ -58,6 +58,7 @@ impl Actor {
             replayed: false,
             batch_item: None,
             value_version: None,
+            restored_from: None,
             outcome,
         }
     }
@@ -109,9 +110,13 @@ pub struct AuditRecord {
     /// for: one request, one record per secret, told apart by it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_item: Option<u16>,
-    /// The value version a resolve opened: which value was handed out.
+    /// The value version a resolve opened (which value was handed out),
+    /// or the one a restore wrote.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_version: Option<u64>,
+    /// For a restore: the version whose value it made current again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restored_from: Option<u64>,
     #[serde(flatten)]
     pub outcome: Outcome,
 }
@@ -129,6 +134,16 @@ impl AuditRecord {
     pub fn in_batch(self, item: u16) -> Self {
         Self {
             batch_item: Some(item),
+            ..self
+        }
+    }
+
+    /// Marks the record of a restore with the version it restored and the
+    /// one it wrote.
+    pub fn restored(self, from: u64, written: u64) -> Self {
+        Self {
+            value_version: Some(written),
+            restored_from: Some(from),
             ..self
         }
     }
@@ -210,6 +225,7 @@ impl Trail {
             replayed: false,
             batch_item: None,
             value_version: None,
+            restored_from: None,
             outcome: Outcome::refused(error),
         }
     }

@@ -36,6 +36,10 @@ pub enum Error {
     #[error("a secret with tag `{tag}` already exists")]
     TagTaken { tag: String },
 
+    /// A restore of the value version the secret has now.
+    #[error("value version {value_version} is the current value: nothing to restore")]
+    VersionIsCurrent { value_version: u64 },
+
     /// `If-Match` names no version the secret has now (RFC 9110 §13.1.1).
     #[error("the secret has changed: If-Match does not name its current version")]
     PreconditionFailed,
@@ -133,7 +137,9 @@ impl Error {
             Self::Unauthenticated { .. } => 401,
             Self::Forbidden { .. } => 403,
             Self::NotFound => 404,
-            Self::TagTaken { .. } | Self::QuotaExceeded { .. } => 409,
+            Self::TagTaken { .. } | Self::QuotaExceeded { .. } | Self::VersionIsCurrent { .. } => {
+                409
+            }
             Self::PreconditionFailed | Self::MalformedPrecondition => 412,
             Self::IdempotencyKeyReused => 422,
             Self::PayloadTooLarge { .. } => 413,
@@ -155,6 +161,7 @@ impl Error {
             // The version changed under the client: a conflict of state.
             Self::TagTaken { .. }
             | Self::QuotaExceeded { .. }
+            | Self::VersionIsCurrent { .. }
             | Self::PreconditionFailed
             | Self::MalformedPrecondition => "CONFLICT",
             // The client misused the key it chose: an illegal argument.

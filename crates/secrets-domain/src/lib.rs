@@ -1,12 +1,12 @@
 //! What the secrets API decides, independent of AWS and of Lambda: the
-//! values a secret is made of, the rules they follow, the six operations,
+//! values a secret is made of, the rules they follow, the operations,
 //! and the ports through which the service reaches storage, keys and time.
 //!
 //! - [`model`]: tenants, ids, tags, names and values that can only be valid.
 //! - [`input`], [`page`], [`precondition`], [`idempotency`]: request bodies,
 //!   paging, `If-Match` and `Idempotency-Key`, parsed into those values.
 //! - [`error`]: the one error type, with its single status mapping.
-//! - [`operation`]: the six operations, by their contract names.
+//! - [`operation`]: the operations, by their contract names and ours.
 //! - [`service`]: the operations over a store, a key source and a clock.
 //! - [`ports`]: what the service needs from the outside world (a store, an
 //!   audit log, data keys, MACs, a clock, a JWKS), as traits; the AWS

@@ -18,10 +18,13 @@ pub enum Operation {
     /// An earlier value version made current again: the update function's
     /// second route.
     RestoreVersion,
+    /// A restore's value sealed again as its new version: the reseal
+    /// function, invoked by the update function alone (no route).
+    Reseal,
 }
 
 impl Operation {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::List,
         Self::Get,
         Self::Create,
@@ -30,6 +33,7 @@ impl Operation {
         Self::Resolve,
         Self::ListVersions,
         Self::RestoreVersion,
+        Self::Reseal,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +46,7 @@ impl Operation {
             Self::Resolve => "resolveSecret",
             Self::ListVersions => "listSecretVersions",
             Self::RestoreVersion => "restoreSecretVersion",
+            Self::Reseal => "resealValue",
         }
     }
 
@@ -49,7 +54,11 @@ impl Operation {
     /// that change a secret or reveal its value, not those that read
     /// metadata.
     pub fn is_audited(self) -> bool {
-        !matches!(self, Self::List | Self::Get | Self::ListVersions)
+        // A reseal is recorded by the restore that asked for it.
+        !matches!(
+            self,
+            Self::List | Self::Get | Self::ListVersions | Self::Reseal
+        )
     }
 }
 

@@ -16,7 +16,7 @@ use secrets_domain::service::Secrets;
 use crate::config::Config;
 use crate::exchange::Exchange;
 use crate::function::Function;
-use crate::function_keys::FunctionKeys;
+use crate::function_keys::{FunctionKeys, KeyClients};
 use crate::request::{authorization, request_id};
 
 pub struct App<S, K = ()> {
@@ -125,6 +125,36 @@ pub async fn start_signed<K: FunctionKeys>(
     .await
 }
 
+/// A function with no HTTP route and no table (the reseal function): its
+/// keys, and what measures its invocations.
+pub struct KeysOnly<K> {
+    pub keys: K,
+    pub usage: CallCounter,
+    pub function_name: String,
+}
+
+/// The keys of a function that serves no HTTP route and uses no table (the
+/// reseal function): logging, its configuration, the KMS client, once.
+pub async fn start_keys<K: FunctionKeys>(
+    function: Function,
+) -> std::result::Result<KeysOnly<K>, LambdaError> {
+    crate::logging::init();
+    let config = Config::from_env(function).map_err(|error| cannot_start(error.to_string()))?;
+    let sdk = sdk::load(config.call_timeouts).await;
+    let usage = CallCounter::default();
+    let clients = KeyClients {
+        sdk: &sdk,
+        usage: &usage,
+    };
+    let keys = K::start(function, &config, &clients).map_err(invalid)?;
+    Ok(KeysOnly {
+        keys,
+        usage,
+        function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+            .unwrap_or_else(|_| function.name().to_owned()),
+    })
+}
+
 /// Logging first, so that a configuration error is reported; then the
 /// configuration `function` needs, checked as a whole; then the AWS
 /// clients, the keys and the token verifier, each once. `verifier` is
@@ -145,7 +175,11 @@ async fn assemble<K: FunctionKeys>(
     if let Some(audit) = &config.audit {
         store = store.with_audit_table(&audit.table_name, audit.retention_days);
     }
-    let keys = K::start(function, &config, || sdk::kms_client(&sdk, &usage)).map_err(invalid)?;
+    let clients = KeyClients {
+        sdk: &sdk,
+        usage: &usage,
+    };
+    let keys = K::start(function, &config, &clients).map_err(invalid)?;
     let auth = config.auth.map(verifier).transpose().map_err(invalid)?;
     Ok(App {
         function,

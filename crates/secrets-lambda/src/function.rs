@@ -1,4 +1,4 @@
-//! The six functions, each named once: what it is called (its package,
+//! The seven functions, each named once: what it is called (its package,
 //! binary and `cargo lambda` name), which operation it serves, where its
 //! route is, and what it needs at start-up (a token verifier, an audit
 //! table, which KMS keys). Everything else that lists the functions (the
@@ -15,6 +15,7 @@ pub enum Function {
     UpdateSecret,
     DeleteSecret,
     ResolveSecret,
+    ResealSecret,
 }
 
 /// What a function does with KMS.
@@ -29,6 +30,9 @@ pub enum KmsUse {
     SealAndFingerprint,
     /// Opens values, under the key each envelope names; never generates.
     Open,
+    /// Opens a restore's earlier value and seals it again under data keys
+    /// of `KMS_KEY_ID`: the reseal function alone, which has no route.
+    Reseal,
 }
 
 /// An API Gateway route: method, resource path, and who may pass.
@@ -55,6 +59,8 @@ const SECRETS: &str = "/api/v1/secrets";
 const SECRET: &str = "/api/v1/secrets/{tagOrId}";
 /// A secret's kept value versions: metadata, read with the get permission.
 const SECRET_VERSIONS: &str = "/api/v1/secrets/{tagOrId}/versions";
+/// A kept version made current again: a change, with the change permission.
+const RESTORE_VERSION: &str = "/api/v1/secrets/{tagOrId}/versions/{valueVersion}/restore";
 /// The tenant is in the path so that an IAM policy can name it.
 const RESOLVE: &str = "/internal/v1/tenants/{tenant}/secrets/{tagOrId}";
 /// Batch resolve: the same tenant path, the keys in the query, so that the
@@ -88,23 +94,26 @@ const fn signed(method: &'static str, path: &'static str) -> Route {
 const LIST: &[Route] = &[route("GET", SECRETS)];
 const GET: &[Route] = &[route("GET", SECRET), route("GET", SECRET_VERSIONS)];
 const CREATE: &[Route] = &[route("POST", SECRETS)];
-const UPDATE: &[Route] = &[route("PUT", SECRET)];
+const UPDATE: &[Route] = &[route("PUT", SECRET), route("POST", RESTORE_VERSION)];
 const DELETE: &[Route] = &[route("DELETE", SECRET)];
 const RESOLVE_ROUTES: &[Route] = &[signed("GET", RESOLVE), signed("GET", RESOLVE_MANY)];
+/// Invoked by the update function through Lambda, never by API Gateway.
+const NO_ROUTE: &[Route] = &[];
 
 impl Function {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::ListSecrets,
         Self::GetSecret,
         Self::CreateSecret,
         Self::UpdateSecret,
         Self::DeleteSecret,
         Self::ResolveSecret,
+        Self::ResealSecret,
     ];
 
     const fn spec(self) -> Spec {
-        use KmsUse::{None as NoKms, Open, Seal, SealAndFingerprint};
-        use Operation::{Create, Delete, Get, List, Resolve, Update};
+        use KmsUse::{None as NoKms, Open, Reseal as Reopen, Seal, SealAndFingerprint};
+        use Operation::{Create, Delete, Get, List, Reseal, Resolve, Update};
         #[rustfmt::skip]
         let spec = match self {
             Self::ListSecrets => Spec { name: "list-secrets", operation: List, routes: LIST, kms: NoKms },
@@ -113,6 +122,7 @@ impl Function {
             Self::UpdateSecret => Spec { name: "update-secret", operation: Update, routes: UPDATE, kms: Seal },
             Self::DeleteSecret => Spec { name: "delete-secret", operation: Delete, routes: DELETE, kms: NoKms },
             Self::ResolveSecret => Spec { name: "resolve-secret", operation: Resolve, routes: RESOLVE_ROUTES, kms: Open },
+            Self::ResealSecret => Spec { name: "reseal-secret", operation: Reseal, routes: NO_ROUTE, kms: Reopen },
         };
         spec
     }
@@ -167,7 +177,19 @@ impl Function {
     /// Whether it verifies a bearer token: every function of the contract.
     /// A function's routes share one door (a test holds them to it).
     pub const fn authenticates(self) -> bool {
-        matches!(self.routes()[0].door, Door::Token)
+        matches!(
+            self.routes().first(),
+            Some(Route {
+                door: Door::Token,
+                ..
+            })
+        )
+    }
+
+    /// Whether it reads or writes the secrets table: all but the reseal
+    /// function, which only does cryptography.
+    pub const fn uses_table(self) -> bool {
+        !matches!(self.kms(), KmsUse::Reseal)
     }
 
     /// Whether it writes audit records (and so needs the audit table).
@@ -207,19 +229,23 @@ mod tests {
     fn a_functions_routes_share_one_door() {
         for function in Function::ALL {
             let doors: Vec<Door> = function.routes().iter().map(|r| r.door).collect();
+            // Only the reseal function has none: another function invokes it.
+            let routed = !doors.is_empty() || function == Function::ResealSecret;
             assert!(
-                !doors.is_empty() && doors.iter().all(|d| *d == doors[0]),
+                routed && doors.iter().all(|d| *d == doors[0]),
                 "{function:?}"
             );
         }
     }
 
     #[test]
-    fn only_the_resolve_function_opens_values_and_it_has_no_route() {
+    fn only_resolve_and_reseal_open_values_and_neither_takes_a_token() {
         for function in Function::ALL {
-            let opens = function.kms() == KmsUse::Open;
-            assert_eq!(opens, function == Function::ResolveSecret, "{function:?}");
+            let opens = matches!(function.kms(), KmsUse::Open | KmsUse::Reseal);
+            let expected = [Function::ResolveSecret, Function::ResealSecret];
+            assert_eq!(opens, expected.contains(&function), "{function:?}");
             assert_eq!(function.authenticates(), !opens, "{function:?}");
         }
+        assert!(Function::ResealSecret.routes().is_empty());
     }
 }

@@ -1,4 +1,4 @@
-//! The Lambda glue shared by the six functions: which function is which
+//! The Lambda glue shared by the seven functions: which function is which
 //! ([`Function`]), what each builds once per cold start ([`App`], from
 //! [`config`]), and what happens to each request: reading it
 //! ([`request`]), one [`Exchange`] that times and logs it ([`telemetry`]),
@@ -17,9 +17,9 @@ pub mod response;
 mod serve;
 pub mod telemetry;
 
-pub use app::{App, start, start_signed};
+pub use app::{App, KeysOnly, start, start_keys, start_signed};
 pub use exchange::Exchange;
 pub use function::{Door, Function, KmsUse, Route};
-pub use function_keys::FunctionKeys;
+pub use function_keys::{FunctionKeys, UpdateKeys};
 pub use lambda_http::{Body, Request, Response};
 pub use serve::serve;

@@ -25,6 +25,7 @@ const TAG_OR_ID_PARAMETER: &str = "tagOrId";
 /// `/versions`.
 const SECRETS_PATH: &str = "/api/v1/secrets/";
 const VERSIONS_SEGMENT: &str = "versions";
+const RESTORE_SEGMENT: &str = "restore";
 /// The query parameter of a resolve of an earlier value.
 const VALUE_VERSION_PARAMETER: &str = "valueVersion";
 /// The path parameter naming the tenant, on the resolve route.
@@ -93,6 +94,30 @@ pub fn names_versions(request: &Request) -> bool {
     path.split_once(SECRETS_PATH)
         .and_then(|(_, rest)| rest.split_once('/'))
         .is_some_and(|(_, below)| below == VERSIONS_SEGMENT)
+}
+
+/// For a restore (`/api/v1/secrets/{tagOrId}/versions/{valueVersion}/restore`),
+/// the version to restore: `None` for any other route, 404 for a segment
+/// that names no version (no secret has one).
+pub fn restored_version(request: &Request) -> Option<Result<u64>> {
+    let path = request.raw_http_path();
+    let (_, rest) = path.split_once(SECRETS_PATH)?;
+    let mut segments = rest.split('/').skip(1);
+    let (Some(VERSIONS_SEGMENT), Some(number), Some(RESTORE_SEGMENT), None) = (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) else {
+        return None;
+    };
+    let parsed = number
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| number.parse::<u64>().ok())
+        .flatten()
+        .filter(|number| *number >= 1);
+    Some(parsed.ok_or(Error::NotFound))
 }
 
 /// The value version a resolve asks for (`?valueVersion=n`), if any: a

@@ -50,6 +50,7 @@ fn every_error() -> Vec<Error> {
         },
         Error::NotFound,
         Error::TagTaken { tag: "t".into() },
+        Error::VersionIsCurrent { value_version: 1 },
         Error::QuotaExceeded { limit: 1 },
         Error::PreconditionFailed,
         Error::MalformedPrecondition,
@@ -71,6 +72,7 @@ fn every_error() -> Vec<Error> {
             | Error::Forbidden { .. }
             | Error::NotFound
             | Error::TagTaken { .. }
+            | Error::VersionIsCurrent { .. }
             | Error::QuotaExceeded { .. }
             | Error::PreconditionFailed
             | Error::MalformedPrecondition
@@ -169,6 +171,7 @@ fn statuses(operation: &str) -> BTreeSet<u16> {
         "getSecret" | "listSecretVersions" => &[404],
         "updateSecret" => &[400, 404, 412, 413],
         "deleteSecret" => &[404, 412],
+        "restoreSecretVersion" => &[404, 409, 412],
         other => panic!("unknown operation {other}"),
     };
     common.iter().chain(own).copied().collect()

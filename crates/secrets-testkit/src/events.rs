@@ -21,6 +21,8 @@ pub struct TestRequest {
 
 /// The versions list's route, as template.yaml declares it.
 pub const VERSIONS_ROUTE: &str = "/api/v1/secrets/{tagOrId}/versions";
+/// The restore route, as template.yaml declares it.
+pub const RESTORE_ROUTE: &str = "/api/v1/secrets/{tagOrId}/versions/{valueVersion}/restore";
 /// The resolve route, as template.yaml declares it.
 pub const RESOLVE_ROUTE: &str = "/internal/v1/tenants/{tenant}/secrets/{tagOrId}";
 /// The batch resolve route.
@@ -55,6 +57,19 @@ impl TestRequest {
         let mut request = Self::for_secret("GET", tag_or_id);
         request.path.push_str("/versions");
         request.resource = Some(VERSIONS_ROUTE);
+        request
+    }
+
+    /// A restore of version `value_version` (any text, as sent) of
+    /// `tag_or_id`, routed with both parameters.
+    pub fn for_restore(tag_or_id: &str, value_version: &str) -> Self {
+        let mut request = Self::for_secret("POST", tag_or_id);
+        request.path = format!("/api/v1/secrets/{tag_or_id}/versions/{value_version}/restore");
+        request.resource = Some(RESTORE_ROUTE);
+        request.path_parameters.insert(
+            "valueVersion".into(),
+            Value::String(value_version.to_owned()),
+        );
         request
     }
 

@@ -1,10 +1,23 @@
+use secrets_domain::Result;
 use secrets_domain::input::UpdateSecret;
-use secrets_domain::ports::{DataKeys, SecretStore};
-use secrets_lambda::request::{if_match, tag_or_id, take_json_body};
+use secrets_domain::operation::Operation;
+use secrets_domain::ports::{DataKeys, Reseal, SecretStore};
+use secrets_lambda::request::{if_match, restored_version, tag_or_id, take_json_body};
 use secrets_lambda::response::secret;
 use secrets_lambda::{App, Body, Request, Response};
 
-pub async fn handle<S: SecretStore, K: DataKeys>(
+/// Both routes: an update (`PUT`), or the restore of a kept version.
+pub async fn handle<S: SecretStore, K: DataKeys + Reseal>(
+    app: &App<S, K>,
+    request: Request,
+) -> Response<Body> {
+    match restored_version(&request) {
+        Some(version) => restore(app, request, version).await,
+        None => update(app, request).await,
+    }
+}
+
+async fn update<S: SecretStore, K: DataKeys>(
     app: &App<S, K>,
     mut request: Request,
 ) -> Response<Body> {
@@ -24,9 +37,30 @@ pub async fn handle<S: SecretStore, K: DataKeys>(
     exchange.respond(result).await
 }
 
+/// The version's value made current again, as a new version; no body.
+async fn restore<S: SecretStore, K: Reseal>(
+    app: &App<S, K>,
+    request: Request,
+    version: Result<u64>,
+) -> Response<Body> {
+    let mut exchange = app.exchange_as(&request, Operation::RestoreVersion);
+    let result = async {
+        let actor = app.actor(&request, exchange.trail()).await?;
+        let key = tag_or_id(&request)?;
+        exchange.trail().requested(&key);
+        let precondition = if_match(&request);
+        let restored = app
+            .secrets
+            .restore(&actor, &key, version?, precondition.as_ref());
+        secret(&restored.await?)
+    };
+    let result = result.await;
+    exchange.respond(result).await
+}
+
 #[cfg(test)]
 mod tests {
-    use secrets_domain::crypto::{EncryptionContext, open};
+    use secrets_domain::crypto::{CipherScheme, EncryptionContext, open};
     use secrets_domain::model::{SecretId, TenantId};
     use secrets_domain::operation::Operation;
     use secrets_lambda::Function;
@@ -248,5 +282,55 @@ mod tests {
             ],
             "the 401 left no record"
         );
+    }
+
+    #[tokio::test]
+    async fn restores_a_kept_version_as_a_new_one_from_either_event_shape() {
+        let app = app();
+        let created = seed(&app, "acme", "db", "good").await;
+        secrets_testkit::app::reseed(&app, "acme", "db", "bad").await;
+        let bearer = token("acme", &[PERMISSION]);
+        let mut value_version = 2;
+        for event in TestRequest::for_restore("db", "1").bearer(&bearer).both() {
+            let response = handle(&app, event).await;
+            assert_eq!(response.status(), 200);
+            assert_eq!(json_body(&response)["id"], created.id.as_str());
+            value_version += 1;
+            let acme = TenantId::parse("acme").unwrap();
+            let sealed = app
+                .secrets
+                .store()
+                .sealed_value(&acme, &created.id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(sealed.scheme, CipherScheme::V2 { value_version });
+            let context = EncryptionContext::new(&acme, &created.id);
+            let opened = open(app.secrets.keys(), context, &sealed).await.unwrap();
+            assert_eq!(opened.as_slice(), b"good", "restored as {value_version}");
+        }
+        let records = app.secrets.store().audit_records();
+        let restores = records
+            .iter()
+            .filter(|r| r.operation == Operation::RestoreVersion)
+            .count();
+        assert_eq!(restores, 2);
+    }
+
+    #[tokio::test]
+    async fn a_restore_of_no_kept_version_is_404_and_of_the_current_one_409() {
+        let app = app();
+        seed(&app, "acme", "db", "one").await;
+        let bearer = token("acme", &[PERMISSION]);
+        for (version, status) in [("1", 409), ("2", 404), ("0", 404), ("x", 404), ("01x", 404)] {
+            let event = TestRequest::for_restore("db", version)
+                .bearer(&bearer)
+                .rest_v1();
+            assert_eq!(handle(&app, event).await.status(), status, "{version}");
+        }
+        let event = TestRequest::for_restore("db", "1")
+            .bearer(&token("globex", &[PERMISSION]))
+            .http_v2();
+        assert_eq!(handle(&app, event).await.status(), 404);
     }
 }

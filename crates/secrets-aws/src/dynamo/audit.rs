@@ -28,7 +28,8 @@ use secrets_domain::ports::AuditLog;
 
 use super::attributes::{
     BATCH_ITEM, ERROR_TYPE, EXPIRES_AT, OPERATION, OUTCOME, REASON, REPLAYED, REQUEST_ID,
-    REQUESTED, SECRET_ID, STATUS, SUBJECT, TAG, TENANT, TIME, TIME_MS, VALUE_VERSION,
+    REQUESTED, RESTORED_FROM, SECRET_ID, STATUS, SUBJECT, TAG, TENANT, TIME, TIME_MS,
+    VALUE_VERSION,
 };
 use super::codec::ItemBuilder;
 use super::expressions::Condition;
@@ -149,6 +150,7 @@ pub fn audit_item(record: &AuditRecord, retention_days: u64) -> Item {
         item = item.number(BATCH_ITEM, u64::from(batch_item));
     }
     item = item.optional_number(VALUE_VERSION, record.value_version);
+    item = item.optional_number(RESTORED_FROM, record.restored_from);
     item = match &record.outcome {
         Outcome::Allowed => item.text(OUTCOME, "allowed"),
         Outcome::Refused {

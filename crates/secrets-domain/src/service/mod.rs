@@ -1,4 +1,4 @@
-//! The six operations, independent of HTTP and of AWS: reads and delete
+//! The operations, independent of HTTP and of AWS: reads and delete
 //! here, [`create`], [`update`], [`resolve`], [`batch_resolve`],
 //! [`versions`] and [`restore`] each in a file of its own.
 

@@ -18,7 +18,7 @@ const RESTORE_ATTEMPTS: u32 = 3;
 impl<S: SecretStore, K: Reseal> Secrets<S, K> {
     /// Makes kept version `from` the value again, as the next version
     /// (which records `restoredFrom`). 404 for a version the secret never
-    /// had or no longer keeps, 400 for its current one; with `If-Match`,
+    /// had or no longer keeps, 409 for its current one; with `If-Match`,
     /// 412 unless the secret is still at a version it names. The value is
     /// resealed where the plaintext never reaches this service.
     pub async fn restore(
@@ -36,9 +36,7 @@ impl<S: SecretStore, K: Reseal> Secrets<S, K> {
             }
             let now = current.value_version.unwrap_or(FIRST_VERSION);
             if from == now {
-                return Err(Error::bad_request(
-                    "valueVersion names the current value: nothing to restore",
-                ));
+                return Err(Error::VersionIsCurrent { value_version: now });
             }
             let sealed = match from < now {
                 true => self.store.sealed_version(tenant, &current.id, from).await?,
@@ -55,12 +53,14 @@ impl<S: SecretStore, K: Reseal> Secrets<S, K> {
             let at = self.clock.now();
             let changes = SecretChanges {
                 name: None,
-                sealed: Some(self.keys.reseal(&request).await?),
+                sealed: Some(resealed_as(self.keys.reseal(&request).await?, request.to)?),
                 at,
                 author: actor.subject.clone(),
                 restored_from: Some(from),
             };
-            let record = actor.allowed(&current, at);
+            // The record names the version whose value became current
+            // again, and the version that made it so.
+            let record = actor.allowed(&current, at).restored(from, request.to);
             match self
                 .store
                 .update(tenant, &current, changes, Some(&record))
@@ -74,5 +74,17 @@ impl<S: SecretStore, K: Reseal> Secrets<S, K> {
             retry_after_secs: DEFAULT_RETRY_AFTER_SECS,
             source: Some("the secret kept changing under the restore".into()),
         })
+    }
+}
+
+/// The reseal's answer, if it is sealed as the version asked for: a
+/// misnumbered envelope would leave META naming a version its value is not.
+fn resealed_as(sealed: crate::crypto::SealedValue, to: u64) -> Result<crate::crypto::SealedValue> {
+    match sealed.scheme.value_version() {
+        Some(version) if version == to => Ok(sealed),
+        _ => Err(Error::internal(
+            "restoring a value version",
+            "the resealed value is not sealed as the new version",
+        )),
     }
 }

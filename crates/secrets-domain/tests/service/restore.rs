@@ -1,15 +1,27 @@
 use super::*;
 
+/// `acme`'s secret "db" with two values: `first` (version 1), then
+/// `second` (version 2); its summaries after each.
+async fn two_values(
+    service: &Secrets<MemoryStore, LocalDataKeys>,
+    acme: &TenantId,
+    first: &str,
+    second: &str,
+) -> (SecretSummary, SecretSummary) {
+    let created = create_secret(service, acme, "db", first).await;
+    let updated = update_secret(service, acme, &by_tag("db"), new_value(second))
+        .await
+        .unwrap();
+    (created, updated)
+}
+
 /// A restore makes an earlier value current again as the next version,
 /// which names what it restored; resolve then opens it as that version.
 #[tokio::test]
 async fn a_restore_makes_an_earlier_value_current_as_a_new_version() {
     let service = service();
     let acme = tenant("acme");
-    let created = create_secret(&service, &acme, "db", "good password").await;
-    update_secret(&service, &acme, &by_tag("db"), new_value("bad rotation"))
-        .await
-        .unwrap();
+    let (created, _) = two_values(&service, &acme, "good password", "bad rotation").await;
     let restorer = acting(&acme, Operation::RestoreVersion);
     let restored = service
         .restore(&restorer, &by_tag("db"), 1, None)
@@ -46,10 +58,14 @@ async fn a_restore_makes_an_earlier_value_current_as_a_new_version() {
         audited.last().map(|r| r.operation),
         Some(Operation::Resolve)
     );
-    assert!(
-        audited
-            .iter()
-            .any(|r| r.operation == Operation::RestoreVersion && r.outcome == Outcome::Allowed)
+    let restore = audited
+        .iter()
+        .find(|r| r.operation == Operation::RestoreVersion)
+        .expect("the restore's record");
+    assert_eq!(restore.outcome, Outcome::Allowed);
+    assert_eq!(
+        (restore.restored_from, restore.value_version),
+        (Some(1), Some(3))
     );
 }
 
@@ -57,12 +73,9 @@ async fn a_restore_makes_an_earlier_value_current_as_a_new_version() {
 async fn only_a_kept_earlier_version_is_restored() {
     let service = service();
     let acme = tenant("acme");
-    create_secret(&service, &acme, "db", "one").await;
-    update_secret(&service, &acme, &by_tag("db"), new_value("two"))
-        .await
-        .unwrap();
+    two_values(&service, &acme, "one", "two").await;
     let restorer = acting(&acme, Operation::RestoreVersion);
-    for (from, status) in [(2, 400), (3, 404), (7, 404)] {
+    for (from, status) in [(2, 409), (3, 404), (7, 404)] {
         let error = service
             .restore(&restorer, &by_tag("db"), from, None)
             .await
@@ -85,10 +98,7 @@ async fn only_a_kept_earlier_version_is_restored() {
 async fn a_restore_with_a_stale_if_match_changes_nothing() {
     let service = service();
     let acme = tenant("acme");
-    let created = create_secret(&service, &acme, "db", "one").await;
-    let updated = update_secret(&service, &acme, &by_tag("db"), new_value("two"))
-        .await
-        .unwrap();
+    let (created, updated) = two_values(&service, &acme, "one", "two").await;
     let restorer = acting(&acme, Operation::RestoreVersion);
     let stale = IfMatch::parse(created.etag().as_bytes());
     let error = service
@@ -109,10 +119,7 @@ async fn a_restore_with_a_stale_if_match_changes_nothing() {
 async fn a_value_relabelled_as_another_version_is_not_resealed() {
     let service = service();
     let acme = tenant("acme");
-    let created = create_secret(&service, &acme, "db", "one").await;
-    update_secret(&service, &acme, &by_tag("db"), new_value("two"))
-        .await
-        .unwrap();
+    let (created, _) = two_values(&service, &acme, "one", "two").await;
     let second = stored(&service, &acme, &created.id).await;
     service
         .store()
@@ -132,4 +139,48 @@ async fn a_value_relabelled_as_another_version_is_not_resealed() {
         .await
         .unwrap();
     assert_eq!(now.value.as_slice(), b"two", "nothing changed");
+}
+
+/// Another writer's value landing between a restore's read and its write:
+/// without `If-Match` the restore reads again and reseals for the version
+/// after theirs; with one, it is a 412 and theirs stays current.
+#[tokio::test]
+async fn a_value_written_meanwhile_moves_the_restore_to_the_next_version() {
+    let service = service();
+    let acme = tenant("acme");
+    let (created, updated) = two_values(&service, &acme, "good", "bad").await;
+    let value = SecretValue::parse(Zeroizing::new("theirs".to_owned())).unwrap();
+    let theirs = |version| {
+        let context = EncryptionContext::new(&acme, &created.id);
+        secrets_domain::crypto::seal(service.keys(), context, version, &value)
+    };
+    let restorer = acting(&acme, Operation::RestoreVersion);
+    let read = IfMatch::parse(updated.etag().as_bytes());
+    let interference = service.store().interference();
+    interference.new_value_before_next_update(theirs(3).await.unwrap());
+    let error = service
+        .restore(&restorer, &by_tag("db"), 1, Some(&read))
+        .await
+        .unwrap_err();
+    assert_eq!(error.http_status(), 412);
+
+    interference.new_value_before_next_update(theirs(4).await.unwrap());
+    let restored = service
+        .restore(&restorer, &by_tag("db"), 1, None)
+        .await
+        .unwrap();
+    assert_eq!(restored.value_version, Some(5));
+    let resolver = acting(&acme, Operation::Resolve);
+    let now = service.resolve(&resolver, &by_tag("db")).await.unwrap();
+    assert_eq!(now.value.as_slice(), b"good");
+    let versions = service.versions(&acme, &by_tag("db")).await.unwrap();
+    let shown: Vec<_> = versions
+        .versions
+        .iter()
+        .map(|v| (v.number, v.restored_from))
+        .collect();
+    assert_eq!(
+        shown,
+        [(5, Some(1)), (4, None), (3, None), (2, None), (1, None)]
+    );
 }

@@ -39,7 +39,7 @@ fn permission_variable(function: Function) -> Option<&'static str> {
             Some("JWT_CHANGE_PERMISSION")
         }
         Operation::Delete => Some("JWT_DELETE_PERMISSION"),
-        Operation::Resolve => None,
+        Operation::Resolve | Operation::Reseal => None,
     }
 }
 
@@ -285,6 +285,7 @@ mod tests {
             all.extend([
                 ("KMS_KEY_ID", "k"),
                 ("IDEMPOTENCY_MAC_KEY_ID", "m"),
+                ("RESEAL_FUNCTION_NAME", "reseal-secret"),
                 ("AUDIT_TABLE_NAME", "audit"),
             ]);
             all.extend(vars);

@@ -48,6 +48,9 @@ pub struct Config {
     pub kms_key_id: Option<String>,
     /// Present exactly for the function that fingerprints idempotent creates.
     pub mac_key_id: Option<String>,
+    /// The reseal function (its `live` alias) a restore invokes: present
+    /// exactly for the update function.
+    pub reseal_function: Option<String>,
     /// Present exactly for the functions behind the public API.
     pub auth: Option<AuthSettings>,
     /// Present exactly for the functions that change or resolve secrets.
@@ -72,12 +75,21 @@ impl Config {
             lookup,
             problems: Vec::new(),
         };
-        let table_name = env.required("TABLE_NAME");
+        // The reseal function only does cryptography: no table.
+        let table_name = match function.uses_table() {
+            true => env.required("TABLE_NAME"),
+            false => String::new(),
+        };
         let kms = function.kms();
-        let kms_key_id = matches!(kms, KmsUse::Seal | KmsUse::SealAndFingerprint)
-            .then(|| env.required("KMS_KEY_ID"));
+        let kms_key_id = matches!(
+            kms,
+            KmsUse::Seal | KmsUse::SealAndFingerprint | KmsUse::Reseal
+        )
+        .then(|| env.required("KMS_KEY_ID"));
         let mac_key_id =
             (kms == KmsUse::SealAndFingerprint).then(|| env.required("IDEMPOTENCY_MAC_KEY_ID"));
+        let reseal_function =
+            (function == Function::UpdateSecret).then(|| env.required("RESEAL_FUNCTION_NAME"));
         let audit = function.is_audited().then(|| AuditSettings {
             table_name: env.required("AUDIT_TABLE_NAME"),
             retention_days: env.number(
@@ -140,6 +152,7 @@ impl Config {
             },
             kms_key_id,
             mac_key_id,
+            reseal_function,
             auth,
             audit,
         })
@@ -239,11 +252,13 @@ mod tests {
         let error = config(Function::UpdateSecret, BASE).err().unwrap();
         assert_eq!(
             error.to_string(),
-            "invalid configuration: KMS_KEY_ID is required; AUDIT_TABLE_NAME is required"
+            "invalid configuration: KMS_KEY_ID is required; RESEAL_FUNCTION_NAME is required; \
+             AUDIT_TABLE_NAME is required"
         );
         let mut vars = BASE.to_vec();
         vars.extend([
             ("KMS_KEY_ID", "alias/cortex-secrets"),
+            ("RESEAL_FUNCTION_NAME", "reseal-secret"),
             ("AUDIT_TABLE_NAME", "audit"),
             ("AUDIT_RETENTION_DAYS", "400"),
         ]);
