@@ -479,10 +479,7 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
         .await
         .unwrap()
         .secret;
-    assert_eq!(
-        harness.calls.take().iam_actions,
-        granted("CreateSecretFunction")
-    );
+    let creating = harness.calls.take().iam_actions;
     // The conflict path needs nothing more than the success path.
     harness
         .secrets
@@ -493,10 +490,22 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
         )
         .await
         .unwrap_err();
-    assert_eq!(
-        harness.calls.take().iam_actions,
-        granted("CreateSecretFunction")
+    assert_eq!(harness.calls.take().iam_actions, creating);
+    // Near the tenant's limit, a create reads every count shard first (a
+    // limit this small always does): that Query is the create role's too.
+    let near_limit = Secrets::new(
+        harness.secrets.store().clone().with_max_secrets(1),
+        harness.secrets.keys().clone(),
     );
+    near_limit
+        .create(&actor(&acme, Operation::Create), create("iam-limit", "v"))
+        .await
+        .unwrap_err();
+    let at_limit = harness.calls.take();
+    assert_eq!(at_limit.calls.get("DynamoDB.Query"), Some(&1));
+    let creating: std::collections::BTreeSet<_> =
+        creating.into_iter().chain(at_limit.iam_actions).collect();
+    assert_eq!(creating, granted("CreateSecretFunction"));
 
     harness.secrets.get(&acme, &by_tag("iam")).await.unwrap();
     harness

@@ -73,6 +73,9 @@ PAGE_STARTS = ["PAGES#*"]
 # likewise.
 SECRET_PARTITIONS = ["SECRET#*"]
 VERSION_PRUNER = "UpdateSecretFunction"
+# But a create near its tenant's limit reads the tenant's count shards.
+COUNT_READER = "CreateSecretFunction"
+TENANT_PARTITIONS = ["TENANT#*"]
 # Opening values: resolve, and the reseal function a restore invokes (no
 # route, no table).
 RESEALER = "ResealSecretFunction"
@@ -274,12 +277,12 @@ def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[s
                         f"(dynamodb:PutItem alone, dynamodb:LeadingKeys {PAGE_STARTS})"
                     )
             narrowed = {"dynamodb:Query"} | ({"dynamodb:DeleteItem"} if name == VERSION_PRUNER else set())
+            partitions = TENANT_PARTITIONS if name == COUNT_READER else SECRET_PARTITIONS
             for action in sorted(actions & narrowed if name != LISTER else set()):
                 leading = statement.get("Condition", {}).get("ForAllValues:StringLike", {})
-                if actions != {action} or as_list(leading.get("dynamodb:LeadingKeys")) != SECRET_PARTITIONS:
+                if actions != {action} or as_list(leading.get("dynamodb:LeadingKeys")) != partitions:
                     yield (
-                        f"{role_name}: {action} only of a secret's own items "
-                        f"(alone, dynamodb:LeadingKeys {SECRET_PARTITIONS})"
+                        f"{role_name}: {action} only of the items it needs (alone, dynamodb:LeadingKeys {partitions})"
                     )
             if actions & MAC_ACTIONS:
                 if actions != MAC_ACTIONS or not only_resource({MAC_KEY}, scope):

@@ -75,12 +75,13 @@ class PlantedFaults(unittest.TestCase):
         for plant in (unconditioned, updating):
             self.assert_caught(plant, "ListSecretsRole: the list function may only write page starts")
 
-    def test_a_query_or_prune_beyond_a_secrets_own_items(self) -> None:
+    def test_a_query_or_prune_beyond_the_items_a_function_needs(self) -> None:
         for role, action in (
             ("GetSecretRole", "dynamodb:Query"),
             ("DeleteSecretRole", "dynamodb:Query"),
             ("UpdateSecretRole", "dynamodb:Query"),
             ("UpdateSecretRole", "dynamodb:DeleteItem"),
+            ("CreateSecretRole", "dynamodb:Query"),
         ):
 
             def unconditioned(sam: dict[str, Any], role: str = role, action: str = action) -> None:
@@ -91,7 +92,14 @@ class PlantedFaults(unittest.TestCase):
                 condition["dynamodb:LeadingKeys"] = ["*"]
 
             for plant in (unconditioned, tenant_wide):
-                self.assert_caught(plant, f"{role}: {action} only of a secret's own items")
+                self.assert_caught(plant, f"{role}: {action} only of the items it needs")
+
+    def test_a_create_that_queries_secrets_rather_than_its_tenants_counts(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            condition = statement(sam, "CreateSecretRole", "dynamodb:Query")["Condition"]["ForAllValues:StringLike"]
+            condition["dynamodb:LeadingKeys"] = ["SECRET#*"]
+
+        self.assert_caught(plant, "CreateSecretRole: dynamodb:Query only of the items it needs")
 
     def test_resolve_without_reserved_concurrency(self) -> None:
         def plant(sam: dict[str, Any]) -> None:
