@@ -136,6 +136,7 @@ async fn the_dynamodb_store_conforms() {
             .with_max_secrets(3)
             .with_count_shards(shards);
         conformance::the_tenant_limit_holds(&limited, &tenant()).await;
+        conformance::a_recovery_counts_against_the_limit(&limited, &tenant()).await;
     }
 }
 
@@ -871,7 +872,13 @@ async fn a_delete_is_not_disturbed_by_renames_after_its_read() {
     harness.calls.take();
     let store = harness.secrets.store();
     store
-        .delete(&acme, &read, DeleteGuard::Exists, None)
+        .delete(
+            &acme,
+            &read,
+            DeleteGuard::Exists,
+            &conformance::at_once(),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(

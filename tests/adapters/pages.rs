@@ -164,7 +164,13 @@ async fn a_create_or_delete_makes_remembered_starts_unused() {
         .unwrap()
         .unwrap();
     store
-        .delete(&tenant, &gone, DeleteGuard::Exists, None)
+        .delete(
+            &tenant,
+            &gone,
+            DeleteGuard::Exists,
+            &secrets_testkit::conformance::at_once(),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(page(&store, &tenant, 2).await, rows(20..30));

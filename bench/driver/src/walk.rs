@@ -18,7 +18,7 @@ use secrets_aws::metrics::{CallCounter, Usage};
 use secrets_domain::model::{TagOrId, TenantId};
 use secrets_domain::page::PageRequest;
 use secrets_domain::ports::{DeleteGuard, SecretStore};
-use secrets_testkit::conformance::new_secret;
+use secrets_testkit::conformance::{at_once, new_secret};
 use serde::Serialize;
 
 #[derive(Debug, Default, Clone, Copy, Serialize)]
@@ -101,7 +101,13 @@ impl Walker {
             .await
             .expect("create");
         store
-            .delete(&self.tenant, &summary, DeleteGuard::Exists, None)
+            .delete(
+                &self.tenant,
+                &summary,
+                DeleteGuard::Exists,
+                &at_once(),
+                None,
+            )
             .await
             .expect("delete");
         assert!(

@@ -17,11 +17,13 @@
 //! - [`auth`]: bearer JWT verification into a [`auth::Caller`].
 //! - [`clock`]: time, read in one place.
 //! - [`versions`]: a secret's kept value versions.
+//! - [`deleted`]: deleted secrets kept for a recovery window.
 
 pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod crypto;
+pub mod deleted;
 pub mod error;
 pub mod idempotency;
 pub mod input;

@@ -21,10 +21,16 @@ pub enum Operation {
     /// A restore's value sealed again as its new version: the reseal
     /// function, invoked by the update function alone (no route).
     Reseal,
+    /// A tenant's deleted secrets still recoverable (metadata): the list
+    /// function's second route.
+    ListDeleted,
+    /// A deleted secret brought back under its tag: the delete function's
+    /// second route.
+    RecoverDeleted,
 }
 
 impl Operation {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 11] = [
         Self::List,
         Self::Get,
         Self::Create,
@@ -34,6 +40,8 @@ impl Operation {
         Self::ListVersions,
         Self::RestoreVersion,
         Self::Reseal,
+        Self::ListDeleted,
+        Self::RecoverDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +55,8 @@ impl Operation {
             Self::ListVersions => "listSecretVersions",
             Self::RestoreVersion => "restoreSecretVersion",
             Self::Reseal => "resealValue",
+            Self::ListDeleted => "listDeletedSecrets",
+            Self::RecoverDeleted => "recoverDeletedSecret",
         }
     }
 
@@ -57,7 +67,7 @@ impl Operation {
         // A reseal is recorded by the restore that asked for it.
         !matches!(
             self,
-            Self::List | Self::Get | Self::ListVersions | Self::Reseal
+            Self::List | Self::Get | Self::ListVersions | Self::Reseal | Self::ListDeleted
         )
     }
 }
@@ -96,7 +106,8 @@ mod tests {
                 Operation::Update,
                 Operation::Delete,
                 Operation::Resolve,
-                Operation::RestoreVersion
+                Operation::RestoreVersion,
+                Operation::RecoverDeleted
             ]
         );
     }

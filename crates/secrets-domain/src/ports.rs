@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 use crate::audit::AuditRecord;
 use crate::clock::Timestamp;
 use crate::crypto::{DATA_KEY_LEN, EncryptionContext, ResealRequest, SealedValue};
+use crate::deleted::{DeletedPage, DeletedPageRequest, DeletedSecret, Deletion};
 use crate::error::Result;
 use crate::idempotency::IdempotencyRecord;
 use crate::model::{FIRST_VERSION, SecretId, SecretName, SecretSummary, TagOrId, TenantId};
@@ -126,17 +127,52 @@ pub trait SecretStore: AuditLog + Send + Sync {
         audit: Option<&AuditRecord>,
     ) -> impl Future<Output = Result<SecretSummary>> + Send;
 
-    /// Removes the secret `current` describes and uncounts it, all or
-    /// nothing. `Error::NotFound` if it is gone (also when a concurrent
-    /// delete won); with `DeleteGuard::SameVersion`,
-    /// `Error::PreconditionFailed` if it changed since `current` was read.
+    /// Removes the secret `current` describes from every read (its tag is
+    /// free at once) and uncounts it, all or nothing. With
+    /// `deletion.purge_at`, its record and kept values stay until then,
+    /// for a recovery; without, they go at once. `Error::NotFound` if it
+    /// is gone (also when a concurrent delete won); with
+    /// `DeleteGuard::SameVersion`, `Error::PreconditionFailed` if it
+    /// changed since `current` was read.
     fn delete(
         &self,
         tenant: &TenantId,
         current: &SecretSummary,
         guard: DeleteGuard,
+        deletion: &Deletion,
         audit: Option<&AuditRecord>,
     ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The deleted secret `id` as kept, whether or not its window has
+    /// ended (the caller knows the time); `None` if it is not deleted, or
+    /// gone for good.
+    fn find_deleted(
+        &self,
+        tenant: &TenantId,
+        id: &SecretId,
+    ) -> impl Future<Output = Result<Option<DeletedSecret>>> + Send;
+
+    /// A page of the tenant's deleted secrets still recoverable `at`, in
+    /// id order. It reads about what it returns, however deep.
+    fn deleted(
+        &self,
+        tenant: &TenantId,
+        request: &DeletedPageRequest,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<DeletedPage>> + Send;
+
+    /// Brings `deleted` back under its tag and counts it again, all or
+    /// nothing, if it is still deleted as read; returns it at its next
+    /// version. `Error::TagTaken` if its tag has been taken since,
+    /// `Error::QuotaExceeded` at the tenant's limit, `Error::NotFound` if
+    /// it was recovered or dropped meanwhile.
+    fn recover(
+        &self,
+        tenant: &TenantId,
+        deleted: &DeletedSecret,
+        at: Timestamp,
+        audit: Option<&AuditRecord>,
+    ) -> impl Future<Output = Result<SecretSummary>> + Send;
 
     /// The record of a create made with the key of `key_digest`, as stored:
     /// expired or not (the caller knows the time).

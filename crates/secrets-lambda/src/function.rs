@@ -163,6 +163,8 @@ impl Function {
         match self {
             Self::GetSecret => operations.push(Operation::ListVersions),
             Self::UpdateSecret => operations.push(Operation::RestoreVersion),
+            Self::ListSecrets => operations.push(Operation::ListDeleted),
+            Self::DeleteSecret => operations.push(Operation::RecoverDeleted),
             _ => {}
         }
         operations

@@ -23,6 +23,12 @@ pub const UPDATED_AT: &str = "updatedAt";
 pub const CREATED_BY: &str = "createdBy";
 /// The version a restored value version carries again (VERSION item).
 pub const RESTORED_FROM: &str = "restoredFrom";
+/// A deleted secret's, while it can be recovered (META and DELETED items):
+/// when (ms), by whom (the subject), and when it is gone for good (ms;
+/// `expiresAt` holds the same moment in seconds, for TTL).
+pub const DELETED_AT: &str = "deletedAt";
+pub const DELETED_BY: &str = "deletedBy";
+pub const PURGE_AT: &str = "purgeAt";
 /// The token of the last create or update of a secret (META item): how a
 /// write whose answer was lost is found to have committed.
 pub const LAST_WRITE: &str = "lastWrite";

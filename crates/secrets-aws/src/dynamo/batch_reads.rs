@@ -137,6 +137,7 @@ impl DynamoStore {
                 };
                 found
                     .get(&item_key.pair())
+                    .filter(|item| codec::is_live(item))
                     .map(|item| codec::summary(item, id))
                     .transpose()
             })

@@ -5,6 +5,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use secrets_domain::clock::Timestamp;
 use secrets_domain::crypto::{CipherScheme, SealedValue};
+use secrets_domain::deleted::DeletedSecret;
 use secrets_domain::error::{Error, Result};
 use secrets_domain::idempotency::IdempotencyRecord;
 use secrets_domain::model::{FIRST_VERSION, SecretId, SecretName, SecretSummary, Tag, TenantId};
@@ -13,8 +14,9 @@ use secrets_domain::versions::{ValueVersion, kept_as};
 
 use super::Item;
 use super::attributes::{
-    CIPHER, CIPHERTEXT, CREATED_AT, CREATED_BY, EXPIRES_AT, FINGERPRINT, ID, NAME, NONCE,
-    RESTORED_FROM, SK, TAG, UPDATED_AT, VALUE_VERSION, VERSION, WRAPPED_KEY, WRAPPING_KEY_ID,
+    CIPHER, CIPHERTEXT, CREATED_AT, CREATED_BY, DELETED_AT, DELETED_BY, EXPIRES_AT, FINGERPRINT,
+    ID, NAME, NONCE, PURGE_AT, RESTORED_FROM, SK, TAG, UPDATED_AT, VALUE_VERSION, VERSION,
+    WRAPPED_KEY, WRAPPING_KEY_ID,
 };
 use super::layout::{ItemKey, TAG_PREFIX};
 
@@ -143,7 +145,18 @@ pub(super) fn idempotency_item(tenant: &TenantId, record: &IdempotencyRecord) ->
 
 /// The attributes a read of each kind of item needs.
 pub(super) const TAG_ITEM_ATTRIBUTES: &[&str] = &[SK, ID, NAME, VERSION];
-pub(super) const META_ITEM_ATTRIBUTES: &[&str] = &[TAG, NAME, VERSION, VALUE_VERSION];
+pub(super) const META_ITEM_ATTRIBUTES: &[&str] = &[TAG, NAME, VERSION, VALUE_VERSION, DELETED_AT];
+/// A deleted secret's, from its META item (by id) or its DELETED item.
+pub(super) const DELETED_ITEM_ATTRIBUTES: &[&str] = &[
+    ID,
+    TAG,
+    NAME,
+    VERSION,
+    VALUE_VERSION,
+    DELETED_AT,
+    DELETED_BY,
+    PURGE_AT,
+];
 pub(super) const VALUE_ITEM_ATTRIBUTES: &[&str] = &[
     CIPHERTEXT,
     NONCE,
@@ -184,6 +197,40 @@ pub(super) fn summary(item: &Item, id: Option<&SecretId>) -> Result<SecretSummar
         tag: Tag::parse(tag).map_err(|_| corrupt(TAG))?,
         version: version(item)?,
         value_version: optional_number(item, VALUE_VERSION)?,
+    })
+}
+
+/// Whether a META item is a live secret's: a deleted one kept for its
+/// window is read only as deleted ([`deleted_secret`]).
+pub(super) fn is_live(item: &Item) -> bool {
+    !item.contains_key(DELETED_AT)
+}
+
+/// A deleted secret's entry in its tenant's collection: what the
+/// deleted-secrets list shows, gone by TTL with the secret's own items.
+pub(super) fn deleted_item(tenant: &TenantId, deleted: &DeletedSecret) -> Item {
+    let secret = &deleted.summary;
+    ItemBuilder::at(&ItemKey::deleted(tenant, &secret.id))
+        .text(ID, secret.id.as_str())
+        .text(TAG, secret.tag.as_str())
+        .text(NAME, secret.name.as_str())
+        .number(VERSION, secret.version)
+        .optional_number(VALUE_VERSION, secret.value_version)
+        .number(DELETED_AT, deleted.deleted_at.millis())
+        .text(DELETED_BY, &deleted.deleted_by)
+        .number(PURGE_AT, deleted.purge_at.millis())
+        .number(EXPIRES_AT, deleted.purge_at.secs())
+        .build()
+}
+
+/// A deleted secret from its META item (`id` from the key) or its DELETED
+/// item (`id` from the item).
+pub(super) fn deleted_secret(item: &Item, id: Option<&SecretId>) -> Result<DeletedSecret> {
+    Ok(DeletedSecret {
+        summary: summary(item, id)?,
+        deleted_at: Timestamp::from_millis(whole_number(item, DELETED_AT)?),
+        deleted_by: text(item, DELETED_BY)?.to_owned(),
+        purge_at: Timestamp::from_millis(whole_number(item, PURGE_AT)?),
     })
 }
 

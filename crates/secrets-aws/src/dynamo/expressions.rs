@@ -91,6 +91,30 @@ impl Condition {
         self
     }
 
+    /// And the item has `attribute`.
+    pub(super) fn and_has(mut self, attribute: &str) -> Self {
+        let name = self.placeholders.name(attribute);
+        self.text = format!("{} AND attribute_exists({name})", self.text);
+        self
+    }
+
+    /// And the number `attribute` is above `floor`.
+    pub(super) fn and_above(mut self, attribute: &str, floor: u64) -> Self {
+        let name = self.placeholders.name(attribute);
+        let floor = self
+            .placeholders
+            .value(format!(":above_{attribute}"), number(floor));
+        self.text = format!("{} AND {name} > {floor}", self.text);
+        self
+    }
+
+    /// And the item lacks `attribute`.
+    pub(super) fn and_lacks(mut self, attribute: &str) -> Self {
+        let name = self.placeholders.name(attribute);
+        self.text = format!("{} AND attribute_not_exists({name})", self.text);
+        self
+    }
+
     /// And the item is still at `version`; an item written before versions
     /// existed is at the first.
     pub(super) fn and_at_version(self, version: u64) -> Self {
@@ -117,11 +141,13 @@ impl Condition {
     }
 }
 
-/// What an update does to an item: attributes set, numbers added.
+/// What an update does to an item: attributes set, numbers added,
+/// attributes removed.
 #[derive(Debug, Default, Clone)]
 pub(super) struct Changes {
     sets: Vec<String>,
     adds: Vec<String>,
+    removes: Vec<String>,
     placeholders: Placeholders,
 }
 
@@ -143,6 +169,12 @@ impl Changes {
         self
     }
 
+    pub(super) fn remove(mut self, attribute: &str) -> Self {
+        let name = self.placeholders.name(attribute);
+        self.removes.push(name);
+        self
+    }
+
     /// The update expression and its placeholders.
     pub(super) fn into_parts(self) -> (String, Placeholders) {
         let mut clauses = Vec::new();
@@ -151,6 +183,9 @@ impl Changes {
         }
         if !self.adds.is_empty() {
             clauses.push(format!("ADD {}", self.adds.join(", ")));
+        }
+        if !self.removes.is_empty() {
+            clauses.push(format!("REMOVE {}", self.removes.join(", ")));
         }
         (clauses.join(" "), self.placeholders)
     }

@@ -6,7 +6,8 @@
 //! |-------------------------|-------------|----------------------------------------------|------------------|
 //! | `TENANT#<t>`            | `TAG#<tag>` | id, name, version                            | get by tag, list |
 //! | `TENANT#<t>`            | `COUNT#<nn>`| count, changes (one of the count shards)     | list (total), create near the limit |
-//! | `SECRET#<t>#<id>`       | `META`      | tag, name, version, valueVersion, createdAt, updatedAt, lastWrite | get by id |
+//! | `TENANT#<t>`            | `DELETED#<id>` | id, tag, name, version, valueVersion, deletedAt, deletedBy, purgeAt, expiresAt (TTL) | deleted-secrets list |
+//! | `SECRET#<t>#<id>`       | `META`      | tag, name, version, valueVersion, createdAt, updatedAt, lastWrite; while deleted: deletedAt, deletedBy, purgeAt, expiresAt (TTL) | get by id (not while deleted), recovery |
 //! | `SECRET#<t>#<id>`       | `VALUE#<n>` | ciphertext, nonce, wrappedKey, wrappingKeyId, cipher, valueVersion, updatedAt | resolve |
 //! | `SECRET#<t>#<id>`       | `VERSION#<n>` | valueVersion, createdAt, createdBy, restoredFrom | versions list, writes of a new value |
 //! | `IDEMPOTENCY#<t>#<sha256 of subject and key>` | `IDEMPOTENCY` | fingerprint, id, name, tag, version, valueVersion, expiresAt (TTL) | create with Idempotency-Key |
@@ -22,6 +23,10 @@
 //! GetItem. No item is written by every create or delete of a tenant: its
 //! count is spread over shards ([`super::counts`]). Remembered page starts
 //! are in [`super::page_starts`], the audit table's keys in [`super::audit`].
+//! A deleted secret kept for its recovery window keeps its META, VALUE and
+//! VERSION items, each with a TTL, beside a DELETED item in its tenant's
+//! collection ([`super::deleted`]); list pages read `TAG#` items only, so
+//! they never read it.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use secrets_domain::model::{SecretId, Tag, TenantId};
@@ -32,6 +37,7 @@ use super::attributes::{PK, SK};
 pub(super) const TAG_PREFIX: &str = "TAG#";
 pub(super) const COUNT_PREFIX: &str = "COUNT#";
 pub(super) const VERSION_PREFIX: &str = "VERSION#";
+pub(super) const DELETED_PREFIX: &str = "DELETED#";
 
 /// The key of one item. The secret id, of fixed shape, ends the secret's
 /// partition key, so that no two (tenant, id) pairs share one.
@@ -71,6 +77,14 @@ impl ItemKey {
     /// Zero-padded, so that sort keys order as offsets do.
     pub(super) fn page_start_sort(offset: u64) -> String {
         format!("ROW#{offset:012}")
+    }
+
+    /// A deleted secret's entry in its tenant's collection, in id order.
+    pub(super) fn deleted(tenant: &TenantId, id: &SecretId) -> Self {
+        Self::new(
+            Self::tenant_partition(tenant),
+            format!("{DELETED_PREFIX}{id}"),
+        )
     }
 
     pub(super) fn meta(tenant: &TenantId, id: &SecretId) -> Self {

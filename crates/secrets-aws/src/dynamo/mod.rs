@@ -9,6 +9,8 @@
 //! - [`writes`]: create, update and delete, one transaction each
 //!   ([`transaction`], with conditions from [`expressions`], conflicts
 //!   retried by [`backoff`], lost answers settled by [`outcome`]);
+//! - [`deleted`]: deleted secrets kept for a recovery window, their list
+//!   and their recovery;
 //! - [`idempotency`]: the records of idempotent creates;
 //! - [`codec`]: items to domain values and back.
 
@@ -18,6 +20,7 @@ mod backoff;
 mod batch_reads;
 mod codec;
 mod counts;
+mod deleted;
 mod expressions;
 mod idempotency;
 mod layout;
@@ -34,7 +37,9 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use secrets_domain::audit::AuditRecord;
+use secrets_domain::clock::Timestamp;
 use secrets_domain::crypto::SealedValue;
+use secrets_domain::deleted::{DeletedPage, DeletedPageRequest, DeletedSecret, Deletion};
 use secrets_domain::error::Result;
 use secrets_domain::idempotency::IdempotencyRecord;
 use secrets_domain::model::{SecretId, SecretSummary, TagOrId, TenantId};
@@ -156,9 +161,38 @@ impl SecretStore for DynamoStore {
         tenant: &TenantId,
         current: &SecretSummary,
         guard: DeleteGuard,
+        deletion: &Deletion,
         audit: Option<&AuditRecord>,
     ) -> Result<()> {
-        self.delete_secret(tenant, current, guard, audit).await
+        self.delete_secret(tenant, current, guard, deletion, audit)
+            .await
+    }
+
+    async fn find_deleted(
+        &self,
+        tenant: &TenantId,
+        id: &SecretId,
+    ) -> Result<Option<DeletedSecret>> {
+        self.find_deleted_secret(tenant, id).await
+    }
+
+    async fn deleted(
+        &self,
+        tenant: &TenantId,
+        request: &DeletedPageRequest,
+        at: Timestamp,
+    ) -> Result<DeletedPage> {
+        self.deleted_page(tenant, request, at).await
+    }
+
+    async fn recover(
+        &self,
+        tenant: &TenantId,
+        deleted: &DeletedSecret,
+        at: Timestamp,
+        audit: Option<&AuditRecord>,
+    ) -> Result<SecretSummary> {
+        self.recover_secret(tenant, deleted, at, audit).await
     }
 
     async fn idempotency_record(

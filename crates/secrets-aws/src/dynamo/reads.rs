@@ -51,7 +51,9 @@ impl DynamoStore {
                 Some(id),
             ),
         };
-        item.map(|item| codec::summary(&item, id)).transpose()
+        item.filter(codec::is_live)
+            .map(|item| codec::summary(&item, id))
+            .transpose()
     }
 
     pub(super) async fn read_sealed_version(

@@ -36,6 +36,12 @@ pub(super) enum Role {
     OldVersion,
     /// The tenant's count shard of the secret's tag.
     Count,
+    /// A deleted secret's entry in its tenant's collection.
+    Deleted,
+    /// An item of a kept version whose expiry the write sets (a delete
+    /// with a recovery window) or clears (a recovery): unconditionally,
+    /// as [`Role::OldVersion`].
+    KeptVersion,
     /// The audit record of the change.
     AuditRecord,
 }

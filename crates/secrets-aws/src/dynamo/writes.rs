@@ -32,10 +32,13 @@
 //! create or update whose outcome is unknown is checked, by the token it
 //! wrote, before it is reported failed ([`super::outcome`]).
 
+use std::future::Future;
+
 use aws_sdk_dynamodb::types::AttributeValue;
 use secrets_domain::audit::AuditRecord;
+use secrets_domain::deleted::Deletion;
 use secrets_domain::error::{DEFAULT_RETRY_AFTER_SECS, Error, Result};
-use secrets_domain::model::{FIRST_VERSION, SecretSummary, TagOrId, TenantId};
+use secrets_domain::model::{FIRST_VERSION, SecretSummary, Tag, TagOrId, TenantId};
 use secrets_domain::ports::{DeleteGuard, NewSecret, SecretChanges};
 
 use super::DynamoStore;
@@ -60,30 +63,45 @@ impl DynamoStore {
         secret: NewSecret,
         audit: Option<&AuditRecord>,
     ) -> Result<()> {
-        let number = self.shard_number(&secret.summary.tag);
-        let shard = ItemKey::count_shard(tenant, number);
+        let shard = self.count_shard(tenant, &secret.summary.tag);
+        self.within_limit(tenant, &secret.summary.tag, |limit| {
+            self.commit_create(tenant, &secret, audit, &shard, limit)
+        })
+        .await
+    }
+
+    /// Runs `attempt`, a write that counts one more secret tagged `tag`,
+    /// with the count its shard must stay below (module docs): first the
+    /// shard's share, without a read; if the shard holds it, what the other
+    /// shards leave of the limit.
+    pub(super) async fn within_limit<T, Attempt>(
+        &self,
+        tenant: &TenantId,
+        tag: &Tag,
+        attempt: impl Fn(u64) -> Attempt,
+    ) -> Result<T>
+    where
+        Attempt: Future<Output = Result<T>>,
+    {
         let share = self.max_secrets / (2 * u64::from(self.count_shards));
         let share = if share >= MIN_SHARE { share } else { 0 };
         if share > 0 {
-            match self
-                .commit_create(tenant, &secret, audit, &shard, share)
-                .await
-            {
+            match attempt(share).await {
                 Err(Error::QuotaExceeded { .. }) => {}
                 done => return done,
             }
         }
         // The tag's shard holds its share: what is left of the limit decides.
-        let claimed = self
-            .counts(tenant)
-            .await?
-            .claimed_outside(number, self.count_shards, share);
+        let claimed = self.counts(tenant).await?.claimed_outside(
+            self.shard_number(tag),
+            self.count_shards,
+            share,
+        );
         let limit = self.max_secrets.saturating_sub(claimed);
         if limit == 0 {
             return Err(self.quota_exceeded());
         }
-        self.commit_create(tenant, &secret, audit, &shard, limit)
-            .await
+        attempt(limit).await
     }
 
     /// One attempt at a create, its count shard below `shard_limit`.
@@ -110,7 +128,12 @@ impl DynamoStore {
                     tag: tag.to_string(),
                 },
                 Role::Count => self.quota_exceeded(),
-                Role::Meta | Role::Value | Role::Version | Role::OldVersion => Error::Internal {
+                Role::Meta
+                | Role::Value
+                | Role::Version
+                | Role::OldVersion
+                | Role::Deleted
+                | Role::KeptVersion => Error::Internal {
                     context: "creating a secret",
                     source: Some("a freshly generated secret id is already in use".into()),
                 },
@@ -159,7 +182,7 @@ impl DynamoStore {
         Ok(write)
     }
 
-    fn quota_exceeded(&self) -> Error {
+    pub(super) fn quota_exceeded(&self) -> Error {
         Error::QuotaExceeded {
             limit: self.max_secrets,
         }
@@ -257,12 +280,13 @@ impl DynamoStore {
         tenant: &TenantId,
         current: &SecretSummary,
         guard: DeleteGuard,
+        deletion: &Deletion,
         audit: Option<&AuditRecord>,
     ) -> Result<()> {
         let mut current = current.clone();
         for _ in 0..DELETE_ATTEMPTS {
             let kept = self.kept_versions(tenant, &current.id).await?;
-            let write = self.delete_transaction(tenant, &current, guard, &kept, audit)?;
+            let write = self.delete_transaction(tenant, &current, guard, &kept, deletion, audit)?;
             match self.commit(write, refused_as_changed, Evidence::None).await {
                 Err(Error::PreconditionFailed) => {}
                 result => return result,
@@ -290,13 +314,15 @@ impl DynamoStore {
     /// value version whose kept set was read: a rename in between changes
     /// nothing the delete removes, so it is no reason to read again (a
     /// secret whose value was written before value versions were bound has
-    /// none on META, which counts as the first).
+    /// none on META, which counts as the first). With a recovery window,
+    /// META and the kept versions stay, expiring ([`super::deleted`]).
     fn delete_transaction(
         &self,
         tenant: &TenantId,
         current: &SecretSummary,
         guard: DeleteGuard,
         kept: &[u64],
+        deletion: &Deletion,
         audit: Option<&AuditRecord>,
     ) -> Result<Transaction> {
         let newest = kept.iter().copied().max().unwrap_or(FIRST_VERSION);
@@ -311,13 +337,16 @@ impl DynamoStore {
             &ItemKey::tag(tenant, &current.tag),
             Some(same_secret(current)),
         )?;
-        write.delete(
-            Role::Meta,
-            &self.table,
-            &ItemKey::meta(tenant, &current.id),
-            Some(meta),
-        )?;
-        self.drop_versions(&mut write, tenant, &current.id, kept.iter().copied())?;
+        match deletion.purge_at {
+            Some(purge_at) => {
+                self.keep_deleted(&mut write, tenant, current, meta, kept, deletion, purge_at)?;
+            }
+            None => {
+                let key = ItemKey::meta(tenant, &current.id);
+                write.delete(Role::Meta, &self.table, &key, Some(meta))?;
+                self.drop_versions(&mut write, tenant, &current.id, kept.iter().copied())?;
+            }
+        }
         write.update(
             Role::Count,
             &self.table,
@@ -427,6 +456,9 @@ mod tests {
                 &secret.summary,
                 DeleteGuard::Exists,
                 &[FIRST_VERSION],
+                // Kept for a window, as deployments keep them: its DELETED
+                // item is the secret's own, in the tenant's collection.
+                &secrets_domain::deleted::RecoveryWindow::days(7).deletion(secret.at, "tester"),
                 Some(&audit),
             )
             .unwrap();

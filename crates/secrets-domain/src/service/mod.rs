@@ -1,9 +1,10 @@
 //! The operations, independent of HTTP and of AWS: reads and delete
 //! here, [`create`], [`update`], [`resolve`], [`batch_resolve`],
-//! [`versions`] and [`restore`] each in a file of its own.
+//! [`versions`], [`restore`] and [`deleted`] each in a file of its own.
 
 mod batch_resolve;
 mod create;
+mod deleted;
 mod resolve;
 mod restore;
 mod update;
@@ -11,6 +12,7 @@ mod versions;
 
 use crate::audit::Actor;
 use crate::clock::SystemClock;
+use crate::deleted::RecoveryWindow;
 use crate::error::{Error, Result};
 use crate::model::{SecretSummary, TagOrId, TenantId};
 use crate::page::{Page, PageRequest};
@@ -29,6 +31,7 @@ pub struct Secrets<S, K = ()> {
     store: S,
     keys: K,
     clock: Box<dyn Clock>,
+    recovery: RecoveryWindow,
 }
 
 impl<S: SecretStore, K> Secrets<S, K> {
@@ -38,6 +41,16 @@ impl<S: SecretStore, K> Secrets<S, K> {
             store,
             keys,
             clock: Box::new(SystemClock),
+            recovery: RecoveryWindow::NONE,
+        }
+    }
+
+    /// The same service, keeping deleted secrets recoverable for `window`
+    /// (none unless given: a delete removes everything at once).
+    pub fn with_recovery_window(self, window: RecoveryWindow) -> Self {
+        Self {
+            recovery: window,
+            ..self
         }
     }
 
@@ -99,9 +112,11 @@ impl<S: SecretStore, K> Secrets<S, K> {
             }
             None => DeleteGuard::Exists,
         };
-        let record = actor.allowed(&current, self.clock.now());
+        let at = self.clock.now();
+        let record = actor.allowed(&current, at);
+        let deletion = self.recovery.deletion(at, &actor.subject);
         self.store
-            .delete(&actor.tenant, &current, guard, Some(&record))
+            .delete(&actor.tenant, &current, guard, &deletion, Some(&record))
             .await
     }
 }

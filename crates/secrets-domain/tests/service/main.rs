@@ -5,6 +5,7 @@ mod audit;
 mod batch_resolve;
 mod create;
 mod delete;
+mod deleted;
 mod envelope;
 mod idempotency;
 mod resolve;

@@ -34,11 +34,14 @@ pub const MAX_JWKS_HARD_MAX_AGE_SECS: u64 = 7 * 86_400;
 /// has one permission for everything, which stays the default of each.
 fn permission_variable(function: Function) -> Option<&'static str> {
     match function.operation() {
-        Operation::List | Operation::Get | Operation::ListVersions => Some("JWT_READ_PERMISSION"),
+        Operation::List | Operation::Get | Operation::ListVersions | Operation::ListDeleted => {
+            Some("JWT_READ_PERMISSION")
+        }
         Operation::Create | Operation::Update | Operation::RestoreVersion => {
             Some("JWT_CHANGE_PERMISSION")
         }
-        Operation::Delete => Some("JWT_DELETE_PERMISSION"),
+        // Who may delete may undo a delete.
+        Operation::Delete | Operation::RecoverDeleted => Some("JWT_DELETE_PERMISSION"),
         Operation::Resolve | Operation::Reseal => None,
     }
 }

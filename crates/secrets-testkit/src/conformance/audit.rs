@@ -58,12 +58,24 @@ pub async fn changes_are_recorded_with_their_write<S: SecretStore>(
 
     let delete = record(tenant, Operation::Delete, &renamed);
     store
-        .delete(tenant, &renamed, DeleteGuard::Exists, Some(&delete))
+        .delete(
+            tenant,
+            &renamed,
+            DeleteGuard::Exists,
+            &super::at_once(),
+            Some(&delete),
+        )
         .await
         .expect("delete");
     let again = record(tenant, Operation::Delete, &renamed);
     store
-        .delete(tenant, &renamed, DeleteGuard::Exists, Some(&again))
+        .delete(
+            tenant,
+            &renamed,
+            DeleteGuard::Exists,
+            &super::at_once(),
+            Some(&again),
+        )
         .await
         .expect_err("already gone");
 

@@ -3,6 +3,7 @@
 //! tests). Each check works in fresh tenants, so stores may be shared.
 
 mod audit;
+mod deleted;
 mod idempotency;
 mod reads;
 mod versions;
@@ -12,6 +13,7 @@ use std::future::Future;
 
 use secrets_domain::clock::{SystemClock, Timestamp};
 use secrets_domain::crypto::{CipherScheme, SealedValue};
+use secrets_domain::deleted::{Deletion, RecoveryWindow};
 use secrets_domain::model::{
     FIRST_VERSION, SecretId, SecretName, SecretSummary, Tag, TagOrId, TenantId, random_hex,
 };
@@ -21,6 +23,10 @@ use secrets_domain::ports::{Clock, NewSecret, SecretStore};
 use secrets_domain::versions::DEFAULT_VALUE_VERSIONS_KEPT;
 
 pub use audit::changes_are_recorded_with_their_write;
+pub use deleted::{
+    a_deleted_secret_is_out_of_sight_and_recovered_whole, a_recovery_counts_against_the_limit,
+    deleted_secrets_are_listed_by_id_while_recoverable,
+};
 pub use idempotency::{
     a_key_is_taken_until_its_record_expires, idempotency_records_are_kept_with_their_secret,
 };
@@ -67,6 +73,8 @@ pub async fn run_all<S: SecretStore>(
     idempotency_records_are_kept_with_their_secret(store, &tenant(), &tenant()).await;
     a_key_is_taken_until_its_record_expires(store, &tenant()).await;
     changes_are_recorded_with_their_write(store, &tenant(), trail).await;
+    a_deleted_secret_is_out_of_sight_and_recovered_whole(store, &tenant(), trail).await;
+    deleted_secrets_are_listed_by_id_while_recoverable(store, &tenant()).await;
 }
 
 /// The subject the suite writes as.
@@ -96,6 +104,11 @@ pub fn new_secret(tag: &str) -> NewSecret {
         at: now(),
         author: AUTHOR.into(),
     }
+}
+
+/// A delete with no recovery window: everything goes at once.
+pub fn at_once() -> Deletion {
+    RecoveryWindow::NONE.deletion(now(), AUTHOR)
 }
 
 /// Inserts `secret`, which must succeed.

@@ -54,7 +54,9 @@ pub async fn tenants_are_isolated<S: SecretStore>(
     }
     for guard in [DeleteGuard::Exists, DeleteGuard::SameVersion] {
         assert!(matches!(
-            store.delete(stranger, &secret.summary, guard, None).await,
+            store
+                .delete(stranger, &secret.summary, guard, &super::at_once(), None)
+                .await,
             Err(Error::NotFound)
         ));
     }

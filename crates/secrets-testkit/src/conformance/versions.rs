@@ -77,7 +77,13 @@ pub async fn versions_advance_and_stale_writes_are_refused<S: SecretStore>(
         .unwrap_err();
     assert!(matches!(error, Error::PreconditionFailed), "{error}");
     let error = store
-        .delete(tenant, &renamed, DeleteGuard::SameVersion, None)
+        .delete(
+            tenant,
+            &renamed,
+            DeleteGuard::SameVersion,
+            &super::at_once(),
+            None,
+        )
         .await
         .unwrap_err();
     assert!(matches!(error, Error::PreconditionFailed), "{error}");
@@ -95,7 +101,13 @@ pub async fn versions_advance_and_stale_writes_are_refused<S: SecretStore>(
     assert_eq!(total(store, tenant).await, 1);
 
     store
-        .delete(tenant, &resealed, DeleteGuard::SameVersion, None)
+        .delete(
+            tenant,
+            &resealed,
+            DeleteGuard::SameVersion,
+            &super::at_once(),
+            None,
+        )
         .await
         .expect("delete at the current version");
     assert_eq!(store.find(tenant, &by_id).await.unwrap(), None);
@@ -269,7 +281,13 @@ pub async fn value_versions_are_kept_up_to_the_retention<S: SecretStore>(
     );
 
     store
-        .delete(tenant, &current, DeleteGuard::Exists, None)
+        .delete(
+            tenant,
+            &current,
+            DeleteGuard::Exists,
+            &super::at_once(),
+            None,
+        )
         .await
         .expect("delete");
     assert!(
@@ -310,7 +328,13 @@ pub async fn a_delete_removes_versions_written_after_its_read<S: SecretStore>(
         .expect("new value");
     // Deleted as read before the new value.
     store
-        .delete(tenant, &secret.summary, DeleteGuard::Exists, None)
+        .delete(
+            tenant,
+            &secret.summary,
+            DeleteGuard::Exists,
+            &super::at_once(),
+            None,
+        )
         .await
         .expect("delete");
     let id = &secret.summary.id;

@@ -104,7 +104,13 @@ pub async fn an_update_never_resurrects_a_deleted_secret<S: SecretStore>(
     let secret = new_secret("gone");
     insert(store, tenant, &secret).await;
     store
-        .delete(tenant, &secret.summary, DeleteGuard::Exists, None)
+        .delete(
+            tenant,
+            &secret.summary,
+            DeleteGuard::Exists,
+            &super::at_once(),
+            None,
+        )
         .await
         .expect("delete");
     let changes = SecretChanges {
@@ -162,13 +168,25 @@ pub async fn deletes_uncount_and_free_the_tag<S: SecretStore>(store: &S, tenant:
     insert(store, tenant, &first).await;
     insert(store, tenant, &other).await;
     store
-        .delete(tenant, &first.summary, DeleteGuard::Exists, None)
+        .delete(
+            tenant,
+            &first.summary,
+            DeleteGuard::Exists,
+            &super::at_once(),
+            None,
+        )
         .await
         .expect("delete");
     assert_eq!(total(store, tenant).await, 1);
     assert!(matches!(
         store
-            .delete(tenant, &first.summary, DeleteGuard::Exists, None)
+            .delete(
+                tenant,
+                &first.summary,
+                DeleteGuard::Exists,
+                &super::at_once(),
+                None
+            )
             .await,
         Err(Error::NotFound)
     ));
@@ -181,7 +199,13 @@ pub async fn deletes_uncount_and_free_the_tag<S: SecretStore>(store: &S, tenant:
         .await
         .expect("tag free again");
     store
-        .delete(tenant, &other.summary, DeleteGuard::Exists, None)
+        .delete(
+            tenant,
+            &other.summary,
+            DeleteGuard::Exists,
+            &super::at_once(),
+            None,
+        )
         .await
         .expect("delete");
     assert_eq!(total(store, tenant).await, 1);
@@ -209,7 +233,7 @@ pub async fn the_tenant_limit_holds<S: SecretStore>(store: &S, tenant: &TenantId
     ));
     let two = store.find(tenant, &tag("two")).await.unwrap().expect("two");
     store
-        .delete(tenant, &two, DeleteGuard::Exists, None)
+        .delete(tenant, &two, DeleteGuard::Exists, &super::at_once(), None)
         .await
         .expect("delete");
     store

@@ -1,12 +1,17 @@
 //! The store port in memory, with the semantics of the DynamoDB store (the
-//! conformance suite holds both to them), for tests without AWS.
+//! conformance suite holds both to them), for tests without AWS. Deleted
+//! secrets kept for their recovery window are in [`deleted`].
+
+mod deleted;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use secrets_domain::audit::{AuditRecord, Outcome};
 use secrets_domain::clock::SystemClock;
+use secrets_domain::clock::Timestamp;
 use secrets_domain::crypto::SealedValue;
+use secrets_domain::deleted::{DeletedPage, DeletedPageRequest, DeletedSecret, Deletion};
 use secrets_domain::error::{DEFAULT_RETRY_AFTER_SECS, Error, Result};
 use secrets_domain::idempotency::IdempotencyRecord;
 use secrets_domain::model::{FIRST_VERSION, SecretId, SecretSummary, Tag, TagOrId, TenantId};
@@ -38,9 +43,12 @@ struct State {
 struct TenantSecrets {
     by_tag: BTreeMap<Tag, NewSecret>,
     tag_by_id: HashMap<SecretId, Tag>,
-    /// Each secret's kept values by value version, as written.
+    /// Each secret's kept values by value version, as written (a deleted
+    /// secret's too, while it is kept).
     values: HashMap<SecretId, BTreeMap<u64, (SealedValue, ValueVersion)>>,
     idempotency: HashMap<String, IdempotencyRecord>,
+    /// Deleted secrets kept for their window, by id.
+    deleted: BTreeMap<SecretId, deleted::KeptDeleted>,
 }
 
 impl TenantSecrets {
@@ -329,6 +337,7 @@ impl SecretStore for MemoryStore {
         tenant: &TenantId,
         current: &SecretSummary,
         guard: DeleteGuard,
+        deletion: &Deletion,
         audit: Option<&AuditRecord>,
     ) -> Result<()> {
         self.audited(tenant, audit, |secrets| {
@@ -338,8 +347,37 @@ impl SecretStore for MemoryStore {
             }
             let removed = secrets.by_tag.remove(&current.tag).ok_or(Error::NotFound)?;
             secrets.tag_by_id.remove(&removed.summary.id);
-            secrets.values.remove(&removed.summary.id);
+            secrets.keep_deleted(removed, deletion);
             Ok(())
+        })
+    }
+
+    async fn find_deleted(
+        &self,
+        tenant: &TenantId,
+        id: &SecretId,
+    ) -> Result<Option<DeletedSecret>> {
+        Ok(self.with_tenant(tenant, |secrets| secrets.find_deleted(id)))
+    }
+
+    async fn deleted(
+        &self,
+        tenant: &TenantId,
+        request: &DeletedPageRequest,
+        at: Timestamp,
+    ) -> Result<DeletedPage> {
+        Ok(self.with_tenant(tenant, |secrets| secrets.deleted_page(request, at)))
+    }
+
+    async fn recover(
+        &self,
+        tenant: &TenantId,
+        deleted: &DeletedSecret,
+        at: Timestamp,
+        audit: Option<&AuditRecord>,
+    ) -> Result<SecretSummary> {
+        self.audited(tenant, audit, |secrets| {
+            secrets.recover(deleted, at, self.max_secrets)
         })
     }
 
@@ -419,11 +457,10 @@ mod tests {
     async fn the_memory_store_conforms() {
         let store = MemoryStore::default();
         conformance::run_all(&store, conformance::random_tenant, &store).await;
-        conformance::the_tenant_limit_holds(
-            &MemoryStore::with_max_secrets(3),
-            &conformance::random_tenant(),
-        )
-        .await;
+        let limited = MemoryStore::with_max_secrets(3);
+        conformance::the_tenant_limit_holds(&limited, &conformance::random_tenant()).await;
+        conformance::a_recovery_counts_against_the_limit(&limited, &conformance::random_tenant())
+            .await;
     }
 
     /// As DynamoDB cancels a transaction whose audit item cannot be
