@@ -10,6 +10,7 @@ use secrets_aws::reseal::LambdaResealer;
 use secrets_aws::sdk::{self, CallTimeouts};
 use secrets_domain::clock::SystemClock;
 use secrets_domain::crypto::{EncryptionContext, SealedValue, open};
+use secrets_domain::deleted::{DeletedPageRequest, RecoveryWindow};
 use secrets_domain::idempotency::{IDEMPOTENCY_WINDOW_SECS, IdempotencyKey};
 use secrets_domain::input::{CreateSecret, UpdateSecret};
 use secrets_domain::model::{FIRST_VERSION, SecretId, SecretSummary, Tag, TagOrId, TenantId};
@@ -536,6 +537,9 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
             .await
             .unwrap();
     }
+    // Its other route: the deleted secrets.
+    let first = DeletedPageRequest::new(None, 10).unwrap();
+    harness.secrets.deleted(&acme, &first).await.unwrap();
     assert_eq!(
         harness.calls.take().iam_actions,
         granted("ListSecretsFunction")
@@ -604,10 +608,27 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
     );
 
     harness.deleted(&acme, &by_tag("iam")).await;
-    assert_eq!(
-        harness.calls.take().iam_actions,
-        granted("DeleteSecretFunction")
-    );
+    let mut deleting = harness.calls.take().iam_actions;
+    // With a recovery window: a kept delete, then its recovery (the delete
+    // function's other route) near the tenant's limit, which a limit this
+    // small always is: it reads the count shards.
+    let kept = harness.created(&acme, "iam-kept", "v").await;
+    harness.calls.take();
+    let keeping = Secrets::new(harness.secrets.store().clone().with_max_secrets(3), ())
+        .with_recovery_window(RecoveryWindow::days(7));
+    keeping
+        .delete(&actor(&acme, Operation::Delete), &by_tag("iam-kept"), None)
+        .await
+        .unwrap();
+    keeping
+        .recover(&actor(&acme, Operation::RecoverDeleted), &kept.id)
+        .await
+        .unwrap();
+    let recovery = harness.calls.take();
+    // The kept versions, read by the delete and the recovery; the counts.
+    assert_eq!(recovery.calls.get("DynamoDB.Query"), Some(&3));
+    deleting.extend(recovery.iam_actions);
+    assert_eq!(deleting, granted("DeleteSecretFunction"));
 }
 
 /// The resolve path through DynamoDB and KMS: the current plaintext for the

@@ -151,7 +151,9 @@ impl Api {
         token: Option<&str>,
         body: Option<(&str, Vec<u8>)>,
     ) -> Reply {
-        self.send_with_headers(method, path, token, &[], body).await
+        let path = format!("/api/v1/secrets{path}");
+        self.send_with_headers(method, &path, token, &[], body)
+            .await
     }
 
     /// A request of `tenant` with a JSON body (or none) and extra headers.
@@ -164,10 +166,26 @@ impl Api {
         body: Option<Value>,
     ) -> Reply {
         let body = body.map(|body| ("application/json", body.to_string().into_bytes()));
-        self.send_with_headers(method, path, Some(&tenant.token), headers, body)
+        let path = format!("/api/v1/secrets{path}");
+        self.send_with_headers(method, &path, Some(&tenant.token), headers, body)
             .await
     }
 
+    /// A page of `tenant`'s deleted secrets (`query`: `?after=…` and so on).
+    pub async fn deleted(&self, tenant: &Tenant, query: &str) -> Reply {
+        let path = format!("/api/v1/deleted-secrets{query}");
+        self.send_with_headers(Method::GET, &path, Some(&tenant.token), &[], None)
+            .await
+    }
+
+    /// `tenant`'s recovery of the deleted secret `id`.
+    pub async fn recover(&self, tenant: &Tenant, id: &str) -> Reply {
+        let path = format!("/api/v1/deleted-secrets/{id}/restore");
+        self.send_with_headers(Method::POST, &path, Some(&tenant.token), &[], None)
+            .await
+    }
+
+    /// `path` from the API's root.
     async fn send_with_headers(
         &self,
         method: Method,
@@ -178,7 +196,7 @@ impl Api {
     ) -> Reply {
         let mut request = self
             .client
-            .request(method, format!("{}/api/v1/secrets{path}", self.base_url));
+            .request(method, format!("{}{path}", self.base_url));
         for (name, value) in headers {
             request = request.header(*name, *value);
         }

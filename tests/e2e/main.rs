@@ -6,6 +6,7 @@
 mod api;
 mod audit;
 mod crud;
+mod deleted;
 mod errors;
 mod hostile;
 mod idempotency;

@@ -3,7 +3,9 @@
 update, the versions list, a resolve of the value by tag and of the first
 value by its version, a restore of the first value (the update function
 invokes the reseal function through Lambda's Invoke API), a resolve of it
-in a batch, a delete, and a get that finds nothing. Each answer is checked for its status and the fields that matter.
+in a batch, a delete, the deleted secrets' list, a recovery, a get of the
+recovered secret, a delete again, and a get that finds nothing. Each
+answer is checked for its status and the fields that matter.
 
 The routes are the template's: each request goes to the function whose Api
 event declares its method and path, so a route moved to another function
@@ -30,6 +32,8 @@ SECRETS = "/api/v1/secrets"
 SECRET = "/api/v1/secrets/{tagOrId}"
 VERSIONS = "/api/v1/secrets/{tagOrId}/versions"
 RESTORE = "/api/v1/secrets/{tagOrId}/versions/{valueVersion}/restore"
+DELETED = "/api/v1/deleted-secrets"
+RECOVER = "/api/v1/deleted-secrets/{id}/restore"
 RESOLVE = "/internal/v1/tenants/{tenant}/secrets/{tagOrId}"
 RESOLVE_MANY = "/internal/v1/tenants/{tenant}/secrets"
 SIGNED = (RESOLVE, RESOLVE_MANY)
@@ -195,6 +199,16 @@ class Scenario:
 
         deleted = self.request("DELETE", SECRET, {"tagOrId": tag})
         check(deleted.status == 200 and not deleted.body, "delete", deleted, "status 200 with an empty body")
+
+        listed = self.request("GET", DELETED, {})
+        check(listed.status == 200, "deleted list", listed, "status 200")
+        kept = (listed.json() or {}).get("secrets", [])
+        check([entry.get("id") for entry in kept] == [secret_id], "deleted list", listed, "the deleted secret")
+        recovered = self.request("POST", RECOVER, {"id": secret_id})
+        self.summary("recover", recovered, expected)
+        self.summary("get after recovery", self.request("GET", SECRET, {"tagOrId": tag}), expected)
+        deleted = self.request("DELETE", SECRET, {"tagOrId": tag})
+        check(deleted.status == 200, "delete again", deleted, "status 200")
 
         gone = self.request("GET", SECRET, {"tagOrId": tag})
         check(gone.status == 404, "get after delete", gone, "status 404")

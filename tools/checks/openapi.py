@@ -175,6 +175,7 @@ EXTRA = {
         "409": "VersionIsCurrent",
         "412": "PreconditionFailed",
     },
+    ("post", "/api/v1/deleted-secrets/{id}/restore"): {"409": "Conflict"},
 }
 
 # The optional headers of the safety features this implementation adds:
@@ -191,6 +192,7 @@ HEADERS_OUT = {
     ("post", "/api/v1/secrets"): {"ETag": ETAG, "Idempotent-Replayed": IDEMPOTENT_REPLAYED},
     ("put", "/api/v1/secrets/{tagOrId}"): {"ETag": ETAG},
     ("post", "/api/v1/secrets/{tagOrId}/versions/{valueVersion}/restore"): {"ETag": ETAG},
+    ("post", "/api/v1/deleted-secrets/{id}/restore"): {"ETag": ETAG},
 }
 
 
@@ -213,6 +215,39 @@ EXTENSION_SCHEMAS = {
             | {"description": "For a version written by a restore: the version whose value it carries again"},
         },
     },
+    "DeletedSecret": {
+        "type": "object",
+        "description": "A deleted secret that can still be recovered: metadata only, never the value.",
+        "required": ["id", "name", "tag", "deletedAt", "deletedBy", "purgeAt"],
+        "properties": {
+            "id": {"type": "string", "description": "Its id, which a recovery names"},
+            "name": {"type": "string"},
+            "tag": {"type": "string", "description": "The tag it comes back under, if still free"},
+            "deletedAt": {"type": "string", "format": "date-time", "description": "When it was deleted (UTC)"},
+            "deletedBy": {"type": "string", "description": "The token subject (`sub`) that deleted it"},
+            "purgeAt": {
+                "type": "string",
+                "format": "date-time",
+                "description": "When it is gone for good (UTC): the end of RECOVERY_WINDOW_DAYS (7 by default)",
+            },
+        },
+    },
+    "DeletedSecretsResponse": {
+        "type": "object",
+        "required": ["secrets", "next"],
+        "properties": {
+            "secrets": {
+                "type": "array",
+                "description": "Deleted secrets still recoverable, in id order",
+                "items": {"$ref": "#/components/schemas/DeletedSecret"},
+            },
+            "next": {
+                "type": "string",
+                "nullable": True,
+                "description": "The id the next page starts after (send it as `after`); null on the last page",
+            },
+        },
+    },
     "SecretVersionsResponse": {
         "type": "object",
         "required": ["versions"],
@@ -231,7 +266,71 @@ EXTENSION_SCHEMAS = {
 def extension_paths(upstream: dict) -> dict:
     """The added operations, with the contract's own parameter and 404 for a secret."""
     get_secret = upstream["paths"]["/api/v1/secrets/{tagOrId}"]["get"]
+    list_secrets = upstream["paths"]["/api/v1/secrets"]["get"]
     return {
+        "/api/v1/deleted-secrets": {
+            "get": {
+                "tags": list_secrets["tags"],
+                "summary": "List deleted secrets that can still be recovered",
+                "description": "An extension of this implementation. Needs the permission that listing secrets "
+                "needs. The tenant's deleted secrets whose recovery window has not ended, in id order, a page "
+                "at a time: each page names where the next starts (`next`, sent back as `after`). No total: "
+                "deleted secrets expire without a count to keep.",
+                "operationId": "listDeletedSecrets",
+                "parameters": [
+                    {
+                        "name": "after",
+                        "in": "query",
+                        "required": False,
+                        "description": "The `next` of the previous page; omitted for the first",
+                        "schema": copy.deepcopy(ID),
+                    },
+                    {
+                        "name": "pageSize",
+                        "in": "query",
+                        "required": False,
+                        "description": "How many per page",
+                        "schema": {"type": "integer", "format": "int32", "default": 100, "minimum": 1, "maximum": 250},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "A page of deleted secrets",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/DeletedSecretsResponse"}}
+                        },
+                    },
+                    "400": copy.deepcopy(list_secrets["responses"]["400"]),
+                    "429": copy.deepcopy(list_secrets["responses"]["429"]),
+                },
+            }
+        },
+        "/api/v1/deleted-secrets/{id}/restore": {
+            "post": {
+                "tags": get_secret["tags"],
+                "summary": "Recover a deleted secret",
+                "description": "An extension of this implementation. Needs the permission that deleting a "
+                "secret needs. Brings a deleted secret back under its tag, whole (every kept value version), "
+                "at its next version. 404 once its recovery window has ended (or for a secret that is not "
+                "deleted); 409 (CONFLICT) if its tag has been taken since, or the tenant is at its limit.",
+                "operationId": "recoverDeletedSecret",
+                "parameters": [
+                    {
+                        "name": "id",
+                        "in": "path",
+                        "required": True,
+                        "description": "The deleted secret's id",
+                        "schema": copy.deepcopy(ID),
+                    }
+                ],
+                "responses": {
+                    "200": copy.deepcopy(get_secret["responses"]["200"])
+                    | {"description": "Recovered: the secret is back under its tag"},
+                    "404": copy.deepcopy(get_secret["responses"]["404"]),
+                    "429": copy.deepcopy(get_secret["responses"]["429"]),
+                },
+            }
+        },
         "/api/v1/secrets/{tagOrId}/versions": {
             "get": {
                 "tags": get_secret["tags"],
@@ -319,7 +418,9 @@ def build(upstream: dict) -> dict:
         "ETag and If-Match (412) for optimistic concurrency on update and delete, and Idempotency-Key (422) "
         "for safely retried creates. And operations of its own, on paths the contract does not use: a secret's "
         "value versions (GET /api/v1/secrets/{tagOrId}/versions) and their restore (POST "
-        "/api/v1/secrets/{tagOrId}/versions/{valueVersion}/restore). tools/checks/openapi.py lists every addition."
+        "/api/v1/secrets/{tagOrId}/versions/{valueVersion}/restore), and deleted secrets kept for a recovery "
+        "window (GET /api/v1/deleted-secrets, POST /api/v1/deleted-secrets/{id}/restore). "
+        "tools/checks/openapi.py lists every addition."
     )
     schemas = doc["components"]["schemas"]
     for request in ("CreateSecretRequest", "UpdateSecretRequest"):
@@ -357,7 +458,7 @@ def build(upstream: dict) -> dict:
             for name in HEADERS_IN.get((method, path), []):
                 operation.setdefault("parameters", []).append({"$ref": f"#/components/parameters/{name}"})
             for parameter in operation.get("parameters", []):
-                if parameter.get("name") in ("page", "pageSize"):
+                if path == "/api/v1/secrets" and parameter.get("name") in ("page", "pageSize"):
                     parameter["required"] = False
                     parameter["schema"] = copy.deepcopy(PAGE if parameter["name"] == "page" else PAGE_SIZE)
     return doc

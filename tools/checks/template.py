@@ -73,9 +73,12 @@ PAGE_STARTS = ["PAGES#*"]
 # likewise.
 SECRET_PARTITIONS = ["SECRET#*"]
 VERSION_PRUNER = "UpdateSecretFunction"
-# But a create near its tenant's limit reads the tenant's count shards.
-COUNT_READER = "CreateSecretFunction"
-TENANT_PARTITIONS = ["TENANT#*"]
+# But a create near its tenant's limit reads the tenant's count shards, and
+# so does a recovery (the delete function), besides a secret's versions.
+QUERY_PARTITIONS = {
+    "CreateSecretFunction": ["TENANT#*"],
+    "DeleteSecretFunction": ["SECRET#*", "TENANT#*"],
+}
 # Opening values: resolve, and the reseal function a restore invokes (no
 # route, no table).
 RESEALER = "ResealSecretFunction"
@@ -277,7 +280,7 @@ def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[s
                         f"(dynamodb:PutItem alone, dynamodb:LeadingKeys {PAGE_STARTS})"
                     )
             narrowed = {"dynamodb:Query"} | ({"dynamodb:DeleteItem"} if name == VERSION_PRUNER else set())
-            partitions = TENANT_PARTITIONS if name == COUNT_READER else SECRET_PARTITIONS
+            partitions = QUERY_PARTITIONS.get(name, SECRET_PARTITIONS)
             for action in sorted(actions & narrowed if name != LISTER else set()):
                 leading = statement.get("Condition", {}).get("ForAllValues:StringLike", {})
                 if actions != {action} or as_list(leading.get("dynamodb:LeadingKeys")) != partitions:

@@ -31,10 +31,13 @@ GET = ("GET", "/api/v1/secrets/{tagOrId}")
 UPDATE = ("PUT", "/api/v1/secrets/{tagOrId}")
 DELETE = ("DELETE", "/api/v1/secrets/{tagOrId}")
 VERSIONS = ("GET", "/api/v1/secrets/{tagOrId}/versions")
-# The upstream contract's operations, and ours (which adds the versions list).
+# The upstream contract's operations, and ours (which adds the versions list,
+# the deleted secrets' list and two restores).
 OPERATIONS = (LIST, CREATE, GET, UPDATE, DELETE)
 RESTORE = ("POST", "/api/v1/secrets/{tagOrId}/versions/{valueVersion}/restore")
-OUR_OPERATIONS = (*OPERATIONS, VERSIONS, RESTORE)
+DELETED = ("GET", "/api/v1/deleted-secrets")
+RECOVER = ("POST", "/api/v1/deleted-secrets/{id}/restore")
+OUR_OPERATIONS = (*OPERATIONS, VERSIONS, RESTORE, DELETED, RECOVER)
 
 
 class Scenario:
@@ -54,6 +57,7 @@ class Scenario:
         message: str = "",
         body: dict[str, Any] | None = None,
         sent_with: str | None = None,
+        headers: dict[str, list[str]] | None = None,
     ) -> Scenario:
         method, path = operation
         case_id = uuid.uuid4().hex[:6]
@@ -61,7 +65,7 @@ class Scenario:
         content = base64.b64encode(json.dumps(body or {}).encode()).decode()
         self.interactions[case_id] = {
             "request": {"method": sent_with or method, "uri": f"http://127.0.0.1:9000{path}"},
-            "response": {"status_code": status, "content": {"$base64": content}},
+            "response": {"status_code": status, "content": {"$base64": content}, "headers": headers or {}},
         }
         check: dict[str, Any] = {"name": "some_check", "status": "success"}
         if code is not None:
@@ -105,7 +109,7 @@ class Verdicts(unittest.TestCase):
 
     def test_an_operation_never_answered_2xx_fails_the_run(self) -> None:
         scenario = Scenario()
-        for operation in (LIST, CREATE, UPDATE, DELETE, VERSIONS, RESTORE):
+        for operation in (LIST, CREATE, UPDATE, DELETE, VERSIONS, RESTORE, DELETED, RECOVER):
             scenario.add(operation, 200)
         for _ in range(3):
             scenario.add(GET, 404)
@@ -117,8 +121,9 @@ class Verdicts(unittest.TestCase):
 
     def test_an_operation_whose_success_needs_state_must_be_tried_and_never_fail(self) -> None:
         without_restore = Scenario()
-        for operation in (*OPERATIONS, VERSIONS):
+        for operation in (*OPERATIONS, VERSIONS, DELETED):
             without_restore.add(operation, 200)
+        without_restore.add(RECOVER, 404)
         verdict = conformance.judge(0, "", report(without_restore), OURS, ())
         self.assertEqual(len(verdict.problems), 1, verdict.problems)
         self.assertIn("restoreSecretVersion", verdict.problems[0])
@@ -126,6 +131,16 @@ class Verdicts(unittest.TestCase):
         self.assertEqual(conformance.judge(0, "", report(tried), OURS, ()).problems, [])
         failing = tried.add(RESTORE, 500)
         self.assertIn("a 5xx", conformance.judge(0, "", report(failing), OURS, ()).problems[0])
+
+    def test_a_lost_secret_is_deliberate_only_after_a_replayed_create(self) -> None:
+        for replayed, expected in ((True, []), (False, ["ST302"])):
+            sequence = every_operation_served()
+            headers = {"idempotent-replayed": ["true"]} if replayed else {}
+            sequence.add(CREATE, 200, headers=headers).add(GET, 404, code="ST302", message="not found")
+            verdict = conformance.judge(1, "", report(sequence), OURS, conformance.OURS_DELIBERATE)
+            found = [code for code in ("ST302",) if any(code in problem for problem in verdict.problems)]
+            self.assertEqual(found, expected, verdict.problems)
+            self.assertEqual(sum(verdict.deliberate.values()), 1 if replayed else 0)
 
     def test_an_operation_never_tried_fails_the_run(self) -> None:
         scenario = Scenario().add(LIST, 200).add(CREATE, 200).add(GET, 200).add(UPDATE, 200)

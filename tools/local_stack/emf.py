@@ -37,6 +37,8 @@ OPERATIONS = (
     "resolveSecret",
     "listSecretVersions",
     "restoreSecretVersion",
+    "listDeletedSecrets",
+    "recoverDeletedSecret",
 )
 # An invocation's function error carries the contract's error type instead
 # of a status (the Rust `Error::error_type`, beside `Error::http_status`):

@@ -30,6 +30,8 @@ FUNCTIONS = {
     "resolveSecret": "resolve-secret",
     "listSecretVersions": "get-secret",
     "restoreSecretVersion": "update-secret",
+    "listDeletedSecrets": "list-secrets",
+    "recoverDeletedSecret": "delete-secret",
 }
 
 
@@ -87,7 +89,7 @@ class Counts(unittest.TestCase):
         watch, gateway = one_of_each()
         problems, records, requests = emf.check(watch, gateway)
         self.assertEqual(problems, [])
-        self.assertEqual((records, requests), (10, 10))
+        self.assertEqual((records, requests), (12, 12))
 
     def test_records_of_functions_other_functions_invoke_are_not_gateway_requests(self) -> None:
         watch, gateway = one_of_each()
@@ -137,7 +139,7 @@ class Counts(unittest.TestCase):
         ]
         problems, _, requests = emf.check(watch, gateway)
         self.assertEqual(problems, [])
-        self.assertEqual(requests, 10)
+        self.assertEqual(requests, 12)
 
     def test_a_request_that_got_no_answer_is_caught(self) -> None:
         watch, gateway = one_of_each()
@@ -181,9 +183,9 @@ class Counts(unittest.TestCase):
         gateway.append("GET /api/v1/secrets 3ms")
         problems, _, _ = emf.check(watch, gateway)
         self.assertEqual(len(problems), 3, problems)
-        self.assertTrue(problems[0].startswith("watch log line 13: not a JSON EMF record"), problems)
-        self.assertTrue(problems[1].startswith("watch log line 14: an EMF record without Operation and Status"))
-        self.assertTrue(problems[2].startswith("gateway log line 12: not JSON"), problems)
+        self.assertTrue(problems[0].startswith("watch log line 15: not a JSON EMF record"), problems)
+        self.assertTrue(problems[1].startswith("watch log line 16: an EMF record without Operation and Status"))
+        self.assertTrue(problems[2].startswith("gateway log line 14: not JSON"), problems)
 
 
 class Costs(unittest.TestCase):

@@ -35,11 +35,11 @@ def run(block: str, env: dict[str, str] | None = None) -> tuple[list[Command], l
 class Parsing(unittest.TestCase):
     def test_the_readme_block_follows_the_rule(self) -> None:
         commands = readme_session.parse(README_BLOCK)
-        self.assertEqual(len(commands), 11)
-        self.assertEqual(sum(len(c.expected) for c in commands), 8)
+        self.assertEqual(len(commands), 16)
+        self.assertEqual(sum(len(c.expected) for c in commands), 11)
         self.assertTrue(commands[2].text.startswith('curl -s -X POST "$API"'))
         self.assertIn('\n  -d \'{"name":"My Secret"', commands[2].text, "continuation lines belong to the command")
-        self.assertEqual([len(c.expected) for c in commands], [0, 0, 1, 1, 1, 1, 1, 0, 1, 1, 1])
+        self.assertEqual([len(c.expected) for c in commands], [0, 0, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 0, 1, 1, 1])
 
     def test_the_readme_documents_at_least_what_the_former_check_required(self) -> None:
         """The fragments the session's output was once checked for, in order,
@@ -53,6 +53,9 @@ class Parsing(unittest.TestCase):
             '"type":"CONFLICT","httpStatus":412',
             "200",
             '"type":"NOT_FOUND"',
+            '"tag":"my-secret","deletedAt"',
+            '"name":"Renamed","tag":"my-secret"}',
+            "200",
         ]
         expected = [line for command in readme_session.parse(README_BLOCK) for line in command.expected]
         self.assertEqual(len(expected), len(fragments))
@@ -172,12 +175,20 @@ if "-D" in args:
     sys.stdout.write('HTTP/1.1 200 OK\\r\\netag: "%s.2"\\r\\n\\r\\n' % secret["id"])
     sys.exit(0)
 body = ""
-if method == "POST":
+deleted = secret is not None and secret.get("deleted", False)
+if method == "POST" and url.endswith("/restore"):
+    secret["deleted"] = False
+    body = view(secret)
+elif method == "POST":
     secret = {"id": "se0123456789abcdef", "name": "My Secret", "tag": "my-secret"}
     body = view(secret)
+elif "/deleted-secrets" in url:
+    kept = {"deletedAt": "2026-11-28T00:00:00.000Z", "deletedBy": "local", "purgeAt": "2026-12-05T00:00:00.000Z"}
+    rows = [{**json.loads(view(secret)), **kept}] if deleted else []
+    body = json.dumps({"secrets": rows, "next": None}, separators=(",", ":"))
 elif "?page=" in url:
     total = int(os.environ.get("FAKE_TOTAL", "1"))
-    rows = [json.loads(view(secret))] if secret else []
+    rows = [json.loads(view(secret))] if secret and not deleted else []
     body = json.dumps({"page": 0, "secrets": rows, "total": total, "totalPages": 1}, separators=(",", ":"))
 elif method == "PUT" and any(h.startswith("If-Match:") for h in headers):
     body = error("the secret has changed: If-Match does not name its current version", "CONFLICT", 412)
@@ -185,8 +196,8 @@ elif method == "PUT":
     secret["name"] = "Renamed"
     body = view(secret)
 elif method == "DELETE":
-    secret = None
-elif secret is None:
+    secret["deleted"] = True
+elif secret is None or deleted:
     body = error("secret not found", "NOT_FOUND", 404)
 else:
     body = view(secret)

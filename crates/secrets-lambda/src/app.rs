@@ -183,7 +183,7 @@ async fn assemble<K: FunctionKeys>(
     let auth = config.auth.map(verifier).transpose().map_err(invalid)?;
     Ok(App {
         function,
-        secrets: Secrets::new(store, keys),
+        secrets: Secrets::new(store, keys).with_recovery_window(config.recovery_window),
         auth,
         usage,
         // Lambda sets it; elsewhere (the bench's runtime) the binary's name.

@@ -61,6 +61,11 @@ const SECRET: &str = "/api/v1/secrets/{tagOrId}";
 const SECRET_VERSIONS: &str = "/api/v1/secrets/{tagOrId}/versions";
 /// A kept version made current again: a change, with the change permission.
 const RESTORE_VERSION: &str = "/api/v1/secrets/{tagOrId}/versions/{valueVersion}/restore";
+/// A tenant's deleted secrets still recoverable: metadata, with the read
+/// permission. Not under /api/v1/secrets: a secret may be tagged `deleted`.
+const DELETED_SECRETS: &str = "/api/v1/deleted-secrets";
+/// A deleted secret brought back: with the delete permission.
+const RECOVER: &str = "/api/v1/deleted-secrets/{id}/restore";
 /// The tenant is in the path so that an IAM policy can name it.
 const RESOLVE: &str = "/internal/v1/tenants/{tenant}/secrets/{tagOrId}";
 /// Batch resolve: the same tenant path, the keys in the query, so that the
@@ -91,11 +96,11 @@ const fn signed(method: &'static str, path: &'static str) -> Route {
 }
 
 // Constants, so that each function's routes live as long as the program.
-const LIST: &[Route] = &[route("GET", SECRETS)];
+const LIST: &[Route] = &[route("GET", SECRETS), route("GET", DELETED_SECRETS)];
 const GET: &[Route] = &[route("GET", SECRET), route("GET", SECRET_VERSIONS)];
 const CREATE: &[Route] = &[route("POST", SECRETS)];
 const UPDATE: &[Route] = &[route("PUT", SECRET), route("POST", RESTORE_VERSION)];
-const DELETE: &[Route] = &[route("DELETE", SECRET)];
+const DELETE: &[Route] = &[route("DELETE", SECRET), route("POST", RECOVER)];
 const RESOLVE_ROUTES: &[Route] = &[signed("GET", RESOLVE), signed("GET", RESOLVE_MANY)];
 /// Invoked by the update function through Lambda, never by API Gateway.
 const NO_ROUTE: &[Route] = &[];

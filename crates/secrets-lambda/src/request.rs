@@ -5,9 +5,10 @@ use std::borrow::Cow;
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt};
+use secrets_domain::deleted::DeletedPageRequest;
 use secrets_domain::error::AuthFailure;
 use secrets_domain::idempotency::IdempotencyKey;
-use secrets_domain::model::{MAX_TENANT_CHARS, TagOrId, TenantId};
+use secrets_domain::model::{MAX_TENANT_CHARS, SecretId, TagOrId, TenantId};
 use secrets_domain::page::PageRequest;
 use secrets_domain::precondition::IfMatch;
 use secrets_domain::service::BatchKeys;
@@ -26,6 +27,11 @@ const TAG_OR_ID_PARAMETER: &str = "tagOrId";
 const SECRETS_PATH: &str = "/api/v1/secrets/";
 const VERSIONS_SEGMENT: &str = "versions";
 const RESTORE_SEGMENT: &str = "restore";
+/// Where deleted secrets are listed; what follows is an id, then
+/// `/restore`.
+const DELETED_PATH: &str = "/api/v1/deleted-secrets";
+/// The path parameter naming a deleted secret.
+const ID_PARAMETER: &str = "id";
 /// The query parameter of a resolve of an earlier value.
 const VALUE_VERSION_PARAMETER: &str = "valueVersion";
 /// The path parameter naming the tenant, on the resolve route.
@@ -264,6 +270,37 @@ pub fn idempotency_key(request: &Request) -> Result<Option<IdempotencyKey>> {
         (Some(line), None) => IdempotencyKey::parse(line.as_bytes()).map(Some),
         (Some(_), Some(_)) => Err(Error::bad_request("Idempotency-Key must be sent once")),
     }
+}
+
+/// Whether the request is on the deleted secrets' routes rather than the
+/// contract's (no path under `/api/v1/secrets/` can hold this one).
+pub fn names_deleted(request: &Request) -> bool {
+    request.raw_http_path().contains(DELETED_PATH)
+}
+
+/// The id of the deleted secret a recovery names
+/// (`/api/v1/deleted-secrets/{id}/restore`); 404 for one that cannot be a
+/// secret's id, as for any unknown secret.
+pub fn deleted_id(request: &Request) -> Result<SecretId> {
+    let from_parameters = request
+        .path_parameters_ref()
+        .and_then(|parameters| parameters.first(ID_PARAMETER))
+        .map(str::to_owned);
+    let path = request.raw_http_path();
+    let from_path = || {
+        let (_, rest) = path.split_once(DELETED_PATH)?;
+        Some(rest.trim_start_matches('/').split('/').next()?.to_owned())
+    };
+    let raw = from_parameters.or_else(from_path).ok_or(Error::NotFound)?;
+    SecretId::parse(&raw).ok_or(Error::NotFound)
+}
+
+/// A page of deleted secrets: `after` (an id) and `pageSize`, each
+/// optional and given at most once.
+pub fn deleted_page_request(request: &Request) -> Result<DeletedPageRequest> {
+    let query = request.query_string_parameters_ref();
+    let values = |name: &str| query.and_then(|q| q.all(name)).unwrap_or_default();
+    DeletedPageRequest::from_query(&values("after"), &values("pageSize"))
 }
 
 pub fn page_request(request: &Request) -> Result<PageRequest> {

@@ -6,7 +6,8 @@ use lambda_http::http::header::{
     CACHE_CONTROL, CONTENT_TYPE, ETAG, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE,
 };
 use lambda_http::http::{Response, StatusCode};
-use secrets_domain::model::SecretSummary;
+use secrets_domain::deleted::DeletedPage;
+use secrets_domain::model::{SecretId, SecretSummary};
 use secrets_domain::service::{BatchEntry, Created, Resolved, VersionList};
 use secrets_domain::{Error, Result};
 use serde::Serialize;
@@ -63,6 +64,42 @@ pub fn versions(list: &VersionList) -> Result<Response<Body>> {
         })
         .collect();
     with_etag(json(&Versions { versions })?, &list.secret)
+}
+
+/// A page of a tenant's deleted secrets still recoverable, in id order:
+/// `{"secrets": [{"id", "name", "tag", "deletedAt", "deletedBy",
+/// "purgeAt"}], "next": id | null}` (`next`: where the following page
+/// starts, as `after`). Metadata only.
+pub fn deleted(page: &DeletedPage) -> Result<Response<Body>> {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Deleted<'a> {
+        id: &'a str,
+        name: &'a str,
+        tag: &'a str,
+        deleted_at: String,
+        deleted_by: &'a str,
+        purge_at: String,
+    }
+    #[derive(Serialize)]
+    struct Page<'a> {
+        secrets: Vec<Deleted<'a>>,
+        next: Option<&'a str>,
+    }
+    let secrets = page
+        .secrets
+        .iter()
+        .map(|deleted| Deleted {
+            id: deleted.summary.id.as_str(),
+            name: deleted.summary.name.as_str(),
+            tag: deleted.summary.tag.as_str(),
+            deleted_at: deleted.deleted_at.rfc3339().to_string(),
+            deleted_by: &deleted.deleted_by,
+            purge_at: deleted.purge_at.rfc3339().to_string(),
+        })
+        .collect();
+    let next = page.next.as_ref().map(SecretId::as_str);
+    json(&Page { secrets, next })
 }
 
 /// A create's answer: the secret, marked when it replays an earlier answer.

@@ -172,6 +172,9 @@ fn statuses(operation: &str) -> BTreeSet<u16> {
         "updateSecret" => &[400, 404, 412, 413],
         "deleteSecret" => &[404, 412],
         "restoreSecretVersion" => &[404, 409, 412],
+        "listDeletedSecrets" => &[400],
+        // A tag taken since, or the tenant at its limit.
+        "recoverDeletedSecret" => &[404, 409],
         other => panic!("unknown operation {other}"),
     };
     common.iter().chain(own).copied().collect()

@@ -3,6 +3,7 @@
 
 use secrets_domain::audit::Outcome;
 use secrets_domain::auth::{AuthSettings, Authenticator, KeySource};
+use secrets_domain::deleted::{DEFAULT_RECOVERY_WINDOW_DAYS, RecoveryWindow};
 use secrets_domain::model::{SecretSummary, Tag, TagOrId, TenantId};
 use secrets_domain::operation::Operation;
 use secrets_domain::service::Secrets;
@@ -31,7 +32,9 @@ pub fn app(function: Function) -> TestApp {
     });
     App::new(
         function,
-        Secrets::new(MemoryStore::default(), LocalDataKeys::default()),
+        // Deleted secrets kept for the deployments' default window.
+        Secrets::new(MemoryStore::default(), LocalDataKeys::default())
+            .with_recovery_window(RecoveryWindow::days(DEFAULT_RECOVERY_WINDOW_DAYS)),
         auth,
     )
 }

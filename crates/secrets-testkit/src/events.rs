@@ -23,6 +23,8 @@ pub struct TestRequest {
 pub const VERSIONS_ROUTE: &str = "/api/v1/secrets/{tagOrId}/versions";
 /// The restore route, as template.yaml declares it.
 pub const RESTORE_ROUTE: &str = "/api/v1/secrets/{tagOrId}/versions/{valueVersion}/restore";
+/// The recovery route, as template.yaml declares it.
+pub const RECOVER_ROUTE: &str = "/api/v1/deleted-secrets/{id}/restore";
 /// The resolve route, as template.yaml declares it.
 pub const RESOLVE_ROUTE: &str = "/internal/v1/tenants/{tenant}/secrets/{tagOrId}";
 /// The batch resolve route.
@@ -70,6 +72,17 @@ impl TestRequest {
             "valueVersion".into(),
             Value::String(value_version.to_owned()),
         );
+        request
+    }
+
+    /// A recovery of the deleted secret `id` (any text, as sent), routed
+    /// with the parameter.
+    pub fn for_recovery(id: &str) -> Self {
+        let mut request = Self::new("POST", &format!("/api/v1/deleted-secrets/{id}/restore"));
+        request.resource = Some(RECOVER_ROUTE);
+        request
+            .path_parameters
+            .insert("id".into(), Value::String(id.to_owned()));
         request
     }
 

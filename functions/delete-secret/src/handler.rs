@@ -1,12 +1,25 @@
+use secrets_domain::model::TagOrId;
+use secrets_domain::operation::Operation;
 use secrets_domain::ports::SecretStore;
-use secrets_lambda::request::{if_match, tag_or_id};
-use secrets_lambda::response::empty;
+use secrets_lambda::request::{deleted_id, if_match, names_deleted, tag_or_id};
+use secrets_lambda::response::{empty, secret};
 use secrets_lambda::{App, Body, Request, Response};
 
+/// Both routes: a delete (kept for the recovery window, if any), or the
+/// recovery of a deleted secret under its tag, each under its operation.
 pub async fn handle<S: SecretStore, K>(app: &App<S, K>, request: Request) -> Response<Body> {
-    let mut exchange = app.exchange(&request);
+    let recovering = names_deleted(&request);
+    let mut exchange = match recovering {
+        true => app.exchange_as(&request, Operation::RecoverDeleted),
+        false => app.exchange(&request),
+    };
     let result = async {
         let actor = app.actor(&request, exchange.trail()).await?;
+        if recovering {
+            let id = deleted_id(&request)?;
+            exchange.trail().requested(&TagOrId::Id(id.clone()));
+            return secret(&app.secrets.recover(&actor, &id).await?);
+        }
         let key = tag_or_id(&request)?;
         exchange.trail().requested(&key);
         let precondition = if_match(&request);
@@ -165,5 +178,49 @@ mod tests {
         let deleted = &app.secrets.store().audit_records()[seeded + 2];
         assert_eq!(deleted.secret_id.as_ref(), Some(&secret.id));
         assert_eq!(deleted.tag.as_ref().map(|t| t.as_str()), Some("db"));
+    }
+
+    #[tokio::test]
+    async fn recovers_a_deleted_secret_from_either_event_shape() {
+        let app = app();
+        let acme = token("acme", &[PERMISSION]);
+        for (tag, shape) in [("one", 1), ("two", 2)] {
+            let created = seed(&app, "acme", tag, "v").await;
+            let delete = TestRequest::for_secret("DELETE", tag).bearer(&acme);
+            assert_eq!(handle(&app, delete.rest_v1()).await.status(), 200);
+            let recovery = TestRequest::for_recovery(created.id.as_str()).bearer(&acme);
+            let event = if shape == 1 {
+                recovery.rest_v1()
+            } else {
+                recovery.http_v2()
+            };
+            let response = handle(&app, event).await;
+            assert_eq!(response.status(), 200, "{tag}");
+            let body = json_body(&response);
+            assert_eq!(
+                (body["id"].as_str(), body["tag"].as_str()),
+                (Some(created.id.as_str()), Some(tag))
+            );
+            let etag = response.headers()["etag"].to_str().unwrap();
+            assert_eq!(etag, format!("\"{}.{}\"", created.id, created.version + 1));
+        }
+        let recoveries: Vec<_> = audit_trail(&app)
+            .into_iter()
+            .filter(|(operation, _, status)| {
+                *operation == Operation::RecoverDeleted && *status == 200
+            })
+            .collect();
+        assert_eq!(recoveries.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_recovery_of_no_deleted_secret_is_404() {
+        let app = app();
+        let live = seed(&app, "acme", "db", "v").await;
+        let acme = token("acme", &[PERMISSION]);
+        for id in [live.id.as_str(), "se0000000000000000", "not-an-id", "x%2Fy"] {
+            let event = TestRequest::for_recovery(id).bearer(&acme).rest_v1();
+            assert_eq!(handle(&app, event).await.status(), 404, "{id}");
+        }
     }
 }

@@ -1,25 +1,42 @@
+use secrets_domain::operation::Operation;
 use secrets_domain::ports::SecretStore;
-use secrets_lambda::request::page_request;
-use secrets_lambda::response::json;
+use secrets_lambda::request::{deleted_page_request, names_deleted, page_request};
+use secrets_lambda::response::{deleted, json};
 use secrets_lambda::{App, Body, Request, Response};
 
+/// Both routes: a page of the tenant's secrets, or of its deleted secrets
+/// still recoverable (metadata only), each under its own operation.
 pub async fn handle<S: SecretStore, K>(app: &App<S, K>, request: Request) -> Response<Body> {
-    let exchange = app.exchange(&request);
+    let listing_deleted = names_deleted(&request);
+    let exchange = match listing_deleted {
+        true => app.exchange_as(&request, Operation::ListDeleted),
+        false => app.exchange(&request),
+    };
     let result = async {
         let caller = app.authenticate(&request).await?;
-        let page = page_request(&request)?;
-        json(&app.secrets.list(&caller.tenant, page).await?)
+        match listing_deleted {
+            true => {
+                let page = deleted_page_request(&request)?;
+                deleted(&app.secrets.deleted(&caller.tenant, &page).await?)
+            }
+            false => json(
+                &app.secrets
+                    .list(&caller.tenant, page_request(&request)?)
+                    .await?,
+            ),
+        }
     };
     exchange.respond(result.await).await
 }
 
 #[cfg(test)]
 mod tests {
+    use secrets_domain::model::{TagOrId, TenantId};
     use secrets_lambda::Function;
     use secrets_testkit::app::{TestApp, seed};
     use secrets_testkit::events::{TestRequest, json_body};
     use secrets_testkit::tokens::{PERMISSION, token};
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -153,5 +170,55 @@ mod tests {
         let forbidden = handle(&app, list(&token("acme", &[])).rest_v1()).await;
         assert_eq!(forbidden.status(), 403);
         assert_eq!(json_body(&forbidden)["requestId"], "v1-request-id");
+    }
+
+    #[tokio::test]
+    async fn lists_deleted_secrets_by_id_from_either_event_shape() {
+        let app = app();
+        let acme = TenantId::parse("acme").unwrap();
+        let deleter = secrets_testkit::actor(&acme, Operation::Delete);
+        let mut ids = Vec::new();
+        for tag in ["alpha", "bravo", "charlie"] {
+            let created = seed(&app, "acme", tag, "v").await;
+            let key = TagOrId::Id(created.id.clone());
+            app.secrets.delete(&deleter, &key, None).await.unwrap();
+            ids.push(created.id.to_string());
+        }
+        ids.sort();
+        let bearer = token("acme", &[PERMISSION]);
+        let first = TestRequest::new("GET", "/api/v1/deleted-secrets")
+            .query("pageSize", "2")
+            .bearer(&bearer);
+        let response = handle(&app, first.rest_v1()).await;
+        assert_eq!(response.status(), 200);
+        let page = json_body(&response);
+        let listed: Vec<_> = page["secrets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].clone())
+            .collect();
+        assert_eq!(listed, [json!(ids[0]), json!(ids[1])]);
+        assert_eq!(page["next"], json!(ids[1]));
+        assert!(
+            page["secrets"][0]["deletedAt"].is_string()
+                && page["secrets"][0]["purgeAt"].is_string()
+        );
+        assert!(page["secrets"][0].get("value").is_none());
+        let second = TestRequest::new("GET", "/api/v1/deleted-secrets")
+            .query("after", &ids[1])
+            .bearer(&bearer);
+        let page = json_body(&handle(&app, second.http_v2()).await);
+        assert_eq!(page["secrets"][0]["id"], json!(ids[2]));
+        assert_eq!(page["next"], Value::Null);
+        // Another tenant's are not its own; a bad page is a 400.
+        let globex = TestRequest::new("GET", "/api/v1/deleted-secrets")
+            .bearer(&token("globex", &[PERMISSION]));
+        let page = json_body(&handle(&app, globex.rest_v1()).await);
+        assert_eq!(page["secrets"], json!([]));
+        let bad = TestRequest::new("GET", "/api/v1/deleted-secrets")
+            .query("after", "not-an-id")
+            .bearer(&bearer);
+        assert_eq!(handle(&app, bad.http_v2()).await.status(), 400);
     }
 }

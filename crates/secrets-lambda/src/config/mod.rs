@@ -9,6 +9,9 @@ use std::time::Duration;
 use secrets_aws::dynamo::{DEFAULT_COUNT_SHARDS, MAX_COUNT_SHARDS};
 use secrets_aws::sdk::CallTimeouts;
 use secrets_domain::auth::AuthSettings;
+use secrets_domain::deleted::{
+    DEFAULT_RECOVERY_WINDOW_DAYS, MAX_RECOVERY_WINDOW_DAYS, RecoveryWindow,
+};
 use secrets_domain::ports::DEFAULT_MAX_SECRETS_PER_TENANT;
 use secrets_domain::versions::{DEFAULT_VALUE_VERSIONS_KEPT, MAX_VALUE_VERSIONS_KEPT};
 
@@ -43,6 +46,8 @@ pub struct Config {
     pub count_shards: u16,
     /// How many value versions each secret keeps (the newest).
     pub value_versions_kept: u64,
+    /// How long a deleted secret stays recoverable; none deletes at once.
+    pub recovery_window: RecoveryWindow,
     pub call_timeouts: CallTimeouts,
     /// Present exactly for the functions that seal values.
     pub kms_key_id: Option<String>,
@@ -129,6 +134,13 @@ impl Config {
             1..=MAX_VALUE_VERSIONS_KEPT,
             "versions",
         );
+        // Read by every function, used by the delete function's deletes.
+        let recovery_window = RecoveryWindow::days(env.number(
+            "RECOVERY_WINDOW_DAYS",
+            DEFAULT_RECOVERY_WINDOW_DAYS,
+            0..=MAX_RECOVERY_WINDOW_DAYS,
+            "days",
+        ));
         if attempt_ms > operation_ms {
             env.problems
                 .push("SDK_ATTEMPT_TIMEOUT_MS must not exceed SDK_OPERATION_TIMEOUT_MS".to_owned());
@@ -146,6 +158,7 @@ impl Config {
             max_secrets_per_tenant,
             count_shards,
             value_versions_kept,
+            recovery_window,
             call_timeouts: CallTimeouts {
                 attempt: Duration::from_millis(attempt_ms),
                 operation: Duration::from_millis(operation_ms),
@@ -236,6 +249,7 @@ mod tests {
         assert_eq!(config.max_secrets_per_tenant, 100_000);
         assert_eq!(config.count_shards, 16);
         assert_eq!(config.value_versions_kept, 10);
+        assert_eq!(config.recovery_window, RecoveryWindow::days(7));
         assert_eq!(
             config.call_timeouts,
             CallTimeouts {
@@ -310,6 +324,7 @@ mod tests {
                 ("SDK_OPERATION_TIMEOUT_MS", "20000"),
                 ("COUNT_SHARDS", "0"),
                 ("VALUE_VERSIONS_KEPT", "41"),
+                ("RECOVERY_WINDOW_DAYS", "31"),
             ],
         )
         .err()
@@ -327,6 +342,7 @@ mod tests {
             "SDK_OPERATION_TIMEOUT_MS must be a whole number of milliseconds from 100 to 9000",
             "COUNT_SHARDS must be a whole number of shards from 1 to 256",
             "VALUE_VERSIONS_KEPT must be a whole number of versions from 1 to 40",
+            "RECOVERY_WINDOW_DAYS must be a whole number of days from 0 to 30",
         ] {
             assert!(error.contains(expected), "{expected} missing from: {error}");
         }
