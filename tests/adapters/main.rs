@@ -1,6 +1,7 @@
 //! The DynamoDB and KMS adapters against a fresh emulator (moto_server),
 //! started for this run by `make test`.
 
+mod deleted;
 mod dynamo;
 mod kms;
 mod logs;

@@ -244,7 +244,8 @@ EXTENSION_SCHEMAS = {
             "next": {
                 "type": "string",
                 "nullable": True,
-                "description": "The id the next page starts after (send it as `after`); null on the last page",
+                "description": "The id the next page starts after (send it as `after`); null on the last page. "
+                "A page may hold fewer than `pageSize`, even none, and still name a `next`: walk on until null.",
             },
         },
     },
@@ -274,8 +275,9 @@ def extension_paths(upstream: dict) -> dict:
                 "summary": "List deleted secrets that can still be recovered",
                 "description": "An extension of this implementation. Needs the permission that listing secrets "
                 "needs. The tenant's deleted secrets whose recovery window has not ended, in id order, a page "
-                "at a time: each page names where the next starts (`next`, sent back as `after`). No total: "
-                "deleted secrets expire without a count to keep.",
+                "at a time: each page names where the next starts (`next`, sent back as `after`). A page's "
+                "reads are bounded, so while expired ones wait to be removed a page may come back short, even "
+                "empty, with a `next`. No total: deleted secrets expire without a count to keep.",
                 "operationId": "listDeletedSecrets",
                 "parameters": [
                     {

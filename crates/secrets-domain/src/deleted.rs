@@ -151,6 +151,20 @@ impl DeletedPageRequest {
             next: next.flatten(),
         }
     }
+
+    /// The page of `recoverable` from a store that stopped reading, with
+    /// more left, after the entry `last_read` (its bound on one page's
+    /// reads while expired entries it skips are still kept): a page that
+    /// may be short, even empty, and always says where the next starts.
+    pub fn page_read_up_to(
+        &self,
+        recoverable: impl IntoIterator<Item = DeletedSecret>,
+        last_read: SecretId,
+    ) -> DeletedPage {
+        let mut page = self.page_of(recoverable);
+        page.next.get_or_insert(last_read);
+        page
+    }
 }
 
 #[cfg(test)]
@@ -206,6 +220,25 @@ mod tests {
             .unwrap()
             .page_of(all.clone());
         assert_eq!((last.secrets.len(), last.next), (5, None));
+    }
+
+    #[test]
+    fn a_page_cut_short_starts_the_next_after_the_last_entry_read() {
+        let mut all: Vec<_> = (0..3).map(|_| deleted(100)).collect();
+        all.sort_by(|a, b| a.summary.id.cmp(&b.summary.id));
+        let request = DeletedPageRequest::new(None, 5).unwrap();
+        let last_read = SecretId::generate().unwrap();
+        let short = request.page_read_up_to(all[..2].to_vec(), last_read.clone());
+        assert_eq!(short.secrets, all[..2]);
+        assert_eq!(short.next, Some(last_read.clone()));
+        let empty = request.page_read_up_to(Vec::new(), last_read.clone());
+        assert!(empty.secrets.is_empty());
+        assert_eq!(empty.next, Some(last_read.clone()));
+        // A full page still starts the next after its own last secret.
+        let full = DeletedPageRequest::new(None, 2)
+            .unwrap()
+            .page_read_up_to(all.clone(), last_read);
+        assert_eq!(full.next.as_ref(), Some(&all[1].summary.id));
     }
 
     #[test]

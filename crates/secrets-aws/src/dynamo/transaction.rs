@@ -39,8 +39,9 @@ pub(super) enum Role {
     /// A deleted secret's entry in its tenant's collection.
     Deleted,
     /// An item of a kept version whose expiry the write sets (a delete
-    /// with a recovery window) or clears (a recovery): unconditionally,
-    /// as [`Role::OldVersion`].
+    /// with a recovery window: unconditionally, as [`Role::OldVersion`])
+    /// or clears (a recovery: only while it is there, expiring as the
+    /// delete set it, so TTL's removal is never undone by a stub).
     KeptVersion,
     /// The audit record of the change.
     AuditRecord,

@@ -395,7 +395,7 @@ fn refused_as_changed(role: Role) -> Error {
     }
 }
 
-fn duplicate_audit_record() -> Error {
+pub(super) fn duplicate_audit_record() -> Error {
     Error::internal(
         "writing an audit record",
         "a record with the same time and request id exists",

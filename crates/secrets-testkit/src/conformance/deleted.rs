@@ -194,6 +194,61 @@ pub async fn deleted_secrets_are_listed_by_id_while_recoverable<S: SecretStore>(
     assert!(none.secrets.is_empty() && none.next.is_none());
 }
 
+/// Entries whose window ended but which the store still keeps (DynamoDB's
+/// TTL lags by days) never stop a walk: pages of one, each bounded, in id
+/// order, reach every recoverable secret past a dozen ended ones, though a
+/// store may cut a page short (even to none) with a `next` to go on from.
+pub async fn a_walk_of_the_deleted_passes_any_number_of_ended_ones<S: SecretStore>(
+    store: &S,
+    tenant: &TenantId,
+) {
+    let ended = Deletion {
+        purge_at: Some(now()),
+        ..kept_for_a_week()
+    };
+    let mut recoverable = Vec::new();
+    for i in 0..14 {
+        let secret = new_secret(&format!("walked-{i:02}"));
+        insert(store, tenant, &secret).await;
+        let deletion = if i % 7 == 0 {
+            recoverable.push(secret.summary.id.clone());
+            kept_for_a_week()
+        } else {
+            ended.clone()
+        };
+        store
+            .delete(
+                tenant,
+                &secret.summary,
+                DeleteGuard::Exists,
+                &deletion,
+                None,
+            )
+            .await
+            .expect("delete");
+    }
+    recoverable.sort();
+
+    let later = now().plus_secs(1);
+    let (mut walked, mut after, mut pages) = (Vec::new(), None, 0);
+    loop {
+        pages += 1;
+        assert!(pages <= 14, "a walk of 14 entries ends within 14 pages");
+        let request = DeletedPageRequest::new(after.clone(), 1).unwrap();
+        let page = store.deleted(tenant, &request, later).await.expect("page");
+        assert!(page.secrets.len() <= 1, "a page holds at most its size");
+        walked.extend(page.secrets.into_iter().map(|s| s.summary.id));
+        match page.next {
+            Some(next) => {
+                assert!(after.as_ref() < Some(&next), "each page moves the walk on");
+                after = Some(next);
+            }
+            None => break,
+        }
+    }
+    assert_eq!(walked, recoverable);
+}
+
 /// A recovered secret counts again, so it cannot take the tenant past its
 /// limit. `store` keeps at most 3 secrets a tenant.
 pub async fn a_recovery_counts_against_the_limit<S: SecretStore>(store: &S, tenant: &TenantId) {

@@ -25,6 +25,7 @@ use secrets_domain::versions::DEFAULT_VALUE_VERSIONS_KEPT;
 pub use audit::changes_are_recorded_with_their_write;
 pub use deleted::{
     a_deleted_secret_is_out_of_sight_and_recovered_whole, a_recovery_counts_against_the_limit,
+    a_walk_of_the_deleted_passes_any_number_of_ended_ones,
     deleted_secrets_are_listed_by_id_while_recoverable,
 };
 pub use idempotency::{
@@ -75,6 +76,7 @@ pub async fn run_all<S: SecretStore>(
     changes_are_recorded_with_their_write(store, &tenant(), trail).await;
     a_deleted_secret_is_out_of_sight_and_recovered_whole(store, &tenant(), trail).await;
     deleted_secrets_are_listed_by_id_while_recoverable(store, &tenant()).await;
+    a_walk_of_the_deleted_passes_any_number_of_ended_ones(store, &tenant()).await;
 }
 
 /// The subject the suite writes as.
@@ -130,7 +132,7 @@ fn sealed(seed: usize) -> SealedValue {
 }
 
 /// A stand-in for the value an update writes next: version 2.
-fn second_value(seed: usize) -> SealedValue {
+pub fn second_value(seed: usize) -> SealedValue {
     sealed_at(seed, CipherScheme::V2 { value_version: 2 })
 }
 
