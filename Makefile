@@ -101,7 +101,7 @@ stack-test: $(VENV_STAMP)
 bench: $(VENV_STAMP)
 	$(PY) -m tools.bench
 
-FUNCTIONS := list-secrets get-secret create-secret update-secret delete-secret resolve-secret reseal-secret
+FUNCTIONS := list-secrets get-secret create-secret update-secret delete-secret resolve-secret reseal-secret publish-changes
 
 ## make build: release builds of every function for Lambda on arm64, in
 ## target/lambda/<function>/bootstrap.
@@ -135,12 +135,13 @@ APT_GET ?= apt-get
 APT_INSTALL = DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y --no-install-recommends $(1) || \
 	{ $(APT_GET) update && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y --no-install-recommends $(1); }
 
-## make test-artifacts: the seven functions as `make sam-build` built them,
-## run under qemu-aarch64, each behind a local Lambda Runtime API with the
+## make test-artifacts: every function as `make sam-build` built it, run
+## under qemu-aarch64, each behind a local Lambda Runtime API with the
 ## environment template.yaml gives it, against moto and a local Lambda
 ## Invoke API: they must start and answer a create, list, get, update,
 ## versions list, resolve, restore (the reseal function invoked by the
-## update function), batch resolve and delete (tools/artifacts).
+## update function), batch resolve and delete, and the publish function a
+## stream batch holding no change (tools/artifacts).
 test-artifacts: sam-build $(VENV_STAMP) $(QEMU_AARCH64) $(ARM64_LOADER)
 	$(PY) -m tools.artifacts --qemu $(QEMU_AARCH64) --sysroot $(ARM64_SYSROOT)
 

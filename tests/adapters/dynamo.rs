@@ -21,7 +21,7 @@ use secrets_domain::service::{BatchKeys, Secrets};
 use secrets_domain::versions::DEFAULT_VALUE_VERSIONS_KEPT;
 use secrets_testkit::{actor, conformance};
 use secrets_tests::{
-    AuditTable, audit_records, audit_summary, required_env, sdk_config, text, unique,
+    AuditTable, audit_records, audit_summary, granted, required_env, sdk_config, text, unique,
 };
 
 struct Harness {
@@ -459,16 +459,6 @@ async fn a_new_value_gets_a_new_data_key() {
 /// template check also reads: the code must need exactly these.
 #[tokio::test]
 async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
-    let manifest: serde_json::Value =
-        serde_json::from_str(include_str!("../../deploy/function-permissions.json")).unwrap();
-    let granted = |function: &str| -> std::collections::BTreeSet<String> {
-        manifest["functions"][function]
-            .as_array()
-            .unwrap_or_else(|| panic!("{function} missing from the manifest"))
-            .iter()
-            .map(|action| action.as_str().unwrap().to_owned())
-            .collect()
-    };
     let harness = harness().await;
     let acme = tenant();
     let secret = harness

@@ -3,6 +3,7 @@
 
 mod deleted;
 mod dynamo;
+mod events;
 mod kms;
 mod logs;
 mod pages;

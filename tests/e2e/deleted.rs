@@ -35,7 +35,9 @@ async fn a_deleted_secret_is_listed_and_recovered_whole() {
     assert_eq!(page["secrets"][0]["tag"], "oops");
     assert!(page["secrets"][0]["purgeAt"].is_string());
     assert_eq!(page["next"], serde_json::Value::Null);
-    assert!(!page.to_string().contains("s3cr3t"), "never a value");
+    for value in ["s3cr3t", "second"] {
+        assert!(!page.to_string().contains(value), "never a value");
+    }
 
     let recovered = api.recover(&tenant, &id).await;
     assert_eq!(recovered.status, 200, "{}", recovered.body);

@@ -8,6 +8,7 @@ mod audit;
 mod crud;
 mod deleted;
 mod errors;
+mod events;
 mod hostile;
 mod idempotency;
 mod if_match;

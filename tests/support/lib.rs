@@ -20,6 +20,20 @@ pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
 }
 
+/// The IAM actions deploy/function-permissions.json grants the code of
+/// `function` (its logical id in template.yaml), which the template check
+/// also reads: the adapter suites hold the code to exactly these.
+pub fn granted(function: &str) -> std::collections::BTreeSet<String> {
+    let manifest: serde_json::Value =
+        serde_json::from_str(include_str!("../../deploy/function-permissions.json")).unwrap();
+    manifest["functions"][function]
+        .as_array()
+        .unwrap_or_else(|| panic!("{function} missing from the manifest"))
+        .iter()
+        .map(|action| action.as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// A name no other test (or run) uses, so that tests can share one table.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", random_hex::<8>().expect("random"))
@@ -104,5 +118,160 @@ impl ReadAuditTrail for AuditTable {
                 (operation, id)
             })
             .collect()
+    }
+}
+
+/// A consumer following one tenant's change events as the README shows:
+/// an EventBridge rule on the default bus matching the tenant, into an SQS
+/// queue of its own. Against the local stack both live in moto; against a
+/// deployment, in its account (the credentials in the environment).
+pub struct EventFollower {
+    events: aws_sdk_eventbridge::Client,
+    sqs: aws_sdk_sqs::Client,
+    rule: String,
+    queue_url: String,
+}
+
+impl EventFollower {
+    pub async fn follow(tenant: &str) -> Self {
+        let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        let (events, sqs) = (
+            aws_sdk_eventbridge::Client::new(&sdk),
+            aws_sdk_sqs::Client::new(&sdk),
+        );
+        let name = unique("events");
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(&name)
+            .send()
+            .await
+            .expect("a queue")
+            .queue_url
+            .expect("its URL");
+        let attributes = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("the queue's ARN");
+        let queue_arn = attributes
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+            .expect("the queue's ARN")
+            .clone();
+        let pattern = serde_json::json!({
+            "source": [secrets_domain::change_event::EVENT_SOURCE],
+            "detail-type": [secrets_domain::change_event::EVENT_DETAIL_TYPE],
+            "detail": {"tenant": [tenant]},
+        });
+        let rule_arn = events
+            .put_rule()
+            .name(&name)
+            .event_pattern(pattern.to_string())
+            .send()
+            .await
+            .expect("a rule")
+            .rule_arn
+            .unwrap_or_default();
+        // What a real queue needs before EventBridge may deliver to it.
+        let policy = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+            }],
+        });
+        sqs.set_queue_attributes()
+            .queue_url(&queue_url)
+            .attributes(
+                aws_sdk_sqs::types::QueueAttributeName::Policy,
+                policy.to_string(),
+            )
+            .send()
+            .await
+            .expect("the queue's policy");
+        let target = aws_sdk_eventbridge::types::Target::builder()
+            .id("queue")
+            .arn(queue_arn)
+            .build()
+            .expect("a target");
+        events
+            .put_targets()
+            .rule(&name)
+            .targets(target)
+            .send()
+            .await
+            .expect("the rule's target");
+        Self {
+            events,
+            sqs,
+            rule: name,
+            queue_url,
+        }
+    }
+
+    /// The events received, waiting until `count` have arrived and then
+    /// `settle` longer for any more (none should come), at most `limit`
+    /// in all. Each is the whole EventBridge event, `detail` included.
+    pub async fn received(
+        &self,
+        count: usize,
+        settle: std::time::Duration,
+        limit: std::time::Duration,
+    ) -> Vec<serde_json::Value> {
+        let deadline = std::time::Instant::now() + limit;
+        let mut events = Vec::new();
+        let mut settled_at = None;
+        while std::time::Instant::now() < deadline {
+            if events.len() >= count {
+                let until = *settled_at.get_or_insert_with(|| std::time::Instant::now() + settle);
+                if std::time::Instant::now() >= until {
+                    break;
+                }
+            }
+            let messages = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .expect("receive");
+            for message in messages.messages() {
+                let body = message.body().expect("a body");
+                events.push(serde_json::from_str(body).expect("an event"));
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .set_receipt_handle(message.receipt_handle().map(str::to_owned))
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
+        events
+    }
+
+    /// Removes the rule and the queue.
+    pub async fn stop(self) {
+        let _ = self
+            .events
+            .remove_targets()
+            .rule(&self.rule)
+            .ids("queue")
+            .send()
+            .await;
+        let _ = self.events.delete_rule().name(&self.rule).send().await;
+        let _ = self
+            .sqs
+            .delete_queue()
+            .queue_url(&self.queue_url)
+            .send()
+            .await;
     }
 }

@@ -3,15 +3,19 @@
     python -m tools.artifacts [--build-dir .aws-sam/build] [--qemu qemu-aarch64-static]
                               [--sysroot /usr/aarch64-linux-gnu]
 
-Each of the seven `bootstrap` binaries runs under qemu-aarch64 with the
-environment template.yaml gives it (token keys: a fresh ES256 public key as
-JwtPublicKeyPem) plus Lambda's own variables and two stand-ins, the
-endpoints of moto (AWS_ENDPOINT_URL) and of the harness's Lambda Invoke API
-(AWS_ENDPOINT_URL_LAMBDA, lambda_api.py: a restore invokes the reseal
-function through it), and nothing from this shell. Each must start, answer
-its requests (scenario.py; the reseal function, the update function's
-invoke) and print its metric records under the function name Lambda gave
-it. Logs: .local/artifacts/<LogicalId>.log.
+Each function's `bootstrap` (every function of template.yaml) runs under
+qemu-aarch64 with the environment template.yaml gives it (token keys: a
+fresh ES256 public key as JwtPublicKeyPem) plus Lambda's own variables and
+stand-ins for where AWS is: moto (AWS_ENDPOINT_URL), and the harness's
+Lambda Invoke API (AWS_ENDPOINT_URL_LAMBDA, lambda_api.py: a restore
+invokes the reseal function through it), which also takes EventBridge's
+place (AWS_ENDPOINT_URL_EVENTBRIDGE) to refuse and report any call: the
+scenario hands the publish function no change. Nothing comes from this
+shell. Each must start and answer its requests (scenario.py; the reseal
+function, the update function's invoke; the publish function, a stream's
+batch); each that serves API or Invoke requests must print its metric
+records under the function name Lambda gave it. Logs:
+.local/artifacts/<LogicalId>.log.
 Everything started is stopped however the run ends.
 """
 
@@ -49,7 +53,7 @@ STACK_NAME = "cortex-secrets"
 # AutoPublishAlias: API Gateway invokes the alias, which names a version.
 ALIAS, VERSION = "live", "1"
 # Lambda allows an on-demand init 10 s; qemu emulates every instruction,
-# and runs the six side by side on however few cores there are.
+# and runs them all side by side on however few cores there are.
 START_TIMEOUT_S = 60
 EMF_SETTLE_S = 5
 
@@ -133,7 +137,11 @@ def start_functions(
             session_token="local",
         )
         # The variables that are not the deployment's: where AWS is.
-        endpoints = {"AWS_ENDPOINT_URL": moto["AWS_ENDPOINT_URL"], "AWS_ENDPOINT_URL_LAMBDA": lambda_endpoint}
+        endpoints = {
+            "AWS_ENDPOINT_URL": moto["AWS_ENDPOINT_URL"],
+            "AWS_ENDPOINT_URL_LAMBDA": lambda_endpoint,
+            "AWS_ENDPOINT_URL_EVENTBRIDGE": lambda_endpoint,
+        }
         try:
             env = deployed_environment(properties, resolver, sandbox, endpoints)
         except TemplateError as error:
@@ -146,15 +154,18 @@ def start_functions(
     return started
 
 
-def check_metric_records(started: dict[str, Function], served: set[str]) -> None:
-    """Every function that served a request printed an EMF record under
-    the name Lambda gave it. Records may still be on their way to the log."""
+def check_metric_records(started: dict[str, Function], served: set[str], metered: set[str]) -> None:
+    """Every function served a request; each of `metered` (those behind the
+    API or Lambda's Invoke API, whose records count their AWS calls)
+    printed an EMF record under the name Lambda gave it. Records may still
+    be on their way to the log."""
     deadline = time.monotonic() + EMF_SETTLE_S
     while True:
         missing = [
             function.logical_id
             for function in started.values()
-            if not any(record.get("FunctionName") == function.name for record in function.metric_records())
+            if function.logical_id in metered
+            and not any(record.get("FunctionName") == function.name for record in function.metric_records())
         ]
         if not missing or time.monotonic() > deadline:
             break
@@ -177,14 +188,21 @@ def run(args: argparse.Namespace, stack: Stack, apis: list[RuntimeApi], lambda_a
     lambda_api.functions = {function.name: function for function in started.values()}
     lambda_api.place = (REGION, resolver.pseudo["AWS::AccountId"])
     iam = LocalIam(resolver.pseudo["AWS::AccountId"], REGION, "local", ALIAS, {})
-    scenario = Scenario(lambda logical_id, event: started[logical_id].invoke(event), functions(sam), signer, iam)
+    account = resolver.pseudo["AWS::AccountId"]
+    # As DynamoDB names a stream: its table's ARN, /stream/, its label.
+    stream_arn = f"arn:aws:dynamodb:{REGION}:{account}:table/{AUDIT_TABLE}/stream/2026-01-01T00:00:00.000"
+    scenario = Scenario(
+        lambda logical_id, event: started[logical_id].invoke(event), functions(sam), signer, iam, stream_arn
+    )
     try:
         scenario.run()
     finally:
         # A function invoked through Lambda that crashed says why first.
         if lambda_api.failures:
             raise lambda_api.failures[0]
-    check_metric_records(started, scenario.served | lambda_api.invoked)
+    assert not lambda_api.strays, f"calls no function should have made: {', '.join(lambda_api.strays)}"
+    metered = scenario.served | lambda_api.invoked
+    check_metric_records(started, metered | scenario.streamed, metered)
     log(f"all {len(started)} functions started and answered as deployed")
 
 

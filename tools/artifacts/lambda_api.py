@@ -16,6 +16,12 @@ template check does the permission: only the update role may invoke it),
 and a function that crashes or times out is reported to the harness besides
 (`failures`), so a run names it rather than only the 500 its caller
 answers.
+
+It also stands in for a service no function may call in the scenario
+(AWS_ENDPOINT_URL_EVENTBRIDGE points here: the publish function is handed
+no change, so it must publish nothing): a request that is no invocation
+is answered 400 and recorded (`strays`, by its X-Amz-Target), for the
+harness to fail the run on.
 """
 
 from __future__ import annotations
@@ -72,6 +78,8 @@ class LambdaApi:
         self.functions: dict[str, Function] = {}
         self.invoked: set[str] = set()
         self.failures: list[FunctionFailed] = []
+        # Requests that were no invocation: "<X-Amz-Target or method path>".
+        self.strays: list[str] = []
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer((HOST, 0), self._handler())
         self.server.block_on_close = False
@@ -129,7 +137,13 @@ class LambdaApi:
 
             def do_POST(self) -> None:
                 event = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status, body, headers = api.invoke(function_named(urllib.parse.urlsplit(self.path).path), event)
+                path = urllib.parse.urlsplit(self.path).path
+                if path.startswith(PREFIX):
+                    status, body, headers = api.invoke(function_named(path), event)
+                else:
+                    with api.lock:
+                        api.strays.append(self.headers.get("X-Amz-Target") or f"POST {path}")
+                    status, body, headers = refused(400, "UnexpectedCall", "no function may call this here")
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")

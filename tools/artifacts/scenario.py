@@ -5,11 +5,16 @@ value by its version, a restore of the first value (the update function
 invokes the reseal function through Lambda's Invoke API), a resolve of it
 in a batch, a delete, the deleted secrets' list, a recovery, a get of the
 recovered secret, a delete again, and a get that finds nothing. Each
-answer is checked for its status and the fields that matter.
+answer is checked for its status and the fields that matter. Then each
+function a DynamoDB stream feeds (the publish function) gets a batch as
+its event source mapping would hand it: one record, the audit record of
+the scenario's resolve, which is no change, so it must answer that nothing
+failed without calling AWS.
 
 The routes are the template's: each request goes to the function whose Api
 event declares its method and path, so a route moved to another function
-in template.yaml moves here too.
+in template.yaml moves here too; likewise the stream consumers are the
+functions with a DynamoDB event.
 
 A failure names the step, the status and the body's size and error type,
 never a body: the resolve answer holds the value.
@@ -20,6 +25,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +46,9 @@ SIGNED = (RESOLVE, RESOLVE_MANY)
 SUMMARY_FIELDS = {"id", "name", "tag"}
 
 Invoke = Callable[[str, dict[str, Any]], dict[str, Any]]
+# crates/secrets-aws/src/dynamo/audit.rs: a tenant's records are spread
+# over 16 partitions.
+AUDIT_PARTITIONS = 16
 
 
 def routes(functions: dict[str, dict[str, Any]]) -> dict[tuple[str, str], str]:
@@ -50,6 +59,63 @@ def routes(functions: dict[str, dict[str, Any]]) -> dict[tuple[str, str], str]:
             if event.get("Type") == "Api":
                 found[(event["Properties"]["Method"].upper(), event["Properties"]["Path"])] = logical_id
     return found
+
+
+def stream_consumers(functions: dict[str, dict[str, Any]]) -> set[str]:
+    """The logical ids of the functions a DynamoDB stream invokes."""
+    return {
+        logical_id
+        for logical_id, properties in functions.items()
+        if any(event.get("Type") == "DynamoDB" for event in (properties.get("Events") or {}).values())
+    }
+
+
+def resolve_audit_item(tenant: str, secret_id: str, tag: str, subject: str) -> dict[str, Any]:
+    """An allowed resolve's audit record, in DynamoDB JSON, as the resolve
+    function writes it (crates/secrets-aws/src/dynamo/audit.rs)."""
+    now_ms = int(time.time() * 1000)
+    moment = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now_ms / 1000)) + f".{now_ms % 1000:03d}Z"
+    request_id = secrets.token_hex(16)
+    return {
+        "pk": {"S": f"TENANT#{tenant}#{secrets.randbelow(AUDIT_PARTITIONS):02d}"},
+        "sk": {"S": f"{moment}#{request_id}"},
+        "time": {"S": moment},
+        "timeMs": {"N": str(now_ms)},
+        "operation": {"S": "resolveSecret"},
+        "requestId": {"S": request_id},
+        "tenant": {"S": tenant},
+        "subject": {"S": subject},
+        "secretId": {"S": secret_id},
+        "tag": {"S": tag},
+        "valueVersion": {"N": "2"},
+        "outcome": {"S": "allowed"},
+    }
+
+
+def stream_event(stream_arn: str, image: dict[str, Any], sequence: str) -> dict[str, Any]:
+    """A DynamoDB Streams batch of one INSERT, as Lambda's event source
+    mapping hands it to a function (new images only, as the audit table's
+    stream has them)."""
+    return {
+        "Records": [
+            {
+                "eventID": secrets.token_hex(16),
+                "eventName": "INSERT",
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": stream_arn.split(":")[3],
+                "eventSourceARN": stream_arn,
+                "dynamodb": {
+                    "ApproximateCreationDateTime": int(image["timeMs"]["N"]) // 1000,
+                    "Keys": {name: image[name] for name in ("pk", "sk")},
+                    "NewImage": image,
+                    "SequenceNumber": sequence,
+                    "SizeBytes": len(json.dumps(image)),
+                    "StreamViewType": "NEW_IMAGE",
+                },
+            }
+        ]
+    }
 
 
 @dataclass(frozen=True)
@@ -87,9 +153,18 @@ def check(condition: bool, step: str, answer: Answer, expected: str) -> None:
 
 
 class Scenario:
-    def __init__(self, invoke: Invoke, functions: dict[str, dict[str, Any]], signer: Signer, iam: LocalIam) -> None:
+    def __init__(
+        self,
+        invoke: Invoke,
+        functions: dict[str, dict[str, Any]],
+        signer: Signer,
+        iam: LocalIam,
+        audit_stream_arn: str,
+    ) -> None:
         self.invoke = invoke
         self.routes = routes(functions)
+        self.stream_consumers = stream_consumers(functions)
+        self.audit_stream_arn = audit_stream_arn
         self.signer = signer
         self.iam = iam
         self.tenant = f"artifacts-{secrets.token_hex(4)}"
@@ -99,6 +174,8 @@ class Scenario:
             "AKIAARTIFACTTEST", "", f"arn:aws:sts::{iam.account}:assumed-role/artifact-test/resolver", ()
         )
         self.served: set[str] = set()
+        # The functions that answered a stream's batch.
+        self.streamed: set[str] = set()
 
     def request(
         self, method: str, route: str, parameters: dict[str, str], query: str = "", body: bytes = b""
@@ -214,3 +291,22 @@ class Scenario:
         check(gone.status == 404, "get after delete", gone, "status 404")
         document = gone.json()
         check(isinstance(document, dict) and document.get("type") == "NOT_FOUND", "get after delete", gone, "NOT_FOUND")
+
+        self.stream_no_change(secret_id, tag)
+
+    def stream_no_change(self, secret_id: str, tag: str) -> None:
+        """Each stream consumer gets a batch of one record that is no change
+        (the resolve's audit record; the mapping's filter would have
+        dropped it, the function must too): it answers that nothing failed,
+        and calls nothing (the harness refuses and reports any EventBridge
+        call, __main__.py)."""
+        image = resolve_audit_item(self.tenant, secret_id, tag, self.resolver.arn)
+        event = stream_event(self.audit_stream_arn, image, sequence="100000000000000000001")
+        for function in sorted(self.stream_consumers):
+            self.streamed.add(function)
+            answer = self.invoke(function, event)
+            if answer != {"batchItemFailures": []}:
+                raise AssertionError(
+                    f"{function}: a batch holding no change must be answered "
+                    f'{{"batchItemFailures": []}}; got {json.dumps(answer)[:200]}'
+                )

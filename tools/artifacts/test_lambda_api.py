@@ -115,6 +115,15 @@ class LambdaApiTest(unittest.TestCase):
                 self.assertEqual((status, headers.get("X-Amzn-ErrorType")), (404, "ResourceNotFoundException"))
         self.assertEqual(self.api.invoked, set())
 
+    def test_a_call_to_another_service_is_refused_and_recorded(self) -> None:
+        headers = {"X-Amz-Target": "AWSEvents.PutEvents", "Content-Type": "application/x-amz-json-1.1"}
+        self.client.request("POST", "/", body=b'{"Entries": []}', headers=headers)
+        response = self.client.getresponse()
+        response.read()
+        self.assertEqual(response.status, 400)
+        self.assertEqual(self.api.strays, ["AWSEvents.PutEvents"])
+        self.assertEqual(self.api.invoked, set())
+
     def test_a_payload_that_is_not_json_is_a_400(self) -> None:
         self.client.request("POST", f"/2015-03-31/functions/{NAME}/invocations", body=b"{not json")
         response = self.client.getresponse()

@@ -6,6 +6,9 @@ transformed template (part of `python -m tools.checks.template`):
   account's) concurrency, nor spend the account's KMS quota through
   resolve; the parameters' defaults add up to at most MAX_RESERVED, leaving
   the account's unreserved pool (at least 100 of the default 1,000) large.
+  But for a function only a stream's event source mapping invokes (no
+  route, no resource policy): nobody can flood it, its concurrency is one
+  batch per shard, and a reservation below the shard count would stall it.
 - Access logs: the stage writes JSON access logs (request id, source IP,
   method, route, status, latencies) into a log group of this stack with a
   retention period; the format names no request header (the Authorization
@@ -23,7 +26,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from tools.checks.template import getatt_target, ref_target, resources_of, sub_text
+from tools.checks.template import aliases_of, getatt_parts, getatt_target, ref_target, resources_of, sub_text
 
 # A fifth of a default account's 1,000: the rest stays for other workloads.
 MAX_RESERVED = 200
@@ -45,9 +48,38 @@ def parameter_default(cfn: dict[str, Any], name: str | None) -> Any:
     return cfn.get("Parameters", {}).get(name or "", {}).get("Default")
 
 
+def stream_only(cfn: dict[str, Any], function: str) -> bool:
+    """Only a stream's event source mapping invokes `function` (or its
+    aliases): no permission lets anyone else."""
+    targets = {function} | aliases_of(cfn, function)
+
+    def names(value: Any) -> bool:
+        named = ref_target(value) or getatt_target(value) or sub_text(value) or ""
+        return named in targets or any(target in named for target in targets)
+
+    mapped = [
+        mapping
+        for _, mapping in resources_of(cfn, "AWS::Lambda::EventSourceMapping")
+        if names(mapping.get("Properties", {}).get("FunctionName"))
+    ]
+    permitted = any(
+        names(permission.get("Properties", {}).get("FunctionName"))
+        for _, permission in resources_of(cfn, "AWS::Lambda::Permission")
+    )
+    # A table's stream, read by Lambda's poller.
+    streams = all(
+        (parts := getatt_parts(mapping.get("Properties", {}).get("EventSourceArn"))) is not None
+        and parts[1] == "StreamArn"
+        for mapping in mapped
+    )
+    return bool(mapped) and streams and not permitted
+
+
 def check_concurrency(cfn: dict[str, Any]) -> Iterator[str]:
     total = 0
     for name, function in resources_of(cfn, "AWS::Lambda::Function"):
+        if stream_only(cfn, name) and "ReservedConcurrentExecutions" not in function.get("Properties", {}):
+            continue
         parameter = ref_target(function.get("Properties", {}).get("ReservedConcurrentExecutions"))
         if parameter not in cfn.get("Parameters", {}):
             yield (

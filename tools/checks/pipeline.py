@@ -15,7 +15,9 @@ pipeline, run by `make test` (`python -m tools.checks.pipeline`):
   (their schemas, as cfn-lint carries them), minus those of features the
   stack does not use (EXCLUDED, each with its reason): enough to deploy,
   nothing a handler would not ask for; on every resource ("*") only where
-  no name can scope an action (UNSCOPABLE); and it makes or changes only
+  no name can scope an action (UNSCOPABLE), or a condition holds it to the
+  stage's functions (FUNCTION_SCOPED) or to services acting for it
+  (VIA_SERVICES); and it makes or changes only
   roles that carry the stack's permissions boundary, which must let the
   template's roles do what they are granted.
 - The pipeline's own roles and boundary are named outside the stage's
@@ -92,6 +94,11 @@ UNSCOPABLE = {
     "logs:CreateLogDelivery",
 }
 VIA_SERVICES = {"kms:CreateGrant", "kms:RevokeGrant", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}
+# Event source mappings are named by a random id: creating (which names no
+# resource) and deleting one may be on "*" only where lambda:FunctionArn
+# holds them to the stage's functions.
+FUNCTION_SCOPED = {"lambda:CreateEventSourceMapping", "lambda:DeleteEventSourceMapping"}
+STAGE_FUNCTIONS = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:cortex-secrets-${Stage}-*"
 # The role actions a template could escalate with: each only on a role that
 # carries the boundary.
 BOUNDED_ROLE_ACTIONS = {"iam:CreateRole", "iam:PutRolePolicy", "iam:PutRolePermissionsBoundary"}
@@ -297,7 +304,9 @@ def check_cloudformation_role(name: str, role: dict[str, Any], needed: set[str],
         condition = statement.get("Condition", {})
         if "*" in as_list(statement.get("Resource")):
             via = condition.get("StringEquals", {}).get("kms:ViaService")
-            for action in sorted(actions - UNSCOPABLE - (VIA_SERVICES if via else set())):
+            functions = sub_text(condition.get("ArnLike", {}).get("lambda:FunctionArn")) == STAGE_FUNCTIONS
+            scoped = (VIA_SERVICES if via else set()) | (FUNCTION_SCOPED if functions else set())
+            for action in sorted(actions - UNSCOPABLE - scoped):
                 yield f'{name}: {action} on Resource "*": scope it to the stage\'s resources'
         bounded = condition.get("StringEquals", {}).get("iam:PermissionsBoundary")
         for action in sorted(actions & BOUNDED_ROLE_ACTIONS):

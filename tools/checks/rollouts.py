@@ -6,8 +6,11 @@
   rolling back when an alarm fires; and API Gateway invokes the alias, not
   the function, so that only the version CodeDeploy chose serves requests.
 - Every function has alarms on its own Errors and Throttles, and its
-  rollout watches them and every alarm of the stack that is not another
-  function's own.
+  rollout watches them (and its IteratorAge alarm, if it reads a stream)
+  and every alarm of the stack that is not another function's own, except
+  a queue's backlog: no rollout watches that (it stays until someone
+  drains the queue, and would roll back every deploy meanwhile, the fix's
+  included).
 - Every alarm notifies a topic of this stack, when it fires and when it
   recovers.
 - Every audited function's log group turns "audit record not stored" (the
@@ -35,6 +38,10 @@ from tools.checks.template import (
 
 REFUSALS = ROOT / "crates" / "secrets-lambda" / "src" / "refusals.rs"
 OWN_ALARMS = ("Errors", "Throttles")
+# A stream consumer's own too, where it has one.
+STREAM_ALARM = "IteratorAge"
+# A queue's backlog (the change events' failure queue): no rollout's.
+BACKLOG = ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
 ROLLBACK_ON_ALARM = "DEPLOYMENT_STOP_ON_ALARM"
 # The EMF metric the functions count throttled KMS attempts in
 # (crates/secrets-aws/src/metrics.rs), with a FunctionName dimension.
@@ -63,20 +70,26 @@ def dimension(metric: dict[str, Any], name: str) -> Any:
 
 
 def own_alarm_of(alarm: dict[str, Any]) -> tuple[str, str] | None:
-    """(function, Errors|Throttles) for a function's own Lambda alarm."""
+    """(function, Errors|Throttles|IteratorAge) for a function's own Lambda alarm."""
     metrics = metrics_of(alarm)
     if len(metrics) != 1 or metrics[0].get("Namespace") != "AWS/Lambda":
         return None
     function = ref_target(dimension(metrics[0], "FunctionName"))
     kind = metrics[0].get("MetricName")
-    return (function, kind) if function and kind in OWN_ALARMS else None
+    return (function, kind) if function and kind in (*OWN_ALARMS, STREAM_ALARM) else None
+
+
+def is_backlog(alarm: dict[str, Any]) -> bool:
+    metrics = metrics_of(alarm)
+    return bool(metrics) and all((m.get("Namespace"), m.get("MetricName")) == BACKLOG for m in metrics)
 
 
 def check_rollouts(cfn: dict[str, Any]) -> Iterator[str]:
     resources = cfn.get("Resources", {})
     alarms = dict(resources_of(cfn, "AWS::CloudWatch::Alarm"))
     own = {name: owner for name, alarm in alarms.items() if (owner := own_alarm_of(alarm))}
-    shared = set(alarms) - set(own)
+    backlogs = {name for name, alarm in alarms.items() if is_backlog(alarm)}
+    shared = set(alarms) - set(own) - backlogs
     functions = [name for name, _ in resources_of(cfn, "AWS::Lambda::Function")]
     for function in functions:
         for kind in OWN_ALARMS:
@@ -99,6 +112,11 @@ def check_rollouts(cfn: dict[str, Any]) -> Iterator[str]:
             expected = shared | {name for name, (owner, _) in own.items() if owner == function}
             for missing in sorted(expected - watched):
                 yield f"{function}: its rollout does not watch {missing}"
+            for backlog in sorted(backlogs & {name for name in watched if name}):
+                yield (
+                    f"{function}: its rollout must not watch {backlog}: a backlog stays until drained, "
+                    "and would roll back every deploy meanwhile, the fix's included"
+                )
     yield from check_integrations(cfn, functions)
     yield from check_notifications(cfn, alarms)
     yield from check_audit_gaps(cfn, alarms)

@@ -7,8 +7,10 @@ would) and checked for what a secrets service must never ship:
   anything but X-Ray, a role without the permissions boundary parameter;
   every function's role must grant exactly the actions
   deploy/function-permissions.json lists for it (the adapter tests check the
-  code against the same file), DynamoDB actions only on the table, KMS only
-  on the key and only under the encryption context the code uses.
+  code against the same file), plus those its event source mapping makes
+  with it (the file's `event_sources`), DynamoDB actions only on the table
+  (stream reads only on a table's stream), KMS only on the key and only
+  under the encryption context the code uses.
 - Data: the table on demand, with point-in-time recovery, deletion
   protection, encryption and a retain policy; the KMS key rotating, retained,
   with an alias.
@@ -20,8 +22,9 @@ would) and checked for what a secrets service must never ship:
   create only; no other KMS action on it.
 - The resolve function: the only one holding kms:Decrypt, reached only by
   its AWS_IAM route (resolve_route.py).
-- Functions: arm64 on provided.al2023, 128 MB, a short timeout, X-Ray, JSON
-  logs into a log group with a retention period.
+- Functions: arm64 on provided.al2023, 128 MB, a short timeout (longer for
+  the publish function, which nobody waits on), X-Ray, JSON logs into a log
+  group with a retention period.
 - API: stage throttling, every media type binary, 405 with an exact Allow
   header for undeclared methods, and the contract-shaped gateway responses.
 - The edge: reserved concurrency for every function, JSON access logs
@@ -29,6 +32,9 @@ would) and checked for what a secrets service must never ship:
 - Rollouts: every function behind an alias moved gradually by CodeDeploy,
   rolled back on alarms that cover it; alarms notifying a topic
   (rollouts.py).
+- Change events: the audit table's stream, the publish function's mapping
+  (its filter, retries, failure queue), its role and alarms
+  (change_events.py).
 
 Prints every violation and exits 1 if there is any.
 """
@@ -50,8 +56,13 @@ MANIFEST = ROOT / "deploy" / "function-permissions.json"
 # Values for parameters without defaults: the transform needs some.
 PARAMETERS = {"JwtIssuer": "https://issuer.example", "JwtJwksUrl": "https://issuer.example/jwks.json"}
 ENCRYPTION_CONTEXT_KEYS = {"tenant", "secretId"}
-# X-Ray's write actions cannot be scoped to a resource.
-RESOURCE_STAR_ALLOWED = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+# X-Ray's write actions cannot be scoped to a resource, nor can
+# dynamodb:ListStreams (IAM's reference names no resource for it), which an
+# event source mapping's poller makes.
+LIST_STREAMS = "dynamodb:ListStreams"
+RESOURCE_STAR_ALLOWED = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", LIST_STREAMS}
+# What a stream's poller reads it with: only on a table's StreamArn.
+STREAM_READS = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}
 # The plaintext's only door: whatever the manifest says, no other function
 # may decrypt, and nothing but its AWS_IAM route may reach it.
 RESOLVER = "ResolveSecretFunction"
@@ -92,6 +103,10 @@ RESEAL_ALIAS = f"${{{RESEALER}.Arn}}:live"
 # default (crates/secrets-lambda/src/config/mod.rs).
 RESEAL_TIMEOUT_S = 5
 MAX_TIMEOUT_S = 15
+# The change events' publisher: no caller waits on it, and a batch that
+# times out is retried whole, so it may take longer, within bounds.
+PUBLISHER = "PublishChangesFunction"
+PUBLISH_TIMEOUT_S = 30
 BOUNDARY_PARAMETER = "PermissionsBoundaryArn"
 MEMORY_MB = 128
 
@@ -150,9 +165,16 @@ def resources_of(cfn: dict[str, Any], kind: str) -> Iterator[tuple[str, dict[str
 
 def getatt_target(value: Any) -> str | None:
     """`X` for `{"Fn::GetAtt": ["X", "Arn"]}` (or `"X.Arn"`), else None."""
+    parts = getatt_parts(value)
+    return parts[0] if parts else None
+
+
+def getatt_parts(value: Any) -> tuple[str, str] | None:
+    """(`X`, `Arn`) for `{"Fn::GetAtt": ["X", "Arn"]}` (or `"X.Arn"`), else None."""
     if isinstance(value, dict) and "Fn::GetAtt" in value:
         target = value["Fn::GetAtt"]
-        return target[0] if isinstance(target, list) else str(target).split(".")[0]
+        name, _, attribute = (".".join(map(str, target)) if isinstance(target, list) else str(target)).partition(".")
+        return name, attribute
     return None
 
 
@@ -191,6 +213,14 @@ def only_resource(cfn_resource_names: set[str], resources: list[Any]) -> bool:
     return all(getatt_target(resource) in cfn_resource_names for resource in resources)
 
 
+def only_attribute(cfn_resource_names: set[str], attribute: str, resources: list[Any]) -> bool:
+    """Every resource is `Fn::GetAtt <one of the names>.<attribute>`."""
+    return all(
+        (parts := getatt_parts(resource)) is not None and parts[0] in cfn_resource_names and parts[1] == attribute
+        for resource in resources
+    )
+
+
 # --- checks -----------------------------------------------------------------
 
 
@@ -227,6 +257,9 @@ def check_statement(name: str, statement: dict[str, Any]) -> Iterator[str]:
 def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[str]:
     baseline = set(manifest["baseline"])
     expected_functions = set(manifest["functions"])
+    event_sources: dict[str, list[str]] = manifest.get("event_sources", {})
+    for name in sorted(set(event_sources) - expected_functions):
+        yield f"{name}: has event_sources in {MANIFEST.relative_to(ROOT)} but is not one of its functions"
     resources = cfn["Resources"]
     tables = {name for name, _ in resources_of(cfn, "AWS::DynamoDB::Table")}
     keys = {name for name, _ in resources_of(cfn, "AWS::KMS::Key")}
@@ -240,8 +273,9 @@ def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[s
             yield f"{name}: architecture must be arm64"
         if properties.get("MemorySize") != MEMORY_MB:
             yield f"{name}: memory must be {MEMORY_MB} MB"
-        if not 0 < int(properties.get("Timeout", 3)) <= MAX_TIMEOUT_S:
-            yield f"{name}: timeout must be at most {MAX_TIMEOUT_S} s"
+        longest = PUBLISH_TIMEOUT_S if name == PUBLISHER else MAX_TIMEOUT_S
+        if not 0 < int(properties.get("Timeout", 3)) <= longest:
+            yield f"{name}: timeout must be at most {longest} s"
         if properties.get("TracingConfig", {}).get("Mode") != "Active":
             yield f"{name}: X-Ray tracing must be active"
         logging = properties.get("LoggingConfig", {})
@@ -266,9 +300,18 @@ def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[s
             actions = {str(action) for action in as_list(statement.get("Action", []))}
             granted |= actions
             scope = as_list(statement.get("Resource", []))
-            if any(action.startswith("dynamodb:") for action in actions) and not only_resource(tables, scope):
+            # Items on a table's ARN, stream reads on its StreamArn, each
+            # alone; ListStreams names no resource (RESOURCE_STAR_ALLOWED).
+            dynamodb = {action for action in actions if action.startswith("dynamodb:")} - {LIST_STREAMS}
+            if dynamodb & STREAM_READS:
+                if not dynamodb <= STREAM_READS or not only_attribute(tables, "StreamArn", scope):
+                    yield (
+                        f"{role_name}: stream reads ({', '.join(sorted(STREAM_READS))}) belong alone in a "
+                        "statement on a table's StreamArn"
+                    )
+            elif dynamodb and not only_attribute(tables, "Arn", scope):
                 yield f"{role_name}: DynamoDB actions must be limited to the table"
-            if any(getatt_target(resource) == AUDIT_TABLE for resource in scope):
+            if any(getatt_parts(resource) == (AUDIT_TABLE, "Arn") for resource in scope):
                 if actions != {"dynamodb:PutItem"}:
                     yield f"{role_name}: the audit table is append-only: dynamodb:PutItem and nothing else"
                 appends_audit = True
@@ -313,11 +356,13 @@ def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[s
             yield f"{name}: must be able to append to the audit table ({AUDIT_TABLE})"
         if "kms:Decrypt" in granted and name not in DECRYPTERS:
             yield f"{name}: only {' and '.join(sorted(DECRYPTERS))} may hold kms:Decrypt"
-        needed = baseline | set(manifest["functions"][name])
+        polled = set(event_sources.get(name, []))
+        needed = baseline | set(manifest["functions"][name]) | polled
         for action in sorted(granted - needed):
             yield f"{name}: holds {action}, which its code does not use"
         for action in sorted(needed - granted):
-            yield f"{name}: lacks {action}, which its code needs"
+            needer = "its event source mapping" if action in polled else "its code"
+            yield f"{name}: lacks {action}, which {needer} needs"
     for missing in sorted(expected_functions - seen):
         yield f"{missing}: listed in {MANIFEST.relative_to(ROOT)} but not in the template"
 
@@ -444,6 +489,7 @@ def check_other_methods(path: str, methods: dict[str, Any]) -> Iterator[str]:
 
 def violations(sam: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
     # Their own modules (they import this one's helpers).
+    from tools.checks.change_events import check_change_events
     from tools.checks.edge import check_edge
     from tools.checks.key_policies import check_key_policies
     from tools.checks.resolve_route import check_resolve_route
@@ -460,6 +506,7 @@ def violations(sam: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
         *check_key_policies(cfn),
         *check_edge(cfn),
         *check_rollouts(cfn),
+        *check_change_events(cfn),
     ]
 
 

@@ -38,6 +38,15 @@ class PlantedFaults(planted.PlantedFaults):
 
         self.assert_caught(plant, "ListSecretsFunction: needs reserved concurrency from a template parameter")
 
+    def test_a_stream_consumer_also_invoked_by_the_api_without_reserved_concurrency(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            sam["Resources"]["PublishChangesFunction"]["Properties"]["Events"]["Api"] = {
+                "Type": "Api",
+                "Properties": {"RestApiId": {"Ref": "SecretsApi"}, "Path": "/api/v1/changes", "Method": "GET"},
+            }
+
+        self.assert_caught(plant, "PublishChangesFunction: needs reserved concurrency from a template parameter")
+
     def test_reserved_concurrency_fixed_in_the_template(self) -> None:
         def plant(sam: dict[str, Any]) -> None:
             sam["Resources"]["CreateSecretFunction"]["Properties"]["ReservedConcurrentExecutions"] = 5

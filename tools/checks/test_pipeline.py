@@ -142,6 +142,26 @@ class PlantedFaults(unittest.TestCase):
 
         self.assert_caught(plant, 'CloudFormationRole: iam:DeleteRolePolicy on Resource "*"')
 
+    def test_a_cloudformation_role_mapping_any_functions_event_sources(self) -> None:
+        def unconditioned(pipeline: dict[str, Any]) -> None:
+            del statement_with(pipeline, "CloudFormationRole", "lambda:CreateEventSourceMapping")["Condition"]
+
+        def any_function(pipeline: dict[str, Any]) -> None:
+            condition = statement_with(pipeline, "CloudFormationRole", "lambda:CreateEventSourceMapping")["Condition"]
+            condition["ArnLike"]["lambda:FunctionArn"] = {
+                "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:*"
+            }
+
+        for plant in (unconditioned, any_function):
+            self.assert_caught(plant, 'CloudFormationRole: lambda:CreateEventSourceMapping on Resource "*"')
+
+    def test_a_boundary_letting_no_role_publish_change_events(self) -> None:
+        def plant(pipeline: dict[str, Any]) -> None:
+            document = pipeline["Resources"]["StackRoleBoundary"]["Properties"]["PolicyDocument"]
+            document["Statement"] = [entry for entry in document["Statement"] if entry.get("Sid") != "ChangeEvents"]
+
+        self.assert_caught(plant, "StackRoleBoundary: lets no role do events:PutEvents, which template.yaml's")
+
     def test_a_cloudformation_role_making_unbounded_roles(self) -> None:
         def plant(pipeline: dict[str, Any]) -> None:
             del statement_with(pipeline, "CloudFormationRole", "iam:CreateRole")["Condition"]

@@ -20,6 +20,7 @@ FUNCTIONS = [
         "DeleteSecret",
         "ResolveSecret",
         "ResealSecret",
+        "PublishChanges",
     )
 ]
 
@@ -84,6 +85,21 @@ class PlantedFaults(planted.PlantedFaults):
             deployment(sam)["Alarms"] = [a for a in deployment(sam)["Alarms"] if a != {"Ref": "KmsThrottlesAlarm"}]
 
         self.assert_caught(plant, "UpdateSecretFunction: its rollout does not watch KmsThrottlesAlarm")
+
+    def test_a_stream_consumers_rollout_not_watching_its_iterator_age(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            properties(sam, "PublishChangesFunction")["DeploymentPreference"]["Alarms"] = [
+                {"Ref": "PublishChangesErrorsAlarm"},
+                {"Ref": "PublishChangesThrottlesAlarm"},
+            ]
+
+        self.assert_caught(plant, "PublishChangesFunction: its rollout does not watch PublishChangesIteratorAgeAlarm")
+
+    def test_a_rollout_watching_a_backlog(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            deployment(sam)["Alarms"].append({"Ref": "ChangeEventsFailedAlarm"})
+
+        self.assert_caught(plant, "GetSecretFunction: its rollout must not watch ChangeEventsFailedAlarm")
 
     def test_an_alarm_nobody_hears(self) -> None:
         def plant(sam: dict[str, Any]) -> None:

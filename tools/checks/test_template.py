@@ -342,6 +342,58 @@ class PlantedFaults(unittest.TestCase):
 
         self.assert_caught(plant, "DeleteSecretRole: the audit table is append-only")
 
+    def test_stream_reads_on_the_table_rather_than_its_stream(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            statement(sam, "PublishChangesRole", "dynamodb:DescribeStream")["Resource"] = {
+                "Fn::GetAtt": ["AuditTable", "Arn"]
+            }
+
+        self.assert_caught(plant, "PublishChangesRole: stream reads (dynamodb:DescribeStream, dynamodb:GetRecords")
+
+    def test_item_actions_on_a_stream(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            statement(sam, "GetSecretRole", "dynamodb:GetItem")["Resource"] = {
+                "Fn::GetAtt": ["SecretsTable", "StreamArn"]
+            }
+
+        self.assert_caught(plant, "GetSecretRole: DynamoDB actions must be limited to the table")
+
+    def test_a_stream_read_by_a_function_without_an_event_source(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            reads = copy.deepcopy(statement(sam, "PublishChangesRole", "dynamodb:DescribeStream"))
+            sam["Resources"]["GetSecretRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].append(reads)
+
+        self.assert_caught(plant, "GetSecretFunction: holds dynamodb:GetRecords, which its code does not use")
+
+    def test_an_event_source_action_missing(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            document = sam["Resources"]["PublishChangesRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+            document["Statement"] = [entry for entry in document["Statement"] if entry["Action"] != ["sqs:SendMessage"]]
+
+        self.assert_caught(plant, "PublishChangesFunction: lacks sqs:SendMessage, which its event source mapping needs")
+
+    def test_event_sources_for_no_function(self) -> None:
+        manifest = copy.deepcopy(MANIFEST)
+        manifest["event_sources"]["RotateSecretFunction"] = ["dynamodb:GetRecords"]
+        found = self.violations_after(lambda sam: None, manifest)
+        self.assertIn(
+            "RotateSecretFunction: has event_sources in deploy/function-permissions.json but is not one of its "
+            "functions",
+            found,
+        )
+
+    def test_a_publisher_that_outlasts_its_bound(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            sam["Resources"]["PublishChangesFunction"]["Properties"]["Timeout"] = 60
+
+        self.assert_caught(plant, "PublishChangesFunction: timeout must be at most 30 s")
+
+    def test_a_caller_facing_function_with_the_publishers_timeout(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            sam["Resources"]["GetSecretFunction"]["Properties"]["Timeout"] = 30
+
+        self.assert_caught(plant, "GetSecretFunction: timeout must be at most 15 s")
+
     def test_a_change_without_its_audit_trail(self) -> None:
         def plant(sam: dict[str, Any]) -> None:
             document = sam["Resources"]["UpdateSecretRole"]["Properties"]["Policies"][0]["PolicyDocument"]

@@ -16,7 +16,10 @@ concurrently, two calls could interleave. DynamoDB instead (developer guide,
 `TransactionIsolation` does the same: a transaction first claims its
 items, holds them for `hold_seconds`, then lets them go and commits; every
 call runs alone, in arrival order (a first-in, first-out lock), so that
-each is atomic. Where it differs from DynamoDB:
+each is atomic. Calls to SQS and EventBridge (the change events) are
+served as they come: DynamoDB's isolation is none of theirs, and an SQS
+receive long-polls, which in turn would hold up every DynamoDB call for as
+long as it waits. Where it differs from DynamoDB:
 
 - The emulator is slow (milliseconds a call) and serves one call at a time,
   so under load a call waits its turn. That wait is the emulator's, not
@@ -45,6 +48,9 @@ from typing import Any
 TARGET_PREFIX = "DynamoDB_20120810."
 ERROR_PREFIX = "com.amazonaws.dynamodb.v20120810#"
 SINGLE_WRITES = ("PutItem", "UpdateItem", "DeleteItem")
+# X-Amz-Target prefixes of the calls served outside the turns: SQS (its
+# JSON protocol) and EventBridge.
+OUTSIDE_TURNS = ("AmazonSQS.", "AWSEvents.")
 
 # What a transaction takes on DynamoDB when nothing else is going on (tens of
 # milliseconds measured from Lambda, of which the item holding is most): the
@@ -90,6 +96,9 @@ class TransactionIsolation:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith(OUTSIDE_TURNS):
+            served: Iterable[bytes] = self.app(environ, start_response)
+            return served
         operation = target.removeprefix(TARGET_PREFIX) if target.startswith(TARGET_PREFIX) else None
         if operation == "TransactWriteItems" or operation in SINGLE_WRITES:
             body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))

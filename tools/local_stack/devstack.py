@@ -1,6 +1,9 @@
-"""The local stack: moto_server standing in for DynamoDB and KMS, and
-`cargo lambda watch` serving the six functions behind their routes, with
-gateway.py in front of its router for what API Gateway adds.
+"""The local stack: moto_server standing in for DynamoDB (and its streams),
+KMS, EventBridge and SQS, and `cargo lambda watch` serving the six functions
+behind their routes, with gateway.py in front of its router for what API
+Gateway adds; the audit table's stream read for publish-changes as its event
+source mapping would (change_stream.py), and the change events it publishes
+shown (event_log.py).
 
     python -m tools.local_stack.devstack run       serve until Ctrl-C or SIGTERM
     python -m tools.local_stack.devstack token [--tenant T] [--permissions "A B"]
@@ -37,7 +40,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tools import ROOT
-from tools.local_stack import emf, readme_session
+from tools.local_stack import change_stream, emf, readme_session
+from tools.local_stack.event_log import EventLog
 from tools.local_stack.gateway import Gateway, load_routes, load_signed_routes
 from tools.local_stack.iam import LocalIam, sign
 from tools.local_stack.processes import HOST, VENV_BIN, Stack, free_port, log, port_in_use, tool_env
@@ -50,6 +54,13 @@ TABLE = "cortex-secrets"
 AUDIT_TABLE = "cortex-secrets-audit"
 KEY_ALIAS = "alias/cortex-secrets"
 MAC_KEY_ALIAS = "alias/cortex-secrets-idempotency"
+# The audit table's stream feeds the change events (template.yaml): only it
+# has one.
+STREAMS = {AUDIT_TABLE: {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}}
+# Where the local stack reads the events the functions publish: a rule on
+# the default bus taking every event of the service, into a queue.
+CHANGES_LOCAL = "cortex-secrets-changes-local"
+CHANGES_PATTERN = {"source": ["cortex.secrets"]}
 PERMISSION = "CREATE_SECRETS"
 DEFAULT_TENANT = "local"
 # Compiling every function from scratch on 2 cores takes a few minutes.
@@ -153,7 +164,8 @@ def start_moto(stack: Stack, port: int) -> None:
 
 
 def bootstrap(moto_port: int) -> None:
-    """Creates the tables and the key if absent: the same shapes as template.yaml."""
+    """Creates the tables, the keys, and the rule and queue that show the
+    change events, if absent: the same shapes as template.yaml."""
     import boto3  # from the venv, installed with moto
 
     session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION)
@@ -161,6 +173,7 @@ def bootstrap(moto_port: int) -> None:
     dynamodb = session.client("dynamodb", endpoint_url=endpoint)
     existing = set(dynamodb.list_tables()["TableNames"])
     for table in (TABLE, AUDIT_TABLE):
+        stream = STREAMS.get(table)
         if table not in existing:
             dynamodb.create_table(
                 TableName=table,
@@ -173,8 +186,14 @@ def bootstrap(moto_port: int) -> None:
                     {"AttributeName": "pk", "KeyType": "HASH"},
                     {"AttributeName": "sk", "KeyType": "RANGE"},
                 ],
+                **({"StreamSpecification": stream} if stream else {}),
             )
             log(f"created table {table}")
+        elif stream and not dynamodb.describe_table(TableName=table)["Table"].get("StreamSpecification"):
+            # A table made before it had a stream: given one, as a stack
+            # update would.
+            dynamodb.update_table(TableName=table, StreamSpecification=stream)
+            log(f"enabled the stream of table {table}")
     kms = session.client("kms", endpoint_url=endpoint)
     aliases = {alias["AliasName"] for alias in kms.list_aliases()["Aliases"]}
     if KEY_ALIAS not in aliases:
@@ -189,6 +208,28 @@ def bootstrap(moto_port: int) -> None:
         )
         kms.create_alias(AliasName=MAC_KEY_ALIAS, TargetKeyId=key["KeyMetadata"]["KeyId"])
         log(f"created KMS key {MAC_KEY_ALIAS}")
+    # Creating the queue and putting the rule and its target again changes
+    # nothing: no need to look first.
+    sqs = session.client("sqs", endpoint_url=endpoint)
+    events = session.client("events", endpoint_url=endpoint)
+    queue_url = sqs.create_queue(QueueName=CHANGES_LOCAL)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    rule_arn = events.put_rule(Name=CHANGES_LOCAL, EventPattern=json.dumps(CHANGES_PATTERN), State="ENABLED")["RuleArn"]
+    # What AWS needs before the rule can deliver (moto does not check it).
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+            }
+        ],
+    }
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+    events.put_targets(Rule=CHANGES_LOCAL, Targets=[{"Id": "local-queue", "Arn": queue_arn}])
 
 
 def gateway_log(api_port: int) -> Path:
@@ -196,7 +237,19 @@ def gateway_log(api_port: int) -> Path:
     return LOCAL / f"gateway-{api_port}.log"
 
 
-def start_api(stack: Stack, moto_port: int, api_port: int, iam: LocalIam, reload: bool) -> str:
+# The change events `make run` shows; `make test`'s go to events-<port>.log.
+EVENTS_LOG = LOCAL / "events.log"
+
+
+def start_api(
+    stack: Stack,
+    moto_port: int,
+    api_port: int,
+    iam: LocalIam,
+    reload: bool,
+    events_log: Path,
+    events_to_console: bool,
+) -> str:
     if port_in_use(api_port):
         sys.exit(f"port {api_port} is taken: is another `make run` going? (set API_PORT to use another)")
     # The router (and its Invoke API) on a port of its own; the gateway shim
@@ -209,6 +262,8 @@ def start_api(stack: Stack, moto_port: int, api_port: int, iam: LocalIam, reload
         # which cargo lambda watch serves for every function it runs.
         "AWS_ENDPOINT_URL_LAMBDA": f"http://{HOST}:{router_port}",
         "RESEAL_FUNCTION_NAME": "reseal-secret",
+        # publish-changes's PutEvents go to moto's EventBridge (AWS_ENDPOINT_URL).
+        "EVENT_BUS_NAME": "default",
     }
     env_file.write_text("".join(f"{k}={v}\n" for k, v in variables.items()))
     env_file.chmod(0o600)
@@ -253,7 +308,32 @@ def start_api(stack: Stack, moto_port: int, api_port: int, iam: LocalIam, reload
             method=method,
             request=functools.partial(signed_get, url, iam) if is_signed else None,
         )
+    start_change_events(stack, moto_port, router_port, events_log, events_to_console)
     return base_url
+
+
+def start_change_events(
+    stack: Stack, moto_port: int, router_port: int, events_log: Path, events_to_console: bool
+) -> None:
+    """The change events, as in AWS: the audit table's stream read for
+    publish-changes as its event source mapping would (change_stream.py),
+    whose PutEvents reach moto's EventBridge; what the local rule takes of
+    them is drained from its queue into `events_log` (event_log.py).
+    Started once cargo lambda watch serves the functions (publish-changes
+    is started on its first invocation)."""
+    try:
+        mapping = change_stream.load_mapping()
+    except (LookupError, ValueError) as error:
+        raise RuntimeError(str(error)) from error
+    endpoint = f"http://{HOST}:{moto_port}"
+    shown = EventLog(endpoint, REGION, CHANGES_LOCAL, events_log, sys.stdout if events_to_console else None)
+    shown.start()
+    stack.cleanups.append(shown.stop)
+    poller = change_stream.ChangeStream(
+        endpoint, REGION, AUDIT_TABLE, change_stream.invoke_url(HOST, router_port), mapping
+    )
+    poller.start()
+    stack.cleanups.append(poller.stop)
 
 
 def answered(expected: int) -> Callable[[int], bool]:
@@ -315,18 +395,29 @@ def command_run(_args: argparse.Namespace) -> int:
         build_binaries()
         start_moto(stack, moto_port)
         bootstrap(moto_port)
-        base_url = start_api(stack, moto_port, api_port, local_principals(DEFAULT_TENANT), reload=True)
+        base_url = start_api(
+            stack,
+            moto_port,
+            api_port,
+            local_principals(DEFAULT_TENANT),
+            reload=True,
+            events_log=EVENTS_LOG,
+            events_to_console=True,
+        )
         token = mint_token(DEFAULT_TENANT, [PERMISSION])
         print(
             f"""
 The secrets API is up.
 
   base URL     {base_url}/api/v1/secrets
-  DynamoDB/KMS {aws_env(moto_port)["AWS_ENDPOINT_URL"]} (moto_server)
+  AWS (moto)   {aws_env(moto_port)["AWS_ENDPOINT_URL"]} (moto_server: DynamoDB, KMS, EventBridge, SQS)
   token        {token}
                (tenant "{DEFAULT_TENANT}", 1 hour; `make token` prints a fresh one)
   resolve      make resolve TAG=my-secret   (GET {base_url}{RESOLVE_PREFIX}/<tenant>/secrets/<tag>,
                SigV4-signed with a local principal of {LOCAL_IAM.relative_to(ROOT)})
+  events       every change publishes one event (tenant, id, tag, operation,
+               valueVersion, time, requestId): printed here as `event {{...}}`
+               lines and appended to {EVENTS_LOG.relative_to(ROOT)}
 
   curl -s -X POST {base_url}/api/v1/secrets \\
     -H "Authorization: Bearer {token}" \\
@@ -409,7 +500,15 @@ def command_test(_args: argparse.Namespace) -> int:
         run_suite("adapters", base)
         scoped_tenant = f"e2e-scoped-{secrets.token_hex(4)}"
         iam = local_principals(scoped_tenant)
-        base_url = start_api(stack, moto_port, api_port, iam, reload=False)
+        base_url = start_api(
+            stack,
+            moto_port,
+            api_port,
+            iam,
+            reload=False,
+            events_log=LOCAL / f"events-{api_port}.log",
+            events_to_console=False,
+        )
         platform, scoped = iam.principals.values()
         run_suite(
             "e2e",

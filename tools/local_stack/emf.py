@@ -120,10 +120,11 @@ def observed(requests: Iterable[dict[str, Any]]) -> Counter[Outcome]:
     )
 
 
-# Operations of functions another function invokes, never the gateway: their
-# records have no request in the gateway's log (a reseal is asked by the
-# update function for a restore).
-INVOKED_BY_FUNCTIONS = ("resealValue",)
+# Operations of functions invoked by another function or by an event source,
+# never through the gateway: their records have no request in the gateway's
+# log (a reseal is asked by the update function for a restore; a publish by
+# the audit stream's event source mapping, change_stream.py).
+INVOKED_BY_FUNCTIONS = ("resealValue", "publishChanges")
 
 
 def count_mismatches(records: list[dict[str, Any]], requests: list[dict[str, Any]]) -> list[str]:

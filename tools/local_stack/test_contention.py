@@ -194,6 +194,33 @@ class Isolation(unittest.TestCase):
         self.assertEqual([status for status, _ in answers], [200, 200], answers)
         self.assertEqual(self.value("held"), "second", "committed in the order they held the item")
 
+    def test_a_long_polling_queue_receive_holds_up_no_dynamodb_call(self) -> None:
+        def sqs(operation: str, body: dict[str, Any]) -> dict[str, Any]:
+            response = Client(self.app).post(
+                "/",
+                data=json.dumps(body),
+                headers={
+                    "X-Amz-Target": f"AmazonSQS.{operation}",
+                    "Authorization": AUTH.replace("/dynamodb/", "/sqs/"),
+                    "Content-Type": "application/x-amz-json-1.0",
+                },
+            )
+            self.assertEqual(response.status_code, 200, response.get_data())
+            answer: dict[str, Any] = json.loads(response.get_data())
+            return answer
+
+        queue = sqs("CreateQueue", {"QueueName": "events"})["QueueUrl"]
+        receiving = threading.Thread(
+            target=lambda: sqs("ReceiveMessage", {"QueueUrl": queue, "WaitTimeSeconds": 2}), daemon=True
+        )
+        receiving.start()
+        time.sleep(0.2)
+        self.assertTrue(receiving.is_alive(), "still waiting for a message")
+        started = time.monotonic()
+        self.assertEqual(self.value("free"), "old")
+        self.assertLess(time.monotonic() - started, 1, "served while the receive waits")
+        receiving.join()
+
 
 if __name__ == "__main__":
     unittest.main()

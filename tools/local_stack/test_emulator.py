@@ -1,11 +1,14 @@
 """The emulator charges what DynamoDB would: item sizes by DynamoDB's rules,
 reads in 4 KB units of a request's summed item sizes, writes in 1 KB units
-of each item's larger image, transactions doubled. Run by `make test`."""
+of each item's larger image, transactions doubled. Its streams show what
+DynamoDB's would: committed writes only, one record per item changed.
+Run by `make test`."""
 
 from __future__ import annotations
 
 import base64
 import json
+import time
 import unittest
 import zlib
 from typing import Any
@@ -234,6 +237,203 @@ class Capacity(unittest.TestCase):
         self.assertTrue(all(len(item["pad"]["S"]) > 10 for item in items), items)
         # Rolled back item by item, not by swapping in a copy of the table.
         self.assertIs(dynamodb_backends["123456789012"]["us-east-1"].tables["t"], table)
+
+
+def key(pk: str, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+class Streams(unittest.TestCase):
+    """Two tables with streams, `t` and `u`: what a reader of each stream
+    (the local stand-in for Lambda's event source mapping) gets."""
+
+    def setUp(self) -> None:
+        from moto.dynamodb.models import dynamodb_backends
+        from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+        dynamodb_backends.reset()
+        dynamodbstreams_backends.reset()
+        self.client = Client(emulator.application())
+        self.streams = {}
+        for name in ("t", "u"):
+            stream = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+            created = self.call("CreateTable", {**TABLE, "TableName": name, "StreamSpecification": stream})
+            self.streams[name] = created["TableDescription"]["LatestStreamArn"]
+        self.call("PutItem", {"TableName": "t", "Item": {**key("p", "kept"), "v": {"S": "1"}}})
+        self.call("PutItem", {"TableName": "u", "Item": {**key("p", "gone"), "v": {"S": "1"}}})
+
+    def post(self, target: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        response = self.client.post(
+            "/",
+            data=json.dumps(body),
+            headers={"X-Amz-Target": target, "Authorization": AUTH, "Content-Type": "application/x-amz-json-1.0"},
+        )
+        answer: dict[str, Any] = json.loads(response.get_data())
+        return response.status_code, answer
+
+    def call(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+        status, answer = self.post(f"DynamoDB_20120810.{operation}", body)
+        self.assertEqual(status, 200, answer)
+        return answer
+
+    def stream_call(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+        status, answer = self.post(f"DynamoDBStreams_20120810.{operation}", body)
+        self.assertEqual(status, 200, answer)
+        return answer
+
+    def iterator(self, table: str, kind: str = "TRIM_HORIZON", sequence: str | None = None) -> str:
+        arn = self.streams[table]
+        (shard,) = self.stream_call("DescribeStream", {"StreamArn": arn})["StreamDescription"]["Shards"]
+        request = {"StreamArn": arn, "ShardId": shard["ShardId"], "ShardIteratorType": kind}
+        if sequence is not None:
+            request["SequenceNumber"] = sequence
+        iterator: str = self.stream_call("GetShardIterator", request)["ShardIterator"]
+        return iterator
+
+    def records(self, table: str) -> list[dict[str, Any]]:
+        """Every record of the table's stream, oldest first."""
+        found: list[dict[str, Any]] = self.stream_call("GetRecords", {"ShardIterator": self.iterator(table)})["Records"]
+        return found
+
+    def changes(self, table: str) -> list[tuple[str, str, dict[str, Any] | None]]:
+        """(eventName, sk, NewImage) of each record after the setUp's."""
+        return [
+            (record["eventName"], record["dynamodb"]["Keys"]["sk"]["S"], record["dynamodb"].get("NewImage"))
+            for record in self.records(table)[1:]
+        ]
+
+    def transact(self, items: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+        return self.post("DynamoDB_20120810.TransactWriteItems", {"TransactItems": items})
+
+    def test_a_committed_transaction_shows_one_record_per_item_it_wrote(self) -> None:
+        status, answer = self.transact(
+            [
+                {"Put": {"TableName": "t", "Item": {**key("p", "new"), "v": {"S": "1"}}}},
+                {
+                    "Update": {
+                        "TableName": "t",
+                        "Key": key("p", "kept"),
+                        "UpdateExpression": "SET v = :v",
+                        "ExpressionAttributeValues": {":v": {"S": "2"}},
+                    }
+                },
+                # Creates its item: moto writes its key, then the update.
+                {
+                    "Update": {
+                        "TableName": "t",
+                        "Key": key("p", "made"),
+                        "UpdateExpression": "SET v = :v",
+                        "ExpressionAttributeValues": {":v": {"S": "3"}},
+                    }
+                },
+                {
+                    "ConditionCheck": {
+                        "TableName": "t",
+                        "Key": key("p", "none"),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {"Delete": {"TableName": "u", "Key": key("p", "gone")}},
+            ]
+        )
+        self.assertEqual(status, 200, answer)
+        self.assertEqual(
+            self.changes("t"),
+            [
+                ("INSERT", "new", {**key("p", "new"), "v": {"S": "1"}}),
+                ("MODIFY", "kept", {**key("p", "kept"), "v": {"S": "2"}}),
+                ("INSERT", "made", {**key("p", "made"), "v": {"S": "3"}}),
+            ],
+        )
+        self.assertEqual(self.changes("u"), [("REMOVE", "gone", None)])
+        # Sequence numbers are the records' positions: a reader resuming
+        # after any record gets exactly the ones after it.
+        records = self.records("t")
+        for index, record in enumerate(records):
+            after = self.iterator("t", "AFTER_SEQUENCE_NUMBER", record["dynamodb"]["SequenceNumber"])
+            rest = self.stream_call("GetRecords", {"ShardIterator": after})["Records"]
+            self.assertEqual(rest, records[index + 1 :])
+
+    def test_a_cancelled_transaction_leaves_no_record_on_any_table(self) -> None:
+        before = {table: self.records(table) for table in ("t", "u")}
+        # The first item's condition fails; moto still applies the valid
+        # ones after it (a Put to the other table among them), then rolls back.
+        status, answer = self.transact(
+            [
+                {
+                    "Put": {
+                        "TableName": "t",
+                        "Item": {**key("p", "kept"), "v": {"S": "never"}},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {"Put": {"TableName": "u", "Item": {**key("p", "never"), "v": {"S": "never"}}}},
+                {
+                    "Update": {
+                        "TableName": "t",
+                        "Key": key("p", "also-never"),
+                        "UpdateExpression": "SET v = :v",
+                        "ExpressionAttributeValues": {":v": {"S": "never"}},
+                    }
+                },
+            ]
+        )
+        self.assertEqual(status, 400, answer)
+        self.assertIn("TransactionCanceledException", answer["__type"])
+        # Refused outright (the same item twice), after moto applied the first.
+        status, answer = self.transact(
+            [
+                {"Put": {"TableName": "u", "Item": {**key("p", "twice"), "v": {"S": "never"}}}},
+                {"Put": {"TableName": "u", "Item": {**key("p", "twice"), "v": {"S": "never"}}}},
+            ]
+        )
+        self.assertEqual(status, 400, answer)
+        self.assertIn("ValidationException", answer["__type"])
+        self.assertEqual({table: self.records(table) for table in ("t", "u")}, before)
+        # The next committed write is read as the next record.
+        last = before["u"][-1]["dynamodb"]["SequenceNumber"]
+        after = self.iterator("u", "AFTER_SEQUENCE_NUMBER", last)
+        self.call("PutItem", {"TableName": "u", "Item": key("p", "next")})
+        (record,) = self.stream_call("GetRecords", {"ShardIterator": after})["Records"]
+        self.assertEqual(record["dynamodb"]["Keys"], key("p", "next"))
+        self.assertEqual(int(record["dynamodb"]["SequenceNumber"]), int(last) + 1)
+        got = self.call("GetItem", {"TableName": "t", "Key": key("p", "kept")})["Item"]
+        self.assertEqual(got["v"], {"S": "1"})
+
+    def test_a_write_that_changes_nothing_writes_no_record(self) -> None:
+        self.call("PutItem", {"TableName": "t", "Item": {**key("p", "kept"), "v": {"S": "1"}}})
+        self.call(
+            "UpdateItem",
+            {
+                "TableName": "t",
+                "Key": key("p", "kept"),
+                "UpdateExpression": "SET v = :v",
+                "ExpressionAttributeValues": {":v": {"S": "1"}},
+            },
+        )
+        self.call("DeleteItem", {"TableName": "t", "Key": key("p", "absent")})
+        self.assertEqual(self.changes("t"), [])
+        self.call(
+            "UpdateItem",
+            {
+                "TableName": "t",
+                "Key": key("p", "created"),
+                "UpdateExpression": "SET v = :v",
+                "ExpressionAttributeValues": {":v": {"S": "1"}},
+            },
+        )
+        self.assertEqual(self.changes("t"), [("INSERT", "created", {**key("p", "created"), "v": {"S": "1"}})])
+
+    def test_shard_iterators_expire_after_15_minutes(self) -> None:
+        from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+        old = self.iterator("t")
+        backend = dynamodbstreams_backends["123456789012"]["us-east-1"]
+        backend.shard_iterators[old].handed_out = time.monotonic() - emulator.ITERATOR_LIFETIME_S - 1  # type: ignore[attr-defined]
+        status, answer = self.post("DynamoDBStreams_20120810.GetRecords", {"ShardIterator": old})
+        self.assertEqual(status, 400, answer)
+        self.assertIn("ExpiredIteratorException", answer["__type"])
+        self.assertEqual(len(self.records("t")), 1, "a fresh iterator reads on")
 
 
 if __name__ == "__main__":

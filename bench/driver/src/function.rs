@@ -71,6 +71,11 @@ impl Function {
         })
     }
 
+    /// Its Runtime API, to hand it events from elsewhere (an Invoke API).
+    pub fn runtime_api(&self) -> RuntimeApi {
+        self.api.clone()
+    }
+
     pub async fn invoke(&self, event: String) -> Result<Value, String> {
         let payload = self.api.invoke(event).await?;
         serde_json::from_slice(&payload)

@@ -9,6 +9,7 @@
 mod comparisons;
 mod contention;
 mod function;
+mod invoke_api;
 mod report;
 mod runtime_api;
 mod seed;
@@ -23,6 +24,7 @@ use std::time::Instant;
 use aws_config::BehaviorVersion;
 use secrets_aws::dynamo::{DEFAULT_COUNT_SHARDS, DynamoStore, count_items};
 use secrets_domain::model::{SecretSummary, TenantId};
+use secrets_domain::ports::SecretStore;
 use secrets_domain::service::MAX_BATCH_KEYS;
 use secrets_domain::versions::DEFAULT_VALUE_VERSIONS_KEPT;
 use secrets_testkit::events::TestRequest;
@@ -31,6 +33,7 @@ use serde_json::{Value, json};
 
 use crate::contention::Contention;
 use crate::function::Function;
+use crate::invoke_api::InvokeApi;
 use crate::report::{ColdStart, DEEP_PAGE_SIZE, Measured, ONE_CALL, Report};
 use crate::walk::Walker;
 
@@ -113,8 +116,7 @@ impl Bench {
                     std::str::from_utf8(SHARED_SECRET).expect("utf-8"),
                 ),
                 ("AWS_EC2_METADATA_DISABLED", "true"),
-                // The update function needs it to start; the bench never
-                // restores.
+                // A restore invokes it through the bench's Invoke API.
                 ("RESEAL_FUNCTION_NAME", "reseal-secret"),
                 ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
                 ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
@@ -262,8 +264,15 @@ fn list(tenant: &TenantId, page: usize, size: usize) -> String {
 
 #[tokio::main]
 async fn main() {
-    let bench = Bench::from_env().await;
+    let mut bench = Bench::from_env().await;
     let n = bench.requests;
+    // The reseal function, warm for the whole run, behind the Invoke API a
+    // restore calls.
+    let reseal = bench.start("reseal-secret").await;
+    let lambda = InvokeApi::start(reseal.runtime_api()).await;
+    bench
+        .env
+        .push(("AWS_ENDPOINT_URL_LAMBDA".to_owned(), lambda.endpoint()));
     let mut report = Report::default();
 
     eprintln!("[bench] loading data");
@@ -423,6 +432,30 @@ async fn main() {
         )
         .await;
 
+    // Each restore makes the version before the current one current again,
+    // as a new version: an earlier value, resealed by the reseal function.
+    let store = DynamoStore::new(bench.dynamodb.clone(), &bench.table);
+    let updated = store
+        .find(
+            &browse,
+            &secrets_domain::model::TagOrId::Id(browsed[1].id.clone()),
+        )
+        .await
+        .expect("the updated secret")
+        .expect("the updated secret");
+    let current = updated.value_version.expect("a value version");
+    let restores = repeat(n + 3, |i| {
+        let previous = (current + i as u64 - 1).to_string();
+        event(&browse, TestRequest::for_restore(&target, &previous))
+    });
+    bench
+        .warm(
+            &mut report,
+            "update-secret",
+            vec![Scenario::new("restore a kept version", restores)],
+        )
+        .await;
+
     // The updated secret now keeps its newest versions: their list.
     let versions = repeat(n + 3, |_| {
         event(&browse, TestRequest::for_versions(&target))
@@ -447,11 +480,24 @@ async fn main() {
             )
         })
         .collect();
+    // Kept for the default recovery window: each is recovered after.
+    let recoveries = doomed
+        .iter()
+        .map(|secret| {
+            event(
+                &doomed_tenant,
+                TestRequest::for_recovery(secret.id.as_str()),
+            )
+        })
+        .collect();
     bench
         .warm(
             &mut report,
             "delete-secret",
-            vec![Scenario::new("delete", deletes)],
+            vec![
+                Scenario::new("delete", deletes),
+                Scenario::new("recover a deleted secret", recoveries),
+            ],
         )
         .await;
 
@@ -537,6 +583,7 @@ async fn main() {
             .arm64_bytes
             .insert(name.to_string(), bench.binary_size(name));
     }
+    reseal.stop().await;
     report.judge(&functions());
     println!("{}", report.render());
     report.write(&PathBuf::from(var("BENCH_OUTPUT")));

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, oneshot};
 
@@ -90,40 +91,46 @@ impl RuntimeApi {
     }
 }
 
+/// One HTTP/1.1 request from a kept-alive connection: its method, path
+/// and body; `None` once the connection ends.
+pub async fn read_request(
+    read: &mut BufReader<OwnedReadHalf>,
+) -> Option<(String, String, Vec<u8>)> {
+    let mut request_line = String::new();
+    if read.read_line(&mut request_line).await.unwrap_or(0) == 0 {
+        return None;
+    }
+    let mut length = 0usize;
+    loop {
+        let mut header = String::new();
+        if read.read_line(&mut header).await.unwrap_or(0) == 0 {
+            return None;
+        }
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; length];
+    read.read_exact(&mut body).await.ok()?;
+    let mut parts = request_line.split_whitespace();
+    let (method, path) = (parts.next()?.to_owned(), parts.next()?.to_owned());
+    Some((method, path, body))
+}
+
 async fn serve(socket: TcpStream, state: Arc<State>) {
     let (read, mut write) = socket.into_split();
     let mut read = BufReader::new(read);
-    loop {
-        let mut request_line = String::new();
-        if read.read_line(&mut request_line).await.unwrap_or(0) == 0 {
-            return;
-        }
-        let mut length = 0usize;
-        loop {
-            let mut header = String::new();
-            if read.read_line(&mut header).await.unwrap_or(0) == 0 {
-                return;
-            }
-            let header = header.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0; length];
-        if read.read_exact(&mut body).await.is_err() {
-            return;
-        }
-        let mut parts = request_line.split_whitespace();
-        let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    while let Some((method, path, body)) = read_request(&mut read).await {
         let reply = if method == "GET" && path == NEXT {
             next_event(&state).await
         } else {
-            complete(&state, path, body);
+            complete(&state, &path, body);
             "HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n"
                 .to_owned()
                 .into_bytes()

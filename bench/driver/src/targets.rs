@@ -108,6 +108,21 @@ impl Report {
             format!("{} DynamoDB, {} KMS", show(dynamodb), show(kms)),
             dynamodb.zip(kms).map(|(d, k)| d <= 2.0 && k == 0.0),
         );
+        // Its record, its kept versions' keys (their expiry is cleared),
+        // one transaction; a tenant near its limit adds the count shards.
+        let (dynamodb, kms) = calls(self.operation(&self.warm, "recover a deleted secret"));
+        check(
+            "recover: at most 3 DynamoDB calls, 0 KMS",
+            format!("{} DynamoDB, {} KMS", show(dynamodb), show(kms)),
+            dynamodb.zip(kms).map(|(d, k)| d <= 3.0 && k == 0.0),
+        );
+        // The update function never decrypts: the reseal function does.
+        let (_, kms) = calls(self.operation(&self.warm, "restore a kept version"));
+        check(
+            "restore: 0 KMS in the update function",
+            format!("{} KMS", show(kms)),
+            kms.map(|k| k == 0.0),
+        );
 
         let floor_cold = self.cold_start_ms(CLIENTS);
         let floor_cpu = self.floor_cpu_us().filter(|cpu| *cpu > 0.0);

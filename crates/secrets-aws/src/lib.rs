@@ -5,13 +5,17 @@
 //! - [`dynamo`]: the store, one file per concern of the table layout.
 //! - [`kms`]: data keys (`GenerateDataKey`, `Decrypt`) and MACs (`GenerateMac`).
 //! - [`reseal`]: a restore's reseal, through the reseal function (Lambda).
+//! - [`change_stream`]: the audit table's stream read into change events;
+//!   [`event_bus`]: those events onto EventBridge.
 //! - [`sdk`]: client set-up (retries, timeouts); `errors`: SDK failures
 //!   as the service's errors; [`metrics`]: calls and capacity per request.
 //! - [`jwks`]: the issuer's JWKS over HTTPS (not AWS, but the same kind of
 //!   adapter: network I/O behind a domain port).
 
+pub mod change_stream;
 pub mod dynamo;
 mod errors;
+pub mod event_bus;
 pub mod jwks;
 pub mod kms;
 pub mod metrics;

@@ -296,6 +296,8 @@ fn cancellation_reason(error: &OrchestratorError<InterceptorError>, code: &str) 
 fn iam_action(service: &str, operation: &str) -> String {
     match (service, operation) {
         ("Lambda", "Invoke") => "lambda:InvokeFunction".to_owned(),
+        // EventBridge's actions are still named by its first name.
+        ("EventBridge", operation) => format!("events:{operation}"),
         _ => format!("{}:{operation}", service.to_ascii_lowercase()),
     }
 }

@@ -74,6 +74,17 @@ pub fn lambda_client(
     aws_sdk_lambda::Client::from_conf(config)
 }
 
+/// An EventBridge client whose calls `usage` counts.
+pub fn eventbridge_client(
+    sdk: &aws_config::SdkConfig,
+    usage: &CallCounter,
+) -> aws_sdk_eventbridge::Client {
+    let config = aws_sdk_eventbridge::config::Builder::from(sdk)
+        .interceptor(usage.clone())
+        .build();
+    aws_sdk_eventbridge::Client::from_conf(config)
+}
+
 /// A KMS client whose calls `usage` counts.
 pub fn kms_client(sdk: &aws_config::SdkConfig, usage: &CallCounter) -> aws_sdk_kms::Client {
     let config = aws_sdk_kms::config::Builder::from(sdk)

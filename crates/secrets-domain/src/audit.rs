@@ -56,6 +56,7 @@ impl Actor {
             tag: None,
             requested: None,
             replayed: false,
+            unchanged: false,
             batch_item: None,
             value_version: None,
             restored_from: None,
@@ -106,12 +107,18 @@ pub struct AuditRecord {
     /// secret named was created by an earlier request, not by this one.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub replayed: bool,
+    /// An allowed update that named nothing to change: recorded, but no
+    /// change was written (so no change event either).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unchanged: bool,
     /// The secret's place (from 0) among those one batch resolve asked
     /// for: one request, one record per secret, told apart by it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_item: Option<u16>,
-    /// The value version a resolve opened (which value was handed out),
-    /// or the one a restore wrote.
+    /// The value version a resolve opened (which value was handed out);
+    /// for a change, the one it made current: the value a create, an
+    /// update or a restore wrote, the one a recovery brought back (none
+    /// for a rename or a delete).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_version: Option<u64>,
     /// For a restore: the version whose value it made current again.
@@ -126,6 +133,23 @@ impl AuditRecord {
     pub fn replayed(self) -> Self {
         Self {
             replayed: true,
+            ..self
+        }
+    }
+
+    /// Marks the record of an allowed update that changed nothing.
+    pub fn unchanged(self) -> Self {
+        Self {
+            unchanged: true,
+            ..self
+        }
+    }
+
+    /// Marks the record of a change with the value version it made
+    /// current.
+    pub fn made_current(self, value_version: u64) -> Self {
+        Self {
+            value_version: Some(value_version),
             ..self
         }
     }
@@ -223,6 +247,7 @@ impl Trail {
             tag: None,
             requested: self.requested.clone(),
             replayed: false,
+            unchanged: false,
             batch_item: None,
             value_version: None,
             restored_from: None,

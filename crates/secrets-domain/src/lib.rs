@@ -18,9 +18,11 @@
 //! - [`clock`]: time, read in one place.
 //! - [`versions`]: a secret's kept value versions.
 //! - [`deleted`]: deleted secrets kept for a recovery window.
+//! - [`change_event`]: the event of each committed change.
 
 pub mod audit;
 pub mod auth;
+pub mod change_event;
 pub mod clock;
 pub mod crypto;
 pub mod deleted;

@@ -27,10 +27,13 @@ pub enum Operation {
     /// A deleted secret brought back under its tag: the delete function's
     /// second route.
     RecoverDeleted,
+    /// Committed changes published as events, from the audit table's
+    /// stream: the publish function (no route).
+    PublishChanges,
 }
 
 impl Operation {
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::List,
         Self::Get,
         Self::Create,
@@ -42,6 +45,7 @@ impl Operation {
         Self::Reseal,
         Self::ListDeleted,
         Self::RecoverDeleted,
+        Self::PublishChanges,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,7 +61,13 @@ impl Operation {
             Self::Reseal => "resealValue",
             Self::ListDeleted => "listDeletedSecrets",
             Self::RecoverDeleted => "recoverDeletedSecret",
+            Self::PublishChanges => "publishChanges",
         }
+    }
+
+    /// The operation named `name`, as [`Operation::as_str`] names it.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|op| op.as_str() == name)
     }
 
     /// Whether every request for it leaves an audit record: the operations
@@ -67,7 +77,12 @@ impl Operation {
         // A reseal is recorded by the restore that asked for it.
         !matches!(
             self,
-            Self::List | Self::Get | Self::ListVersions | Self::Reseal | Self::ListDeleted
+            Self::List
+                | Self::Get
+                | Self::ListVersions
+                | Self::Reseal
+                | Self::ListDeleted
+                | Self::PublishChanges
         )
     }
 }

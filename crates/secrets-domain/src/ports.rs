@@ -1,6 +1,6 @@
 //! What the service needs from the outside world, as traits: a store for
-//! secrets, an audit log, a source of data keys, keyed MACs, a clock, and
-//! the issuer's JWKS. Each is implemented for AWS in `secrets-aws`
+//! secrets, an audit log, a source of data keys, keyed MACs, a clock, the
+//! issuer's JWKS, and where change events go. Each is implemented for AWS in `secrets-aws`
 //! (DynamoDB, KMS, an HTTP fetch) and by a double in `secrets-testkit`;
 //! the service depends on these traits only.
 
@@ -11,6 +11,7 @@ use jsonwebtoken::jwk::JwkSet;
 use zeroize::Zeroizing;
 
 use crate::audit::AuditRecord;
+use crate::change_event::ChangeEvent;
 use crate::clock::Timestamp;
 use crate::crypto::{DATA_KEY_LEN, EncryptionContext, ResealRequest, SealedValue};
 use crate::deleted::{DeletedPage, DeletedPageRequest, DeletedSecret, Deletion};
@@ -298,6 +299,14 @@ pub trait RequestMacs: Send + Sync {
 /// keys.
 pub trait Reseal: Send + Sync {
     fn reseal(&self, request: &ResealRequest) -> impl Future<Output = Result<SealedValue>> + Send;
+}
+
+/// Where change events go: EventBridge in production.
+pub trait ChangeEvents: Send + Sync {
+    /// Publishes `events` in order and answers how many, from the first,
+    /// were surely accepted: all of them, or fewer after a failure (those
+    /// after it are published again by the retry, perhaps twice).
+    fn publish(&self, events: &[ChangeEvent]) -> impl Future<Output = usize> + Send;
 }
 
 /// The time now. [`crate::clock::SystemClock`] in production.

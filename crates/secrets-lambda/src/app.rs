@@ -3,6 +3,7 @@
 use lambda_http::Error as LambdaError;
 use lambda_http::Request;
 use secrets_aws::dynamo::DynamoStore;
+use secrets_aws::event_bus::EventBus;
 use secrets_aws::jwks::HttpJwks;
 use secrets_aws::metrics::CallCounter;
 use secrets_aws::sdk;
@@ -153,6 +154,20 @@ pub async fn start_keys<K: FunctionKeys>(
         function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
             .unwrap_or_else(|_| function.name().to_owned()),
     })
+}
+
+/// The bus of the function that publishes change events from the audit
+/// table's stream: logging, its configuration, the EventBridge client,
+/// once.
+pub async fn start_events(function: Function) -> std::result::Result<EventBus, LambdaError> {
+    crate::logging::init();
+    let config = Config::from_env(function).map_err(|error| cannot_start(error.to_string()))?;
+    let Some(bus) = config.event_bus else {
+        return Err(invalid(format!("{} publishes no events", function.name())));
+    };
+    let sdk = sdk::load(config.call_timeouts).await;
+    let client = sdk::eventbridge_client(&sdk, &CallCounter::default());
+    Ok(EventBus::new(client, bus))
 }
 
 /// Logging first, so that a configuration error is reported; then the

@@ -1,4 +1,4 @@
-//! The seven functions, each named once: what it is called (its package,
+//! The eight functions, each named once: what it is called (its package,
 //! binary and `cargo lambda` name), which operation it serves, where its
 //! route is, and what it needs at start-up (a token verifier, an audit
 //! table, which KMS keys). Everything else that lists the functions (the
@@ -16,6 +16,7 @@ pub enum Function {
     DeleteSecret,
     ResolveSecret,
     ResealSecret,
+    PublishChanges,
 }
 
 /// What a function does with KMS.
@@ -102,11 +103,12 @@ const CREATE: &[Route] = &[route("POST", SECRETS)];
 const UPDATE: &[Route] = &[route("PUT", SECRET), route("POST", RESTORE_VERSION)];
 const DELETE: &[Route] = &[route("DELETE", SECRET), route("POST", RECOVER)];
 const RESOLVE_ROUTES: &[Route] = &[signed("GET", RESOLVE), signed("GET", RESOLVE_MANY)];
-/// Invoked by the update function through Lambda, never by API Gateway.
+/// Invoked through Lambda, never by API Gateway: the reseal function by the
+/// update function, the publish function by its stream.
 const NO_ROUTE: &[Route] = &[];
 
 impl Function {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::ListSecrets,
         Self::GetSecret,
         Self::CreateSecret,
@@ -114,11 +116,12 @@ impl Function {
         Self::DeleteSecret,
         Self::ResolveSecret,
         Self::ResealSecret,
+        Self::PublishChanges,
     ];
 
     const fn spec(self) -> Spec {
         use KmsUse::{None as NoKms, Open, Reseal as Reopen, Seal, SealAndFingerprint};
-        use Operation::{Create, Delete, Get, List, Reseal, Resolve, Update};
+        use Operation::{Create, Delete, Get, List, PublishChanges, Reseal, Resolve, Update};
         #[rustfmt::skip]
         let spec = match self {
             Self::ListSecrets => Spec { name: "list-secrets", operation: List, routes: LIST, kms: NoKms },
@@ -128,6 +131,7 @@ impl Function {
             Self::DeleteSecret => Spec { name: "delete-secret", operation: Delete, routes: DELETE, kms: NoKms },
             Self::ResolveSecret => Spec { name: "resolve-secret", operation: Resolve, routes: RESOLVE_ROUTES, kms: Open },
             Self::ResealSecret => Spec { name: "reseal-secret", operation: Reseal, routes: NO_ROUTE, kms: Reopen },
+            Self::PublishChanges => Spec { name: "publish-changes", operation: PublishChanges, routes: NO_ROUTE, kms: NoKms },
         };
         spec
     }
@@ -194,9 +198,10 @@ impl Function {
     }
 
     /// Whether it reads or writes the secrets table: all but the reseal
-    /// function, which only does cryptography.
+    /// function, which only does cryptography, and the publish function,
+    /// which reads the audit table's stream through Lambda.
     pub const fn uses_table(self) -> bool {
-        !matches!(self.kms(), KmsUse::Reseal)
+        !matches!(self, Self::ResealSecret | Self::PublishChanges)
     }
 
     /// Whether it writes audit records (and so needs the audit table).
@@ -236,8 +241,10 @@ mod tests {
     fn a_functions_routes_share_one_door() {
         for function in Function::ALL {
             let doors: Vec<Door> = function.routes().iter().map(|r| r.door).collect();
-            // Only the reseal function has none: another function invokes it.
-            let routed = !doors.is_empty() || function == Function::ResealSecret;
+            // Only the reseal and publish functions have none: another
+            // function, or a stream, invokes them.
+            let routed = !doors.is_empty()
+                || matches!(function, Function::ResealSecret | Function::PublishChanges);
             assert!(
                 routed && doors.iter().all(|d| *d == doors[0]),
                 "{function:?}"
@@ -251,8 +258,14 @@ mod tests {
             let opens = matches!(function.kms(), KmsUse::Open | KmsUse::Reseal);
             let expected = [Function::ResolveSecret, Function::ResealSecret];
             assert_eq!(opens, expected.contains(&function), "{function:?}");
-            assert_eq!(function.authenticates(), !opens, "{function:?}");
+            // The publish function neither opens values nor takes a token:
+            // a stream invokes it.
+            let takes_token = !opens && function != Function::PublishChanges;
+            assert_eq!(function.authenticates(), takes_token, "{function:?}");
         }
         assert!(Function::ResealSecret.routes().is_empty());
+        assert!(Function::PublishChanges.routes().is_empty());
+        assert_eq!(Function::PublishChanges.kms(), KmsUse::None);
+        assert!(!Function::PublishChanges.uses_table() && !Function::PublishChanges.is_audited());
     }
 }

@@ -1,4 +1,4 @@
-//! The Lambda glue shared by the seven functions: which function is which
+//! The Lambda glue shared by the eight functions: which function is which
 //! ([`Function`]), what each builds once per cold start ([`App`], from
 //! [`config`]), and what happens to each request: reading it
 //! ([`request`]), one [`Exchange`] that times and logs it ([`telemetry`]),
@@ -17,7 +17,7 @@ pub mod response;
 mod serve;
 pub mod telemetry;
 
-pub use app::{App, KeysOnly, start, start_keys, start_signed};
+pub use app::{App, KeysOnly, start, start_events, start_keys, start_signed};
 pub use exchange::Exchange;
 pub use function::{Door, Function, KmsUse, Route};
 pub use function_keys::{FunctionKeys, UpdateKeys};

@@ -63,6 +63,7 @@ pub const SUBJECT: &str = "subject";
 pub const SECRET_ID: &str = "secretId";
 pub const REQUESTED: &str = "requested";
 pub const REPLAYED: &str = "replayed";
+pub const UNCHANGED: &str = "unchanged";
 pub const BATCH_ITEM: &str = "batchItem";
 pub const OUTCOME: &str = "outcome";
 pub const STATUS: &str = "status";

@@ -20,18 +20,19 @@
 //! the merge of one Query per partition ([`audit_partitions`] names them),
 //! a time range a key condition `sk BETWEEN :from AND :to` on each.
 
-use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use secrets_domain::audit::{AuditRecord, Outcome};
 use secrets_domain::error::{Error, Result};
-use secrets_domain::model::TenantId;
+use secrets_domain::model::{SecretId, Tag, TenantId};
+use secrets_domain::operation::Operation;
 use secrets_domain::ports::AuditLog;
 
 use super::attributes::{
     BATCH_ITEM, ERROR_TYPE, EXPIRES_AT, OPERATION, OUTCOME, REASON, REPLAYED, REQUEST_ID,
-    REQUESTED, RESTORED_FROM, SECRET_ID, STATUS, SUBJECT, TAG, TENANT, TIME, TIME_MS,
+    REQUESTED, RESTORED_FROM, SECRET_ID, STATUS, SUBJECT, TAG, TENANT, TIME, TIME_MS, UNCHANGED,
     VALUE_VERSION,
 };
-use super::codec::ItemBuilder;
+use super::codec::{ItemBuilder, corrupt, optional_number, text, whole_number};
 use super::expressions::Condition;
 use super::layout::{ItemKey, shard_of};
 use super::transaction::{Role, Transaction};
@@ -146,6 +147,9 @@ pub fn audit_item(record: &AuditRecord, retention_days: u64) -> Item {
     if record.replayed {
         item = item.flag(REPLAYED);
     }
+    if record.unchanged {
+        item = item.flag(UNCHANGED);
+    }
     if let Some(batch_item) = record.batch_item {
         item = item.number(BATCH_ITEM, u64::from(batch_item));
     }
@@ -167,6 +171,49 @@ pub fn audit_item(record: &AuditRecord, retention_days: u64) -> Item {
         item = item.number(EXPIRES_AT, record.time_ms / 1000 + retention_days * 86_400);
     }
     item.build()
+}
+
+/// The allowed record an audit item holds, read back: what the change
+/// events are made from (the audit table's stream). `None` for a refusal,
+/// whose record only people read, and for an operation this build does
+/// not know (a newer one's records, met during a rollout).
+pub fn allowed_record(item: &Item) -> Result<Option<AuditRecord>> {
+    if text(item, OUTCOME)? != "allowed" {
+        return Ok(None);
+    }
+    let Some(operation) = Operation::parse(text(item, OPERATION)?) else {
+        return Ok(None);
+    };
+    let optional_text = |name| item.get(name).map(|_| text(item, name)).transpose();
+    let flag = |name| matches!(item.get(name), Some(AttributeValue::Bool(true)));
+    let tenant = optional_text(TENANT)?
+        .map(|tenant| TenantId::parse(tenant).ok_or_else(|| corrupt(TENANT)))
+        .transpose()?;
+    let secret_id = optional_text(SECRET_ID)?
+        .map(|id| SecretId::parse(id).ok_or_else(|| corrupt(SECRET_ID)))
+        .transpose()?;
+    let tag = optional_text(TAG)?
+        .map(|tag| Tag::parse(tag).map_err(|_| corrupt(TAG)))
+        .transpose()?;
+    let batch_item = optional_number(item, BATCH_ITEM)?
+        .map(|n| u16::try_from(n).map_err(|_| corrupt(BATCH_ITEM)))
+        .transpose()?;
+    Ok(Some(AuditRecord {
+        time_ms: whole_number(item, TIME_MS)?,
+        operation,
+        tenant,
+        subject: optional_text(SUBJECT)?.map(str::to_owned),
+        request_id: text(item, REQUEST_ID)?.to_owned(),
+        secret_id,
+        tag,
+        requested: optional_text(REQUESTED)?.map(str::to_owned),
+        replayed: flag(REPLAYED),
+        unchanged: flag(UNCHANGED),
+        batch_item,
+        value_version: optional_number(item, VALUE_VERSION)?,
+        restored_from: optional_number(item, RESTORED_FROM)?,
+        outcome: Outcome::Allowed,
+    }))
 }
 
 #[cfg(test)]
@@ -211,5 +258,35 @@ mod tests {
         assert!(
             matches!(&audit_item(&single, 0)[SK], aws_sdk_dynamodb::types::AttributeValue::S(s) if s.ends_with("#req-1"))
         );
+    }
+
+    #[test]
+    fn an_allowed_record_reads_back_as_written_and_a_refusal_not_at_all() {
+        let actor = Actor {
+            tenant: TenantId::parse("acme").unwrap(),
+            subject: "alice".into(),
+            request_id: "req-2".into(),
+            operation: Operation::Update,
+        };
+        let at = Timestamp::from_millis(1_795_000_000_000);
+        let secret = secrets_domain::model::SecretSummary {
+            id: SecretId::generate().unwrap(),
+            name: secrets_domain::model::SecretName::parse("n".into()).unwrap(),
+            tag: Tag::parse("db").unwrap(),
+            version: 3,
+            value_version: Some(2),
+        };
+        for record in [
+            actor.allowed(&secret, at).made_current(3),
+            actor.allowed(&secret, at).unchanged(),
+            actor.allowed(&secret, at).restored(1, 4),
+            actor.allowed(&secret, at).replayed().in_batch(7),
+        ] {
+            let item = audit_item(&record, 30);
+            assert_eq!(allowed_record(&item).unwrap(), Some(record));
+        }
+        let key = TagOrId::Tag(Tag::parse("db").unwrap());
+        let refused = actor.refused(&key, &Error::NotFound, at);
+        assert_eq!(allowed_record(&audit_item(&refused, 0)).unwrap(), None);
     }
 }

@@ -287,11 +287,11 @@ pub(super) fn text<'a>(item: &'a Item, name: &'static str) -> Result<&'a str> {
     }
 }
 
-fn optional_number(item: &Item, name: &'static str) -> Result<Option<u64>> {
+pub(super) fn optional_number(item: &Item, name: &'static str) -> Result<Option<u64>> {
     item.get(name).map(|_| whole_number(item, name)).transpose()
 }
 
-fn whole_number(item: &Item, name: &'static str) -> Result<u64> {
+pub(super) fn whole_number(item: &Item, name: &'static str) -> Result<u64> {
     match item.get(name) {
         Some(AttributeValue::N(value)) => value.parse().map_err(|_| corrupt(name)),
         _ => Err(corrupt(name)),
@@ -305,7 +305,7 @@ fn bytes<'a>(item: &'a Item, name: &'static str) -> Result<&'a [u8]> {
     }
 }
 
-fn corrupt(what: &'static str) -> Error {
+pub(super) fn corrupt(what: &'static str) -> Error {
     Error::Internal {
         context: "reading a stored item",
         source: Some(format!("missing or malformed attribute: {what}").into()),

@@ -51,7 +51,7 @@ use secrets_domain::versions::{
     DEFAULT_VALUE_VERSIONS_KEPT, MAX_VALUE_VERSIONS_KEPT, ValueVersion,
 };
 
-pub use audit::{AUDIT_PARTITIONS, audit_item, audit_partitions};
+pub use audit::{AUDIT_PARTITIONS, allowed_record, audit_item, audit_partitions};
 pub use backoff::ConflictBackoff;
 pub use codec::secret_items;
 pub use counts::{DEFAULT_COUNT_SHARDS, MAX_COUNT_SHARDS, count_items};

@@ -77,7 +77,7 @@ impl<S: SecretStore, K: DataKeys + RequestMacs> Secrets<S, K> {
             at,
             author: actor.subject.clone(),
         };
-        let record = actor.allowed(&summary, at);
+        let record = actor.allowed(&summary, at).made_current(FIRST_VERSION);
         match (
             self.store.insert(tenant, new_secret, Some(&record)).await,
             idempotency,

@@ -33,6 +33,11 @@ impl<S: SecretStore, K> Secrets<S, K> {
             .filter(|deleted| deleted.recoverable_at(now))
             .ok_or(Error::NotFound)?;
         let record = actor.allowed(&deleted.summary, now);
+        // The value it brings back is current again: its change event says so.
+        let record = match deleted.summary.value_version {
+            Some(value_version) => record.made_current(value_version),
+            None => record,
+        };
         self.store
             .recover(&actor.tenant, &deleted, now, Some(&record))
             .await

@@ -79,9 +79,11 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
     ) -> Result<(SecretSummary, SealedValue)> {
         for _ in 0..READ_ATTEMPTS {
             let summary = self.record(tenant, key).await?;
-            // Missing: a delete landed between the two reads (the record
-            // is gone when read again: 404), or new values made this one
-            // too old to keep (the record names a newer one: read it).
+            // Missing: a delete with no recovery window landed between the
+            // two reads (the record is gone when read again: 404), or new
+            // values made this one too old to keep (the record names a
+            // newer one: read it). A delete that keeps the secret keeps
+            // this value: it was current as the record was read.
             let value_version = summary.value_version.unwrap_or(FIRST_VERSION);
             let stored = self
                 .store

@@ -41,7 +41,7 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
         }
         if request.is_empty() {
             self.store
-                .record(&actor.allowed(&current, self.clock.now()))
+                .record(&actor.allowed(&current, self.clock.now()).unchanged())
                 .await?;
             return Ok(current);
         }
@@ -64,7 +64,12 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
                 author: actor.subject.clone(),
                 restored_from: None,
             };
-            let record = actor.allowed(&current, at);
+            let record = match sealed.is_some() {
+                true => actor
+                    .allowed(&current, at)
+                    .made_current(next_value_version(&current)),
+                false => actor.allowed(&current, at),
+            };
             match self
                 .store
                 .update(tenant, &current, changes, Some(&record))

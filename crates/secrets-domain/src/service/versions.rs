@@ -32,7 +32,8 @@ impl<S: SecretStore, K> Secrets<S, K> {
         // so that `current` marks the one the record names.
         let current = secret.value_version.unwrap_or(FIRST_VERSION);
         versions.retain(|version| version.number <= current);
-        // Deleted between the two reads.
+        // Deleted at once between the two reads (a delete that keeps the
+        // secret keeps its versions: listed as of the record read).
         if versions.is_empty() {
             return Err(Error::NotFound);
         }

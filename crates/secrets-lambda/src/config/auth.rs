@@ -42,7 +42,7 @@ fn permission_variable(function: Function) -> Option<&'static str> {
         }
         // Who may delete may undo a delete.
         Operation::Delete | Operation::RecoverDeleted => Some("JWT_DELETE_PERMISSION"),
-        Operation::Resolve | Operation::Reseal => None,
+        Operation::Resolve | Operation::Reseal | Operation::PublishChanges => None,
     }
 }
 

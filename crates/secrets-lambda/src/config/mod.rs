@@ -56,6 +56,9 @@ pub struct Config {
     /// The reseal function (its `live` alias) a restore invokes: present
     /// exactly for the update function.
     pub reseal_function: Option<String>,
+    /// The EventBridge bus change events go to (`EVENT_BUS_NAME`, default
+    /// `default`): present exactly for the publish function.
+    pub event_bus: Option<String>,
     /// Present exactly for the functions behind the public API.
     pub auth: Option<AuthSettings>,
     /// Present exactly for the functions that change or resolve secrets.
@@ -95,6 +98,7 @@ impl Config {
             (kms == KmsUse::SealAndFingerprint).then(|| env.required("IDEMPOTENCY_MAC_KEY_ID"));
         let reseal_function =
             (function == Function::UpdateSecret).then(|| env.required("RESEAL_FUNCTION_NAME"));
+        let event_bus = (function == Function::PublishChanges).then(|| event_bus(&mut env));
         let audit = function.is_audited().then(|| AuditSettings {
             table_name: env.required("AUDIT_TABLE_NAME"),
             retention_days: env.number(
@@ -166,10 +170,24 @@ impl Config {
             kms_key_id,
             mac_key_id,
             reseal_function,
+            event_bus,
             auth,
             audit,
         })
     }
+}
+
+/// A bus name or ARN, as EventBridge takes them; the default bus unless set.
+fn event_bus<L: Fn(&str) -> Option<String>>(env: &mut Variables<L>) -> String {
+    let bus = env
+        .get("EVENT_BUS_NAME")
+        .unwrap_or_else(|| "default".to_owned());
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "._-/:".contains(c);
+    if bus.len() > 1600 || !bus.chars().all(allowed) {
+        env.problems
+            .push("EVENT_BUS_NAME must be an event bus name or ARN".to_owned());
+    }
+    bus
 }
 
 /// The environment being read, and every problem found in it so far.

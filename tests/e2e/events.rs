@@ -1,0 +1,120 @@
+//! Change events over the whole stack: every committed change publishes
+//! exactly one event (from the audit table's stream, through the publish
+//! function, onto EventBridge), received here as a consumer receives them:
+//! the README's rule for one tenant, into a queue. Requests that change
+//! nothing (a replayed create, an empty update, a refused update, a
+//! resolve) publish none, and no event carries a value or a name.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use reqwest::Method;
+use secrets_tests::EventFollower;
+use serde_json::{Value, json};
+
+use crate::api::Api;
+use crate::resolve::{Invocation, Resolver};
+
+#[tokio::test]
+async fn each_committed_change_publishes_exactly_one_event() {
+    let (api, resolver) = (Api::from_env(), Resolver::from_env());
+    let tenant = api.tenant();
+    let follower = EventFollower::follow(&tenant.name).await;
+    let create = json!({"tag": "watched", "name": "Watched name", "secret": "first-value"});
+    let key = [("Idempotency-Key", "events-e2e-create")];
+    let created = api
+        .send_as(Method::POST, "", &tenant, &key, Some(create.clone()))
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+    let stale = created.header("etag").unwrap().to_owned();
+    // A replay of the create, answered from its key: no change.
+    let replayed = api
+        .send_as(Method::POST, "", &tenant, &key, Some(create))
+        .await;
+    assert_eq!(replayed.json()["id"], id.as_str());
+    let changes: [(&str, Value); 3] = [
+        ("/watched", json!({"secret": "second-value"})),
+        ("/watched", json!({"name": "Renamed"})),
+        // Names nothing to change: recorded, not an event.
+        ("/watched", json!({})),
+    ];
+    for (path, body) in changes {
+        let reply = api.put(&tenant, path, body).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    let refused = api
+        .send_as(
+            Method::PUT,
+            "/watched",
+            &tenant,
+            &[("If-Match", &stale)],
+            Some(json!({"secret": "never-written"})),
+        )
+        .await;
+    refused.error(412, "CONFLICT");
+    let restored = api
+        .send_as(
+            Method::POST,
+            "/watched/versions/1/restore",
+            &tenant,
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(restored.status, 200, "{}", restored.body);
+    match resolver.value(&tenant.name, "watched").await {
+        Invocation::Answer(answer) => assert_eq!(answer["value"], "first-value"),
+        failed => panic!("{failed:?}"),
+    }
+    assert_eq!(api.delete(&tenant, "/watched").await.status, 200);
+    let recovered = api.recover(&tenant, &id).await;
+    assert_eq!(recovered.status, 200, "{}", recovered.body);
+
+    let events = follower
+        .received(6, Duration::from_secs(3), Duration::from_secs(90))
+        .await;
+    follower.stop().await;
+    let mut seen: Vec<(String, Value)> = events
+        .iter()
+        .map(|event| {
+            let detail = &event["detail"];
+            assert_eq!(event["source"], "cortex.secrets", "{event}");
+            assert_eq!(event["detail-type"], "Secret Changed", "{event}");
+            assert_eq!(
+                (&detail["tenant"], &detail["id"], &detail["tag"]),
+                (&json!(tenant.name), &json!(id), &json!("watched")),
+                "{event}"
+            );
+            for never in [
+                "first-value",
+                "second-value",
+                "never-written",
+                "Renamed",
+                "Watched name",
+            ] {
+                assert!(!event.to_string().contains(never), "{never} in {event}");
+            }
+            let operation = detail["operation"].as_str().unwrap().to_owned();
+            (operation, detail["valueVersion"].clone())
+        })
+        .collect();
+    seen.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.to_string().cmp(&b.1.to_string())));
+    assert_eq!(
+        seen,
+        [
+            ("created".to_owned(), json!(1)),
+            ("deleted".to_owned(), Value::Null),
+            ("recovered".to_owned(), json!(3)),
+            ("restored".to_owned(), json!(3)),
+            ("updated".to_owned(), json!(2)),
+            ("updated".to_owned(), Value::Null),
+        ],
+        "one event per committed change, and no other: {events:#?}"
+    );
+    let requests: BTreeSet<&str> = events
+        .iter()
+        .map(|event| event["detail"]["requestId"].as_str().unwrap())
+        .collect();
+    assert_eq!(requests.len(), 6, "each change its own request");
+}
