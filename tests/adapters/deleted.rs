@@ -107,6 +107,26 @@ impl Table {
     }
 }
 
+impl Table {
+    /// The secret's entry among its tenant's deleted secrets, if any.
+    async fn deleted_entry(
+        &self,
+        tenant: &TenantId,
+        id: &SecretId,
+    ) -> Option<HashMap<String, AttributeValue>> {
+        self.raw
+            .get_item()
+            .table_name(required_env("TABLE_NAME"))
+            .key("pk", AttributeValue::S(format!("TENANT#{tenant}")))
+            .key("sk", AttributeValue::S(format!("DELETED#{id}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+    }
+}
+
 fn sort_keys_of_two_values() -> Vec<&'static str> {
     vec![
         "META",
@@ -136,6 +156,10 @@ async fn a_kept_delete_expires_every_item_a_day_past_its_window_and_recovery_kee
         let expires = item.get("expiresAt").and_then(|v| v.as_n().ok());
         assert_eq!(expires, Some(&expected), "{key}");
     }
+    // The entry the list shows and a recovery removes expires with them.
+    let entry = table.deleted_entry(&acme, id).await.expect("listed");
+    let expires = entry.get("expiresAt").and_then(|v| v.as_n().ok());
+    assert_eq!(expires, Some(&expected), "DELETED#");
 
     table
         .store
@@ -144,6 +168,7 @@ async fn a_kept_delete_expires_every_item_a_day_past_its_window_and_recovery_kee
         .unwrap();
     let items = table.items(&acme, id).await;
     assert_eq!(items.len(), 5);
+    assert!(table.deleted_entry(&acme, id).await.is_none(), "unlisted");
     for (key, item) in &items {
         assert!(!item.contains_key("expiresAt"), "{key} kept for good");
         assert!(!item.contains_key("purgeAt"), "{key}");

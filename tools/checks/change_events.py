@@ -113,10 +113,19 @@ def check_mapping(cfn: dict[str, Any], name: str, mapping: dict[str, Any]) -> It
     if as_list(mapping.get("FunctionResponseTypes", [])) != ["ReportBatchItemFailures"]:
         yield f"{name}: must report batch item failures (FunctionResponseTypes [ReportBatchItemFailures])"
     if mapping.get("BisectBatchOnFunctionError") is not True:
-        yield f"{name}: must bisect a failed batch (BisectBatchOnFunctionError), so one record cannot hold the rest"
-    retries = mapping.get("MaximumRetryAttempts")
-    if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= 10000:
-        yield f"{name}: needs bounded retries (MaximumRetryAttempts 0 to 10000; Lambda's default retries for ever)"
+        yield f"{name}: must bisect a failed batch (BisectBatchOnFunctionError): an unreadable record is parked alone"
+    # Retries are bounded by the records' age, not a count: a count runs
+    # out in minutes when every attempt fails fast (an outage, a refusal),
+    # parking changes an hour's wait would have published.
+    age = mapping.get("MaximumRecordAgeInSeconds")
+    if not isinstance(age, int) or isinstance(age, bool) or not 3600 <= age <= 43200:
+        yield (
+            f"{name}: needs retries bounded by record age "
+            "(MaximumRecordAgeInSeconds 3600 to 43200: well inside the stream's 24 h)"
+        )
+    retries = mapping.get("MaximumRetryAttempts", -1)
+    if retries != -1:
+        yield f"{name}: must retry until the record age bound (MaximumRetryAttempts -1 or unset), not a count"
     destination = mapping.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
     queue = getatt_parts(destination)
     resources = cfn.get("Resources", {})

@@ -107,15 +107,23 @@ class PlantedFaults(planted.PlantedFaults):
 
         self.assert_caught(plant, "PublishChangesFunctionAuditStream: must bisect a failed batch")
 
-    def test_a_mapping_retrying_for_ever(self) -> None:
+    def test_a_mapping_retrying_for_ever_or_by_count(self) -> None:
         def unset(sam: dict[str, Any]) -> None:
-            del mapping(sam)["MaximumRetryAttempts"]
+            del mapping(sam)["MaximumRecordAgeInSeconds"]
 
         def infinite(sam: dict[str, Any]) -> None:
-            mapping(sam)["MaximumRetryAttempts"] = -1
+            mapping(sam)["MaximumRecordAgeInSeconds"] = -1
 
-        for plant in (unset, infinite):
-            self.assert_caught(plant, "PublishChangesFunctionAuditStream: needs bounded retries")
+        def the_streams_retention(sam: dict[str, Any]) -> None:
+            mapping(sam)["MaximumRecordAgeInSeconds"] = 86400
+
+        for plant in (unset, infinite, the_streams_retention):
+            self.assert_caught(plant, "PublishChangesFunctionAuditStream: needs retries bounded by record age")
+
+        def counted(sam: dict[str, Any]) -> None:
+            mapping(sam)["MaximumRetryAttempts"] = 10
+
+        self.assert_caught(counted, "PublishChangesFunctionAuditStream: must retry until the record age bound")
 
     def test_a_mapping_without_a_failure_queue(self) -> None:
         def plant(sam: dict[str, Any]) -> None:

@@ -329,6 +329,26 @@ def patch_moto() -> None:
     patch_transaction_rollback(DynamoDBBackend)
     skip_needless_copies()
     patch_streams()
+    patch_sqs_deletes()
+
+
+def patch_sqs_deletes() -> None:
+    """SQS and EventBridge calls are served as they come (contention.py),
+    so an EventBridge delivery may add a message while a delete rebuilds the
+    queue's message list: moto rebuilds it without the lock its adds take,
+    and the message added meanwhile would be lost. Deletes take that lock."""
+    from moto.sqs.models import Queue
+
+    delete_message = Queue.delete_message
+    if getattr(delete_message, "patched_by_emulator", False):
+        return
+
+    def locked_delete(self: Any, receipt_handle: str) -> None:
+        with self._messages_lock:
+            delete_message(self, receipt_handle)
+
+    locked_delete.patched_by_emulator = True  # type: ignore[attr-defined]
+    Queue.delete_message = locked_delete  # type: ignore[method-assign]
 
 
 def skip_needless_copies() -> None:

@@ -34,7 +34,7 @@ MAPPING = change_stream.Mapping(
     starting_position="TRIM_HORIZON",
     patterns=(SPEC_PATTERN,),
     batch_size=100,
-    maximum_retry_attempts=1000,
+    maximum_retry_attempts=-1,
     bisect_on_function_error=True,
     report_batch_item_failures=True,
 )
@@ -341,7 +341,7 @@ Resources:
             StartingPosition: TRIM_HORIZON
             BatchSize: 100
             BisectBatchOnFunctionError: true
-            MaximumRetryAttempts: 1000
+            MaximumRetryAttempts: -1
             FunctionResponseTypes: [ReportBatchItemFailures]
             DestinationConfig:
               OnFailure:

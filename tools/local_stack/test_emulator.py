@@ -438,3 +438,34 @@ class Streams(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SqsDeletes(unittest.TestCase):
+    """A delete takes the lock EventBridge's deliveries add messages under."""
+
+    def test_a_delete_waits_for_a_concurrent_add(self) -> None:
+        import threading
+
+        import boto3
+        from moto import mock_aws
+        from moto.sqs.models import sqs_backends
+
+        emulator.patch_moto()
+        with mock_aws():
+            sqs = boto3.client("sqs", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+            url = sqs.create_queue(QueueName="q")["QueueUrl"]
+            sqs.send_message(QueueUrl=url, MessageBody="one")
+            handle = sqs.receive_message(QueueUrl=url)["Messages"][0]["ReceiptHandle"]
+            queue = sqs_backends["123456789012"]["us-east-1"].queues["q"]
+            deleted = threading.Event()
+
+            def delete() -> None:
+                queue.delete_message(handle)
+                deleted.set()
+
+            with queue._messages_lock:  # as an add holds it
+                worker = threading.Thread(target=delete)
+                worker.start()
+                self.assertFalse(deleted.wait(0.2), "the delete ran while an add held the lock")
+            worker.join(5)
+            self.assertTrue(deleted.is_set())

@@ -3,14 +3,17 @@ use secrets_domain::ports::ChangeEvents;
 
 /// Publishes the batch's change events in stream order and answers where
 /// to retry from: the first event not accepted, or else the first change
-/// record that cannot be read (never skipped: after the mapping's retries
-/// it lands in the failure queue, which is alarmed).
+/// record that cannot be read (never skipped). An unreadable record that
+/// leads its batch is a function error instead: Lambda then bisects the
+/// batch until the record stands alone (the errors alarm fires at once),
+/// so only it waits out its retries and lands in the failure queue, and
+/// the changes after it are published.
 pub async fn handle(
     bus: &impl ChangeEvents,
     batch: StreamEvent,
-) -> Result<BatchResponse, std::convert::Infallible> {
+) -> Result<BatchResponse, lambda_http::Error> {
     let (mut events, mut sequence, mut unreadable) = (Vec::new(), Vec::new(), None);
-    for record in &batch.records {
+    for (index, record) in batch.records.iter().enumerate() {
         match record.change_event() {
             Ok(Some(event)) => {
                 events.push(event);
@@ -18,8 +21,12 @@ pub async fn handle(
             }
             Ok(None) => {}
             Err(problem) => {
-                tracing::error!(sequence = record.sequence_number(), %problem, "unreadable change record");
-                unreadable = Some(record.sequence_number());
+                let at = record.sequence_number();
+                tracing::error!(sequence = at, %problem, "unreadable change record");
+                if index == 0 {
+                    return Err(format!("unreadable change record {at}: {problem}").into());
+                }
+                unreadable = Some(at);
                 break;
             }
         }
@@ -147,5 +154,12 @@ mod tests {
             serde_json::json!([{"itemIdentifier": "2"}])
         );
         assert_eq!(bus.published(), ["r1"], "published up to it, then retried");
+        // Retried from it, it leads the batch: a function error, which
+        // makes Lambda bisect the batch until it stands alone.
+        let mut broken = record(2, "updateSecret", "r2");
+        broken["dynamodb"]["NewImage"]["secretId"] = serde_json::json!({"S": "not-an-id"});
+        let again = handle(&bus, batch(vec![broken, record(3, "deleteSecret", "r3")])).await;
+        assert!(again.is_err());
+        assert_eq!(bus.published(), ["r1"]);
     }
 }

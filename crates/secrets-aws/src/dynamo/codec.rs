@@ -219,8 +219,19 @@ pub(super) fn deleted_item(tenant: &TenantId, deleted: &DeletedSecret) -> Item {
         .number(DELETED_AT, deleted.deleted_at.millis())
         .text(DELETED_BY, &deleted.deleted_by)
         .number(PURGE_AT, deleted.purge_at.millis())
-        .number(EXPIRES_AT, deleted.purge_at.secs())
+        .number(EXPIRES_AT, expiry_secs(deleted.purge_at))
         .build()
+}
+
+/// How much later than the window's end TTL may remove a deleted secret's
+/// items: a recovery's clock is read before its reads and retries, so it
+/// may commit a moment past `purgeAt`, and must still find every item.
+const TTL_GRACE_SECS: u64 = 86_400;
+
+/// The TTL attribute (`expiresAt`, seconds) of every item a delete keeps
+/// for a window ending at `purge_at`.
+pub(super) fn expiry_secs(purge_at: Timestamp) -> u64 {
+    purge_at.secs() + TTL_GRACE_SECS
 }
 
 /// A deleted secret from its META item (`id` from the key) or its DELETED

@@ -44,9 +44,6 @@ use super::outcome::{Evidence, write_token};
 use super::transaction::{Role, Transaction};
 use super::writes::duplicate_audit_record;
 
-/// How much later than the window's end TTL may remove a deleted secret.
-const TTL_GRACE_SECS: u64 = 86_400;
-
 /// The most Queries one page of the deleted list makes; each reads at most
 /// the page size and one more, so a page reads at most 1,004 entries
 /// however many ended ones TTL has yet to remove.
@@ -54,7 +51,7 @@ pub(super) const QUERIES_PER_DELETED_PAGE: usize = 4;
 
 /// The TTL attribute of a deleted secret's items.
 fn expiry(purge_at: Timestamp) -> AttributeValue {
-    number(purge_at.secs() + TTL_GRACE_SECS)
+    number(codec::expiry_secs(purge_at))
 }
 
 /// The versions whose items a kept delete or a recovery changes: those
