@@ -58,6 +58,7 @@ class Scenario:
         body: dict[str, Any] | None = None,
         sent_with: str | None = None,
         headers: dict[str, list[str]] | None = None,
+        named: tuple[str, str] | None = None,
     ) -> Scenario:
         method, path = operation
         case_id = uuid.uuid4().hex[:6]
@@ -69,7 +70,15 @@ class Scenario:
         }
         check: dict[str, Any] = {"name": "some_check", "status": "success"}
         if code is not None:
-            failure = {"code": code, "operation": f"{method} {path}", "message": message, "case_id": case_id}
+            # schemathesis names the failed check's operation; for a lost
+            # resource sometimes the one that created it (`named`).
+            named_method, named_path = named or operation
+            failure = {
+                "code": code,
+                "operation": f"{named_method} {named_path}",
+                "message": message,
+                "case_id": case_id,
+            }
             check = {"name": "some_check", "status": "failure", "failure_info": {"failure": failure}}
         self.checks[case_id] = [check]
         return self
@@ -141,6 +150,15 @@ class Verdicts(unittest.TestCase):
             found = [code for code in ("ST302",) if any(code in problem for problem in verdict.problems)]
             self.assertEqual(found, expected, verdict.problems)
             self.assertEqual(sum(verdict.deliberate.values()), 1 if replayed else 0)
+
+    def test_a_lost_secret_may_be_named_by_the_create_that_replayed_it(self) -> None:
+        for replayed, expected in ((True, []), (False, ["ST302"])):
+            sequence = every_operation_served()
+            headers = {"idempotent-replayed": ["true"]} if replayed else {}
+            sequence.add(CREATE, 200, headers=headers).add(GET, 404, code="ST302", message="gone", named=CREATE)
+            verdict = conformance.judge(1, "", report(sequence), OURS, conformance.OURS_DELIBERATE)
+            found = [code for code in ("ST302",) if any(code in problem for problem in verdict.problems)]
+            self.assertEqual(found, expected, verdict.problems)
 
     def test_an_operation_never_tried_fails_the_run(self) -> None:
         scenario = Scenario().add(LIST, 200).add(CREATE, 200).add(GET, 200).add(UPDATE, 200)
