@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from tools import ROOT
 
@@ -109,9 +110,12 @@ class Failure:
     message: str
     status: int | None
     response_message: str
-    # Whether its stateful sequence holds a create answered as a replay
-    # (`Idempotent-Replayed: true`).
-    after_replay: bool = False
+    # The secret the failing request addressed: its path's {tagOrId} (None
+    # for a path without one).
+    addressed: str | None = None
+    # The ids answered by the creates of its stateful sequence that were
+    # answered as a replay (`Idempotent-Replayed: true`).
+    replayed_ids: frozenset[str] = frozenset()
 
     def describe(self) -> str:
         return json.dumps(
@@ -240,6 +244,7 @@ def read_report(lines: Iterable[str]) -> Report:
 def read_scenario(scenario: dict[str, Any], report: Report) -> None:
     cases: dict[str, Any] = scenario.get("cases") or {}
     interactions: dict[str, Any] = scenario.get("interactions") or {}
+    replayed_ids = replayed_secret_ids(interactions)
     for case_id, interaction in interactions.items():
         case = (cases.get(case_id) or {}).get("value") or {}
         response = interaction.get("response") or {}
@@ -254,7 +259,12 @@ def read_scenario(scenario: dict[str, Any], report: Report) -> None:
             if check.get("status") != "failure":
                 continue
             failure = check["failure_info"]["failure"]
-            response = (interactions.get(case_id) or {}).get("response") or {}
+            # A check's failure is recorded under the case it checked, whichever
+            # operation it names: for a lost resource (ST302) the request that
+            # got the 404, named by itself or (schemathesis 4) by the create
+            # whose id it was sent with. Either way its path holds that id.
+            interaction = interactions.get(case_id) or {}
+            response = interaction.get("response") or {}
             report.failures.append(
                 Failure(
                     code=failure["code"],
@@ -262,7 +272,8 @@ def read_scenario(scenario: dict[str, Any], report: Report) -> None:
                     message=failure.get("message") or "",
                     status=response.get("status_code"),
                     response_message=response_message(response),
-                    after_replay=any(replayed(interaction) for interaction in interactions.values()),
+                    addressed=addressed_secret((cases.get(case_id) or {}).get("value") or {}, interaction),
+                    replayed_ids=replayed_ids,
                 )
             )
 
@@ -273,13 +284,43 @@ def replayed(interaction: dict[str, Any]) -> bool:
     return any(name.lower() == "idempotent-replayed" for name in headers)
 
 
-def response_message(response: dict[str, Any]) -> str:
+def replayed_secret_ids(interactions: Mapping[str, Any]) -> frozenset[str]:
+    """The ids that creates answered from their Idempotency-Key answered with."""
+    ids = set()
+    for interaction in interactions.values():
+        if replayed(interaction):
+            secret_id = response_body(interaction.get("response") or {}).get("id")
+            if isinstance(secret_id, str) and secret_id:
+                ids.add(secret_id)
+    return frozenset(ids)
+
+
+SECRET_PATH = re.compile(r"/api/v1/secrets/([^/?#]+)")
+
+
+def addressed_secret(case: Mapping[str, Any], interaction: Mapping[str, Any]) -> str | None:
+    """The {tagOrId} a request was sent with: from its case's path
+    parameters, or else from the path it was sent to."""
+    parameters = case.get("path_parameters") or {}
+    value = parameters.get("tagOrId") if isinstance(parameters, dict) else None
+    if isinstance(value, str) and value:
+        return value
+    uri = str((interaction.get("request") or {}).get("uri") or "")
+    found = SECRET_PATH.search(urlsplit(uri).path)
+    return unquote(found.group(1)) if found else None
+
+
+def response_body(response: Mapping[str, Any]) -> dict[str, Any]:
     content = response.get("content") or {}
     try:
         body = json.loads(base64.b64decode(content.get("$base64", "")) or b"{}")
-        return str(body.get("message", "")) if isinstance(body, dict) else ""
     except (ValueError, TypeError):
-        return ""
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def response_message(response: Mapping[str, Any]) -> str:
+    return str(response_body(response).get("message", ""))
 
 
 # --- the verdict -----------------------------------------------------------------
@@ -300,9 +341,11 @@ OURS_DELIBERATE: tuple[Deliberate, ...] = (
         "deleted since (nothing is created again), so a get of it is a 404",
         code="ST302",
         # schemathesis names the operation that could not find it, or, in
-        # some runs, the create that answered with it.
+        # some runs, the create that answered with it. In both, the request
+        # that got the 404 must have addressed the very secret a replayed
+        # create of its sequence answered with (its id: the links pass ids).
         statuses={404: frozenset({"createSecret", "getSecret", "updateSecret", "deleteSecret", "listSecretVersions"})},
-        details=lambda failure: failure.after_replay,
+        details=lambda failure: failure.addressed is not None and failure.addressed in failure.replayed_ids,
     ),
 )
 

@@ -59,13 +59,21 @@ class Scenario:
         sent_with: str | None = None,
         headers: dict[str, list[str]] | None = None,
         named: tuple[str, str] | None = None,
+        secret: str | None = None,
+        recorded: bool = True,
     ) -> Scenario:
+        """`secret`: the {tagOrId} the request is sent with, kept in the
+        case's path parameters (unless not `recorded`) and in its URI."""
         method, path = operation
         case_id = uuid.uuid4().hex[:6]
-        self.cases[case_id] = {"value": {"method": method, "path": path, "id": case_id}}
+        value: dict[str, Any] = {"method": method, "path": path, "id": case_id}
+        if secret is not None and recorded:
+            value["path_parameters"] = {"tagOrId": secret}
+        self.cases[case_id] = {"value": value}
         content = base64.b64encode(json.dumps(body or {}).encode()).decode()
+        sent_to = path.replace("{tagOrId}", secret) if secret is not None else path
         self.interactions[case_id] = {
-            "request": {"method": sent_with or method, "uri": f"http://127.0.0.1:9000{path}"},
+            "request": {"method": sent_with or method, "uri": f"http://127.0.0.1:9000{sent_to}"},
             "response": {"status_code": status, "content": {"$base64": content}, "headers": headers or {}},
         }
         check: dict[str, Any] = {"name": "some_check", "status": "success"}
@@ -141,24 +149,56 @@ class Verdicts(unittest.TestCase):
         failing = tried.add(RESTORE, 500)
         self.assertIn("a 5xx", conformance.judge(0, "", report(failing), OURS, ()).problems[0])
 
-    def test_a_lost_secret_is_deliberate_only_after_a_replayed_create(self) -> None:
-        for replayed, expected in ((True, []), (False, ["ST302"])):
-            sequence = every_operation_served()
-            headers = {"idempotent-replayed": ["true"]} if replayed else {}
-            sequence.add(CREATE, 200, headers=headers).add(GET, 404, code="ST302", message="not found")
-            verdict = conformance.judge(1, "", report(sequence), OURS, conformance.OURS_DELIBERATE)
-            found = [code for code in ("ST302",) if any(code in problem for problem in verdict.problems)]
-            self.assertEqual(found, expected, verdict.problems)
-            self.assertEqual(sum(verdict.deliberate.values()), 1 if replayed else 0)
+    def lost_secret(
+        self, *, replayed: bool, lost: str, named: tuple[str, str] | None = None, recorded: bool = True
+    ) -> conformance.Verdict:
+        """A create answered with secret "se1", as a replay or not, then a 404
+        (ST302) for the secret `lost`; the create's answer with another
+        secret ("se2", replayed) in the same sequence too."""
+        sequence = every_operation_served()
+        headers = {"idempotent-replayed": ["true"]} if replayed else {}
+        sequence.add(CREATE, 200, headers=headers, body={"id": "se1", "name": "n", "tag": "t1"})
+        sequence.add(CREATE, 200, body={"id": "se2", "name": "n", "tag": "t2"})
+        sequence.add(GET, 404, code="ST302", message="not found", named=named, secret=lost, recorded=recorded)
+        return conformance.judge(1, "", report(sequence), OURS, conformance.OURS_DELIBERATE)
 
-    def test_a_lost_secret_may_be_named_by_the_create_that_replayed_it(self) -> None:
-        for replayed, expected in ((True, []), (False, ["ST302"])):
-            sequence = every_operation_served()
-            headers = {"idempotent-replayed": ["true"]} if replayed else {}
-            sequence.add(CREATE, 200, headers=headers).add(GET, 404, code="ST302", message="gone", named=CREATE)
-            verdict = conformance.judge(1, "", report(sequence), OURS, conformance.OURS_DELIBERATE)
-            found = [code for code in ("ST302",) if any(code in problem for problem in verdict.problems)]
-            self.assertEqual(found, expected, verdict.problems)
+    def assert_lost_secret(self, verdict: conformance.Verdict, *, deliberate: bool) -> None:
+        found = [problem for problem in verdict.problems if '"code": "ST302"' in problem]
+        self.assertEqual(len(found), 0 if deliberate else 1, verdict.problems)
+        self.assertEqual(len(verdict.problems), len(found), verdict.problems)
+        self.assertEqual(sum(verdict.deliberate.values()), 1 if deliberate else 0)
+
+    def test_a_lost_secret_is_deliberate_only_after_a_replayed_create_of_it(self) -> None:
+        for named in (None, CREATE):  # named by the 404'd request, or by the create
+            for recorded in (True, False):  # its {tagOrId} in the case, or only in the URI
+                for replayed, lost, deliberate in (
+                    (True, "se1", True),
+                    (False, "se1", False),
+                    # The replayed create answered with another secret.
+                    (True, "se2", False),
+                    (True, "se3", False),
+                ):
+                    with self.subTest(named=named, recorded=recorded, replayed=replayed, lost=lost):
+                        verdict = self.lost_secret(replayed=replayed, lost=lost, named=named, recorded=recorded)
+                        self.assert_lost_secret(verdict, deliberate=deliberate)
+
+    def test_a_lost_secret_is_not_deliberate_when_the_replay_answered_no_id(self) -> None:
+        sequence = every_operation_served()
+        sequence.add(CREATE, 200, headers={"idempotent-replayed": ["true"]})
+        sequence.add(GET, 404, code="ST302", message="not found", secret="se1")
+        verdict = conformance.judge(1, "", report(sequence), OURS, conformance.OURS_DELIBERATE)
+        self.assert_lost_secret(verdict, deliberate=False)
+
+    def test_the_secret_a_failing_request_addressed_is_read_from_its_case_or_its_uri(self) -> None:
+        for recorded in (True, False):
+            with self.subTest(recorded=recorded):
+                scenario = Scenario().add(CREATE, 200, headers={"Idempotent-Replayed": ["true"]}, body={"id": "seA"})
+                scenario.add(VERSIONS, 404, code="ST302", secret="se%2FB", recorded=recorded)
+                scenario.add(LIST, 500, code="ST100")
+                (lost, listed) = report(scenario).failures
+                self.assertEqual(lost.replayed_ids, frozenset({"seA"}))
+                self.assertEqual(lost.addressed, "se%2FB" if recorded else "se/B")
+                self.assertIsNone(listed.addressed)
 
     def test_an_operation_never_tried_fails_the_run(self) -> None:
         scenario = Scenario().add(LIST, 200).add(CREATE, 200).add(GET, 200).add(UPDATE, 200)

@@ -17,9 +17,13 @@ concurrently, two calls could interleave. DynamoDB instead (developer guide,
 items, holds them for `hold_seconds`, then lets them go and commits; every
 call runs alone, in arrival order (a first-in, first-out lock), so that
 each is atomic. Calls to SQS and EventBridge (the change events) are
-served as they come: DynamoDB's isolation is none of theirs, and an SQS
-receive long-polls, which in turn would hold up every DynamoDB call for as
-long as it waits. Where it differs from DynamoDB:
+served outside those turns: DynamoDB's isolation is none of theirs, and an
+SQS receive long-polls, which in turn would hold up every DynamoDB call for
+as long as it waits. SQS calls are served as they come; EventBridge calls
+one at a time, under a lock of their own: moto's EventBridge has none, and
+a PutEvents walks its bus's rules while it delivers, so a PutRule served
+meanwhile changed them underneath it (a 500, which the SDK retries, and
+the event was delivered twice). Where it differs from DynamoDB:
 
 - The emulator is slow (milliseconds a call) and serves one call at a time,
   so under load a call waits its turn. That wait is the emulator's, not
@@ -49,8 +53,9 @@ TARGET_PREFIX = "DynamoDB_20120810."
 ERROR_PREFIX = "com.amazonaws.dynamodb.v20120810#"
 SINGLE_WRITES = ("PutItem", "UpdateItem", "DeleteItem")
 # X-Amz-Target prefixes of the calls served outside the turns: SQS (its
-# JSON protocol) and EventBridge.
-OUTSIDE_TURNS = ("AmazonSQS.", "AWSEvents.")
+# JSON protocol) and EventBridge, which is served one call at a time.
+EVENTS_PREFIX = "AWSEvents."
+OUTSIDE_TURNS = ("AmazonSQS.", EVENTS_PREFIX)
 
 # What a transaction takes on DynamoDB when nothing else is going on (tens of
 # milliseconds measured from Lambda, of which the item holding is most): the
@@ -93,9 +98,16 @@ class TransactionIsolation:
         self.claims = threading.Lock()
         self.held: set[str] = set()
         self.key_schemas: dict[str, list[str]] = {}
+        # Held for the whole of each EventBridge call, its answer read.
+        self.events = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith(EVENTS_PREFIX):
+            with self.events:
+                status, headers, payload = self.call(environ)
+            start_response(status, headers)
+            return [payload]
         if target.startswith(OUTSIDE_TURNS):
             served: Iterable[bytes] = self.app(environ, start_response)
             return served

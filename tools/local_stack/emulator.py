@@ -18,11 +18,11 @@ measurements depend on it.
   that did not commit (moto applies a TransactWriteItems item by item, and
   its rollback writes too: a cancelled transaction's records are taken
   back), one record per item a committed write changed (moto writes two
-  for an UpdateItem that creates its item, and one for a write that
-  changes nothing, where DynamoDB writes none), and shard iterators expire
-  after 15 minutes, as DynamoDB's do (moto keeps every iterator it ever
-  handed out: a poller asking five times a second grew the emulator by
-  30 MB an hour).
+  for an UpdateItem that creates its item, where DynamoDB writes one
+  INSERT with no old image, and one for a write that changes nothing,
+  where DynamoDB writes none), and shard iterators expire after 15
+  minutes, as DynamoDB's do (moto keeps every iterator it ever handed out:
+  a poller asking five times a second grew the emulator by 30 MB an hour).
 - moto made fast enough for 100,000 secrets (`make bench`), its answers
   unchanged (each has a test in test_emulator.py): queries read only their
   partition (and of it, with begins_with, only the keys with the prefix)
@@ -333,7 +333,7 @@ def patch_moto() -> None:
 
 
 def patch_sqs_deletes() -> None:
-    """SQS and EventBridge calls are served as they come (contention.py),
+    """SQS calls are served as they come, beside EventBridge's (contention.py),
     so an EventBridge delivery may add a message while a delete rebuilds the
     queue's message list: moto rebuilds it without the lock its adds take,
     and the message added meanwhile would be lost. Deletes take that lock."""
@@ -470,16 +470,23 @@ def patch_streams() -> None:
         add(self, old, new)
 
     def update_with_one_record(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
-        # moto creates a missing item with a put of its key (a record), then
-        # updates it (another): DynamoDB writes one INSERT of the result. The
-        # last record stays, under the first one's sequence number, so that
-        # sequence numbers stay the positions moto reads records by.
+        # moto creates a missing item with a put of its key (a record, an
+        # INSERT), then updates it (another): DynamoDB writes one INSERT of
+        # the result, with no old image. The last record stays, under the
+        # first one's sequence number, so that sequence numbers stay the
+        # positions moto reads records by; it is made that INSERT whatever
+        # moto named it (moto 5.2.5 names it INSERT, but a moto comparing
+        # with the key it had just put would name it MODIFY, with the key
+        # as its old image). An update of an existing item stays a MODIFY.
         table = self.tables.get(table_name)
         shard = table.stream_shard if table is not None else None
         length = len(shard.items) if shard is not None else 0
         item = update_item(self, table_name, *args, **kwargs)
         if shard is not None and len(shard.items) > length + 1:
-            last = shard.items[-1]
+            first, last = shard.items[length], shard.items[-1]
+            if first.record["eventName"] == "INSERT":
+                last.record["eventName"] = "INSERT"
+                last.record["dynamodb"].pop("OldImage", None)
             last.record["dynamodb"]["SequenceNumber"] = str(shard.starting_sequence_number + length)
             shard.items[length:] = [last]
         return item

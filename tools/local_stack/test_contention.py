@@ -221,6 +221,61 @@ class Isolation(unittest.TestCase):
         self.assertLess(time.monotonic() - started, 1, "served while the receive waits")
         receiving.join()
 
+    def test_eventbridge_calls_are_served_one_at_a_time(self) -> None:
+        """A PutRule waits while a PutEvents walks the bus's rules (moto
+        walks them unlocked: a rule added meanwhile was a 500, retried, and
+        the event delivered twice); DynamoDB calls do not wait."""
+        from moto.events.models import events_backends
+
+        def events(operation: str, body: dict[str, Any]) -> tuple[int, bytes]:
+            response = Client(self.app).post(
+                "/",
+                data=json.dumps(body),
+                headers={
+                    "X-Amz-Target": f"{contention.EVENTS_PREFIX}{operation}",
+                    "Authorization": AUTH.replace("/dynamodb/", "/events/"),
+                    "Content-Type": "application/x-amz-json-1.1",
+                },
+            )
+            return response.status_code, response.get_data()
+
+        pattern = json.dumps({"source": ["test"]})
+        # Two rules: a rule added while the walk is at the first is a 500.
+        for name in ("first", "then"):
+            self.assertEqual(events("PutRule", {"Name": name, "EventPattern": pattern})[0], 200)
+        rule = events_backends["123456789012"]["us-east-1"].event_buses["default"].rules["first"]
+        delivering, delivered = threading.Event(), threading.Event()
+        send_to_targets = rule.send_to_targets
+
+        def paused(*args: Any, **kwargs: Any) -> None:
+            delivering.set()
+            delivered.wait(5)
+            send_to_targets(*args, **kwargs)
+
+        rule.send_to_targets = paused  # type: ignore[method-assign]
+        answers: dict[str, tuple[int, bytes]] = {}
+        entry = {"Source": "test", "DetailType": "t", "Detail": "{}"}
+        putting = threading.Thread(target=lambda: answers.update(events=events("PutEvents", {"Entries": [entry]})))
+        putting.start()
+        self.assertTrue(delivering.wait(5), "the PutEvents never reached the rule")
+        adding = threading.Thread(
+            target=lambda: answers.update(rule=events("PutRule", {"Name": "second", "EventPattern": pattern}))
+        )
+        try:
+            adding.start()
+            adding.join(0.3)
+            self.assertTrue(adding.is_alive(), "the PutRule was served while a PutEvents walked the rules")
+            started = time.monotonic()
+            self.assertEqual(self.value("free"), "old")
+            self.assertLess(time.monotonic() - started, 1, "a DynamoDB call waited for EventBridge")
+        finally:
+            delivered.set()
+            putting.join(5)
+            adding.join(5)
+        self.assertEqual(answers["events"][0], 200, answers["events"])
+        self.assertEqual(json.loads(answers["events"][1])["FailedEntryCount"], 0)
+        self.assertEqual(answers["rule"][0], 200, answers["rule"])
+
 
 if __name__ == "__main__":
     unittest.main()

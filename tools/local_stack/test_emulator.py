@@ -11,6 +11,7 @@ import json
 import time
 import unittest
 import zlib
+from copy import deepcopy as deep_copy
 from typing import Any
 
 from werkzeug.test import Client
@@ -424,6 +425,92 @@ class Streams(unittest.TestCase):
         )
         self.assertEqual(self.changes("t"), [("INSERT", "created", {**key("p", "created"), "v": {"S": "1"}})])
 
+    def both_images(self) -> None:
+        """Creates a table `w` whose stream shows both images."""
+        stream = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+        created = self.call("CreateTable", {**TABLE, "TableName": "w", "StreamSpecification": stream})
+        self.streams["w"] = created["TableDescription"]["LatestStreamArn"]
+
+    def images(self, table: str) -> list[tuple[str, str, dict[str, Any] | None, dict[str, Any] | None]]:
+        """(eventName, sk, OldImage, NewImage) of each record of the table's stream."""
+        return [
+            (
+                record["eventName"],
+                record["dynamodb"]["Keys"]["sk"]["S"],
+                record["dynamodb"].get("OldImage"),
+                record["dynamodb"].get("NewImage"),
+            )
+            for record in self.records(table)
+        ]
+
+    def update(self, table: str, sk: str, value: str) -> None:
+        self.call(
+            "UpdateItem",
+            {
+                "TableName": table,
+                "Key": key("p", sk),
+                "UpdateExpression": "SET v = :v",
+                "ExpressionAttributeValues": {":v": {"S": value}},
+            },
+        )
+
+    def test_an_update_that_creates_its_item_is_an_insert_with_no_old_image(self) -> None:
+        self.both_images()
+        self.update("w", "made", "1")
+        self.update("w", "made", "2")
+        status, answer = self.transact(
+            [
+                {
+                    "Update": {
+                        "TableName": "w",
+                        "Key": key("p", "also"),
+                        "UpdateExpression": "SET v = :v",
+                        "ExpressionAttributeValues": {":v": {"S": "1"}},
+                    }
+                }
+            ]
+        )
+        self.assertEqual(status, 200, answer)
+        made = {**key("p", "made"), "v": {"S": "1"}}
+        self.assertEqual(
+            self.images("w"),
+            [
+                ("INSERT", "made", None, made),
+                ("MODIFY", "made", made, {**made, "v": {"S": "2"}}),
+                ("INSERT", "also", None, {**key("p", "also"), "v": {"S": "1"}}),
+            ],
+        )
+        numbers = [int(record["dynamodb"]["SequenceNumber"]) for record in self.records("w")]
+        self.assertEqual(numbers, list(range(numbers[0], numbers[0] + 3)))
+
+    def test_an_update_that_creates_its_item_is_an_insert_whatever_moto_names_it(self) -> None:
+        """As a moto that compares the update with the key it has just put
+        would write it: a MODIFY whose old image is the key."""
+        from moto.dynamodb.models import dynamodb_backends
+
+        self.both_images()
+        shard = dynamodb_backends["123456789012"]["us-east-1"].tables["w"].stream_shard
+        if shard is None:
+            self.fail("no stream on w")
+        add = shard.add
+        put: list[Any] = []
+
+        def comparing_with_the_put(old: Any, new: Any) -> None:
+            if old is None and put:
+                old = put.pop()
+            elif old is None:
+                put.append(deep_copy(new))
+            add(old, new)
+
+        shard.add = comparing_with_the_put  # type: ignore[method-assign]
+        self.update("w", "made", "1")
+        self.update("w", "made", "2")
+        made = {**key("p", "made"), "v": {"S": "1"}}
+        self.assertEqual(
+            self.images("w"),
+            [("INSERT", "made", None, made), ("MODIFY", "made", made, {**made, "v": {"S": "2"}})],
+        )
+
     def test_shard_iterators_expire_after_15_minutes(self) -> None:
         from moto.dynamodbstreams.models import dynamodbstreams_backends
 
@@ -434,10 +521,6 @@ class Streams(unittest.TestCase):
         self.assertEqual(status, 400, answer)
         self.assertIn("ExpiredIteratorException", answer["__type"])
         self.assertEqual(len(self.records("t")), 1, "a fresh iterator reads on")
-
-
-if __name__ == "__main__":
-    unittest.main()
 
 
 class SqsDeletes(unittest.TestCase):
@@ -469,3 +552,7 @@ class SqsDeletes(unittest.TestCase):
                 self.assertFalse(deleted.wait(0.2), "the delete ran while an add held the lock")
             worker.join(5)
             self.assertTrue(deleted.is_set())
+
+
+if __name__ == "__main__":
+    unittest.main()
