@@ -7,3 +7,4 @@ mod events;
 mod kms;
 mod logs;
 mod pages;
+mod republish;

@@ -81,7 +81,7 @@ async fn each_committed_change_publishes_exactly_one_event() {
         .iter()
         .filter(|event| distinct.insert(event["detail"]["requestId"].to_string()))
         .collect();
-    let mut seen: Vec<(String, Value)> = events
+    let mut seen: Vec<(String, Value, Value)> = events
         .iter()
         .map(|event| {
             let detail = &event["detail"];
@@ -102,20 +102,35 @@ async fn each_committed_change_publishes_exactly_one_event() {
                 assert!(!event.to_string().contains(never), "{never} in {event}");
             }
             let operation = detail["operation"].as_str().unwrap().to_owned();
-            (operation, detail["valueVersion"].clone())
+            (
+                operation,
+                detail["version"].clone(),
+                detail["valueVersion"].clone(),
+            )
         })
         .collect();
-    seen.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.to_string().cmp(&b.1.to_string())));
+    // The order README gives consumers: by version, a delete after the
+    // change that made the version it removed.
+    seen.sort_by_key(|(operation, version, _)| (version.as_u64(), operation == "deleted"));
+    let expected = [
+        ("created", 1, json!(1)),
+        ("updated", 2, json!(2)),
+        ("updated", 3, Value::Null),
+        ("restored", 4, json!(3)),
+        ("deleted", 4, Value::Null),
+        ("recovered", 5, json!(3)),
+    ];
+    let expected: Vec<_> = expected
+        .into_iter()
+        .map(|(operation, version, value_version)| {
+            (operation.to_owned(), json!(version), value_version)
+        })
+        .collect();
     assert_eq!(
-        seen,
-        [
-            ("created".to_owned(), json!(1)),
-            ("deleted".to_owned(), Value::Null),
-            ("recovered".to_owned(), json!(3)),
-            ("restored".to_owned(), json!(3)),
-            ("updated".to_owned(), json!(2)),
-            ("updated".to_owned(), Value::Null),
-        ],
+        seen, expected,
         "one event per committed change, and no other: {received:#?}"
     );
+    // The last event's version is the one the recovery's ETag names.
+    let etag = recovered.header("etag").unwrap();
+    assert_eq!(etag, format!("\"{id}.5\""));
 }

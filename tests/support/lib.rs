@@ -34,6 +34,22 @@ pub fn granted(function: &str) -> std::collections::BTreeSet<String> {
         .collect()
 }
 
+/// The IAM actions deploy/function-permissions.json grants an operator's
+/// command through the managed policy `policy` (its `operators`), which the
+/// template check also reads.
+pub fn granted_to_operators(policy: &str) -> std::collections::BTreeSet<String> {
+    let manifest: serde_json::Value =
+        serde_json::from_str(include_str!("../../deploy/function-permissions.json")).unwrap();
+    let placement = manifest["operators"][policy]
+        .as_object()
+        .unwrap_or_else(|| panic!("{policy} missing from the manifest's operators"));
+    placement
+        .values()
+        .flat_map(|actions| actions.as_array().unwrap())
+        .map(|action| action.as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// A name no other test (or run) uses, so that tests can share one table.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", random_hex::<8>().expect("random"))

@@ -11,7 +11,10 @@ table's stream"):
   batch item failures, bisecting a failed batch, with bounded retries and
   an on-failure destination, a queue of this stack that is encrypted and
   alarmed while it holds anything; its one filter keeps exactly the
-  INSERTs of allowed records of the five change operations.
+  INSERTs of allowed records of the five change operations, but those of
+  requests that changed nothing (flagged `replayed` or `unchanged`): sample
+  records are run through it with the local stack's matcher
+  (tools/local_stack/event_pattern.py), which must also be able to play it.
 - Its role: events:PutEvents on the default bus only, for the source
   `cortex.secrets` only; the stream reads on the audit table's stream only,
   ListStreams alone (it names no resource); sqs:SendMessage on its failure
@@ -41,6 +44,7 @@ from tools.checks.template import (
     statements,
     sub_text,
 )
+from tools.local_stack import event_pattern
 
 STREAM_VIEW = "NEW_IMAGE"
 SOURCE = "cortex.secrets"
@@ -54,10 +58,21 @@ CHANGE_OPERATIONS = {
     "restoreSecretVersion",
     "recoverDeletedSecret",
 }
+# crates/secrets-aws/src/dynamo/audit.rs: the BOOL attributes, written
+# only when true, of an allowed record that is no change: a create replayed
+# from its Idempotency-Key, an update that changed nothing.
+NO_CHANGE_FLAGS = ("replayed", "unchanged")
+LEAVES_OUT = {flag: {"BOOL": [{"exists": False}]} for flag in NO_CHANGE_FLAGS}
 FILTER = (
     "its one filter must keep exactly the INSERTs of allowed changes' records "
     '({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"outcome": {"S": ["allowed"]}, '
-    f'"operation": {{"S": {sorted(CHANGE_OPERATIONS)}}}}}}}}})'
+    f'"operation": {{"S": {sorted(CHANGE_OPERATIONS)}}}, '
+    f"{json.dumps(LEAVES_OUT)[1:-1]}}}}}}})"
+)
+NO_CHANGES = (
+    "its filter must leave out the INSERTs of allowed records flagged "
+    f"{' or '.join(NO_CHANGE_FLAGS)} (BOOL true: no change) and keep the others: "
+    f"{json.dumps(LEAVES_OUT)[1:-1]} in its NewImage (exists works on leaf nodes only: the type key, not the name)"
 )
 PUT_EVENTS = "events:PutEvents"
 SEND_MESSAGE = "sqs:SendMessage"
@@ -135,13 +150,17 @@ def check_mapping(cfn: dict[str, Any], name: str, mapping: dict[str, Any]) -> It
         properties = resources[queue[0]].get("Properties", {})
         if properties.get("SqsManagedSseEnabled") is not True and "KmsMasterKeyId" not in properties:
             yield f"{queue[0]}: must be encrypted (SqsManagedSseEnabled or KmsMasterKeyId)"
-    if not keeps_exactly_changes(mapping.get("FilterCriteria", {})):
+    criteria = mapping.get("FilterCriteria", {})
+    if not keeps_exactly_changes(criteria):
         yield f"{name}: {FILTER}"
+    else:
+        yield from check_no_changes_left_out(name, criteria["Filters"][0]["Pattern"])
 
 
 def keeps_exactly_changes(criteria: Any) -> bool:
     """The criteria are one filter whose pattern is the change filter (its
-    operations in any order, each once)."""
+    operations in any order, each once); what it says of the no-change
+    flags, if anything, is for check_no_changes_left_out."""
     filters = criteria.get("Filters") if isinstance(criteria, dict) else None
     if not isinstance(filters, list) or len(filters) != 1 or not isinstance(filters[0], dict):
         return False
@@ -154,13 +173,54 @@ def keeps_exactly_changes(criteria: Any) -> bool:
     image = pattern["dynamodb"].get("NewImage") if isinstance(pattern["dynamodb"], dict) else None
     if pattern["eventName"] != ["INSERT"] or set(pattern["dynamodb"]) != {"NewImage"} or not isinstance(image, dict):
         return False
-    if set(image) != {"outcome", "operation"} or image["outcome"] != {"S": ["allowed"]}:
+    if not {"outcome", "operation"} <= set(image) <= {"outcome", "operation", *NO_CHANGE_FLAGS}:
+        return False
+    if image["outcome"] != {"S": ["allowed"]}:
         return False
     operation = image["operation"]
     if not isinstance(operation, dict) or set(operation) != {"S"} or not isinstance(operation["S"], list):
         return False
     names = operation["S"]
     return all(isinstance(n, str) for n in names) and len(names) == len(set(names)) and set(names) == CHANGE_OPERATIONS
+
+
+def check_no_changes_left_out(name: str, text: str) -> Iterator[str]:
+    """The pattern, played by the local stack's matcher (as the local stack
+    plays it), on sample records: every change operation's allowed INSERT
+    passes, and none flagged as no change does."""
+    try:
+        pattern = event_pattern.parse(text)
+    except ValueError as error:
+        yield f"{name}: its filter must be one the local stack can play: {error}"
+        return
+    for operation in sorted(CHANGE_OPERATIONS):
+        if not event_pattern.matches(pattern, audit_insert(operation)):
+            yield f"{name}: {NO_CHANGES}; it drops a {operation} that changed something"
+        for flags in [(flag,) for flag in NO_CHANGE_FLAGS] + [NO_CHANGE_FLAGS]:
+            if event_pattern.matches(pattern, audit_insert(operation, *flags)):
+                yield f"{name}: {NO_CHANGES}; it passes a {operation} flagged {' and '.join(flags)}"
+
+
+def audit_insert(operation: str, *flags: str) -> dict[str, Any]:
+    """The stream record of an allowed audit item, as the mapping reads it
+    (crates/secrets-aws/src/dynamo/audit.rs, `audit_item`)."""
+    key = {"pk": {"S": "TENANT#acme#07"}, "sk": {"S": "2026-01-01T00:00:00.000Z#req-1"}}
+    image: dict[str, Any] = {
+        **key,
+        "time": {"S": "2026-01-01T00:00:00.000Z"},
+        "timeMs": {"N": "1767225600000"},
+        "operation": {"S": operation},
+        "requestId": {"S": "req-1"},
+        "tenant": {"S": "acme"},
+        "secretId": {"S": "0190b5a8-0000-7000-8000-000000000001"},
+        "outcome": {"S": "allowed"},
+        **{flag: {"BOOL": True} for flag in flags},
+    }
+    return {
+        "eventName": "INSERT",
+        "eventSource": "aws:dynamodb",
+        "dynamodb": {"Keys": key, "NewImage": image, "StreamViewType": "NEW_IMAGE"},
+    }
 
 
 def check_publisher_role(cfn: dict[str, Any], queues: set[str]) -> Iterator[str]:

@@ -8,9 +8,13 @@ would) and checked for what a secrets service must never ship:
   every function's role must grant exactly the actions
   deploy/function-permissions.json lists for it (the adapter tests check the
   code against the same file), plus those its event source mapping makes
-  with it (the file's `event_sources`), DynamoDB actions only on the table
-  (stream reads only on a table's stream), KMS only on the key and only
-  under the encryption context the code uses.
+  with it (the file's `event_sources`), each on exactly the resources the
+  file's `resources` names for it (the audit table's PutItem never on the
+  secrets table, nor the reverse), in policies inline in its role;
+  DynamoDB actions only on the table (stream reads only on a table's
+  stream), writes and Queries held by dynamodb:LeadingKeys where the code
+  touches only some partitions, KMS only on the key and only under the
+  encryption context the code uses.
 - Data: the table on demand, with point-in-time recovery, deletion
   protection, encryption and a retain policy; the KMS key rotating, retained,
   with an alias.
@@ -83,12 +87,22 @@ PAGE_STARTS = ["PAGES#*"]
 # never a tenant's; the update function's deletes (versions too old to keep)
 # likewise.
 SECRET_PARTITIONS = ["SECRET#*"]
+TENANT_PARTITIONS = ["TENANT#*"]
 VERSION_PRUNER = "UpdateSecretFunction"
+# Writes held to the partitions the code writes with them
+# (crates/secrets-aws/src/dynamo/layout.rs): the update function's deletes
+# (versions too old to keep); the delete function's puts, a kept delete's
+# DELETED item and a recovery's TAG item, both in the tenant's collection
+# (deleted.rs). IAM applies LeadingKeys to each item of a TransactWriteItems.
+NARROWED_WRITES: dict[str, dict[str, list[str]]] = {
+    VERSION_PRUNER: {"dynamodb:DeleteItem": SECRET_PARTITIONS},
+    "DeleteSecretFunction": {"dynamodb:PutItem": TENANT_PARTITIONS},
+}
 # But a create near its tenant's limit reads the tenant's count shards, and
 # so does a recovery (the delete function), besides a secret's versions.
 QUERY_PARTITIONS = {
-    "CreateSecretFunction": ["TENANT#*"],
-    "DeleteSecretFunction": ["SECRET#*", "TENANT#*"],
+    "CreateSecretFunction": TENANT_PARTITIONS,
+    "DeleteSecretFunction": SECRET_PARTITIONS + TENANT_PARTITIONS,
 }
 # Opening values: resolve, and the reseal function a restore invokes (no
 # route, no table).
@@ -213,6 +227,18 @@ def only_resource(cfn_resource_names: set[str], resources: list[Any]) -> bool:
     return all(getatt_target(resource) in cfn_resource_names for resource in resources)
 
 
+def resource_name(resource: Any) -> str:
+    """A statement's resource as deploy/function-permissions.json names it:
+    `X` for `X.Arn`, `X.Attr` for another attribute, a `Fn::Sub`'s text as
+    written, `*`; anything else as its JSON, which the file never names."""
+    parts = getatt_parts(resource)
+    if parts is not None:
+        name, attribute = parts
+        return name if attribute == "Arn" else f"{name}.{attribute}"
+    text = sub_text(resource)
+    return text if text is not None else json.dumps(resource, sort_keys=True)
+
+
 def only_attribute(cfn_resource_names: set[str], attribute: str, resources: list[Any]) -> bool:
     """Every resource is `Fn::GetAtt <one of the names>.<attribute>`."""
     return all(
@@ -260,7 +286,11 @@ def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[s
     event_sources: dict[str, list[str]] = manifest.get("event_sources", {})
     for name in sorted(set(event_sources) - expected_functions):
         yield f"{name}: has event_sources in {MANIFEST.relative_to(ROOT)} but is not one of its functions"
+    placements: dict[str, dict[str, list[str]]] = manifest.get("resources", {})
+    for name in sorted(set(placements) - expected_functions):
+        yield f"{name}: has resources in {MANIFEST.relative_to(ROOT)} but is not one of its functions"
     resources = cfn["Resources"]
+    yield from check_attached_policies(cfn)
     tables = {name for name, _ in resources_of(cfn, "AWS::DynamoDB::Table")}
     keys = {name for name, _ in resources_of(cfn, "AWS::KMS::Key")}
     seen = set()
@@ -293,6 +323,8 @@ def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[s
             yield f"{name}: not in {MANIFEST.relative_to(ROOT)}"
             continue
         granted: set[str] = set()
+        # (resource, action), as the manifest's `resources` names them.
+        held: set[tuple[str, str]] = set()
         appends_audit = False
         for statement in statements(resources[role_name]):
             if statement.get("Effect") != "Allow":
@@ -300,6 +332,7 @@ def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[s
             actions = {str(action) for action in as_list(statement.get("Action", []))}
             granted |= actions
             scope = as_list(statement.get("Resource", []))
+            held |= {(resource_name(resource), action) for resource in scope for action in actions}
             # Items on a table's ARN, stream reads on its StreamArn, each
             # alone; ListStreams names no resource (RESOURCE_STAR_ALLOWED).
             dynamodb = {action for action in actions if action.startswith("dynamodb:")} - {LIST_STREAMS}
@@ -322,9 +355,12 @@ def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[s
                         f"{role_name}: the list function may only write page starts "
                         f"(dynamodb:PutItem alone, dynamodb:LeadingKeys {PAGE_STARTS})"
                     )
-            narrowed = {"dynamodb:Query"} | ({"dynamodb:DeleteItem"} if name == VERSION_PRUNER else set())
-            partitions = QUERY_PARTITIONS.get(name, SECRET_PARTITIONS)
-            for action in sorted(actions & narrowed if name != LISTER else set()):
+            # The audit table's statement is held by its own rule above
+            # (its keys are no partition of the secrets table's).
+            narrowed = {"dynamodb:Query": QUERY_PARTITIONS.get(name, SECRET_PARTITIONS)} | NARROWED_WRITES.get(name, {})
+            on_audit_alone = bool(scope) and only_attribute({AUDIT_TABLE}, "Arn", scope)
+            for action in sorted(set(narrowed) & actions if name != LISTER and not on_audit_alone else set()):
+                partitions = narrowed[action]
                 leading = statement.get("Condition", {}).get("ForAllValues:StringLike", {})
                 if actions != {action} or as_list(leading.get("dynamodb:LeadingKeys")) != partitions:
                     yield (
@@ -363,8 +399,56 @@ def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[s
         for action in sorted(needed - granted):
             needer = "its event source mapping" if action in polled else "its code"
             yield f"{name}: lacks {action}, which {needer} needs"
+        yield from check_placements(name, needed - baseline, granted, held, placements.get(name))
     for missing in sorted(expected_functions - seen):
         yield f"{missing}: listed in {MANIFEST.relative_to(ROOT)} but not in the template"
+
+
+def check_placements(
+    name: str,
+    needed: set[str],
+    granted: set[str],
+    held: set[tuple[str, str]],
+    placement: dict[str, list[str]] | None,
+) -> Iterator[str]:
+    """Each of `needed` (the function's actions but baseline's) granted on
+    exactly the resources the manifest's `resources` names for it. Actions
+    missing or extra altogether are reported by the caller, once."""
+    manifest = MANIFEST.relative_to(ROOT)
+    if placement is None:
+        yield f"{name}: has no resources in {manifest}"
+        return
+    expected = {(resource, str(action)) for resource, actions in placement.items() for action in actions}
+    placed = {action for _, action in expected}
+    for action in sorted(placed - needed):
+        yield f"{name}: {manifest} places {action}, which is not one of its actions"
+    for action in sorted(needed - placed):
+        yield f"{name}: {manifest} names no resource for {action}"
+    for resource, action in sorted(expected - held):
+        if action in granted:
+            yield f"{name}: lacks {action} on {resource}, which {manifest} names for it"
+    for resource, action in sorted(held - expected):
+        if action in needed:
+            yield f"{name}: holds {action} on {resource}, which {manifest} does not name for it"
+
+
+def check_attached_policies(cfn: dict[str, Any]) -> Iterator[str]:
+    """A function's role holds its policies inline, where the checks above
+    read them: no policy resource attaches more to it."""
+    roles = {
+        role
+        for _, function in resources_of(cfn, "AWS::Lambda::Function")
+        if (role := getatt_target(function.get("Properties", {}).get("Role"))) is not None
+    }
+    for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for name, policy in resources_of(cfn, kind):
+            for role in as_list(policy.get("Properties", {}).get("Roles", [])):
+                target = ref_target(role)
+                if target is not None and target in roles:
+                    yield (
+                        f"{name}: attaches to {target}, a function's role: its policies belong inline "
+                        "(checked against deploy/function-permissions.json)"
+                    )
 
 
 def check_reseal(cfn: dict[str, Any]) -> Iterator[str]:
@@ -492,6 +576,7 @@ def violations(sam: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
     from tools.checks.change_events import check_change_events
     from tools.checks.edge import check_edge
     from tools.checks.key_policies import check_key_policies
+    from tools.checks.operators import check_operator_policies
     from tools.checks.resolve_route import check_resolve_route
     from tools.checks.rollouts import check_rollouts
 
@@ -507,6 +592,7 @@ def violations(sam: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
         *check_edge(cfn),
         *check_rollouts(cfn),
         *check_change_events(cfn),
+        *check_operator_policies(cfn, manifest),
     ]
 
 

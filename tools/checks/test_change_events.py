@@ -198,6 +198,88 @@ class PlantedFaults(planted.PlantedFaults):
             with self.subTest(plant=plant.__name__):
                 self.assert_caught(plant, "PublishChangesFunctionAuditStream: its one filter must keep exactly")
 
+    def test_a_filter_passing_requests_that_changed_nothing(self) -> None:
+        def image(sam: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+            value = pattern(sam)
+            return value, value["dynamodb"]["NewImage"]
+
+        def replays(sam: dict[str, Any]) -> None:
+            value, new_image = image(sam)
+            del new_image["replayed"]
+            set_pattern(sam, value)
+
+        def no_ops(sam: dict[str, Any]) -> None:
+            value, new_image = image(sam)
+            del new_image["unchanged"]
+            set_pattern(sam, value)
+
+        def neither(sam: dict[str, Any]) -> None:
+            value, new_image = image(sam)
+            del new_image["replayed"], new_image["unchanged"]
+            set_pattern(sam, value)
+
+        def on_the_name(sam: dict[str, Any]) -> None:
+            # exists works on leaf nodes only: {"BOOL": true} is no leaf, so
+            # exists false always matches it.
+            value, new_image = image(sam)
+            new_image["replayed"] = [{"exists": False}]
+            set_pattern(sam, value)
+
+        def another_type(sam: dict[str, Any]) -> None:
+            value, new_image = image(sam)
+            new_image["unchanged"] = {"S": [{"exists": False}]}
+            set_pattern(sam, value)
+
+        def false_only(sam: dict[str, Any]) -> None:
+            value, new_image = image(sam)
+            new_image["replayed"] = {"BOOL": [False]}
+            set_pattern(sam, value)
+
+        for plant in (replays, no_ops, neither, on_the_name, another_type, false_only):
+            with self.subTest(plant=plant.__name__):
+                found = self.caught(plant)
+                self.assertTrue(found, "not caught")
+                self.assertTrue(
+                    all("PublishChangesFunctionAuditStream: its filter must leave out" in v for v in found), found
+                )
+        self.assertIn("it passes a createSecret flagged replayed", " ".join(self.caught(replays)))
+        self.assertIn("it passes a updateSecret flagged unchanged", " ".join(self.caught(no_ops)))
+        self.assertIn("it drops a deleteSecret that changed something", " ".join(self.caught(false_only)))
+
+    def test_a_filter_dropping_every_change_with_its_flags(self) -> None:
+        def present(sam: dict[str, Any]) -> None:
+            value = pattern(sam)
+            value["dynamodb"]["NewImage"]["replayed"] = {"BOOL": [{"exists": True}]}
+            set_pattern(sam, value)
+
+        self.assert_caught(present, "it drops a createSecret that changed something")
+
+    def test_a_filter_the_local_stack_cannot_play(self) -> None:
+        def anything_but(sam: dict[str, Any]) -> None:
+            value = pattern(sam)
+            value["dynamodb"]["NewImage"]["replayed"] = {"BOOL": [{"anything-but": [True]}]}
+            set_pattern(sam, value)
+
+        self.assert_caught(anything_but, "PublishChangesFunctionAuditStream: its filter must be one the local stack")
+
+    def test_a_filter_naming_another_attribute(self) -> None:
+        def tenant(sam: dict[str, Any]) -> None:
+            value = pattern(sam)
+            value["dynamodb"]["NewImage"]["tenant"] = {"S": [{"exists": True}]}
+            set_pattern(sam, value)
+
+        self.assert_caught(tenant, "PublishChangesFunctionAuditStream: its one filter must keep exactly")
+
+    def test_a_flag_also_false_passes(self) -> None:
+        # What the function reads as not flagged: absent, or false.
+        def plant(sam: dict[str, Any]) -> None:
+            value = pattern(sam)
+            for flag in ("replayed", "unchanged"):
+                value["dynamodb"]["NewImage"][flag] = {"BOOL": [False, {"exists": False}]}
+            set_pattern(sam, value)
+
+        self.assertEqual(self.caught(plant), [])
+
     def test_the_filters_operations_in_another_order_pass(self) -> None:
         def plant(sam: dict[str, Any]) -> None:
             value = pattern(sam)

@@ -24,6 +24,27 @@ def statement(sam: dict[str, Any], role: str, action_prefix: str) -> dict[str, A
     raise KeyError(f"{role} has no {action_prefix} statement")
 
 
+def statement_on(sam: dict[str, Any], role: str, action: str, resource: str) -> dict[str, Any]:
+    """The statement of `role` granting `action` on `resource` (`X` for X.Arn, as the manifest names it)."""
+    for entry in policy_statements(sam, role):
+        if action in check_template.as_list(entry["Action"]) and resource in [
+            check_template.resource_name(r) for r in check_template.as_list(entry["Resource"])
+        ]:
+            return entry
+    raise KeyError(f"{role} grants no {action} on {resource}")
+
+
+def policy_statements(sam: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = sam["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"][
+        "Statement"
+    ]
+    return statements
+
+
+def on(resource: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [resource, "Arn"]}
+
+
 class PlantedFaults(unittest.TestCase):
     def violations_after(
         self, plant: Callable[[dict[str, Any]], None], manifest: dict[str, Any] = MANIFEST
@@ -93,6 +114,35 @@ class PlantedFaults(unittest.TestCase):
 
             for plant in (unconditioned, tenant_wide):
                 self.assert_caught(plant, f"{role}: {action} only of the items it needs")
+
+    def test_the_delete_function_putting_beyond_its_tenants_collection(self) -> None:
+        expected = "DeleteSecretRole: dynamodb:PutItem only of the items it needs (alone, dynamodb:LeadingKeys"
+
+        def unconditioned(sam: dict[str, Any]) -> None:
+            statement_on(sam, "DeleteSecretRole", "dynamodb:PutItem", "SecretsTable").pop("Condition")
+
+        def secrets_too(sam: dict[str, Any]) -> None:
+            condition = statement_on(sam, "DeleteSecretRole", "dynamodb:PutItem", "SecretsTable")["Condition"]
+            condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] = ["SECRET#*", "TENANT#*"]
+
+        def merged_back(sam: dict[str, Any]) -> None:
+            # As it was: PutItem beside the unconditioned item actions.
+            statements = policy_statements(sam, "DeleteSecretRole")
+            statements.remove(statement_on(sam, "DeleteSecretRole", "dynamodb:PutItem", "SecretsTable"))
+            statement_on(sam, "DeleteSecretRole", "dynamodb:GetItem", "SecretsTable")["Action"].append(
+                "dynamodb:PutItem"
+            )
+
+        for plant in (unconditioned, secrets_too, merged_back):
+            with self.subTest(plant=plant.__name__):
+                self.assert_caught(plant, expected)
+
+    def test_the_audit_tables_put_is_not_held_to_the_secrets_partitions(self) -> None:
+        # The committed template passes with the audit statement unconditioned;
+        # conditioning it like the secrets table's would break every audit
+        # write, and is no fault this rule reports.
+        found = self.violations_after(lambda sam: None)
+        self.assertFalse([v for v in found if "DeleteSecretRole" in v], found)
 
     def test_a_create_that_queries_secrets_rather_than_its_tenants_counts(self) -> None:
         def plant(sam: dict[str, Any]) -> None:
@@ -402,6 +452,150 @@ class PlantedFaults(unittest.TestCase):
             ]
 
         self.assert_caught(plant, "UpdateSecretFunction: must be able to append to the audit table")
+
+
+class Placements(unittest.TestCase):
+    """Each action on the resources deploy/function-permissions.json names
+    for it (its `resources`), and on no other."""
+
+    def violations_after(
+        self, plant: Callable[[dict[str, Any]], None], manifest: dict[str, Any] = MANIFEST
+    ) -> list[str]:
+        sam = copy.deepcopy(SAM)
+        plant(sam)
+        return check_template.violations(sam, manifest)
+
+    def assert_caught(
+        self, plant: Callable[[dict[str, Any]], None], *expected: str, manifest: dict[str, Any] = MANIFEST
+    ) -> None:
+        found = self.violations_after(plant, manifest)
+        for text in expected:
+            self.assertTrue(any(text in violation for violation in found), f"{text!r} not in {found}")
+
+    def test_every_function_is_placed(self) -> None:
+        self.assertEqual(set(MANIFEST["resources"]), set(MANIFEST["functions"]))
+
+    def test_an_audit_append_moved_to_the_secrets_table(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            statement_on(sam, "ResolveSecretRole", "dynamodb:PutItem", "AuditTable")["Resource"] = on("SecretsTable")
+
+        self.assert_caught(
+            plant,
+            "ResolveSecretFunction: holds dynamodb:PutItem on SecretsTable, which deploy/function-permissions.json "
+            "does not name for it",
+            "ResolveSecretFunction: lacks dynamodb:PutItem on AuditTable, which deploy/function-permissions.json "
+            "names for it",
+        )
+
+    def test_a_secrets_read_widened_to_the_audit_table(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            statement_on(sam, "GetSecretRole", "dynamodb:GetItem", "SecretsTable")["Resource"] = [
+                on("SecretsTable"),
+                on("AuditTable"),
+            ]
+
+        self.assert_caught(
+            plant, "GetSecretFunction: holds dynamodb:GetItem on AuditTable, which deploy/function-permissions.json"
+        )
+
+    def test_a_secrets_read_moved_to_the_audit_table(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            statement_on(sam, "ResolveSecretRole", "dynamodb:BatchGetItem", "SecretsTable")["Resource"] = on(
+                "AuditTable"
+            )
+
+        self.assert_caught(
+            plant,
+            "ResolveSecretFunction: holds dynamodb:BatchGetItem on AuditTable",
+            "ResolveSecretFunction: lacks dynamodb:GetItem on SecretsTable",
+        )
+
+    def test_a_query_moved_to_the_audit_table_escapes_no_rule(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            entry = statement_on(sam, "GetSecretRole", "dynamodb:Query", "SecretsTable")
+            entry["Resource"] = on("AuditTable")
+            entry.pop("Condition")
+
+        self.assert_caught(plant, "GetSecretFunction: holds dynamodb:Query on AuditTable")
+
+    def test_the_stream_of_the_other_table(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            statement_on(sam, "PublishChangesRole", "dynamodb:GetRecords", "AuditTable.StreamArn")["Resource"] = {
+                "Fn::GetAtt": ["SecretsTable", "StreamArn"]
+            }
+
+        self.assert_caught(plant, "PublishChangesFunction: holds dynamodb:GetRecords on SecretsTable.StreamArn")
+
+    def test_another_queue_or_bus(self) -> None:
+        def queue(sam: dict[str, Any]) -> None:
+            sam["Resources"]["OtherQueue"] = copy.deepcopy(sam["Resources"]["ChangeEventsFailedQueue"])
+            statement_on(sam, "PublishChangesRole", "sqs:SendMessage", "ChangeEventsFailedQueue")["Resource"] = on(
+                "OtherQueue"
+            )
+
+        def bus(sam: dict[str, Any]) -> None:
+            entry = statement(sam, "PublishChangesRole", "events:PutEvents")
+            entry["Resource"] = {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/*"}
+
+        self.assert_caught(queue, "PublishChangesFunction: holds sqs:SendMessage on OtherQueue")
+        self.assert_caught(bus, "PublishChangesFunction: holds events:PutEvents on arn:${AWS::Partition}:events:")
+
+    def test_data_keys_from_the_mac_key(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            statement(sam, "ResealSecretRole", "kms:")["Resource"] = [on("SecretsKey"), on("IdempotencyKey")]
+
+        self.assert_caught(plant, "ResealSecretFunction: holds kms:Decrypt on IdempotencyKey")
+
+    def test_a_manifest_placing_an_action_elsewhere(self) -> None:
+        manifest = copy.deepcopy(MANIFEST)
+        placement = manifest["resources"]["DeleteSecretFunction"]
+        placement["AuditTable"] = ["dynamodb:DeleteItem", "dynamodb:PutItem"]
+        self.assert_caught(
+            lambda sam: None,
+            "DeleteSecretFunction: lacks dynamodb:DeleteItem on AuditTable, which deploy/function-permissions.json "
+            "names for it",
+            manifest=manifest,
+        )
+
+    def test_a_manifest_whose_resources_and_actions_disagree(self) -> None:
+        manifest = copy.deepcopy(MANIFEST)
+        placement = manifest["resources"]["GetSecretFunction"]
+        placement["SecretsTable"] = ["dynamodb:GetItem", "dynamodb:Scan"]
+        self.assert_caught(
+            lambda sam: None,
+            "GetSecretFunction: deploy/function-permissions.json places dynamodb:Scan, which is not one of its actions",
+            "GetSecretFunction: deploy/function-permissions.json names no resource for dynamodb:Query",
+            manifest=manifest,
+        )
+
+    def test_a_function_without_resources(self) -> None:
+        manifest = copy.deepcopy(MANIFEST)
+        del manifest["resources"]["ResealSecretFunction"]
+        manifest["resources"]["RotateSecretFunction"] = {"SecretsKey": ["kms:Decrypt"]}
+        self.assert_caught(
+            lambda sam: None,
+            "ResealSecretFunction: has no resources in deploy/function-permissions.json",
+            "RotateSecretFunction: has resources in deploy/function-permissions.json but is not one of its functions",
+            manifest=manifest,
+        )
+
+    def test_a_policy_attached_beside_a_functions_role(self) -> None:
+        def plant(sam: dict[str, Any]) -> None:
+            sam["Resources"]["GetSecretExtra"] = {
+                "Type": "AWS::IAM::Policy",
+                "Properties": {
+                    "PolicyName": "extra",
+                    "Roles": [{"Ref": "GetSecretRole"}],
+                    "PolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {"Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": on("AuditTable")}
+                        ],
+                    },
+                },
+            }
+
+        self.assert_caught(plant, "GetSecretExtra: attaches to GetSecretRole, a function's role")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ SPEC_PATTERN = {
             "operation": {
                 "S": ["createSecret", "updateSecret", "deleteSecret", "restoreSecretVersion", "recoverDeletedSecret"]
             },
+            "replayed": {"BOOL": [False, {"exists": False}]},
+            "unchanged": {"BOOL": [False, {"exists": False}]},
         }
     },
 }
@@ -115,9 +117,10 @@ class Poller(unittest.TestCase):
         self.addCleanup(self.function.stop)
         self.logged: list[str] = []
 
-    def audit(self, request_id: str, operation: str = "createSecret", outcome: str = "allowed") -> None:
-        """An audit record, as the functions write them."""
-        item = {
+    def audit(self, request_id: str, operation: str = "createSecret", outcome: str = "allowed", flag: str = "") -> None:
+        """An audit record, as the functions write them (`flag`: replayed
+        or unchanged, written only when true)."""
+        item: dict[str, dict[str, Any]] = {
             "pk": {"S": "TENANT#acme"},
             "sk": {"S": f"AUDIT#{request_id}"},
             "requestId": {"S": request_id},
@@ -125,6 +128,8 @@ class Poller(unittest.TestCase):
             "outcome": {"S": outcome},
             "tenant": {"S": "acme"},
         }
+        if flag:
+            item[flag] = {"BOOL": True}
         self.dynamodb.put_item(TableName="audit", Item=item)
 
     def start(self, mapping: change_stream.Mapping = MAPPING, url: str | None = None) -> change_stream.ChangeStream:
@@ -172,6 +177,15 @@ class Poller(unittest.TestCase):
         self.assertLessEqual(abs(created - before), 5)
         sequences = [int(r["dynamodb"]["SequenceNumber"]) for _, batch in self.function.calls for r in batch]
         self.assertEqual(sequences, sorted(sequences))
+
+    def test_replays_and_updates_that_changed_nothing_reach_no_function(self) -> None:
+        self.audit("r1", flag="replayed")
+        self.audit("r2", operation="updateSecret", flag="unchanged")
+        self.audit("r3", operation="updateSecret")
+        self.start()
+        self.settle(lambda: len(self.function.calls) == 1)
+        time.sleep(0.1)
+        self.assertEqual(self.function.batches(), [["r3"]])
 
     def test_a_batch_holds_at_most_batch_size_records(self) -> None:
         for index in range(5):
@@ -350,7 +364,8 @@ Resources:
               Filters:
                 - Pattern: '{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"outcome": {"S": ["allowed"]},
                     "operation": {"S": ["createSecret", "updateSecret", "deleteSecret", "restoreSecretVersion",
-                    "recoverDeletedSecret"]}}}}'
+                    "recoverDeletedSecret"]}, "replayed": {"BOOL": [false, {"exists": false}]},
+                    "unchanged": {"BOOL": [false, {"exists": false}]}}}}'
 """
 
 

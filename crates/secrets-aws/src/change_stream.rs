@@ -47,16 +47,26 @@ impl StreamRecord {
     /// `Err` for a change's record that cannot be read, which must not be
     /// skipped in silence.
     pub fn change_event(&self) -> Result<Option<ChangeEvent>, String> {
-        if self.event_name != "INSERT" {
-            return Ok(None);
-        }
-        let item = item_of(&self.dynamodb.new_image);
-        let record = allowed_record(&item).map_err(|error| error.to_string())?;
-        match record {
-            Some(record) => ChangeEvent::of(&record)
-                .map_err(|missing| format!("a change's audit record without {missing}")),
-            None => Ok(None),
-        }
+        change_event_of(&self.event_name, || item_of(&self.dynamodb.new_image))
+    }
+}
+
+/// The change event of a stream record of the audit table, given its
+/// `eventName` and its new image (read only for an insert); the same
+/// rule for a batch Lambda delivers and for a range read again from the
+/// stream (`republish-changes`).
+pub fn change_event_of(
+    event_name: &str,
+    new_image: impl FnOnce() -> Item,
+) -> Result<Option<ChangeEvent>, String> {
+    if event_name != "INSERT" {
+        return Ok(None);
+    }
+    let record = allowed_record(&new_image()).map_err(|error| error.to_string())?;
+    match record {
+        Some(record) => ChangeEvent::of(&record)
+            .map_err(|missing| format!("a change's audit record without {missing}")),
+        None => Ok(None),
     }
 }
 

@@ -298,6 +298,8 @@ fn iam_action(service: &str, operation: &str) -> String {
         ("Lambda", "Invoke") => "lambda:InvokeFunction".to_owned(),
         // EventBridge's actions are still named by its first name.
         ("EventBridge", operation) => format!("events:{operation}"),
+        // A stream's reads are DynamoDB's actions.
+        ("DynamoDB Streams", operation) => format!("dynamodb:{operation}"),
         _ => format!("{}:{operation}", service.to_ascii_lowercase()),
     }
 }

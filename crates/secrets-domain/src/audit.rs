@@ -32,6 +32,7 @@ impl Actor {
         AuditRecord {
             secret_id: Some(secret.id.clone()),
             tag: Some(secret.tag.clone()),
+            secret_version: Some(secret.version),
             ..self.record(at, Outcome::Allowed)
         }
     }
@@ -58,6 +59,7 @@ impl Actor {
             replayed: false,
             unchanged: false,
             batch_item: None,
+            secret_version: None,
             value_version: None,
             restored_from: None,
             outcome,
@@ -115,6 +117,12 @@ pub struct AuditRecord {
     /// for: one request, one record per secret, told apart by it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_item: Option<u16>,
+    /// The secret's version (what its `ETag` names) the request read, or
+    /// for a change the one it left: a create 1, every other change one
+    /// more than it found, but a delete the one it removed. Orders one
+    /// secret's changes where clocks cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_version: Option<u64>,
     /// The value version a resolve opened (which value was handed out);
     /// for a change, the one it made current: the value a create, an
     /// update or a restore wrote, the one a recovery brought back (none
@@ -150,6 +158,14 @@ impl AuditRecord {
     pub fn made_current(self, value_version: u64) -> Self {
         Self {
             value_version: Some(value_version),
+            ..self
+        }
+    }
+
+    /// Marks the record of a change with the secret's version it left.
+    pub fn left_at(self, version: u64) -> Self {
+        Self {
+            secret_version: Some(version),
             ..self
         }
     }
@@ -249,6 +265,7 @@ impl Trail {
             replayed: false,
             unchanged: false,
             batch_item: None,
+            secret_version: None,
             value_version: None,
             restored_from: None,
             outcome: Outcome::refused(error),

@@ -60,6 +60,12 @@ pub struct ChangeEvent {
     pub id: SecretId,
     pub tag: Tag,
     pub operation: Change,
+    /// The secret's version the change left (what its `ETag` names): one
+    /// secret's changes, in order, whatever the clocks said. A delete
+    /// carries the version it removed, so it follows the change that made
+    /// that version; a recovery is one above. `null` only in events of
+    /// records written before it was recorded.
+    pub version: Option<u64>,
     /// The value version the change made current; `null` for a rename and
     /// for a delete, which make none.
     pub value_version: Option<u64>,
@@ -92,6 +98,7 @@ impl ChangeEvent {
             id: record.secret_id.clone().ok_or("secretId")?,
             tag: record.tag.clone().ok_or("tag")?,
             operation,
+            version: record.secret_version,
             value_version: record.value_version,
             time: at.rfc3339().to_string(),
             request_id: record.request_id.clone(),
@@ -143,6 +150,7 @@ mod tests {
         let secret = secret();
         let record = actor(Operation::Update)
             .allowed(&secret, AT)
+            .left_at(2)
             .made_current(2);
         let event = ChangeEvent::of(&record).unwrap().expect("a change");
         let detail: serde_json::Value = serde_json::from_str(&event.detail()).unwrap();
@@ -153,6 +161,7 @@ mod tests {
                 "id": secret.id.as_str(),
                 "tag": "db",
                 "operation": "updated",
+                "version": 2,
                 "valueVersion": 2,
                 "time": "2026-11-18T11:06:40.123Z",
                 "requestId": "req-1",

@@ -244,6 +244,11 @@ impl PartialEq for SecretSummary {
 }
 
 impl SecretSummary {
+    /// The version its next change leaves it at.
+    pub fn next_version(&self) -> u64 {
+        self.version + 1
+    }
+
     /// The strong entity tag of this version: `"<id>.<version>"`. The id
     /// makes a secret deleted and re-created under the same tag a different
     /// resource, whose tags never match the old one's.

@@ -65,6 +65,7 @@ pub const REQUESTED: &str = "requested";
 pub const REPLAYED: &str = "replayed";
 pub const UNCHANGED: &str = "unchanged";
 pub const BATCH_ITEM: &str = "batchItem";
+pub const SECRET_VERSION: &str = "secretVersion";
 pub const OUTCOME: &str = "outcome";
 pub const STATUS: &str = "status";
 pub const ERROR_TYPE: &str = "errorType";

@@ -29,8 +29,8 @@ use secrets_domain::ports::AuditLog;
 
 use super::attributes::{
     BATCH_ITEM, ERROR_TYPE, EXPIRES_AT, OPERATION, OUTCOME, REASON, REPLAYED, REQUEST_ID,
-    REQUESTED, RESTORED_FROM, SECRET_ID, STATUS, SUBJECT, TAG, TENANT, TIME, TIME_MS, UNCHANGED,
-    VALUE_VERSION,
+    REQUESTED, RESTORED_FROM, SECRET_ID, SECRET_VERSION, STATUS, SUBJECT, TAG, TENANT, TIME,
+    TIME_MS, UNCHANGED, VALUE_VERSION,
 };
 use super::codec::{ItemBuilder, corrupt, optional_number, text, whole_number};
 use super::expressions::Condition;
@@ -153,6 +153,7 @@ pub fn audit_item(record: &AuditRecord, retention_days: u64) -> Item {
     if let Some(batch_item) = record.batch_item {
         item = item.number(BATCH_ITEM, u64::from(batch_item));
     }
+    item = item.optional_number(SECRET_VERSION, record.secret_version);
     item = item.optional_number(VALUE_VERSION, record.value_version);
     item = item.optional_number(RESTORED_FROM, record.restored_from);
     item = match &record.outcome {
@@ -210,6 +211,7 @@ pub fn allowed_record(item: &Item) -> Result<Option<AuditRecord>> {
         replayed: flag(REPLAYED),
         unchanged: flag(UNCHANGED),
         batch_item,
+        secret_version: optional_number(item, SECRET_VERSION)?,
         value_version: optional_number(item, VALUE_VERSION)?,
         restored_from: optional_number(item, RESTORED_FROM)?,
         outcome: Outcome::Allowed,
@@ -277,7 +279,7 @@ mod tests {
             value_version: Some(2),
         };
         for record in [
-            actor.allowed(&secret, at).made_current(3),
+            actor.allowed(&secret, at).left_at(4).made_current(3),
             actor.allowed(&secret, at).unchanged(),
             actor.allowed(&secret, at).restored(1, 4),
             actor.allowed(&secret, at).replayed().in_batch(7),

@@ -178,7 +178,7 @@ impl DynamoStore {
         let kept = self.kept_versions(tenant, &secret.id).await?;
         let kept = kept_and_current(kept, secret.value_version);
         let recovered = SecretSummary {
-            version: secret.version + 1,
+            version: secret.next_version(),
             ..secret.clone()
         };
         let shard = &self.count_shard(tenant, &secret.tag);

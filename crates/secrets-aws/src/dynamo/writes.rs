@@ -199,7 +199,7 @@ impl DynamoStore {
         changes: SecretChanges,
         audit: Option<&AuditRecord>,
     ) -> Result<SecretSummary> {
-        let next = number(current.version + 1);
+        let next = number(current.next_version());
         let mut tag_changes = Changes::default().set(VERSION, next.clone());
         let token = write_token()?;
         let mut meta_changes = Changes::default()
@@ -257,7 +257,7 @@ impl DynamoStore {
         self.put_audit_record(&mut write, audit)?;
         let updated = SecretSummary {
             name: changes.name.unwrap_or_else(|| current.name.clone()),
-            version: current.version + 1,
+            version: current.next_version(),
             value_version: value_version.or(current.value_version),
             ..current.clone()
         };

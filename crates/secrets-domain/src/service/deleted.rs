@@ -32,7 +32,9 @@ impl<S: SecretStore, K> Secrets<S, K> {
             .await?
             .filter(|deleted| deleted.recoverable_at(now))
             .ok_or(Error::NotFound)?;
-        let record = actor.allowed(&deleted.summary, now);
+        let record = actor
+            .allowed(&deleted.summary, now)
+            .left_at(deleted.summary.next_version());
         // The value it brings back is current again: its change event says so.
         let record = match deleted.summary.value_version {
             Some(value_version) => record.made_current(value_version),

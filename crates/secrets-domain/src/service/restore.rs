@@ -60,7 +60,10 @@ impl<S: SecretStore, K: Reseal> Secrets<S, K> {
             };
             // The record names the version whose value became current
             // again, and the version that made it so.
-            let record = actor.allowed(&current, at).restored(from, request.to);
+            let record = actor
+                .allowed(&current, at)
+                .left_at(current.next_version())
+                .restored(from, request.to);
             match self
                 .store
                 .update(tenant, &current, changes, Some(&record))

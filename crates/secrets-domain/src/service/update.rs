@@ -64,11 +64,10 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
                 author: actor.subject.clone(),
                 restored_from: None,
             };
+            let record = actor.allowed(&current, at).left_at(current.next_version());
             let record = match sealed.is_some() {
-                true => actor
-                    .allowed(&current, at)
-                    .made_current(next_value_version(&current)),
-                false => actor.allowed(&current, at),
+                true => record.made_current(next_value_version(&current)),
+                false => record,
             };
             match self
                 .store

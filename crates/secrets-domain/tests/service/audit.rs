@@ -68,3 +68,45 @@ async fn every_allowed_change_and_resolve_is_recorded_once() {
     );
     assert_eq!(last.subject.as_deref(), Some("tester"));
 }
+
+/// A change's record carries the version it left the secret at, the one
+/// its next `ETag` names, so one secret's change events order by it: a
+/// delete the version it removed, a recovery one above.
+#[tokio::test]
+async fn each_change_records_the_version_it_left() {
+    let service = service().with_recovery_window(secrets_domain::deleted::RecoveryWindow::days(7));
+    let acme = tenant("acme");
+    let mut left = vec![create_secret(&service, &acme, "db", "v1").await.version];
+    for update in [new_value("v2"), rename("Primary")] {
+        let updated = update_secret(&service, &acme, &by_tag("db"), update).await;
+        left.push(updated.unwrap().version);
+    }
+    let restorer = acting(&acme, Operation::RestoreVersion);
+    let restored = service.restore(&restorer, &by_tag("db"), 1, None).await;
+    left.push(restored.unwrap().version);
+    let deleter = acting(&acme, Operation::Delete);
+    service.delete(&deleter, &by_tag("db"), None).await.unwrap();
+    left.push(*left.last().unwrap());
+    let id = service.store().audit_records()[0]
+        .secret_id
+        .clone()
+        .unwrap();
+    let recoverer = acting(&acme, Operation::RecoverDeleted);
+    left.push(service.recover(&recoverer, &id).await.unwrap().version);
+    assert_eq!(left, [1, 2, 3, 4, 4, 5]);
+
+    let events: Vec<_> = service
+        .store()
+        .audit_records()
+        .iter()
+        .filter_map(|record| secrets_domain::change_event::ChangeEvent::of(record).unwrap())
+        .map(|event| (event.operation, event.version))
+        .collect();
+    use secrets_domain::change_event::Change::*;
+    let expected = [Created, Updated, Updated, Restored, Deleted, Recovered];
+    let expected: Vec<_> = expected
+        .into_iter()
+        .zip(left.into_iter().map(Some))
+        .collect();
+    assert_eq!(events, expected);
+}

@@ -85,7 +85,7 @@ impl TenantSecrets {
         let Some(KeptDeleted { mut secret, .. }) = self.deleted.remove(id) else {
             return Err(Error::NotFound);
         };
-        secret.summary.version += 1;
+        secret.summary.version = secret.summary.next_version();
         let recovered = secret.summary.clone();
         self.tag_by_id.insert(id.clone(), tag.clone());
         self.by_tag.insert(tag.clone(), secret);

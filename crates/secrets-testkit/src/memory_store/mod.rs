@@ -131,7 +131,7 @@ impl TenantSecrets {
         }
         let version = changes.value_version();
         let stored = self.stored_mut(current)?;
-        stored.summary.version += 1;
+        stored.summary.version = stored.summary.next_version();
         if let Some(name) = changes.name {
             stored.summary.name = name;
         }
