@@ -3,8 +3,12 @@
 
 mod deleted;
 mod dynamo;
+mod encryption;
 mod events;
+mod harness;
+mod iam;
 mod kms;
 mod logs;
 mod pages;
 mod republish;
+mod writes;

@@ -1,6 +1,7 @@
 //! `republish-changes` against the emulator: a batch the publish function
 //! gave up on, named in the failure queue as Lambda names it, is read
-//! again from the audit table's stream and its changes reach a follower.
+//! again from the audit table's stream (or, past its retention, found in
+//! the audit table by its times) and its changes reach a follower.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use republish_changes::failure_queue::FailureQueue;
 use republish_changes::republish::{Options, Outcome, Report, republish};
+use republish_changes::source::ChangeSource;
 use republish_changes::stream_range::AuditStream;
 use secrets_aws::dynamo::audit_item;
 use secrets_aws::event_bus::EventBus;
@@ -118,13 +120,35 @@ fn failure_record(stream_arn: &str, shard: &str, first: &str, last: &str) -> Str
             "shardId": shard,
             "startSequenceNumber": first,
             "endSequenceNumber": last,
-            "approximateArrivalOfFirstRecord": "2026-11-28T04:00:00Z",
-            "approximateArrivalOfLastRecord": "2026-11-28T04:00:00Z",
+            // Just after the history's changes were made (stamped from
+            // 1_795_000_000_001 ms), to the second as Lambda may give them.
+            "approximateArrivalOfFirstRecord": "2026-11-18T11:06:40Z",
+            "approximateArrivalOfLastRecord": "2026-11-18T11:06:40Z",
             "batchSize": 3,
             "streamArn": stream_arn
         }
     })
     .to_string()
+}
+
+/// The (request, operation) of each event the follower gets, sorted; none
+/// may carry the secret's name.
+async fn delivered(follower: &EventFollower) -> Vec<(String, String)> {
+    let received = follower
+        .received(3, Duration::from_secs(2), Duration::from_secs(30))
+        .await;
+    let mut delivered: Vec<_> = received
+        .iter()
+        .map(|event| {
+            assert!(!event.to_string().contains("Primary database"));
+            (
+                event["detail"]["requestId"].as_str().unwrap().to_owned(),
+                event["detail"]["operation"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    delivered.sort_unstable();
+    delivered
 }
 
 fn outcomes(reports: &[Report]) -> Vec<&Outcome> {
@@ -134,7 +158,7 @@ fn outcomes(reports: &[Report]) -> Vec<&Outcome> {
 }
 
 #[tokio::test]
-async fn a_given_up_batch_is_published_again_from_the_stream_and_its_message_deleted() {
+async fn a_given_up_batch_is_published_again_from_the_stream_or_the_audit_table() {
     let sdk = sdk_config().await;
     let (dynamodb, streams, sqs) = (
         aws_sdk_dynamodb::Client::new(&sdk),
@@ -143,15 +167,24 @@ async fn a_given_up_batch_is_published_again_from_the_stream_and_its_message_del
     );
     let tenant = TenantId::parse(&unique("republish")).unwrap();
     let audit_table = required_env("AUDIT_TABLE_NAME");
-    for record in history(&tenant) {
-        dynamodb
-            .put_item()
+    // One transaction: the emulator serves a call at a time, so no other
+    // test's record lands between these in the stream's one shard.
+    let puts = history(&tenant).into_iter().map(|record| {
+        let put = aws_sdk_dynamodb::types::Put::builder()
             .table_name(&audit_table)
             .set_item(Some(audit_item(&record, 0)))
-            .send()
-            .await
+            .build()
             .unwrap();
-    }
+        aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .put(put)
+            .build()
+    });
+    dynamodb
+        .transact_write_items()
+        .set_transact_items(Some(puts.collect()))
+        .send()
+        .await
+        .unwrap();
     let stream_arn = dynamodb
         .describe_table()
         .table_name(&audit_table)
@@ -196,10 +229,12 @@ async fn a_given_up_batch_is_published_again_from_the_stream_and_its_message_del
         ),
         &queue_url,
     );
-    let stream = AuditStream::new(aws_sdk_dynamodbstreams::Client::from_conf(
-        aws_sdk_dynamodbstreams::config::Builder::from(&sdk)
-            .interceptor(calls.clone())
-            .build(),
+    let stream = ChangeSource::Stream(AuditStream::new(
+        aws_sdk_dynamodbstreams::Client::from_conf(
+            aws_sdk_dynamodbstreams::config::Builder::from(&sdk)
+                .interceptor(calls.clone())
+                .build(),
+        ),
     ));
     let bus = EventBus::new(sdk::eventbridge_client(&sdk, &calls), "default");
     let options = |dry_run| Options {
@@ -238,37 +273,14 @@ async fn a_given_up_batch_is_published_again_from_the_stream_and_its_message_del
         }
     );
     assert!(kept.is_kept());
-    // Receive, read the range, publish, delete the done message and show
-    // the kept one again: exactly what its operators' policy grants.
-    assert_eq!(
-        calls.take().iam_actions,
-        granted_to_operators("RepublishChangesPolicy")
-    );
-
-    let received = follower
-        .received(3, Duration::from_secs(2), Duration::from_secs(30))
-        .await;
-    follower.stop().await;
-    let mut delivered: Vec<_> = received
-        .iter()
-        .map(|event| {
-            assert!(!event.to_string().contains("Primary database"));
-            (
-                event["detail"]["requestId"].as_str().unwrap().to_owned(),
-                event["detail"]["operation"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    delivered.sort_unstable();
+    let first_run = delivered(&follower).await;
     let expected = [
         ("r-create", "created"),
         ("r-delete", "deleted"),
         ("r-update", "updated"),
     ];
-    assert_eq!(
-        delivered,
-        expected.map(|(r, o)| (r.to_owned(), o.to_owned()))
-    );
+    let expected = expected.map(|(r, o)| (r.to_owned(), o.to_owned()));
+    assert_eq!(first_run, expected);
 
     // Only the message that names no batch is left.
     let left = sqs
@@ -281,6 +293,50 @@ async fn a_given_up_batch_is_published_again_from_the_stream_and_its_message_del
         .unwrap();
     let bodies: Vec<_> = left.messages().iter().filter_map(|m| m.body()).collect();
     assert_eq!(bodies, [r#"{"another": "sender"}"#]);
+    for message in left.messages() {
+        let receipt = message.receipt_handle().unwrap();
+        sqs.delete_message()
+            .queue_url(&queue_url)
+            .receipt_handle(receipt)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    // Past the stream's retention, the same batch is found in the audit
+    // table by its times: its changes are published again (twice now, as
+    // consumers are told to expect), and its message deleted.
+    sqs.send_message()
+        .queue_url(&queue_url)
+        .message_body(&given_up)
+        .send()
+        .await
+        .unwrap();
+    let from_table = ChangeSource::AuditTable {
+        client: aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&sdk)
+                .interceptor(calls.clone())
+                .build(),
+        ),
+        table: audit_table,
+    };
+    let run = republish(&queue, &from_table, &bus, options(false))
+        .await
+        .unwrap();
+    let [Outcome::Republished { records, events }] = outcomes(&run)[..] else {
+        panic!("{run:?}")
+    };
+    // The window holds at least this history's four allowed change records.
+    assert!(*records >= 4 && *events >= 3, "{run:?}");
+    assert_eq!(delivered(&follower).await, expected);
+    follower.stop().await;
+    // Receive, read the range or the table, publish, delete the done
+    // messages and show the kept one again: exactly what its operators'
+    // policy grants.
+    assert_eq!(
+        calls.take().iam_actions,
+        granted_to_operators("RepublishChangesPolicy")
+    );
     sqs.delete_queue()
         .queue_url(&queue_url)
         .send()

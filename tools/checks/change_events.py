@@ -62,7 +62,8 @@ CHANGE_OPERATIONS = {
 # only when true, of an allowed record that is no change: a create replayed
 # from its Idempotency-Key, an update that changed nothing.
 NO_CHANGE_FLAGS = ("replayed", "unchanged")
-LEAVES_OUT = {flag: {"BOOL": [{"exists": False}]} for flag in NO_CHANGE_FLAGS}
+# A flag written false passes, as the function reads it.
+LEAVES_OUT = {flag: {"BOOL": [False, {"exists": False}]} for flag in NO_CHANGE_FLAGS}
 FILTER = (
     "its one filter must keep exactly the INSERTs of allowed changes' records "
     '({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"outcome": {"S": ["allowed"]}, '
@@ -187,7 +188,8 @@ def keeps_exactly_changes(criteria: Any) -> bool:
 def check_no_changes_left_out(name: str, text: str) -> Iterator[str]:
     """The pattern, played by the local stack's matcher (as the local stack
     plays it), on sample records: every change operation's allowed INSERT
-    passes, and none flagged as no change does."""
+    passes, flags written false included, and none flagged as no change
+    does."""
     try:
         pattern = event_pattern.parse(text)
     except ValueError as error:
@@ -199,9 +201,12 @@ def check_no_changes_left_out(name: str, text: str) -> Iterator[str]:
         for flags in [(flag,) for flag in NO_CHANGE_FLAGS] + [NO_CHANGE_FLAGS]:
             if event_pattern.matches(pattern, audit_insert(operation, *flags)):
                 yield f"{name}: {NO_CHANGES}; it passes a {operation} flagged {' and '.join(flags)}"
+        for flag in NO_CHANGE_FLAGS:
+            if not event_pattern.matches(pattern, audit_insert(operation, flag, written=False)):
+                yield f"{name}: {NO_CHANGES}; it drops a {operation} with {flag} written false"
 
 
-def audit_insert(operation: str, *flags: str) -> dict[str, Any]:
+def audit_insert(operation: str, *flags: str, written: bool = True) -> dict[str, Any]:
     """The stream record of an allowed audit item, as the mapping reads it
     (crates/secrets-aws/src/dynamo/audit.rs, `audit_item`)."""
     key = {"pk": {"S": "TENANT#acme#07"}, "sk": {"S": "2026-01-01T00:00:00.000Z#req-1"}}
@@ -214,7 +219,7 @@ def audit_insert(operation: str, *flags: str) -> dict[str, Any]:
         "tenant": {"S": "acme"},
         "secretId": {"S": "0190b5a8-0000-7000-8000-000000000001"},
         "outcome": {"S": "allowed"},
-        **{flag: {"BOOL": True} for flag in flags},
+        **{flag: {"BOOL": written} for flag in flags},
     }
     return {
         "eventName": "INSERT",

@@ -270,15 +270,17 @@ class PlantedFaults(planted.PlantedFaults):
 
         self.assert_caught(tenant, "PublishChangesFunctionAuditStream: its one filter must keep exactly")
 
-    def test_a_flag_also_false_passes(self) -> None:
-        # What the function reads as not flagged: absent, or false.
-        def plant(sam: dict[str, Any]) -> None:
+    def test_a_flag_written_false_must_pass(self) -> None:
+        # What the function reads as not flagged: absent, or false. A filter
+        # on absence alone would drop a change whose flag was written false.
+        def absent_only(sam: dict[str, Any]) -> None:
             value = pattern(sam)
             for flag in ("replayed", "unchanged"):
-                value["dynamodb"]["NewImage"][flag] = {"BOOL": [False, {"exists": False}]}
+                value["dynamodb"]["NewImage"][flag] = {"BOOL": [{"exists": False}]}
             set_pattern(sam, value)
 
-        self.assertEqual(self.caught(plant), [])
+        self.assert_caught(absent_only, "it drops a createSecret with replayed written false")
+        self.assert_caught(absent_only, "it drops a deleteSecret with unchanged written false")
 
     def test_the_filters_operations_in_another_order_pass(self) -> None:
         def plant(sam: dict[str, Any]) -> None:

@@ -393,12 +393,23 @@ def on_failure_record(
             "shardId": shard_id,
             "startSequenceNumber": first["SequenceNumber"],
             "endSequenceNumber": last["SequenceNumber"],
-            "approximateArrivalOfFirstRecord": first.get("ApproximateCreationDateTime"),
-            "approximateArrivalOfLastRecord": last.get("ApproximateCreationDateTime"),
+            "approximateArrivalOfFirstRecord": arrival(first),
+            "approximateArrivalOfLastRecord": arrival(last),
             "batchSize": len(batch),
             "streamArn": stream_arn,
         },
     }
+
+
+def arrival(change: dict[str, Any]) -> str | None:
+    """A record's arrival as Lambda's failure record gives it: RFC 3339 UTC
+    (the stream gives seconds since the epoch), which republish-changes
+    reads its window from."""
+    seconds = change.get("ApproximateCreationDateTime")
+    if not isinstance(seconds, (int, float)):
+        return None
+    moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def invoke_url(host: str, router_port: int) -> str:

@@ -416,7 +416,7 @@ The secrets API is up.
   resolve      make resolve TAG=my-secret   (GET {base_url}{RESOLVE_PREFIX}/<tenant>/secrets/<tag>,
                SigV4-signed with a local principal of {LOCAL_IAM.relative_to(ROOT)})
   events       every change publishes one event (tenant, id, tag, operation,
-               valueVersion, time, requestId): printed here as `event {{...}}`
+               version, valueVersion, time, requestId): printed here as `event {{...}}`
                lines and appended to {EVENTS_LOG.relative_to(ROOT)}
 
   curl -s -X POST {base_url}/api/v1/secrets \\

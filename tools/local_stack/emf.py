@@ -23,6 +23,7 @@ consistent read, a create one data key and one transaction.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -68,10 +69,20 @@ def status_class(status: int | None) -> str:
     return "no answer" if status is None else f"{status // 100}xx"
 
 
+# cargo lambda watch writes cargo's progress ("     Running `target/...`",
+# in two writes) to the log the functions' output goes to, so a write of
+# it may land at the start of one of their lines; seen in a CI run as
+# '     Running{"Calls":...}'.
+INTERLEAVED_PREFIX = re.compile(r"[^{]{1,100}")
+
+
 def read_records(lines: Iterable[str]) -> Parsed:
     """The EMF records among a function log's lines."""
     parsed = Parsed()
     for number, line in enumerate(lines, 1):
+        start = line.find('{"')
+        if start > 0 and INTERLEAVED_PREFIX.fullmatch(line[:start]):
+            line = line[start:]
         if not (line.startswith("{") and '"_aws"' in line):
             continue
         try:

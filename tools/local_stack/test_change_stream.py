@@ -340,6 +340,18 @@ class Records(unittest.TestCase):
         self.assertEqual(shaped["dynamodb"]["NewImage"]["b"], {"B": "AP8="})
         self.assertEqual(shaped["eventSourceARN"], "arn:stream")
 
+    def test_a_given_up_batch_as_lambda_names_it(self) -> None:
+        batch = [
+            {"dynamodb": {"SequenceNumber": "100", "ApproximateCreationDateTime": 1795849200}},
+            {"dynamodb": {"SequenceNumber": "102", "ApproximateCreationDateTime": 1795849201}},
+        ]
+        record = change_stream.on_failure_record("arn:stream", "shard-1", batch, 3, "Unhandled")
+        info = record["DDBStreamBatchInfo"]
+        self.assertEqual((info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]), ("100", "102", 2))
+        # RFC 3339, as AWS documents it and republish-changes reads it.
+        self.assertEqual(info["approximateArrivalOfFirstRecord"], "2026-11-28T07:00:00.000Z")
+        self.assertEqual(info["approximateArrivalOfLastRecord"], "2026-11-28T07:00:01.000Z")
+
 
 TEMPLATE = """
 Transform: AWS::Serverless-2016-10-31

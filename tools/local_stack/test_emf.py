@@ -97,6 +97,20 @@ class Counts(unittest.TestCase):
         problems, _, _ = emf.check(watch, gateway)
         self.assertEqual(problems, [])
 
+    def test_a_record_after_cargos_progress_on_its_line_still_counts(self) -> None:
+        watch, gateway = one_of_each()
+        line = record("getSecret", 200)
+        watch.extend(["     Running" + line, " `target/debug/reseal-secret`"])
+        gateway.append(request("getSecret", 200))
+        problems, records, _ = emf.check(watch, gateway)
+        self.assertEqual(problems, [])
+        self.assertEqual(records, 13)
+        # Only a short prefix without JSON: a record inside another record's
+        # line is still a problem.
+        watch.append('{"message": "x", "nested": ' + line)
+        problems, _, _ = emf.check(watch, gateway)
+        self.assertTrue(any("not a JSON EMF record" in problem for problem in problems), problems)
+
     def test_a_request_without_its_record_is_caught(self) -> None:
         watch, gateway = one_of_each()
         gateway.append(request("updateSecret", 502))  # the function died: no record

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use secrets_domain::change_event::ChangeEvent;
 use serde::{Deserialize, Serialize};
 
-use crate::dynamo::{Item, allowed_record};
+use crate::dynamo::{Item, allowed_record, names_a_change};
 
 /// A batch of stream records, oldest first.
 #[derive(Debug, Deserialize)]
@@ -62,7 +62,11 @@ pub fn change_event_of(
     if event_name != "INSERT" {
         return Ok(None);
     }
-    let record = allowed_record(&new_image()).map_err(|error| error.to_string())?;
+    let image = new_image();
+    if !names_a_change(&image) {
+        return Ok(None);
+    }
+    let record = allowed_record(&image).map_err(|error| error.to_string())?;
     match record {
         Some(record) => ChangeEvent::of(&record)
             .map_err(|missing| format!("a change's audit record without {missing}")),
@@ -202,6 +206,22 @@ mod tests {
         let mut item = audit_item(&record(Operation::Delete), 30);
         item.insert("timeMs".into(), AttributeValue::S("soon".into()));
         assert!(delivered("INSERT", &item).change_event().is_err());
+    }
+
+    #[test]
+    fn a_damaged_record_of_no_change_is_passed_over_unread() {
+        for damaged in [
+            audit_item(&record(Operation::Resolve), 30),
+            audit_item(&record(Operation::Create).replayed(), 30),
+        ] {
+            let mut item = damaged;
+            item.remove("timeMs");
+            assert_eq!(delivered("INSERT", &item).change_event(), Ok(None));
+        }
+        let mut unknown = audit_item(&record(Operation::Delete), 30);
+        unknown.insert("operation".into(), AttributeValue::S("purgeSecret".into()));
+        unknown.remove("timeMs");
+        assert_eq!(delivered("INSERT", &unknown).change_event(), Ok(None));
     }
 
     #[test]

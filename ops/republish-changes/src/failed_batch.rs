@@ -21,6 +21,69 @@ pub struct BatchInfo {
     pub start_sequence_number: SequenceNumber,
     pub end_sequence_number: SequenceNumber,
     pub batch_size: u32,
+    /// When the batch's first and last records reached the stream (RFC
+    /// 3339), which is just after their changes committed.
+    pub approximate_arrival_of_first_record: String,
+    pub approximate_arrival_of_last_record: String,
+}
+
+impl BatchInfo {
+    /// When the batch's changes were made, as milliseconds since the epoch:
+    /// its records' arrivals, `margin_ms` wider on each side (an audit
+    /// record is timed by the writing function's clock, before its change
+    /// committed, and an arrival may be given to the second).
+    pub fn made_between(&self, margin_ms: u64) -> Result<(u64, u64), String> {
+        let millis = |text: &str| {
+            epoch_millis(text).ok_or_else(|| format!("not an RFC 3339 UTC time: {text:?}"))
+        };
+        let first = millis(&self.approximate_arrival_of_first_record)?;
+        let last = millis(&self.approximate_arrival_of_last_record)?;
+        Ok((first.saturating_sub(margin_ms), last.max(first) + margin_ms))
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|+00:00)` as milliseconds since the
+/// epoch; `None` for anything else.
+fn epoch_millis(text: &str) -> Option<u64> {
+    let text = text
+        .strip_suffix('Z')
+        .or_else(|| text.strip_suffix("+00:00"))?;
+    let (date, time) = text.split_once('T')?;
+    let number = |digits: &str| -> Option<u64> {
+        (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| digits.parse().ok())?
+    };
+    let mut date = date.splitn(3, '-').map(number);
+    let (year, month, day) = (date.next()??, date.next()??, date.next()??);
+    let (time, fraction) = match time.split_once('.') {
+        Some((_, "")) => return None,
+        Some(parts) => parts,
+        None => (time, "0"),
+    };
+    let mut time = time.splitn(3, ':').map(number);
+    let (hour, minute, second) = (time.next()??, time.next()??, time.next()??);
+    let valid = (1..=12).contains(&month)
+        && (1..=31).contains(&day)
+        && hour < 24
+        && minute < 60
+        && second < 61;
+    if !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let millis = number(&format!("{fraction:0<3}")[..3])?;
+    let days = days_since_epoch(year, month, day);
+    valid.then(|| ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis)
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar, from
+/// the year 1970 on (the civil-from-days algorithm, counting years from
+/// March so that a leap day ends its year).
+fn days_since_epoch(year: u64, month: u64, day: u64) -> u64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let (era, year_of_era) = (year / 400, year % 400);
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    (era * 146_097 + day_of_era).saturating_sub(719_468)
 }
 
 impl FailedBatch {
@@ -164,6 +227,49 @@ mod tests {
         assert!(problem.contains("after it ends at 99"), "{problem}");
         let not_digits = DOCUMENTED.replacen("800000000003126276362", "8e20", 1);
         assert!(FailedBatch::parse(&not_digits).is_err());
+    }
+
+    #[test]
+    fn a_batch_was_made_between_its_arrivals_widened_by_the_margin() {
+        let batch = FailedBatch::parse(DOCUMENTED).unwrap().info;
+        // 2019-11-14T00:38:04Z (date -d ... +%s: 1573691884).
+        assert_eq!(
+            batch.made_between(0),
+            Ok((1_573_691_884_000, 1_573_691_884_000))
+        );
+        assert_eq!(
+            batch.made_between(60_000),
+            Ok((1_573_691_824_000, 1_573_691_944_000))
+        );
+    }
+
+    #[test]
+    fn rfc_3339_times_are_read_to_the_millisecond() {
+        assert_eq!(epoch_millis("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            epoch_millis("2000-02-29T12:00:00.5Z"),
+            Some(951_825_600_500)
+        );
+        assert_eq!(
+            epoch_millis("2026-11-28T10:00:00.123456+00:00"),
+            Some(1_795_860_000_123)
+        );
+        assert_eq!(
+            epoch_millis("2024-12-31T23:59:59.999Z"),
+            Some(1_735_689_599_999)
+        );
+        for wrong in [
+            "2026-11-28 10:00:00Z",
+            "2026-11-28T10:00:00",
+            "2026-11-28T10:00:00+01:00",
+            "2026-13-28T10:00:00Z",
+            "2026-11-28T24:00:00Z",
+            "2026-11-28T10:00Z",
+            "2026-11-28T10:00:00.Z",
+            "-2026-11-28T10:00:00Z",
+        ] {
+            assert_eq!(epoch_millis(wrong), None, "{wrong}");
+        }
     }
 
     #[test]

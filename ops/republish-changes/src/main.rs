@@ -1,6 +1,8 @@
 //! `republish-changes --queue-url URL [--event-bus NAME] [--dry-run]
-//! [--max-messages N]`, with the operator's AWS credentials and region from
-//! the environment. One JSON line per message; exit status 0 when every
+//! [--max-messages N] [--audit-table NAME]`, with the operator's AWS
+//! credentials and region from the environment. `--audit-table` reads each
+//! batch's changes from the audit table by its times, for batches past the
+//! stream's retention (a Scan of the whole table per batch). One JSON line per message; exit status 0 when every
 //! message taken was republished (or, dry, read), 1 when some are kept in
 //! the queue, 2 for a usage error.
 
@@ -9,13 +11,15 @@ use std::time::Duration;
 
 use republish_changes::failure_queue::FailureQueue;
 use republish_changes::republish::{Options, republish};
+use republish_changes::source::ChangeSource;
 use republish_changes::stream_range::AuditStream;
 use secrets_aws::event_bus::EventBus;
 use secrets_aws::metrics::CallCounter;
 use secrets_aws::sdk::{self, CallTimeouts};
 
 const USAGE: &str =
-    "usage: republish-changes --queue-url URL [--event-bus NAME] [--dry-run] [--max-messages N]";
+    "usage: republish-changes --queue-url URL [--event-bus NAME] [--dry-run] [--max-messages N] \
+     [--audit-table NAME]";
 /// The publish function's default: the account's default bus.
 const DEFAULT_BUS: &str = "default";
 const DEFAULT_MAX_MESSAGES: usize = 100;
@@ -24,11 +28,12 @@ const DEFAULT_MAX_MESSAGES: usize = 100;
 struct Arguments {
     queue_url: String,
     event_bus: String,
+    audit_table: Option<String>,
     options: Options,
 }
 
 fn parse(mut arguments: impl Iterator<Item = String>) -> Result<Arguments, String> {
-    let (mut queue_url, mut event_bus) = (None, DEFAULT_BUS.to_owned());
+    let (mut queue_url, mut event_bus, mut audit_table) = (None, DEFAULT_BUS.to_owned(), None);
     let mut options = Options {
         dry_run: false,
         max_messages: DEFAULT_MAX_MESSAGES,
@@ -38,6 +43,7 @@ fn parse(mut arguments: impl Iterator<Item = String>) -> Result<Arguments, Strin
         match argument.as_str() {
             "--queue-url" => queue_url = Some(value()?),
             "--event-bus" => event_bus = value()?,
+            "--audit-table" => audit_table = Some(value()?),
             "--max-messages" => {
                 options.max_messages = value()?
                     .parse()
@@ -52,6 +58,7 @@ fn parse(mut arguments: impl Iterator<Item = String>) -> Result<Arguments, Strin
     Ok(Arguments {
         queue_url: queue_url.ok_or("--queue-url is required")?,
         event_bus,
+        audit_table,
         options,
     })
 }
@@ -71,12 +78,18 @@ async fn main() -> ExitCode {
     })
     .await;
     let queue = FailureQueue::new(aws_sdk_sqs::Client::new(&sdk), arguments.queue_url);
-    let stream = AuditStream::new(aws_sdk_dynamodbstreams::Client::new(&sdk));
+    let source = match arguments.audit_table {
+        Some(table) => ChangeSource::AuditTable {
+            client: aws_sdk_dynamodb::Client::new(&sdk),
+            table,
+        },
+        None => ChangeSource::Stream(AuditStream::new(aws_sdk_dynamodbstreams::Client::new(&sdk))),
+    };
     let bus = EventBus::new(
         sdk::eventbridge_client(&sdk, &CallCounter::default()),
         arguments.event_bus,
     );
-    match republish(&queue, &stream, &bus, arguments.options).await {
+    match republish(&queue, &source, &bus, arguments.options).await {
         Err(problem) => {
             eprintln!("the failure queue cannot be read: {problem}");
             ExitCode::FAILURE
@@ -117,15 +130,19 @@ mod tests {
         assert_eq!(parsed.event_bus, "default");
         assert!(!parsed.options.dry_run);
         assert_eq!(parsed.options.max_messages, 100);
+        assert_eq!(parsed.audit_table, None);
         assert!(arguments("--dry-run").unwrap_err().contains("--queue-url"));
     }
 
     #[test]
     fn every_option_is_read_and_a_bad_one_refused() {
-        let parsed = arguments("--dry-run --queue-url q --event-bus ops --max-messages 5").unwrap();
+        let parsed =
+            arguments("--dry-run --queue-url q --event-bus ops --max-messages 5 --audit-table a")
+                .unwrap();
         assert!(parsed.options.dry_run);
         assert_eq!(parsed.event_bus, "ops");
         assert_eq!(parsed.options.max_messages, 5);
+        assert_eq!(parsed.audit_table.as_deref(), Some("a"));
         assert!(arguments("--queue-url q --max-messages 0").is_err());
         assert!(arguments("--queue-url q --max-messages many").is_err());
         assert!(

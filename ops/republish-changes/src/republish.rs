@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::failed_batch::FailedBatch;
 use crate::failure_queue::{FailureQueue, Received};
-use crate::stream_range::{AuditStream, RangeRecord};
+use crate::source::{BatchChanges, ChangeSource};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
@@ -73,26 +73,27 @@ impl Outcome {
 
 /// Takes up to `options.max_messages` messages, republishes each one's
 /// batch and answers what became of each. `Err` only when the queue
-/// cannot be read at all.
+/// cannot be read.
 pub async fn republish(
     queue: &FailureQueue,
-    stream: &AuditStream,
+    source: &ChangeSource,
     bus: &impl ChangeEvents,
     options: Options,
 ) -> Result<Vec<Report>, String> {
     let (mut reports, mut seen, mut kept) = (Vec::new(), HashSet::new(), Vec::new());
-    'run: while reports.len() < options.max_messages {
-        let messages = queue.receive(options.max_messages - reports.len()).await?;
-        if messages.is_empty() {
+    while reports.len() < options.max_messages {
+        let received = queue.receive(options.max_messages - reports.len()).await?;
+        // A message is hidden for longer than a run takes; one met again
+        // (a run past 15 minutes) was already reported.
+        let fresh: Vec<_> = received
+            .into_iter()
+            .filter(|message| seen.insert(message.id.clone()))
+            .collect();
+        if fresh.is_empty() {
             break;
         }
-        for message in messages {
-            // A message is hidden for longer than a run takes; one met
-            // again means the run has gone round the queue.
-            if !seen.insert(message.id.clone()) {
-                break 'run;
-            }
-            let mut report = republish_one(stream, bus, &message, options.dry_run).await;
+        for message in fresh {
+            let mut report = republish_one(source, bus, &message, options.dry_run).await;
             if let Outcome::Republished { .. } = report.outcome {
                 match queue.delete(&message).await {
                     Ok(()) => {
@@ -106,18 +107,24 @@ pub async fn republish(
                     }
                 }
             }
+            kept.push((reports.len(), message));
             reports.push(report);
-            kept.push(message);
         }
     }
-    for message in &kept {
-        queue.show_again(message).await?;
+    for (at, message) in kept {
+        if let Err(problem) = queue.show_again(&message).await
+            && let Outcome::Kept { reason, .. } = &mut reports[at].outcome
+        {
+            reason.push_str(&format!(
+                "; not shown again ({problem}): visible again 15 minutes after it was taken"
+            ));
+        }
     }
     Ok(reports)
 }
 
 async fn republish_one(
-    stream: &AuditStream,
+    source: &ChangeSource,
     bus: &impl ChangeEvents,
     message: &Received,
     dry_run: bool,
@@ -140,38 +147,21 @@ async fn republish_one(
         batch.start_sequence_number.as_str().to_owned(),
         batch.end_sequence_number.as_str().to_owned(),
     ]);
-    report.outcome = match stream.read(&batch).await {
-        Err(problem) => Outcome::kept(problem.to_string()),
-        Ok(records) => {
-            let (events, unreadable) = changes_of(&records);
-            if dry_run {
-                Outcome::WouldPublish {
-                    records: records.len(),
-                    events,
-                }
-            } else {
-                let published = bus.publish(&events).await;
-                settled(records.len(), events.len(), published, unreadable)
-            }
+    report.outcome = match source.changes_of(&batch).await {
+        Err(problem) => Outcome::kept(problem),
+        Ok(BatchChanges {
+            records, events, ..
+        }) if dry_run => Outcome::WouldPublish { records, events },
+        Ok(BatchChanges {
+            records,
+            events,
+            unreadable,
+        }) => {
+            let published = bus.publish(&events).await;
+            settled(records, events.len(), published, unreadable)
         }
     };
     report
-}
-
-/// The range's change events in stream order, and the first of its
-/// change records that cannot be read, as "sequence: problem".
-fn changes_of(records: &[RangeRecord]) -> (Vec<ChangeEvent>, Option<String>) {
-    let (mut events, mut unreadable) = (Vec::new(), None);
-    for record in records {
-        match &record.event {
-            Ok(Some(event)) => events.push(event.clone()),
-            Ok(None) => {}
-            Err(problem) => {
-                unreadable.get_or_insert_with(|| format!("{}: {problem}", record.sequence));
-            }
-        }
-    }
-    (events, unreadable)
 }
 
 /// A batch is done when every event was accepted and every change record
@@ -194,59 +184,7 @@ fn settled(records: usize, events: usize, published: usize, unreadable: Option<S
 
 #[cfg(test)]
 mod tests {
-    use secrets_domain::audit::Actor;
-    use secrets_domain::clock::Timestamp;
-    use secrets_domain::model::{
-        FIRST_VERSION, SecretId, SecretName, SecretSummary, Tag, TenantId,
-    };
-    use secrets_domain::operation::Operation;
-
     use super::*;
-
-    fn change(request: &str) -> ChangeEvent {
-        let actor = Actor {
-            tenant: TenantId::parse("acme").unwrap(),
-            subject: "alice".into(),
-            request_id: request.into(),
-            operation: Operation::Create,
-        };
-        let secret = SecretSummary {
-            id: SecretId::generate().unwrap(),
-            name: SecretName::parse("db".into()).unwrap(),
-            tag: Tag::parse("db").unwrap(),
-            version: FIRST_VERSION,
-            value_version: Some(FIRST_VERSION),
-        };
-        let record = actor
-            .allowed(&secret, Timestamp::from_millis(1_795_000_000_000))
-            .made_current(FIRST_VERSION);
-        ChangeEvent::of(&record).unwrap().unwrap()
-    }
-
-    fn record(sequence: u32, event: Result<Option<ChangeEvent>, String>) -> RangeRecord {
-        RangeRecord {
-            sequence: sequence.to_string(),
-            event,
-        }
-    }
-
-    #[test]
-    fn every_readable_change_is_kept_in_order_and_the_first_unreadable_named() {
-        let records = [
-            record(1, Ok(Some(change("r1")))),
-            record(2, Ok(None)),
-            record(3, Err("a change's audit record without tag".into())),
-            record(4, Ok(Some(change("r4")))),
-            record(5, Err("another".into())),
-        ];
-        let (events, unreadable) = changes_of(&records);
-        let requests: Vec<_> = events.iter().map(|e| e.request_id.as_str()).collect();
-        assert_eq!(requests, ["r1", "r4"]);
-        assert_eq!(
-            unreadable.as_deref(),
-            Some("3: a change's audit record without tag")
-        );
-    }
 
     #[test]
     fn a_batch_is_done_only_when_all_was_accepted_and_read() {

@@ -46,10 +46,16 @@ impl std::fmt::Display for RangeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Trimmed => f.write_str(
-                "the records are past the stream's 24-hour retention; their changes are in the \
-                 audit table (docs/design.md, \"Republishing\")",
+                "the records are past the stream's 24-hour retention: run again with \
+                 --audit-table to find their changes there by the batch's times",
             ),
-            Self::Gone(why) => write!(f, "the stream or its shard is gone: {why}"),
+            // DynamoDB removes a closed shard (one is closed every few
+            // hours) with its records 24 hours on: what an old batch meets.
+            Self::Gone(why) => write!(
+                f,
+                "the stream or its shard is gone ({why}): a shard goes with its records 24 hours \
+                 after it closes, so for an older batch run again with --audit-table"
+            ),
             Self::Failed(why) => f.write_str(why),
         }
     }

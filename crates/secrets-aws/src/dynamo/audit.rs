@@ -22,6 +22,7 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 use secrets_domain::audit::{AuditRecord, Outcome};
+use secrets_domain::change_event::Change;
 use secrets_domain::error::{Error, Result};
 use secrets_domain::model::{SecretId, Tag, TenantId};
 use secrets_domain::operation::Operation;
@@ -172,6 +173,25 @@ pub fn audit_item(record: &AuditRecord, retention_days: u64) -> Item {
         item = item.number(EXPIRES_AT, record.time_ms / 1000 + retention_days * 86_400);
     }
     item.build()
+}
+
+/// Whether an audit item is the record of a committed change, by the
+/// attributes the publish mapping's filter reads (allowed, a change
+/// operation, neither flag): the rest of it is read only then, so that
+/// a damaged record of anything else (a resolve, a refusal) never stops a
+/// reader of the stream that meets it.
+pub fn names_a_change(item: &Item) -> bool {
+    let text = |name| match item.get(name) {
+        Some(AttributeValue::S(value)) => Some(value.as_str()),
+        _ => None,
+    };
+    let flagged = |name| matches!(item.get(name), Some(AttributeValue::Bool(true)));
+    text(OUTCOME) == Some("allowed")
+        && text(OPERATION)
+            .and_then(Operation::parse)
+            .is_some_and(|operation| Change::of(operation).is_some())
+        && !flagged(REPLAYED)
+        && !flagged(UNCHANGED)
 }
 
 /// The allowed record an audit item holds, read back: what the change

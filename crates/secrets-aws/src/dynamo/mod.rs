@@ -12,10 +12,12 @@
 //! - [`deleted`]: deleted secrets kept for a recovery window, their list
 //!   and their recovery;
 //! - [`idempotency`]: the records of idempotent creates;
+//! - [`audit_window`]: changes by time, for an operator's republishing;
 //! - [`codec`]: items to domain values and back.
 
 mod attributes;
 mod audit;
+mod audit_window;
 mod backoff;
 mod batch_reads;
 mod codec;
@@ -51,7 +53,8 @@ use secrets_domain::versions::{
     DEFAULT_VALUE_VERSIONS_KEPT, MAX_VALUE_VERSIONS_KEPT, ValueVersion,
 };
 
-pub use audit::{AUDIT_PARTITIONS, allowed_record, audit_item, audit_partitions};
+pub use audit::{AUDIT_PARTITIONS, allowed_record, audit_item, audit_partitions, names_a_change};
+pub use audit_window::allowed_changes_between;
 pub use backoff::ConflictBackoff;
 pub use codec::secret_items;
 pub use counts::{DEFAULT_COUNT_SHARDS, MAX_COUNT_SHARDS, count_items};

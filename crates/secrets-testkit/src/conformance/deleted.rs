@@ -4,7 +4,7 @@
 
 use secrets_domain::deleted::{DeletedPageRequest, Deletion, RecoveryWindow};
 use secrets_domain::error::Error;
-use secrets_domain::model::{FIRST_VERSION, SecretId, TagOrId, TenantId};
+use secrets_domain::model::{FIRST_VERSION, SecretId, SecretName, TagOrId, TenantId};
 use secrets_domain::operation::Operation;
 use secrets_domain::ports::{DeleteGuard, SecretChanges, SecretStore};
 
@@ -284,5 +284,52 @@ pub async fn a_recovery_counts_against_the_limit<S: SecretStore>(store: &S, tena
             .await
             .unwrap()
             .is_some()
+    );
+}
+
+/// A delete without `If-Match` from a read a rename has overtaken removes
+/// the secret as it is now: the deleted entry names the renamed secret at
+/// its version (so the recovery's condition on that version holds), and
+/// recovers it whole.
+pub async fn a_delete_after_an_unread_rename_keeps_the_secret_as_it_is<S: SecretStore>(
+    store: &S,
+    tenant: &TenantId,
+) {
+    let secret = new_secret("renamed-under-delete");
+    let id = secret.summary.id.clone();
+    insert(store, tenant, &secret).await;
+    let rename = SecretChanges {
+        name: Some(SecretName::parse("Renamed".into()).unwrap()),
+        sealed: None,
+        at: now(),
+        author: AUTHOR.into(),
+        restored_from: None,
+    };
+    let renamed = store
+        .update(tenant, &secret.summary, rename, None)
+        .await
+        .expect("a rename");
+    let stale = &secret.summary;
+    store
+        .delete(tenant, stale, DeleteGuard::Exists, &kept_for_a_week(), None)
+        .await
+        .expect("a delete from the read before the rename");
+    let deleted = store
+        .find_deleted(tenant, &id)
+        .await
+        .expect("find deleted")
+        .expect("kept for its window");
+    assert_eq!(deleted.summary, renamed, "the secret as it was deleted");
+    let recovered = store
+        .recover(tenant, &deleted, now(), None)
+        .await
+        .expect("recoverable");
+    assert_eq!(
+        (recovered.name.as_str(), recovered.version),
+        ("Renamed", renamed.version + 1)
+    );
+    assert_eq!(
+        store.find(tenant, &TagOrId::Id(id)).await.unwrap(),
+        Some(recovered)
     );
 }

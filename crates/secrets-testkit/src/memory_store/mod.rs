@@ -233,12 +233,24 @@ impl MemoryStore {
         audit: Option<&AuditRecord>,
         change: impl FnOnce(&mut TenantSecrets) -> Result<T>,
     ) -> Result<T> {
+        self.audited_as(tenant, audit, change, |_, record| record)
+    }
+
+    /// As [`Self::audited`], the record completed by what the change did.
+    fn audited_as<T>(
+        &self,
+        tenant: &TenantId,
+        audit: Option<&AuditRecord>,
+        change: impl FnOnce(&mut TenantSecrets) -> Result<T>,
+        complete: impl FnOnce(&T, AuditRecord) -> AuditRecord,
+    ) -> Result<T> {
         if audit.is_some() && self.interference.refuses_audit() {
             return Err(refused());
         }
         let mut state = self.lock();
         let result = change(state.tenants.entry(tenant.clone()).or_default())?;
-        state.audit_trail.extend(audit.cloned());
+        let record = audit.map(|record| complete(&result, record.clone()));
+        state.audit_trail.extend(record);
         Ok(result)
     }
 }
@@ -340,16 +352,24 @@ impl SecretStore for MemoryStore {
         deletion: &Deletion,
         audit: Option<&AuditRecord>,
     ) -> Result<()> {
-        self.audited(tenant, audit, |secrets| {
+        // What is removed is what is there now (a change after the read,
+        // without If-Match, is not the caller's concern): its version is
+        // the one recorded.
+        let removed_version = |secrets: &mut TenantSecrets| {
             let stored = secrets.stored_mut(current)?;
             if guard == DeleteGuard::SameVersion && stored.summary.version != current.version {
                 return Err(Error::PreconditionFailed);
             }
             let removed = secrets.by_tag.remove(&current.tag).ok_or(Error::NotFound)?;
+            let version = removed.summary.version;
             secrets.tag_by_id.remove(&removed.summary.id);
             secrets.keep_deleted(removed, deletion);
-            Ok(())
+            Ok(version)
+        };
+        self.audited_as(tenant, audit, removed_version, |version, record| {
+            record.left_at(*version)
         })
+        .map(drop)
     }
 
     async fn find_deleted(
