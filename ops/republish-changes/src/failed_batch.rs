@@ -22,9 +22,12 @@ pub struct BatchInfo {
     pub end_sequence_number: SequenceNumber,
     pub batch_size: u32,
     /// When the batch's first and last records reached the stream (RFC
-    /// 3339), which is just after their changes committed.
-    pub approximate_arrival_of_first_record: String,
-    pub approximate_arrival_of_last_record: String,
+    /// 3339), which is just after their changes committed; read only to
+    /// find the batch in the audit table.
+    #[serde(default)]
+    pub approximate_arrival_of_first_record: Option<String>,
+    #[serde(default)]
+    pub approximate_arrival_of_last_record: Option<String>,
 }
 
 impl BatchInfo {
@@ -33,7 +36,8 @@ impl BatchInfo {
     /// record is timed by the writing function's clock, before its change
     /// committed, and an arrival may be given to the second).
     pub fn made_between(&self, margin_ms: u64) -> Result<(u64, u64), String> {
-        let millis = |text: &str| {
+        let millis = |text: &Option<String>| {
+            let text = text.as_deref().ok_or("the record gives no arrival times")?;
             epoch_millis(text).ok_or_else(|| format!("not an RFC 3339 UTC time: {text:?}"))
         };
         let first = millis(&self.approximate_arrival_of_first_record)?;
@@ -62,17 +66,28 @@ fn epoch_millis(text: &str) -> Option<u64> {
     };
     let mut time = time.splitn(3, ':').map(number);
     let (hour, minute, second) = (time.next()??, time.next()??, time.next()??);
-    let valid = (1..=12).contains(&month)
-        && (1..=31).contains(&day)
+    let valid = year >= 1970
+        && (1..=12).contains(&month)
+        && (1..=days_in_month(year, month)).contains(&day)
         && hour < 24
         && minute < 60
         && second < 61;
-    if !fraction.bytes().all(|b| b.is_ascii_digit()) {
+    if !valid || !fraction.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let millis = number(&format!("{fraction:0<3}")[..3])?;
     let days = days_since_epoch(year, month, day);
-    valid.then(|| ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis)
+    Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis)
+}
+
+fn days_in_month(year: u64, month: u64) -> u64 {
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 /// Days from 1970-01-01 to a date of the proleptic Gregorian calendar, from
@@ -215,6 +230,29 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_without_arrival_times_is_read_from_the_stream_only() {
+        let without = DOCUMENTED
+            .replacen(
+                "\"approximateArrivalOfFirstRecord\": \"2019-11-14T00:38:04Z\",",
+                "",
+                1,
+            )
+            .replacen(
+                "\"approximateArrivalOfLastRecord\": \"2019-11-14T00:38:04Z\",",
+                "",
+                1,
+            );
+        let batch = FailedBatch::parse(&without).unwrap().info;
+        assert_eq!(batch.approximate_arrival_of_first_record, None);
+        assert!(
+            batch
+                .made_between(0)
+                .unwrap_err()
+                .contains("no arrival times")
+        );
+    }
+
+    #[test]
     fn another_message_or_a_reversed_range_is_not_a_batch() {
         assert!(FailedBatch::parse(r#"{"hello": "world"}"#).is_err());
         assert!(FailedBatch::parse("not json").is_err());
@@ -267,6 +305,10 @@ mod tests {
             "2026-11-28T10:00Z",
             "2026-11-28T10:00:00.Z",
             "-2026-11-28T10:00:00Z",
+            "2026-02-29T10:00:00Z",
+            "2100-02-29T10:00:00Z",
+            "1969-12-31T23:59:59Z",
+            "0000-01-01T00:00:00Z",
         ] {
             assert_eq!(epoch_millis(wrong), None, "{wrong}");
         }

@@ -17,8 +17,7 @@ use secrets_aws::event_bus::EventBus;
 use secrets_aws::metrics::CallCounter;
 use secrets_aws::sdk::{self, CallTimeouts};
 
-const USAGE: &str =
-    "usage: republish-changes --queue-url URL [--event-bus NAME] [--dry-run] [--max-messages N] \
+const USAGE: &str = "usage: republish-changes --queue-url URL [--event-bus NAME] [--dry-run] [--max-messages N] \
      [--audit-table NAME]";
 /// The publish function's default: the account's default bus.
 const DEFAULT_BUS: &str = "default";

@@ -50,11 +50,24 @@ impl ChangeSource {
             Self::AuditTable { client, table } => {
                 let (from, to) = batch.made_between(MADE_WITHIN_MS)?;
                 let records = allowed_changes_between(client, table, from, to).await?;
-                Ok(BatchChanges::gather(records.iter().map(|record| {
+                let changes = BatchChanges::gather(records.iter().map(|record| {
                     let event = ChangeEvent::of(record)
                         .map_err(|missing| format!("a change's audit record without {missing}"));
                     (record.request_id.clone(), event)
-                })))
+                }));
+                // Every record of a given-up batch is a change (the filter
+                // runs before batching): fewer in the window means some are
+                // gone (the audit table's retention), never that all is done.
+                let batch_size = usize::try_from(batch.batch_size).unwrap_or(usize::MAX);
+                if changes.events.len() < batch_size {
+                    return Err(format!(
+                        "the audit table holds {} changes of that time, the batch had {}: \
+                         records past the table's retention (AuditRetentionDays) are gone",
+                        changes.events.len(),
+                        batch.batch_size
+                    ));
+                }
+                Ok(changes)
             }
         }
     }

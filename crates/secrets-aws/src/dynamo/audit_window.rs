@@ -13,7 +13,7 @@ use secrets_domain::change_event::Change;
 use secrets_domain::operation::Operation;
 
 use super::attributes::{OPERATION, OUTCOME, TIME_MS};
-use super::audit::allowed_record;
+use super::audit::{allowed_record, names_a_change};
 
 /// The allowed records of change operations whose time is in
 /// `from_ms..=to_ms`, oldest first; `Err` for a failed Scan or a record
@@ -58,6 +58,11 @@ pub async fn allowed_changes_between(
             .await
             .map_err(|error| DisplayErrorContext(error).to_string())?;
         for item in page.items() {
+            // Replays and no-op updates pass the filter; a damaged one must
+            // stop nothing, as on the stream.
+            if !names_a_change(item) {
+                continue;
+            }
             match allowed_record(item) {
                 Ok(Some(record)) => records.push(record),
                 Ok(None) => {}

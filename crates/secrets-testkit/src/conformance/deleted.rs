@@ -320,6 +320,20 @@ pub async fn a_delete_after_an_unread_rename_keeps_the_secret_as_it_is<S: Secret
         .expect("find deleted")
         .expect("kept for its window");
     assert_eq!(deleted.summary, renamed, "the secret as it was deleted");
+    // The deleted list's entry too (the DELETED item, written by the
+    // delete from what it removed).
+    let page = store
+        .deleted(tenant, &DeletedPageRequest::new(None, 10).unwrap(), now())
+        .await
+        .expect("the deleted list");
+    let listed: Vec<_> = page.secrets.iter().map(|entry| &entry.summary).collect();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|s| (s.name.as_str(), s.version))
+            .collect::<Vec<_>>(),
+        [("Renamed", renamed.version)]
+    );
     let recovered = store
         .recover(tenant, &deleted, now(), None)
         .await
