@@ -109,8 +109,8 @@ async fn each_committed_change_publishes_exactly_one_event() {
             )
         })
         .collect();
-    // The order README gives consumers: by version, a delete after the
-    // change that made the version it removed.
+    // By version, and a delete (which carries the version it read, here
+    // the restore's: nothing raced it) after the change it read.
     seen.sort_by_key(|(operation, version, _)| (version.as_u64(), operation == "deleted"));
     let expected = [
         ("created", 1, json!(1)),

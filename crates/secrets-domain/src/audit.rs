@@ -119,7 +119,7 @@ pub struct AuditRecord {
     pub batch_item: Option<u16>,
     /// The secret's version (what its `ETag` names) the request read, or
     /// for a change the one it left: a create 1, every other change one
-    /// more than it found, but a delete the one it removed. Orders one
+    /// more than it found, but a delete the one it read. Orders one
     /// secret's changes where clocks cannot.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_version: Option<u64>,

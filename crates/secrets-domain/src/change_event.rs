@@ -62,9 +62,10 @@ pub struct ChangeEvent {
     pub operation: Change,
     /// The secret's version the change left (what its `ETag` names): one
     /// secret's changes, in order, whatever the clocks said. A delete
-    /// carries the version it removed, so it follows the change that made
-    /// that version; a recovery is one above. `null` only in events of
-    /// records written before it was recorded.
+    /// carries the version it read (a rename may pass it before it
+    /// commits); nothing but a recovery follows it, one above every
+    /// earlier version. `null` only in events of records written before it
+    /// was recorded.
     pub version: Option<u64>,
     /// The value version the change made current; `null` for a rename and
     /// for a delete, which make none.

@@ -134,9 +134,9 @@ pub trait SecretStore: AuditLog + Send + Sync {
     /// for a recovery; without, they go at once. `Error::NotFound` if it
     /// is gone (also when a concurrent delete won); with
     /// `DeleteGuard::SameVersion`, `Error::PreconditionFailed` if it
-    /// changed since `current` was read; without, it removes the secret as
-    /// it is when it commits. `audit` is written with the version it
-    /// removed (`AuditRecord::left_at`), whatever `current` said.
+    /// changed since `current` was read; without, a rename since is no
+    /// reason to fail (it changes nothing removed), so `audit`'s version
+    /// (the one read) may be older than the one removed.
     fn delete(
         &self,
         tenant: &TenantId,

@@ -70,6 +70,13 @@ impl IfMatch {
         Self::Tags(tags)
     }
 
+    /// Whether it names no version but any current one (`*`): a change
+    /// landing between the read and the write leaves it matching, so the
+    /// write is retried as without `If-Match` (RFC 9110, 13.1.1).
+    pub fn matches_any_version(&self) -> bool {
+        matches!(self, Self::Any)
+    }
+
     /// `Error::PreconditionFailed` unless `current` is a version the client
     /// named; `Error::MalformedPrecondition` (also a 412) for a value that
     /// names none.

@@ -11,7 +11,7 @@ use secrets_domain::model::SecretName;
 #[derive(Default)]
 pub struct Interference {
     refusing_audit: AtomicBool,
-    change_before_next_update: Mutex<Option<TheirChange>>,
+    change_before_next_write: Mutex<Option<TheirChange>>,
     value_before_next_value_read: Mutex<Option<SealedValue>>,
     twin_before_next_insert: AtomicBool,
 }
@@ -23,8 +23,9 @@ impl Interference {
         self.refusing_audit.store(true, Ordering::SeqCst);
     }
 
-    /// Just before the next update, another writer renames the secret.
-    pub fn rename_before_next_update(&self, name: &str) {
+    /// Just before the next update or delete, another writer renames the
+    /// secret.
+    pub fn rename_before_next_write(&self, name: &str) {
         let name = SecretName::parse(name.to_owned()).expect("a valid name");
         *self.lock_change() = Some(TheirChange {
             name: Some(name),
@@ -32,9 +33,9 @@ impl Interference {
         });
     }
 
-    /// Just before the next update, another writer gives the secret a new
-    /// value (sealed for the value version it would have).
-    pub fn new_value_before_next_update(&self, sealed: SealedValue) {
+    /// Just before the next update or delete, another writer gives the
+    /// secret a new value (sealed for the value version it would have).
+    pub fn new_value_before_next_write(&self, sealed: SealedValue) {
         *self.lock_change() = Some(TheirChange {
             name: None,
             sealed: Some(sealed),
@@ -77,7 +78,7 @@ impl Interference {
     }
 
     fn lock_change(&self) -> std::sync::MutexGuard<'_, Option<TheirChange>> {
-        self.change_before_next_update
+        self.change_before_next_write
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use secrets_domain::model::FIRST_VERSION;
 
-use super::attributes::{PK, VERSION};
+use super::attributes::{PK, VALUE_VERSION, VERSION};
 use super::codec::number;
 
 #[derive(Debug, Default, Clone)]
@@ -119,6 +119,12 @@ impl Condition {
     /// existed is at the first.
     pub(super) fn and_at_version(self, version: u64) -> Self {
         self.and_numbered(VERSION, version)
+    }
+
+    /// And the item names value version `value_version`; one written
+    /// before value versions were bound names the first.
+    pub(super) fn and_at_value_version(self, value_version: u64) -> Self {
+        self.and_numbered(VALUE_VERSION, value_version)
     }
 
     /// And the number `attribute` is `n`, its absence counting as the first.

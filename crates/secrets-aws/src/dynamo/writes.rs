@@ -38,7 +38,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use secrets_domain::audit::AuditRecord;
 use secrets_domain::deleted::Deletion;
 use secrets_domain::error::{DEFAULT_RETRY_AFTER_SECS, Error, Result};
-use secrets_domain::model::{SecretSummary, Tag, TagOrId, TenantId};
+use secrets_domain::model::{FIRST_VERSION, SecretSummary, Tag, TagOrId, TenantId};
 use secrets_domain::ports::{DeleteGuard, NewSecret, SecretChanges};
 
 use super::DynamoStore;
@@ -273,11 +273,8 @@ impl DynamoStore {
     }
 
     /// A delete conditioned on the version read removes exactly the versions
-    /// kept at that version, and records exactly what it removed: the
-    /// deleted entry a recovery starts from, and the audit record's (so the
-    /// change event's) version. Without `If-Match`, a change landing between
-    /// the reads and the write (a rename included) is not the caller's
-    /// concern: read again, and delete what is there now.
+    /// kept at that version. Without `If-Match`, a change landing between
+    /// the reads and the write is not the caller's concern: read again.
     pub(super) async fn delete_secret(
         &self,
         tenant: &TenantId,
@@ -289,9 +286,12 @@ impl DynamoStore {
         let mut current = current.clone();
         for _ in 0..DELETE_ATTEMPTS {
             let kept = self.kept_versions(tenant, &current.id).await?;
+            // The record names the version this attempt read: a rename
+            // landing after it does not stop the delete (see below), so the
+            // version may be older than the one removed, never newer.
             let audit = audit.map(|record| record.clone().left_at(current.version));
             let write =
-                self.delete_transaction(tenant, &current, &kept, deletion, audit.as_ref())?;
+                self.delete_transaction(tenant, &current, guard, &kept, deletion, audit.as_ref())?;
             match self.commit(write, refused_as_changed, Evidence::None).await {
                 Err(Error::PreconditionFailed) => {}
                 result => return result,
@@ -315,22 +315,26 @@ impl DynamoStore {
         })
     }
 
-    /// META must be at the version read, with or without `If-Match`: its
-    /// kept set was read at that version, and the deleted entry and the
-    /// audit record name it. (A condition on the value version alone would
-    /// let a rename in between through, leaving an entry a recovery's
-    /// condition on META's version never meets, and a change event older
-    /// than the rename's.) With a recovery window, META and the kept
-    /// versions stay, expiring ([`super::deleted`]).
+    /// With `If-Match`, META must be at the version read. Without, at the
+    /// value version whose kept set was read: a rename in between changes
+    /// nothing the delete removes, so it is no reason to read again (a
+    /// secret whose value was written before value versions were bound has
+    /// none on META, which counts as the first). With a recovery window,
+    /// META and the kept versions stay, expiring ([`super::deleted`]).
     fn delete_transaction(
         &self,
         tenant: &TenantId,
         current: &SecretSummary,
+        guard: DeleteGuard,
         kept: &[u64],
         deletion: &Deletion,
         audit: Option<&AuditRecord>,
     ) -> Result<Transaction> {
-        let meta = Condition::exists().and_at_version(current.version);
+        let newest = kept.iter().copied().max().unwrap_or(FIRST_VERSION);
+        let meta = match guard {
+            DeleteGuard::Exists => Condition::exists().and_at_value_version(newest),
+            DeleteGuard::SameVersion => Condition::exists().and_at_version(current.version),
+        };
         let mut write = Transaction::default();
         write.delete(
             Role::Tag,
@@ -455,7 +459,8 @@ mod tests {
             .delete_transaction(
                 tenant,
                 &secret.summary,
-                &[secrets_domain::model::FIRST_VERSION],
+                DeleteGuard::Exists,
+                &[FIRST_VERSION],
                 // Kept for a window, as deployments keep them: its DELETED
                 // item is the secret's own, in the tenant's collection.
                 &secrets_domain::deleted::RecoveryWindow::days(7).deletion(secret.at, "tester"),

@@ -97,7 +97,8 @@ impl<S: SecretStore, K> Secrets<S, K> {
         }
     }
 
-    /// With `If-Match`, deletes only the version it names (412 otherwise).
+    /// With `If-Match`, deletes only the version it names (412 otherwise);
+    /// `*` names any current version.
     pub async fn delete(
         &self,
         actor: &Actor,
@@ -106,11 +107,11 @@ impl<S: SecretStore, K> Secrets<S, K> {
     ) -> Result<()> {
         let current = self.get(&actor.tenant, key).await?;
         let guard = match precondition {
-            Some(precondition) => {
+            Some(precondition) if !precondition.matches_any_version() => {
                 precondition.check(&current)?;
                 DeleteGuard::SameVersion
             }
-            None => DeleteGuard::Exists,
+            _ => DeleteGuard::Exists,
         };
         let at = self.clock.now();
         let record = actor.allowed(&current, at);

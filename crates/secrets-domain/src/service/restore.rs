@@ -69,7 +69,8 @@ impl<S: SecretStore, K: Reseal> Secrets<S, K> {
                 .update(tenant, &current, changes, Some(&record))
                 .await
             {
-                Err(Error::PreconditionFailed) if precondition.is_none() => {}
+                Err(Error::PreconditionFailed)
+                    if precondition.is_none_or(IfMatch::matches_any_version) => {}
                 result => return result,
             }
         }

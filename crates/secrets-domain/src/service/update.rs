@@ -74,7 +74,9 @@ impl<S: SecretStore, K: DataKeys> Secrets<S, K> {
                 .update(tenant, &current, changes, Some(&record))
                 .await
             {
-                Err(Error::PreconditionFailed) if precondition.is_none() => {
+                Err(Error::PreconditionFailed)
+                    if precondition.is_none_or(IfMatch::matches_any_version) =>
+                {
                     if attempt == UPDATE_ATTEMPTS {
                         break;
                     }

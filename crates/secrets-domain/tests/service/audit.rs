@@ -71,7 +71,7 @@ async fn every_allowed_change_and_resolve_is_recorded_once() {
 
 /// A change's record carries the version it left the secret at, the one
 /// its next `ETag` names, so one secret's change events order by it: a
-/// delete the version it removed, a recovery one above.
+/// delete the version it read, a recovery one above.
 #[tokio::test]
 async fn each_change_records_the_version_it_left() {
     let service = service().with_recovery_window(secrets_domain::deleted::RecoveryWindow::days(7));

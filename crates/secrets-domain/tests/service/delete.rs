@@ -55,3 +55,39 @@ async fn tenants_never_see_each_other() {
     assert_eq!(total(&service, &globex).await, 0);
     assert_eq!(service.get(&acme, &by_tag("db")).await.unwrap(), created);
 }
+
+/// A rename between a delete's read and its write: with the version read
+/// in `If-Match` it is the client's 412 and nothing is deleted; with `*`
+/// (any current version) or none, the secret is deleted as it now is.
+#[tokio::test]
+async fn a_change_meanwhile_stops_only_a_delete_naming_the_version_read() {
+    let service = service();
+    let acme = tenant("acme");
+    let deleter = acting(&acme, Operation::Delete);
+    let created = create_secret(&service, &acme, "db", "v").await;
+    service
+        .store()
+        .interference()
+        .rename_before_next_write("Theirs");
+    let error = service
+        .delete(&deleter, &by_tag("db"), Some(&if_match(&created.etag())))
+        .await
+        .unwrap_err();
+    assert_eq!(error.http_status(), 412);
+    let renamed = service.get(&acme, &by_tag("db")).await.unwrap();
+    assert_eq!(renamed.name.as_str(), "Theirs");
+
+    create_secret(&service, &acme, "other", "v").await;
+    for (tag, precondition) in [("db", Some(if_match("*"))), ("other", None)] {
+        service
+            .store()
+            .interference()
+            .rename_before_next_write("Again");
+        service
+            .delete(&deleter, &by_tag(tag), precondition.as_ref())
+            .await
+            .unwrap();
+        let error = service.get(&acme, &by_tag(tag)).await.unwrap_err();
+        assert_eq!(error.http_status(), 404, "{tag}");
+    }
+}

@@ -157,14 +157,14 @@ async fn a_value_written_meanwhile_moves_the_restore_to_the_next_version() {
     let restorer = acting(&acme, Operation::RestoreVersion);
     let read = IfMatch::parse(updated.etag().as_bytes());
     let interference = service.store().interference();
-    interference.new_value_before_next_update(theirs(3).await.unwrap());
+    interference.new_value_before_next_write(theirs(3).await.unwrap());
     let error = service
         .restore(&restorer, &by_tag("db"), 1, Some(&read))
         .await
         .unwrap_err();
     assert_eq!(error.http_status(), 412);
 
-    interference.new_value_before_next_update(theirs(4).await.unwrap());
+    interference.new_value_before_next_write(theirs(4).await.unwrap());
     let restored = service
         .restore(&restorer, &by_tag("db"), 1, None)
         .await

@@ -113,7 +113,7 @@ async fn a_value_written_meanwhile_moves_ours_to_the_next_value_version() {
     service
         .store()
         .interference()
-        .new_value_before_next_update(theirs);
+        .new_value_before_next_write(theirs);
     let ours = update_secret(&service, &acme, &by_tag("db"), new_value("ours"))
         .await
         .unwrap();
@@ -140,7 +140,7 @@ async fn without_if_match_an_update_builds_on_a_concurrent_change() {
     service
         .store()
         .interference()
-        .rename_before_next_update("Theirs");
+        .rename_before_next_write("Theirs");
     let value_only = new_value("mine");
     let updated = update_secret(&service, &acme, &by_tag("db"), value_only)
         .await
@@ -154,7 +154,7 @@ async fn without_if_match_an_update_builds_on_a_concurrent_change() {
     service
         .store()
         .interference()
-        .rename_before_next_update("Again");
+        .rename_before_next_write("Again");
     let error = service
         .update(
             &acting(&acme, Operation::Update),
@@ -165,13 +165,26 @@ async fn without_if_match_an_update_builds_on_a_concurrent_change() {
         .await
         .unwrap_err();
     assert!(matches!(error, Error::PreconditionFailed), "{error}");
+    let again = service.get(&acme, &by_tag("db")).await.unwrap();
+    assert_eq!(again.name.as_str(), "Again");
+
+    // `If-Match: *` names any current version: the interleaving is not
+    // the client's concern, as without If-Match.
+    service
+        .store()
+        .interference()
+        .rename_before_next_write("Third");
+    let mine = service
+        .update(
+            &acting(&acme, Operation::Update),
+            &by_tag("db"),
+            rename("Mine"),
+            Some(&if_match("*")),
+        )
+        .await
+        .unwrap();
     assert_eq!(
-        service
-            .get(&acme, &by_tag("db"))
-            .await
-            .unwrap()
-            .name
-            .as_str(),
-        "Again"
+        (mine.name.as_str(), mine.version),
+        ("Mine", again.version + 2)
     );
 }

@@ -24,7 +24,7 @@ use secrets_domain::versions::DEFAULT_VALUE_VERSIONS_KEPT;
 
 pub use audit::changes_are_recorded_with_their_write;
 pub use deleted::{
-    a_delete_after_an_unread_rename_keeps_the_secret_as_it_is,
+    a_delete_after_an_unread_rename_recovers_the_renamed_secret,
     a_deleted_secret_is_out_of_sight_and_recovered_whole, a_recovery_counts_against_the_limit,
     a_walk_of_the_deleted_passes_any_number_of_ended_ones,
     deleted_secrets_are_listed_by_id_while_recoverable,
@@ -76,7 +76,7 @@ pub async fn run_all<S: SecretStore>(
     a_key_is_taken_until_its_record_expires(store, &tenant()).await;
     changes_are_recorded_with_their_write(store, &tenant(), trail).await;
     a_deleted_secret_is_out_of_sight_and_recovered_whole(store, &tenant(), trail).await;
-    a_delete_after_an_unread_rename_keeps_the_secret_as_it_is(store, &tenant()).await;
+    a_delete_after_an_unread_rename_recovers_the_renamed_secret(store, &tenant()).await;
     deleted_secrets_are_listed_by_id_while_recoverable(store, &tenant()).await;
     a_walk_of_the_deleted_passes_any_number_of_ended_ones(store, &tenant()).await;
 }

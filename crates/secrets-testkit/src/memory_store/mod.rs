@@ -225,6 +225,30 @@ impl MemoryStore {
         read(self.lock().tenants.entry(tenant.clone()).or_default())
     }
 
+    /// Another writer's change the interference holds, if any, lands on
+    /// `current` first (as between a read and a write).
+    fn their_change_lands(
+        &self,
+        tenant: &TenantId,
+        current: &SecretSummary,
+        at: Timestamp,
+    ) -> Result<()> {
+        let Some(change) = self.interference.take_change() else {
+            return Ok(());
+        };
+        let theirs = SecretChanges {
+            name: change.name,
+            sealed: change.sealed,
+            at,
+            author: "someone-else".into(),
+            restored_from: None,
+        };
+        self.with_tenant(tenant, |secrets| {
+            secrets.update(current, theirs, self.versions_kept)
+        })
+        .map(drop)
+    }
+
     /// Applies `change` and appends `audit`, under one lock and all or
     /// nothing: with audit records refused, nothing is applied.
     fn audited<T>(
@@ -233,24 +257,12 @@ impl MemoryStore {
         audit: Option<&AuditRecord>,
         change: impl FnOnce(&mut TenantSecrets) -> Result<T>,
     ) -> Result<T> {
-        self.audited_as(tenant, audit, change, |_, record| record)
-    }
-
-    /// As [`Self::audited`], the record completed by what the change did.
-    fn audited_as<T>(
-        &self,
-        tenant: &TenantId,
-        audit: Option<&AuditRecord>,
-        change: impl FnOnce(&mut TenantSecrets) -> Result<T>,
-        complete: impl FnOnce(&T, AuditRecord) -> AuditRecord,
-    ) -> Result<T> {
         if audit.is_some() && self.interference.refuses_audit() {
             return Err(refused());
         }
         let mut state = self.lock();
         let result = change(state.tenants.entry(tenant.clone()).or_default())?;
-        let record = audit.map(|record| complete(&result, record.clone()));
-        state.audit_trail.extend(record);
+        state.audit_trail.extend(audit.cloned());
         Ok(result)
     }
 }
@@ -327,18 +339,7 @@ impl SecretStore for MemoryStore {
         changes: SecretChanges,
         audit: Option<&AuditRecord>,
     ) -> Result<SecretSummary> {
-        if let Some(change) = self.interference.take_change() {
-            let theirs = SecretChanges {
-                name: change.name,
-                sealed: change.sealed,
-                at: changes.at,
-                author: "someone-else".into(),
-                restored_from: None,
-            };
-            self.with_tenant(tenant, |secrets| {
-                secrets.update(current, theirs, self.versions_kept)
-            })?;
-        }
+        self.their_change_lands(tenant, current, changes.at)?;
         self.audited(tenant, audit, |secrets| {
             secrets.update(current, changes, self.versions_kept)
         })
@@ -352,24 +353,17 @@ impl SecretStore for MemoryStore {
         deletion: &Deletion,
         audit: Option<&AuditRecord>,
     ) -> Result<()> {
-        // What is removed is what is there now (a change after the read,
-        // without If-Match, is not the caller's concern): its version is
-        // the one recorded.
-        let removed_version = |secrets: &mut TenantSecrets| {
+        self.their_change_lands(tenant, current, deletion.at)?;
+        self.audited(tenant, audit, |secrets| {
             let stored = secrets.stored_mut(current)?;
             if guard == DeleteGuard::SameVersion && stored.summary.version != current.version {
                 return Err(Error::PreconditionFailed);
             }
             let removed = secrets.by_tag.remove(&current.tag).ok_or(Error::NotFound)?;
-            let version = removed.summary.version;
             secrets.tag_by_id.remove(&removed.summary.id);
             secrets.keep_deleted(removed, deletion);
-            Ok(version)
-        };
-        self.audited_as(tenant, audit, removed_version, |version, record| {
-            record.left_at(*version)
+            Ok(())
         })
-        .map(drop)
     }
 
     async fn find_deleted(
