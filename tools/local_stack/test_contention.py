@@ -36,18 +36,24 @@ class Isolation(unittest.TestCase):
         for sk in ("held", "free"):
             self.send("PutItem", {"TableName": "t", "Item": {**key(sk), "v": {"S": "old"}}})
 
-    def send(self, operation: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def call(self, target: str, service: str, body: dict[str, Any], json_version: str = "1.0") -> tuple[int, bytes]:
+        """One JSON-protocol call to the emulator: `target` (X-Amz-Target),
+        signed for `service`."""
         # A client per call: werkzeug's test client is not shared across threads.
         response = Client(self.app).post(
             "/",
             data=json.dumps(body),
             headers={
-                "X-Amz-Target": f"DynamoDB_20120810.{operation}",
-                "Authorization": AUTH,
-                "Content-Type": "application/x-amz-json-1.0",
+                "X-Amz-Target": target,
+                "Authorization": AUTH.replace("/dynamodb/", f"/{service}/"),
+                "Content-Type": f"application/x-amz-json-{json_version}",
             },
         )
-        return response.status_code, json.loads(response.get_data() or b"{}")
+        return response.status_code, response.get_data()
+
+    def send(self, operation: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        status, answer = self.call(f"DynamoDB_20120810.{operation}", "dynamodb", body)
+        return status, json.loads(answer or b"{}")
 
     def holding(self, items: list[dict[str, Any]]) -> tuple[threading.Thread, list[tuple[int, dict[str, Any]]]]:
         """Starts a transaction in the background; returns once it holds its items."""
@@ -196,17 +202,9 @@ class Isolation(unittest.TestCase):
 
     def test_a_long_polling_queue_receive_holds_up_no_dynamodb_call(self) -> None:
         def sqs(operation: str, body: dict[str, Any]) -> dict[str, Any]:
-            response = Client(self.app).post(
-                "/",
-                data=json.dumps(body),
-                headers={
-                    "X-Amz-Target": f"AmazonSQS.{operation}",
-                    "Authorization": AUTH.replace("/dynamodb/", "/sqs/"),
-                    "Content-Type": "application/x-amz-json-1.0",
-                },
-            )
-            self.assertEqual(response.status_code, 200, response.get_data())
-            answer: dict[str, Any] = json.loads(response.get_data())
+            status, raw = self.call(f"AmazonSQS.{operation}", "sqs", body)
+            self.assertEqual(status, 200, raw)
+            answer: dict[str, Any] = json.loads(raw)
             return answer
 
         queue = sqs("CreateQueue", {"QueueName": "events"})["QueueUrl"]
@@ -228,16 +226,7 @@ class Isolation(unittest.TestCase):
         from moto.events.models import events_backends
 
         def events(operation: str, body: dict[str, Any]) -> tuple[int, bytes]:
-            response = Client(self.app).post(
-                "/",
-                data=json.dumps(body),
-                headers={
-                    "X-Amz-Target": f"{contention.EVENTS_PREFIX}{operation}",
-                    "Authorization": AUTH.replace("/dynamodb/", "/events/"),
-                    "Content-Type": "application/x-amz-json-1.1",
-                },
-            )
-            return response.status_code, response.get_data()
+            return self.call(f"{contention.EVENTS_PREFIX}{operation}", "events", body, json_version="1.1")
 
         pattern = json.dumps({"source": ["test"]})
         # Two rules: a rule added while the walk is at the first is a 500.
