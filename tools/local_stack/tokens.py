@@ -17,7 +17,11 @@ LOCAL = ROOT / ".local"
 ISSUER = "https://cortex-secrets.local/issuer"
 AUDIENCE = "cortex-secrets"
 
-MINT_TOKEN = ["cargo", "run", "--quiet", "--locked", "-p", "secrets-testkit", "--bin", "mint-token", "--"]
+# `--bin` without `-p`: cargo resolves features for the whole workspace, as
+# for the functions' `cargo build --workspace --bins`, so the minter reuses
+# that build instead of compiling the AWS SDK once more (`-p` would select
+# only the test kit's features).
+MINT_TOKEN = ["cargo", "run", "--quiet", "--locked", "--bin", "mint-token", "--"]
 SUBJECT = "local-developer"
 TOKEN_TTL_S = 3600
 
