@@ -1,7 +1,9 @@
 //! The IAM actions each function's code needs, against the manifest.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use secrets_aws::metrics::Usage;
 use secrets_aws::reseal::LambdaResealer;
 use secrets_aws::sdk::{self, CallTimeouts};
 use secrets_domain::deleted::{DeletedPageRequest, RecoveryWindow};
@@ -12,12 +14,56 @@ use secrets_domain::page::PageRequest;
 use secrets_domain::service::{BatchKeys, Secrets};
 use secrets_domain::versions::DEFAULT_VALUE_VERSIONS_KEPT;
 use secrets_testkit::actor;
-use secrets_tests::{granted, sdk_config};
+use secrets_tests::{granted, granted_leading_keys, required_env, sdk_config};
 
 use super::harness::*;
 
-/// The IAM actions each function's code needs, per the manifest that the
-/// template check also reads: the code must need exactly these.
+/// What one function's code needed: its IAM actions, and by action the
+/// partitions it named on the secrets table, as `dynamodb:LeadingKeys`
+/// patterns (`TENANT#*`).
+#[derive(Default)]
+struct Needed {
+    actions: BTreeSet<String>,
+    leading_keys: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Needed {
+    fn of(usage: Usage) -> Self {
+        let mut needed = Self::default();
+        needed.add(usage);
+        needed
+    }
+
+    fn add(&mut self, usage: Usage) {
+        self.actions.extend(usage.iam_actions);
+        let mut tables = usage.leading_keys;
+        let on_secrets = tables
+            .remove(&required_env("TABLE_NAME"))
+            .unwrap_or_default();
+        for (action, prefixes) in on_secrets {
+            let patterns = prefixes.into_iter().map(|prefix| format!("{prefix}*"));
+            self.leading_keys
+                .entry(action)
+                .or_default()
+                .extend(patterns);
+        }
+    }
+
+    /// Exactly what the manifest grants: nothing the code would be refused
+    /// in AWS, and no grant the code does not use.
+    fn assert_granted(&self, function: &str) {
+        assert_eq!(self.actions, granted(function), "{function}: IAM actions");
+        assert_eq!(
+            self.leading_keys,
+            granted_leading_keys(function),
+            "{function}: dynamodb:LeadingKeys on the secrets table"
+        );
+    }
+}
+
+/// The IAM actions each function's code needs, and the partitions of the
+/// secrets table it names, per the manifest that the template check also
+/// reads: the code must need exactly these.
 #[tokio::test]
 async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
     let harness = harness().await;
@@ -32,7 +78,7 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
         .await
         .unwrap()
         .secret;
-    let creating = harness.calls.take().iam_actions;
+    let mut creating = Needed::of(harness.calls.take());
     // The conflict path needs nothing more than the success path.
     harness
         .secrets
@@ -43,7 +89,9 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
         )
         .await
         .unwrap_err();
-    assert_eq!(harness.calls.take().iam_actions, creating);
+    let conflict = Needed::of(harness.calls.take());
+    assert_eq!(conflict.actions, creating.actions);
+    assert_eq!(conflict.leading_keys, creating.leading_keys);
     // Near the tenant's limit, a create reads every count shard first (a
     // limit this small always does): that Query is the create role's too.
     let near_limit = Secrets::new(
@@ -56,9 +104,8 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
         .unwrap_err();
     let at_limit = harness.calls.take();
     assert_eq!(at_limit.calls.get("DynamoDB.Query"), Some(&1));
-    let creating: std::collections::BTreeSet<_> =
-        creating.into_iter().chain(at_limit.iam_actions).collect();
-    assert_eq!(creating, granted("CreateSecretFunction"));
+    creating.add(at_limit);
+    creating.assert_granted("CreateSecretFunction");
 
     harness.secrets.get(&acme, &by_tag("iam")).await.unwrap();
     harness
@@ -72,10 +119,7 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
         .versions(&acme, &by_tag("iam"))
         .await
         .unwrap();
-    assert_eq!(
-        harness.calls.take().iam_actions,
-        granted("GetSecretFunction")
-    );
+    Needed::of(harness.calls.take()).assert_granted("GetSecretFunction");
 
     harness.created(&acme, "iam-2", "v").await;
     harness.created(&acme, "iam-3", "v").await;
@@ -91,10 +135,7 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
     // Its other route: the deleted secrets.
     let first = DeletedPageRequest::new(None, 10).unwrap();
     harness.secrets.deleted(&acme, &first).await.unwrap();
-    assert_eq!(
-        harness.calls.take().iam_actions,
-        granted("ListSecretsFunction")
-    );
+    Needed::of(harness.calls.take()).assert_granted("ListSecretsFunction");
 
     for body in [
         &br#"{"name":"n"}"#[..],
@@ -108,7 +149,7 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
         let body = format!(r#"{{"secret":"value {i}"}}"#);
         harness.updated(&acme, "iam", body.as_bytes()).await;
     }
-    let mut recorded = harness.calls.take().iam_actions;
+    let mut updating = Needed::of(harness.calls.take());
     // A restore (the update function's other route), through the invoker
     // the function starts with. The emulator runs no reseal function, so
     // the invoke is refused, but it was made: its action is recorded.
@@ -132,8 +173,8 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
         .unwrap_err();
     let restore = harness.calls.take();
     assert_eq!(restore.calls.get("Lambda.Invoke"), Some(&1));
-    recorded.extend(restore.iam_actions);
-    assert_eq!(recorded, granted("UpdateSecretFunction"));
+    updating.add(restore);
+    updating.assert_granted("UpdateSecretFunction");
 
     for key in [by_tag("iam"), TagOrId::Id(secret.id.clone())] {
         harness
@@ -153,13 +194,10 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
         .resolve_many(&actor(&acme, Operation::Resolve), &batch)
         .await
         .unwrap();
-    assert_eq!(
-        harness.calls.take().iam_actions,
-        granted("ResolveSecretFunction")
-    );
+    Needed::of(harness.calls.take()).assert_granted("ResolveSecretFunction");
 
     harness.deleted(&acme, &by_tag("iam")).await;
-    let mut deleting = harness.calls.take().iam_actions;
+    let mut deleting = Needed::of(harness.calls.take());
     // With a recovery window: a kept delete, then its recovery (the delete
     // function's other route) near the tenant's limit, which a limit this
     // small always is: it reads the count shards.
@@ -178,6 +216,6 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
     let recovery = harness.calls.take();
     // The kept versions, read by the delete and the recovery; the counts.
     assert_eq!(recovery.calls.get("DynamoDB.Query"), Some(&3));
-    deleting.extend(recovery.iam_actions);
-    assert_eq!(deleting, granted("DeleteSecretFunction"));
+    deleting.add(recovery);
+    deleting.assert_granted("DeleteSecretFunction");
 }

@@ -20,12 +20,16 @@ pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
 }
 
+/// deploy/function-permissions.json, compiled in.
+fn permissions_manifest() -> serde_json::Value {
+    serde_json::from_str(include_str!("../../deploy/function-permissions.json")).unwrap()
+}
+
 /// The IAM actions deploy/function-permissions.json grants the code of
 /// `function` (its logical id in template.yaml), which the template check
 /// also reads: the adapter suites hold the code to exactly these.
 pub fn granted(function: &str) -> std::collections::BTreeSet<String> {
-    let manifest: serde_json::Value =
-        serde_json::from_str(include_str!("../../deploy/function-permissions.json")).unwrap();
+    let manifest = permissions_manifest();
     manifest["functions"][function]
         .as_array()
         .unwrap_or_else(|| panic!("{function} missing from the manifest"))
@@ -34,12 +38,31 @@ pub fn granted(function: &str) -> std::collections::BTreeSet<String> {
         .collect()
 }
 
+/// What deploy/function-permissions.json lets `function` name on the
+/// secrets table (its `leading_keys`, which the template check also reads):
+/// by action, the `dynamodb:LeadingKeys` patterns its role is held to.
+pub fn granted_leading_keys(
+    function: &str,
+) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let manifest = permissions_manifest();
+    let by_action = manifest["leading_keys"][function]
+        .as_object()
+        .unwrap_or_else(|| panic!("{function} missing from the manifest's leading_keys"));
+    by_action
+        .iter()
+        .map(|(action, patterns)| {
+            let patterns = patterns.as_array().unwrap().iter();
+            let patterns = patterns.map(|pattern| pattern.as_str().unwrap().to_owned());
+            (action.clone(), patterns.collect())
+        })
+        .collect()
+}
+
 /// The IAM actions deploy/function-permissions.json grants an operator's
 /// command through the managed policy `policy` (its `operators`), which the
 /// template check also reads.
 pub fn granted_to_operators(policy: &str) -> std::collections::BTreeSet<String> {
-    let manifest: serde_json::Value =
-        serde_json::from_str(include_str!("../../deploy/function-permissions.json")).unwrap();
+    let manifest = permissions_manifest();
     let placement = manifest["operators"][policy]
         .as_object()
         .unwrap_or_else(|| panic!("{policy} missing from the manifest's operators"));

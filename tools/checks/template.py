@@ -12,9 +12,12 @@ would) and checked for what a secrets service must never ship:
   file's `resources` names for it (the audit table's PutItem never on the
   secrets table, nor the reverse), in policies inline in its role;
   DynamoDB actions only on the table (stream reads only on a table's
-  stream), writes and Queries held by dynamodb:LeadingKeys where the code
-  touches only some partitions, KMS only on the key and only under the
-  encryption context the code uses.
+  stream); every action on the secrets table held by dynamodb:LeadingKeys
+  to exactly the partitions the file's `leading_keys` gives it (the
+  partition key prefixes its code names), in a statement on that table
+  alone, whose actions all share that list; the file's `leading_keys`
+  naming every action of a function on the secrets table and no other; KMS
+  only on the key and only under the encryption context the code uses.
 - Data: the table on demand, with point-in-time recovery, deletion
   protection, encryption and a retain policy; the KMS key rotating, retained,
   with an alias.
@@ -78,32 +81,14 @@ AUDITED = {"CreateSecretFunction", "UpdateSecretFunction", "DeleteSecretFunction
 MAC_KEY = "IdempotencyKey"
 MAC_ACTIONS = {"kms:GenerateMac"}
 MAC_USER = "CreateSecretFunction"
-WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
-# The list function only reads secrets: its one write, remembered page
-# starts, is held by dynamodb:LeadingKeys to their partitions.
-LISTER = "ListSecretsFunction"
-PAGE_STARTS = ["PAGES#*"]
-# Every other Query reads one secret's collection (its kept value versions),
-# never a tenant's; the update function's deletes (versions too old to keep)
-# likewise.
-SECRET_PARTITIONS = ["SECRET#*"]
-TENANT_PARTITIONS = ["TENANT#*"]
-VERSION_PRUNER = "UpdateSecretFunction"
-# Writes held to the partitions the code writes with them
-# (crates/secrets-aws/src/dynamo/layout.rs): the update function's deletes
-# (versions too old to keep); the delete function's puts, a kept delete's
-# DELETED item and a recovery's TAG item, both in the tenant's collection
-# (deleted.rs). IAM applies LeadingKeys to each item of a TransactWriteItems.
-NARROWED_WRITES: dict[str, dict[str, list[str]]] = {
-    VERSION_PRUNER: {"dynamodb:DeleteItem": SECRET_PARTITIONS},
-    "DeleteSecretFunction": {"dynamodb:PutItem": TENANT_PARTITIONS},
-}
-# But a create near its tenant's limit reads the tenant's count shards, and
-# so does a recovery (the delete function), besides a secret's versions.
-QUERY_PARTITIONS = {
-    "CreateSecretFunction": TENANT_PARTITIONS,
-    "DeleteSecretFunction": SECRET_PARTITIONS + TENANT_PARTITIONS,
-}
+# Every action on the secrets table is held to the partitions its code
+# names with it (crates/secrets-aws/src/dynamo/layout.rs): the manifest's
+# `leading_keys`, by function and action, each list a statement's
+# ForAllValues:StringLike dynamodb:LeadingKeys. IAM applies it to each item
+# of a TransactWriteItems or a BatchGetItem, and to a Query's partition.
+SECRETS_TABLE = "SecretsTable"
+LEADING_KEYS_OPERATOR = "ForAllValues:StringLike"
+LEADING_KEYS = "dynamodb:LeadingKeys"
 # Opening values: resolve, and the reseal function a restore invokes (no
 # route, no table).
 RESEALER = "ResealSecretFunction"
@@ -289,6 +274,9 @@ def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[s
     placements: dict[str, dict[str, list[str]]] = manifest.get("resources", {})
     for name in sorted(set(placements) - expected_functions):
         yield f"{name}: has resources in {MANIFEST.relative_to(ROOT)} but is not one of its functions"
+    leading_keys: dict[str, dict[str, list[str]]] = manifest.get("leading_keys", {})
+    for name in sorted(set(leading_keys) - expected_functions):
+        yield f"{name}: has leading_keys in {MANIFEST.relative_to(ROOT)} but is not one of its functions"
     resources = cfn["Resources"]
     yield from check_attached_policies(cfn)
     tables = {name for name, _ in resources_of(cfn, "AWS::DynamoDB::Table")}
@@ -316,7 +304,7 @@ def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[s
             yield f"{name}: logs must go to a log group of this stack with a retention period"
 
         role_name = getatt_target(properties.get("Role"))
-        if role_name not in resources:
+        if role_name is None or role_name not in resources:
             yield f"{name}: must use a role defined in this stack"
             continue
         if name not in expected_functions:
@@ -326,6 +314,8 @@ def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[s
         # (resource, action), as the manifest's `resources` names them.
         held: set[tuple[str, str]] = set()
         appends_audit = False
+        # Its actions on the secrets table, each held by dynamodb:LeadingKeys.
+        on_secrets_table: set[str] = set()
         for statement in statements(resources[role_name]):
             if statement.get("Effect") != "Allow":
                 continue
@@ -348,24 +338,9 @@ def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[s
                 if actions != {"dynamodb:PutItem"}:
                     yield f"{role_name}: the audit table is append-only: dynamodb:PutItem and nothing else"
                 appends_audit = True
-            if name == LISTER and actions & WRITE_ACTIONS:
-                leading = statement.get("Condition", {}).get("ForAllValues:StringLike", {})
-                if actions != {"dynamodb:PutItem"} or as_list(leading.get("dynamodb:LeadingKeys")) != PAGE_STARTS:
-                    yield (
-                        f"{role_name}: the list function may only write page starts "
-                        f"(dynamodb:PutItem alone, dynamodb:LeadingKeys {PAGE_STARTS})"
-                    )
-            # The audit table's statement is held by its own rule above
-            # (its keys are no partition of the secrets table's).
-            narrowed = {"dynamodb:Query": QUERY_PARTITIONS.get(name, SECRET_PARTITIONS)} | NARROWED_WRITES.get(name, {})
-            on_audit_alone = bool(scope) and only_attribute({AUDIT_TABLE}, "Arn", scope)
-            for action in sorted(set(narrowed) & actions if name != LISTER and not on_audit_alone else set()):
-                partitions = narrowed[action]
-                leading = statement.get("Condition", {}).get("ForAllValues:StringLike", {})
-                if actions != {action} or as_list(leading.get("dynamodb:LeadingKeys")) != partitions:
-                    yield (
-                        f"{role_name}: {action} only of the items it needs (alone, dynamodb:LeadingKeys {partitions})"
-                    )
+            if any(getatt_parts(resource) == (SECRETS_TABLE, "Arn") for resource in scope):
+                on_secrets_table |= actions
+                yield from check_leading_keys(role_name, statement, actions, scope, leading_keys.get(name, {}))
             if actions & MAC_ACTIONS:
                 if actions != MAC_ACTIONS or not only_resource({MAC_KEY}, scope):
                     yield f"{role_name}: kms:GenerateMac belongs alone in a statement on {MAC_KEY}"
@@ -400,6 +375,9 @@ def check_functions(cfn: dict[str, Any], manifest: dict[str, Any]) -> Iterator[s
             needer = "its event source mapping" if action in polled else "its code"
             yield f"{name}: lacks {action}, which {needer} needs"
         yield from check_placements(name, needed - baseline, granted, held, placements.get(name))
+        yield from check_leading_keys_cover(
+            name, role_name, placements.get(name, {}).get(SECRETS_TABLE, []), on_secrets_table, leading_keys.get(name)
+        )
     for missing in sorted(expected_functions - seen):
         yield f"{missing}: listed in {MANIFEST.relative_to(ROOT)} but not in the template"
 
@@ -430,6 +408,72 @@ def check_placements(
     for resource, action in sorted(held - expected):
         if action in needed:
             yield f"{name}: holds {action} on {resource}, which {manifest} does not name for it"
+
+
+def check_leading_keys(
+    role_name: str,
+    statement: dict[str, Any],
+    actions: set[str],
+    scope: list[Any],
+    expected: dict[str, list[str]],
+) -> Iterator[str]:
+    """A statement on the secrets table: on it alone, and held to exactly
+    the partitions the manifest's `leading_keys` gives each of its actions
+    (`expected`, the function's), which must all share one list."""
+    manifest = MANIFEST.relative_to(ROOT)
+    if not only_attribute({SECRETS_TABLE}, "Arn", scope):
+        yield (
+            f"{role_name}: a statement on {SECRETS_TABLE} names it alone "
+            f"(its {LEADING_KEYS} are that table's partitions)"
+        )
+    lists = {action: sorted(expected[action]) for action in actions if action in expected}
+    for action in sorted(actions - set(lists)):
+        yield f"{role_name}: {action} on {SECRETS_TABLE}, for which leading_keys in {manifest} names no partitions"
+    if len({tuple(partitions) for partitions in lists.values()}) > 1:
+        each = "; ".join(f"{action} {partitions}" for action, partitions in sorted(lists.items()))
+        yield (
+            f"{role_name}: actions held to different {LEADING_KEYS} share a statement on {SECRETS_TABLE} "
+            f"({each}): one statement for each list"
+        )
+        return
+    condition = statement.get("Condition")
+    for action, partitions in sorted(lists.items()):
+        if condition != {LEADING_KEYS_OPERATOR: {LEADING_KEYS: partitions}}:
+            yield (
+                f"{role_name}: {action} on {SECRETS_TABLE} only under {LEADING_KEYS_OPERATOR} "
+                f"{LEADING_KEYS} {partitions} (leading_keys in {manifest}), and no other condition"
+            )
+
+
+def check_leading_keys_cover(
+    name: str,
+    role_name: str,
+    placed: list[str],
+    on_secrets_table: set[str],
+    partitions: dict[str, list[str]] | None,
+) -> Iterator[str]:
+    """The manifest's `leading_keys` of function `name` names exactly its
+    actions on the secrets table (as its `resources` places them), each with
+    a sorted list, and the role grants each of them there."""
+    manifest = MANIFEST.relative_to(ROOT)
+    if partitions is None:
+        if placed:
+            yield f"{name}: acts on {SECRETS_TABLE} but has no leading_keys in {manifest}"
+        return
+    for action in sorted(set(placed) - set(partitions)):
+        yield f"{name}: leading_keys in {manifest} names no partitions for {action} on {SECRETS_TABLE}"
+    for action in sorted(set(partitions) - set(placed)):
+        yield (
+            f"{name}: leading_keys in {manifest} names {action}, which its resources do not place on {SECRETS_TABLE}"
+        )
+    for action, listed in sorted(partitions.items()):
+        if not listed or listed != sorted(set(listed)):
+            yield f"{name}: leading_keys in {manifest} for {action} must be a sorted list without repeats"
+        if action not in on_secrets_table:
+            yield (
+                f"{role_name}: grants {action} on {SECRETS_TABLE} nowhere, which leading_keys in {manifest} "
+                f"holds to {LEADING_KEYS} {sorted(listed)}"
+            )
 
 
 def check_attached_policies(cfn: dict[str, Any]) -> Iterator[str]:

@@ -45,6 +45,23 @@ def on(resource: str) -> dict[str, Any]:
     return {"Fn::GetAtt": [resource, "Arn"]}
 
 
+# The partition key prefixes of the secrets table (crates/secrets-aws/src/dynamo/layout.rs).
+PARTITIONS = ["IDEMPOTENCY#*", "PAGES#*", "SECRET#*", "TENANT#*"]
+
+
+def role_of(function: str) -> str:
+    """The logical id of `function`'s role."""
+    role: str = SAM["Resources"][function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    return role
+
+
+def leading_keys(sam: dict[str, Any], role: str, action: str) -> list[str]:
+    """The dynamodb:LeadingKeys list of `role`'s statement granting `action` on the secrets table."""
+    condition = statement_on(sam, role, action, "SecretsTable")["Condition"]
+    partitions: list[str] = condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+    return partitions
+
+
 class PlantedFaults(unittest.TestCase):
     def violations_after(
         self, plant: Callable[[dict[str, Any]], None], manifest: dict[str, Any] = MANIFEST
@@ -84,58 +101,152 @@ class PlantedFaults(unittest.TestCase):
 
         self.assert_caught(plant, 'GetSecretRole: Resource "*" for dynamodb:GetItem')
 
+    def test_every_action_on_the_secrets_table_held_beyond_its_leading_keys(self) -> None:
+        # For each action of each function the manifest narrows: its
+        # statement's list missing a prefix, with one more, or no condition.
+        for function, by_action in MANIFEST["leading_keys"].items():
+            role = role_of(function)
+            for action, partitions in by_action.items():
+                expected = (
+                    f"{role}: {action} on SecretsTable only under ForAllValues:StringLike "
+                    f"dynamodb:LeadingKeys {sorted(partitions)}"
+                )
+                extra = sorted(set(PARTITIONS) - set(partitions))[0]
+
+                def missing(sam: dict[str, Any], role: str = role, action: str = action) -> None:
+                    leading_keys(sam, role, action).pop(0)
+
+                def wider(sam: dict[str, Any], role: str = role, action: str = action, extra: str = extra) -> None:
+                    leading_keys(sam, role, action).append(extra)
+                    leading_keys(sam, role, action).sort()
+
+                def everything(sam: dict[str, Any], role: str = role, action: str = action) -> None:
+                    leading_keys(sam, role, action)[:] = ["*"]
+
+                def unconditioned(sam: dict[str, Any], role: str = role, action: str = action) -> None:
+                    statement_on(sam, role, action, "SecretsTable").pop("Condition")
+
+                for plant in (missing, wider, everything, unconditioned):
+                    with self.subTest(function=function, action=action, plant=plant.__name__):
+                        self.assert_caught(plant, expected)
+
     def test_the_list_function_writing_beyond_page_starts(self) -> None:
-        def unconditioned(sam: dict[str, Any]) -> None:
-            for policy in sam["Resources"]["ListSecretsRole"]["Properties"]["Policies"]:
-                for entry in policy["PolicyDocument"]["Statement"]:
-                    entry.pop("Condition", None)
+        def secrets_too(sam: dict[str, Any]) -> None:
+            leading_keys(sam, "ListSecretsRole", "dynamodb:PutItem")[:] = ["PAGES#*", "SECRET#*"]
+
+        self.assert_caught(
+            secrets_too,
+            "ListSecretsRole: dynamodb:PutItem on SecretsTable only under ForAllValues:StringLike "
+            "dynamodb:LeadingKeys ['PAGES#*']",
+        )
 
         def updating(sam: dict[str, Any]) -> None:
-            statement(sam, "ListSecretsRole", "dynamodb:PutItem")["Action"].append("dynamodb:UpdateItem")
+            statement_on(sam, "ListSecretsRole", "dynamodb:PutItem", "SecretsTable")["Action"].append(
+                "dynamodb:UpdateItem"
+            )
 
-        for plant in (unconditioned, updating):
-            self.assert_caught(plant, "ListSecretsRole: the list function may only write page starts")
+        self.assert_caught(
+            updating,
+            "ListSecretsRole: dynamodb:UpdateItem on SecretsTable, for which leading_keys in "
+            "deploy/function-permissions.json names no partitions",
+        )
 
-    def test_a_query_or_prune_beyond_the_items_a_function_needs(self) -> None:
-        for role, action in (
-            ("GetSecretRole", "dynamodb:Query"),
-            ("DeleteSecretRole", "dynamodb:Query"),
-            ("UpdateSecretRole", "dynamodb:Query"),
-            ("UpdateSecretRole", "dynamodb:DeleteItem"),
-            ("CreateSecretRole", "dynamodb:Query"),
-        ):
-
-            def unconditioned(sam: dict[str, Any], role: str = role, action: str = action) -> None:
-                statement(sam, role, action).pop("Condition")
-
-            def tenant_wide(sam: dict[str, Any], role: str = role, action: str = action) -> None:
-                condition = statement(sam, role, action)["Condition"]["ForAllValues:StringLike"]
-                condition["dynamodb:LeadingKeys"] = ["*"]
-
-            for plant in (unconditioned, tenant_wide):
-                self.assert_caught(plant, f"{role}: {action} only of the items it needs")
-
-    def test_the_delete_function_putting_beyond_its_tenants_collection(self) -> None:
-        expected = "DeleteSecretRole: dynamodb:PutItem only of the items it needs (alone, dynamodb:LeadingKeys"
-
-        def unconditioned(sam: dict[str, Any]) -> None:
-            statement_on(sam, "DeleteSecretRole", "dynamodb:PutItem", "SecretsTable").pop("Condition")
-
-        def secrets_too(sam: dict[str, Any]) -> None:
-            condition = statement_on(sam, "DeleteSecretRole", "dynamodb:PutItem", "SecretsTable")["Condition"]
-            condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] = ["SECRET#*", "TENANT#*"]
-
+    def test_actions_held_to_different_partitions_in_one_statement(self) -> None:
         def merged_back(sam: dict[str, Any]) -> None:
-            # As it was: PutItem beside the unconditioned item actions.
+            # As it was: the delete function's PutItem (its tenant's
+            # collection) beside its other item actions (a secret's too).
             statements = policy_statements(sam, "DeleteSecretRole")
             statements.remove(statement_on(sam, "DeleteSecretRole", "dynamodb:PutItem", "SecretsTable"))
             statement_on(sam, "DeleteSecretRole", "dynamodb:GetItem", "SecretsTable")["Action"].append(
                 "dynamodb:PutItem"
             )
 
-        for plant in (unconditioned, secrets_too, merged_back):
-            with self.subTest(plant=plant.__name__):
-                self.assert_caught(plant, expected)
+        self.assert_caught(
+            merged_back,
+            "DeleteSecretRole: actions held to different dynamodb:LeadingKeys share a statement on SecretsTable",
+        )
+
+        def one_for_all(sam: dict[str, Any]) -> None:
+            # The create function's reads of idempotency records beside its
+            # puts, under the puts' wider list.
+            statements = policy_statements(sam, "CreateSecretRole")
+            statements.remove(statement_on(sam, "CreateSecretRole", "dynamodb:GetItem", "SecretsTable"))
+            statement_on(sam, "CreateSecretRole", "dynamodb:PutItem", "SecretsTable")["Action"].append(
+                "dynamodb:GetItem"
+            )
+
+        found = self.violations_after(one_for_all)
+        self.assertTrue(
+            any(
+                "CreateSecretRole: actions held to different dynamodb:LeadingKeys" in violation
+                and "dynamodb:GetItem ['IDEMPOTENCY#*']" in violation
+                for violation in found
+            ),
+            found,
+        )
+
+    def test_a_leading_keys_action_the_template_does_not_grant(self) -> None:
+        def no_count_update(sam: dict[str, Any]) -> None:
+            statements = policy_statements(sam, "CreateSecretRole")
+            statements.remove(statement_on(sam, "CreateSecretRole", "dynamodb:UpdateItem", "SecretsTable"))
+
+        self.assert_caught(
+            no_count_update,
+            "CreateSecretRole: grants dynamodb:UpdateItem on SecretsTable nowhere, which leading_keys in "
+            "deploy/function-permissions.json holds to dynamodb:LeadingKeys ['TENANT#*']",
+        )
+
+    def test_leading_keys_that_do_not_name_a_functions_actions_on_the_secrets_table(self) -> None:
+        manifest = "deploy/function-permissions.json"
+
+        def faults(edit: Callable[[dict[str, Any]], None]) -> list[str]:
+            changed = copy.deepcopy(MANIFEST)
+            edit(changed["leading_keys"])
+            return self.violations_after(lambda sam: None, changed)
+
+        found = faults(lambda keys: keys["GetSecretFunction"].pop("dynamodb:Query"))
+        self.assertIn(
+            f"GetSecretFunction: leading_keys in {manifest} names no partitions for dynamodb:Query on SecretsTable",
+            found,
+        )
+        self.assertIn(
+            f"GetSecretRole: dynamodb:Query on SecretsTable, for which leading_keys in {manifest} names no partitions",
+            found,
+        )
+
+        found = faults(lambda keys: keys["GetSecretFunction"].update({"dynamodb:PutItem": ["SECRET#*"]}))
+        self.assertIn(
+            f"GetSecretFunction: leading_keys in {manifest} names dynamodb:PutItem, "
+            "which its resources do not place on SecretsTable",
+            found,
+        )
+        self.assertIn(
+            f"GetSecretRole: grants dynamodb:PutItem on SecretsTable nowhere, which leading_keys in {manifest} "
+            "holds to dynamodb:LeadingKeys ['SECRET#*']",
+            found,
+        )
+
+        found = faults(lambda keys: keys.pop("ResolveSecretFunction"))
+        self.assertIn(f"ResolveSecretFunction: acts on SecretsTable but has no leading_keys in {manifest}", found)
+
+        found = faults(lambda keys: keys.update({"RotateSecretFunction": {"dynamodb:GetItem": ["SECRET#*"]}}))
+        self.assertIn(f"RotateSecretFunction: has leading_keys in {manifest} but is not one of its functions", found)
+
+        found = faults(lambda keys: keys["ResolveSecretFunction"]["dynamodb:GetItem"].reverse())
+        self.assertIn(
+            f"ResolveSecretFunction: leading_keys in {manifest} for dynamodb:GetItem must be a sorted list "
+            "without repeats",
+            found,
+        )
+
+    def test_a_statement_on_the_secrets_table_and_another(self) -> None:
+        def both_tables(sam: dict[str, Any]) -> None:
+            statement_on(sam, "GetSecretRole", "dynamodb:GetItem", "SecretsTable")["Resource"] = [
+                on("SecretsTable"),
+                on("AuditTable"),
+            ]
+
+        self.assert_caught(both_tables, "GetSecretRole: a statement on SecretsTable names it alone")
 
     def test_the_audit_tables_put_is_not_held_to_the_secrets_partitions(self) -> None:
         # The committed template passes with the audit statement unconditioned;
@@ -143,13 +254,7 @@ class PlantedFaults(unittest.TestCase):
         # write, and is no fault this rule reports.
         found = self.violations_after(lambda sam: None)
         self.assertFalse([v for v in found if "DeleteSecretRole" in v], found)
-
-    def test_a_create_that_queries_secrets_rather_than_its_tenants_counts(self) -> None:
-        def plant(sam: dict[str, Any]) -> None:
-            condition = statement(sam, "CreateSecretRole", "dynamodb:Query")["Condition"]["ForAllValues:StringLike"]
-            condition["dynamodb:LeadingKeys"] = ["SECRET#*"]
-
-        self.assert_caught(plant, "CreateSecretRole: dynamodb:Query only of the items it needs")
+        self.assertNotIn("Condition", statement_on(SAM, "DeleteSecretRole", "dynamodb:PutItem", "AuditTable"))
 
     def test_resolve_without_reserved_concurrency(self) -> None:
         def plant(sam: dict[str, Any]) -> None:

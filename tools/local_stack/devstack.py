@@ -561,12 +561,15 @@ def command_test(_args: argparse.Namespace) -> int:
 def check_metric_records(watch_log: Path, gateway_log: Path, settle_s: float = 15) -> None:
     """The functions' EMF records against the requests the gateway shim saw
     reach them, per operation and status class, and what the records say
-    the requests cost (emf.py). Records travel through `cargo lambda watch`
-    to its log on their own time: a difference must last `settle_s`."""
+    the requests cost and the partitions of the secrets table they named,
+    against the functions' grants (emf.py). Records travel through `cargo
+    lambda watch` to its log on their own time: a difference must last
+    `settle_s`."""
+    grants = emf.load_grants(TABLE)
     deadline = time.monotonic() + settle_s
     while True:
         problems, records, requests = emf.check(
-            watch_log.read_text(errors="replace").splitlines(), gateway_log.read_text().splitlines()
+            watch_log.read_text(errors="replace").splitlines(), gateway_log.read_text().splitlines(), grants
         )
         if not problems or time.monotonic() > deadline:
             break

@@ -18,6 +18,18 @@ expected in neither.
 
 Also, as before, what the records say a request cost: a served get is one
 consistent read, a create one data key and one transaction.
+
+And what each request needed of its function's role on the secrets table.
+A record names its `FunctionName` (locally the cargo binary, `get-secret`,
+which template.yaml's `BuildProperties.Binary` maps to its logical id) and
+its `LeadingKeys`: by DynamoDB table, by IAM action, the partition key
+prefixes its calls named (`TENANT#`, as IAM's dynamodb:LeadingKeys sees
+them; crates/secrets-aws/src/dynamo/leading_keys.rs). Each prefix named on
+the local secrets table must be granted to that function for that action
+by deploy/function-permissions.json's `leading_keys` (the prefix with `*`),
+which the template check holds the role's statements to: nothing local
+enforces IAM, so a prefix missing there would otherwise show only in AWS,
+as an AccessDenied. Other tables (the audit table) are not checked.
 """
 
 from __future__ import annotations
@@ -199,7 +211,80 @@ def cost_problems(records: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
-def check(watch_log: Iterable[str], gateway_log: Iterable[str]) -> tuple[list[str], int, int]:
+@dataclass(frozen=True)
+class Grants:
+    """What the functions' roles allow on the secrets table, by partition."""
+
+    # The secrets table's name where the records were made (devstack.TABLE).
+    table: str
+    # A record's FunctionName (the cargo binary) to its logical id.
+    functions: dict[str, str]
+    # deploy/function-permissions.json's `leading_keys`: by logical id, by
+    # IAM action, the dynamodb:LeadingKeys patterns (`TENANT#*`).
+    leading_keys: dict[str, dict[str, list[str]]]
+
+
+def load_grants(table: str) -> Grants:
+    """The grants of template.yaml's functions, as the manifest lists them."""
+    from tools.checks.template import load_manifest, load_sam
+
+    functions = {
+        binary: name
+        for name, resource in load_sam()["Resources"].items()
+        if resource.get("Type") == "AWS::Serverless::Function"
+        and isinstance(binary := resource.get("Metadata", {}).get("BuildProperties", {}).get("Binary"), str)
+    }
+    return Grants(table, functions, load_manifest().get("leading_keys", {}))
+
+
+# Where `leading_keys` is (tools.checks.template.MANIFEST), for messages.
+MANIFEST_NAME = "deploy/function-permissions.json"
+
+
+def named_partitions(record: dict[str, Any]) -> dict[str, dict[str, list[str]]] | None:
+    """A record's LeadingKeys, if it has that shape."""
+    named = record.get("LeadingKeys")
+    if not isinstance(named, dict):
+        return None
+    for by_action in named.values():
+        if not isinstance(by_action, dict):
+            return None
+        for prefixes in by_action.values():
+            if not isinstance(prefixes, list) or not all(isinstance(prefix, str) for prefix in prefixes):
+                return None
+    return named
+
+
+def leading_key_problems(records: list[dict[str, Any]], grants: Grants) -> list[str]:
+    """Every (action, partition key prefix) a record names on the secrets
+    table that the manifest's `leading_keys` does not grant its function,
+    with the number of records that named it."""
+    found: Counter[str] = Counter()
+    for record in records:
+        function, named = record.get("FunctionName"), named_partitions(record)
+        if not isinstance(function, str) or named is None:
+            found["EMF record(s) without FunctionName and LeadingKeys (the partitions their calls named)"] += 1
+            continue
+        logical = grants.functions.get(function)
+        granted = grants.leading_keys.get(logical) if logical else None
+        who = f"{function} ({logical or 'no function of template.yaml'}), {record['Operation']}"
+        for action, prefixes in sorted(named.get(grants.table, {}).items()):
+            for prefix in sorted(prefixes):
+                pattern = f"{prefix}*"
+                if granted is None:
+                    found[
+                        f"{who}: {action} of {pattern} on {grants.table}, but {MANIFEST_NAME} has no "
+                        "leading_keys for it"
+                    ] += 1
+                elif pattern not in granted.get(action, []):
+                    found[
+                        f"{who}: {action} of {pattern} on {grants.table}, which leading_keys in {MANIFEST_NAME} "
+                        f"does not grant it (it grants {action} {sorted(granted.get(action, []))})"
+                    ] += 1
+    return [f"{problem}: {count} record(s)" for problem, count in sorted(found.items())]
+
+
+def check(watch_log: Iterable[str], gateway_log: Iterable[str], grants: Grants) -> tuple[list[str], int, int]:
     """(every problem, EMF records read, requests that reached a function)."""
     records, requests = read_records(watch_log), read_requests(gateway_log)
     problems = [
@@ -207,5 +292,6 @@ def check(watch_log: Iterable[str], gateway_log: Iterable[str]) -> tuple[list[st
         *requests.problems,
         *count_mismatches(records.entries, requests.entries),
         *cost_problems(records.entries),
+        *leading_key_problems(records.entries, grants),
     ]
     return problems, len(records.entries), sum(observed(requests.entries).values())

@@ -7,7 +7,11 @@ import json
 import unittest
 from typing import Any
 
-from tools.local_stack import emf
+from tools.local_stack import devstack, emf
+
+# As devstack checks the local stack's records: its secrets table's name,
+# template.yaml's functions and the manifest's leading_keys.
+GRANTS = emf.load_grants(devstack.TABLE)
 
 # What one request of each operation costs when all is well.
 COSTS: dict[str, dict[str, Any]] = {
@@ -32,12 +36,25 @@ FUNCTIONS = {
     "restoreSecretVersion": "update-secret",
     "listDeletedSecrets": "list-secrets",
     "recoverDeletedSecret": "delete-secret",
+    "resealValue": "reseal-secret",
 }
 
 
+def check(watch: list[str], gateway: list[str]) -> tuple[list[str], int, int]:
+    return emf.check(watch, gateway, GRANTS)
+
+
 def record(operation: str, status: int, **costs: Any) -> str:
-    """A line as a function prints it."""
-    fields = {"DynamoDBCalls": 1, "KMSCalls": 0, "ReadCapacityUnits": 1.0, "WriteCapacityUnits": 0.0}
+    """A line as a function prints it: by default, of the function that
+    serves `operation`, naming no table's partitions."""
+    fields = {
+        "FunctionName": FUNCTIONS[operation],
+        "LeadingKeys": {},
+        "DynamoDBCalls": 1,
+        "KMSCalls": 0,
+        "ReadCapacityUnits": 1.0,
+        "WriteCapacityUnits": 0.0,
+    }
     fields.update(COSTS.get(operation, {}))
     fields.update(costs)
     return json.dumps(
@@ -87,14 +104,14 @@ def one_of_each() -> tuple[list[str], list[str]]:
 class Counts(unittest.TestCase):
     def test_matching_logs_pass(self) -> None:
         watch, gateway = one_of_each()
-        problems, records, requests = emf.check(watch, gateway)
+        problems, records, requests = check(watch, gateway)
         self.assertEqual(problems, [])
         self.assertEqual((records, requests), (12, 12))
 
     def test_records_of_functions_other_functions_invoke_are_not_gateway_requests(self) -> None:
         watch, gateway = one_of_each()
         watch.append(record("resealValue", 200, DynamoDBCalls=0, KMSCalls=2))
-        problems, _, _ = emf.check(watch, gateway)
+        problems, _, _ = check(watch, gateway)
         self.assertEqual(problems, [])
 
     def test_a_record_after_cargos_progress_on_its_line_still_counts(self) -> None:
@@ -102,32 +119,32 @@ class Counts(unittest.TestCase):
         line = record("getSecret", 200)
         watch.extend(["     Running" + line, " `target/debug/reseal-secret`"])
         gateway.append(request("getSecret", 200))
-        problems, records, _ = emf.check(watch, gateway)
+        problems, records, _ = check(watch, gateway)
         self.assertEqual(problems, [])
         self.assertEqual(records, 13)
         # Only a short prefix without JSON: a record inside another record's
         # line is still a problem.
         watch.append('{"message": "x", "nested": ' + line)
-        problems, _, _ = emf.check(watch, gateway)
+        problems, _, _ = check(watch, gateway)
         self.assertTrue(any("not a JSON EMF record" in problem for problem in problems), problems)
 
     def test_a_request_without_its_record_is_caught(self) -> None:
         watch, gateway = one_of_each()
         gateway.append(request("updateSecret", 502))  # the function died: no record
-        problems, _, _ = emf.check(watch, gateway)
+        problems, _, _ = check(watch, gateway)
         self.assertEqual(problems, ["updateSecret 5xx: 0 EMF record(s), 1 request(s) reached the function"])
 
     def test_a_record_without_its_request_is_caught(self) -> None:
         watch, gateway = one_of_each()
         watch.append(record("deleteSecret", 200))
-        problems, _, _ = emf.check(watch, gateway)
+        problems, _, _ = check(watch, gateway)
         self.assertEqual(problems, ["deleteSecret 2xx: 2 EMF record(s), 1 request(s) reached the function"])
 
     def test_a_record_of_another_outcome_is_caught_on_both_sides(self) -> None:
         watch, gateway = one_of_each()
         watch.append(record("listAllSecrets", 500))
         gateway.append(request("listAllSecrets", 200))
-        problems, _, _ = emf.check(watch, gateway)
+        problems, _, _ = check(watch, gateway)
         self.assertEqual(
             problems,
             [
@@ -139,7 +156,7 @@ class Counts(unittest.TestCase):
     def test_every_mismatch_is_listed(self) -> None:
         watch, gateway = one_of_each()
         gateway += [request("createSecret", 400), request("deleteSecret", 404), request("getSecret", 503)]
-        problems, _, _ = emf.check(watch, gateway)
+        problems, _, _ = check(watch, gateway)
         self.assertEqual(len(problems), 3, problems)
         self.assertEqual([p.split(":")[0] for p in problems], ["createSecret 4xx", "deleteSecret 4xx", "getSecret 5xx"])
 
@@ -151,14 +168,14 @@ class Counts(unittest.TestCase):
             request("getSecret", None, delivered=False),  # the router refused the connection
             request(None, 404, via="gateway", delivered=False),  # refused by the IAM check
         ]
-        problems, _, requests = emf.check(watch, gateway)
+        problems, _, requests = check(watch, gateway)
         self.assertEqual(problems, [])
         self.assertEqual(requests, 12)
 
     def test_a_request_that_got_no_answer_is_caught(self) -> None:
         watch, gateway = one_of_each()
         gateway.append(request("getSecret", None))
-        problems, _, _ = emf.check(watch, gateway)
+        problems, _, _ = check(watch, gateway)
         self.assertEqual(problems, ["getSecret no answer: 0 EMF record(s), 1 request(s) reached the function"])
 
     def test_function_errors_count_by_the_class_their_type_stands_for(self) -> None:
@@ -169,10 +186,10 @@ class Counts(unittest.TestCase):
             request("resolveSecret", 200, via="invoke-api", error_type="INTEGRATION_UNAVAILABLE"),
             request("resolveSecret", 500, via="invoke-api", error_type="UNHANDLED_EXCEPTION"),
         ]
-        self.assertEqual(emf.check(watch, gateway)[0], [])
+        self.assertEqual(check(watch, gateway)[0], [])
         gateway.append(request("resolveSecret", 200, via="invoke-api", error_type="Runtime.ExitError"))
         self.assertEqual(
-            emf.check(watch, gateway)[0],
+            check(watch, gateway)[0],
             ["resolveSecret function error Runtime.ExitError: 0 EMF record(s), 1 request(s) reached the function"],
         )
 
@@ -180,13 +197,13 @@ class Counts(unittest.TestCase):
         watch, gateway = one_of_each()
         watch = [line for line in watch if '"resolveSecret"' not in line]
         gateway = [line for line in gateway if '"resolveSecret"' not in line]
-        problems, _, _ = emf.check(watch, gateway)
+        problems, _, _ = check(watch, gateway)
         self.assertEqual(problems, ["resolveSecret: no EMF record and no request at all"])
 
     def test_a_function_without_a_known_operation_is_caught(self) -> None:
         watch, gateway = one_of_each()
         gateway.append(json.dumps({"function": "rotate-secret", "operation": None, "delivered": True, "status": 200}))
-        problems, _, _ = emf.check(watch, gateway)
+        problems, _, _ = check(watch, gateway)
         self.assertEqual(len(problems), 1)
         self.assertIn("'rotate-secret', no known operation", problems[0])
 
@@ -195,11 +212,95 @@ class Counts(unittest.TestCase):
         watch.append('{"_aws": {"Timestamp": 1}, "Operation": "getSec')
         watch.append(json.dumps({"_aws": {}, "Operation": "getSecret"}))
         gateway.append("GET /api/v1/secrets 3ms")
-        problems, _, _ = emf.check(watch, gateway)
+        problems, _, _ = check(watch, gateway)
         self.assertEqual(len(problems), 3, problems)
         self.assertTrue(problems[0].startswith("watch log line 15: not a JSON EMF record"), problems)
         self.assertTrue(problems[1].startswith("watch log line 16: an EMF record without Operation and Status"))
         self.assertTrue(problems[2].startswith("gateway log line 14: not JSON"), problems)
+
+
+class LeadingKeys(unittest.TestCase):
+    """Each request's partitions on the secrets table against its function's
+    grants (deploy/function-permissions.json, `leading_keys`)."""
+
+    def test_grants_are_the_manifests_by_the_functions_binaries(self) -> None:
+        self.assertEqual(GRANTS.table, "cortex-secrets")
+        self.assertEqual(GRANTS.functions["get-secret"], "GetSecretFunction")
+        self.assertEqual(GRANTS.functions["reseal-secret"], "ResealSecretFunction")
+        self.assertEqual(len(GRANTS.functions), 8)
+        self.assertIn("dynamodb:GetItem", GRANTS.leading_keys["GetSecretFunction"])
+
+    def test_a_request_within_its_functions_grants_passes(self) -> None:
+        watch, gateway = one_of_each()
+        named = {
+            devstack.TABLE: {"dynamodb:GetItem": sorted(p.rstrip("*") for p in granted("get-secret", "GetItem"))},
+            # The audit table's keys are no partition of the secrets table's.
+            devstack.AUDIT_TABLE: {"dynamodb:PutItem": ["TENANT#", "ANYTHING#"]},
+        }
+        watch.append(record("getSecret", 200, LeadingKeys=named))
+        gateway.append(request("getSecret", 200))
+        self.assertEqual(check(watch, gateway)[0], [])
+
+    def test_a_partition_its_function_is_not_granted_is_caught(self) -> None:
+        watch, gateway = one_of_each()
+        # The list function may put page starts only; twice, reported once.
+        named = {devstack.TABLE: {"dynamodb:PutItem": ["PAGES#", "SECRET#"], "dynamodb:Query": ["TENANT#"]}}
+        for _ in range(2):
+            watch.append(record("listAllSecrets", 200, LeadingKeys=named))
+            gateway.append(request("listAllSecrets", 200))
+        self.assertIn("PAGES#*", granted("list-secrets", "PutItem"))
+        self.assertNotIn("SECRET#*", granted("list-secrets", "PutItem"))
+        self.assertIn("TENANT#*", granted("list-secrets", "Query"))
+        self.assertEqual(
+            check(watch, gateway)[0],
+            [
+                "list-secrets (ListSecretsFunction), listAllSecrets: dynamodb:PutItem of SECRET#* on cortex-secrets, "
+                "which leading_keys in deploy/function-permissions.json does not grant it (it grants "
+                f"dynamodb:PutItem {sorted(granted('list-secrets', 'PutItem'))}): 2 record(s)"
+            ],
+        )
+
+    def test_an_action_its_function_is_not_granted_at_all_is_caught(self) -> None:
+        watch, gateway = one_of_each()
+        watch.append(record("getSecret", 200, LeadingKeys={devstack.TABLE: {"dynamodb:DeleteItem": ["SECRET#"]}}))
+        gateway.append(request("getSecret", 200))
+        problems = check(watch, gateway)[0]
+        self.assertEqual(len(problems), 1, problems)
+        self.assertIn("get-secret (GetSecretFunction), getSecret: dynamodb:DeleteItem of SECRET#*", problems[0])
+        self.assertIn("(it grants dynamodb:DeleteItem [])", problems[0])
+
+    def test_a_function_without_leading_keys_naming_the_secrets_table_is_caught(self) -> None:
+        watch, gateway = one_of_each()
+        named = {devstack.TABLE: {"dynamodb:GetItem": ["SECRET#"]}}
+        watch.append(record("resealValue", 200, DynamoDBCalls=0, KMSCalls=2, LeadingKeys=named))
+        watch.append(record("getSecret", 200, FunctionName="rotate-secret", LeadingKeys=named))
+        gateway.append(request("getSecret", 200))
+        self.assertEqual(
+            check(watch, gateway)[0],
+            [
+                "reseal-secret (ResealSecretFunction), resealValue: dynamodb:GetItem of SECRET#* on cortex-secrets, "
+                "but deploy/function-permissions.json has no leading_keys for it: 1 record(s)",
+                "rotate-secret (no function of template.yaml), getSecret: dynamodb:GetItem of SECRET#* on "
+                "cortex-secrets, but deploy/function-permissions.json has no leading_keys for it: 1 record(s)",
+            ],
+        )
+
+    def test_a_record_without_its_function_or_partitions_is_caught(self) -> None:
+        watch, gateway = one_of_each()
+        line = json.loads(record("getSecret", 200))
+        del line["FunctionName"]
+        watch.append(json.dumps(line))
+        watch.append(record("getSecret", 200, LeadingKeys={devstack.TABLE: ["SECRET#"]}))
+        gateway += [request("getSecret", 200), request("getSecret", 200)]
+        self.assertEqual(
+            check(watch, gateway)[0],
+            ["EMF record(s) without FunctionName and LeadingKeys (the partitions their calls named): 2 record(s)"],
+        )
+
+
+def granted(function: str, action: str) -> list[str]:
+    """What the manifest grants the function `function` (a binary's name) for dynamodb:`action`."""
+    return GRANTS.leading_keys[GRANTS.functions[function]].get(f"dynamodb:{action}", [])
 
 
 class Costs(unittest.TestCase):
@@ -208,39 +309,35 @@ class Costs(unittest.TestCase):
             watch, gateway = one_of_each()
             watch.append(record("listSecretVersions", 200, **costs))
             gateway.append(request("listSecretVersions", 200))
-            problems, _, _ = emf.check(watch, gateway)
+            problems, _, _ = check(watch, gateway)
             self.assertEqual(problems, ["a served versions list reads metadata only: at most 3 small reads"], costs)
 
     def test_a_get_that_read_twice_is_caught(self) -> None:
         watch, gateway = one_of_each()
         watch.append(record("getSecret", 200, DynamoDBCalls=2))
         gateway.append(request("getSecret", 200))
-        self.assertEqual(emf.check(watch, gateway)[0], ["a served get is one consistent read"])
+        self.assertEqual(check(watch, gateway)[0], ["a served get is one consistent read"])
 
     def test_a_create_without_its_data_key_is_caught(self) -> None:
         watch, gateway = one_of_each()
         watch.append(record("createSecret", 200, KMSCalls=0))
         gateway.append(request("createSecret", 200))
-        self.assertEqual(emf.check(watch, gateway)[0], ["a create is one data key and a four-item transaction"])
+        self.assertEqual(check(watch, gateway)[0], ["a create is one data key and a four-item transaction"])
 
     def test_an_idempotent_create_beyond_its_bound_is_caught(self) -> None:
         watch, gateway = one_of_each()
         watch.append(record("createSecret", 200, DynamoDBCalls=6, KMSCalls=2))
         gateway.append(request("createSecret", 200))
-        self.assertEqual(
-            emf.check(watch, gateway)[0], ["an idempotent create: at most a MAC, two reads and a write more"]
-        )
+        self.assertEqual(check(watch, gateway)[0], ["an idempotent create: at most a MAC, two reads and a write more"])
 
     def test_retried_transactions_are_not_counted_against_a_create(self) -> None:
         watch, gateway = one_of_each()
         watch.append(record("createSecret", 200, DynamoDBCalls=6, TransactionConflicts=5))
         gateway.append(request("createSecret", 200))
-        self.assertEqual(emf.check(watch, gateway)[0], [])
+        self.assertEqual(check(watch, gateway)[0], [])
         watch.append(record("createSecret", 200, DynamoDBCalls=11, KMSCalls=2, TransactionConflicts=5))
         gateway.append(request("createSecret", 200))
-        self.assertEqual(
-            emf.check(watch, gateway)[0], ["an idempotent create: at most a MAC, two reads and a write more"]
-        )
+        self.assertEqual(check(watch, gateway)[0], ["an idempotent create: at most a MAC, two reads and a write more"])
 
     def test_no_served_get_or_plain_create_is_caught(self) -> None:
         problems = emf.cost_problems([])
@@ -258,7 +355,7 @@ class Costs(unittest.TestCase):
         watch = [line for line in watch if '"createSecret"' not in line]
         watch.append(record("createSecret", 200, DynamoDBCalls=1, TransactionConflicts=0))
         self.assertEqual(
-            emf.check(watch, gateway)[0], ["no transaction met a conflict: the emulator did not isolate transactions"]
+            check(watch, gateway)[0], ["no transaction met a conflict: the emulator did not isolate transactions"]
         )
 
 

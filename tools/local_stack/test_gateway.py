@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from tools.local_stack import emf
 from tools.local_stack.gateway import Gateway
 from tools.local_stack.iam import sign
+from tools.local_stack.test_emf import FUNCTIONS, GRANTS
 from tools.local_stack.test_iam import ACME, EVERYONE, local_iam
 
 HOST = "127.0.0.1"
@@ -49,7 +50,14 @@ class Functions(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def emf(self, operation: str, status: int) -> None:
-        self.records.append(json.dumps({"_aws": {}, "Operation": operation, "Status": status}))
+        record = {
+            "_aws": {},
+            "Operation": operation,
+            "FunctionName": FUNCTIONS[operation],
+            "Status": status,
+            "LeadingKeys": {},
+        }
+        self.records.append(json.dumps(record))
 
     def handle_one(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -170,7 +178,7 @@ class Observer(unittest.TestCase):
         # The stand-in's records against the shim's log: only the crash,
         # the operations these few requests never reached, and the costs
         # and conflicts of requests never made, differ.
-        problems, records, requests = emf.check(Functions.records, self.log.read_text().splitlines())
+        problems, records, requests = emf.check(Functions.records, self.log.read_text().splitlines(), GRANTS)
         self.assertEqual((records, requests), (5, 6))
         self.assertEqual(
             [p for p in problems if not p.endswith("no EMF record and no request at all")],
@@ -229,7 +237,7 @@ class Observer(unittest.TestCase):
         self.assertEqual(self.send(api, "GET", "/api/v1/secrets")[0], 504)
         [entry] = self.logged(1)
         self.assertEqual((entry["function"], entry["delivered"], entry["status"]), ("list-secrets", True, None))
-        problems, _, _ = emf.check([], self.log.read_text().splitlines())
+        problems, _, _ = emf.check([], self.log.read_text().splitlines(), GRANTS)
         self.assertIn("listAllSecrets no answer: 0 EMF record(s), 1 request(s) reached the function", problems)
 
 

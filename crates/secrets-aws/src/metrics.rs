@@ -20,7 +20,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::{
     TransactWriteItemsError, TransactWriteItemsInput, TransactWriteItemsOutput,
 };
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{ConsumedCapacity, TransactWriteItem};
+use aws_sdk_dynamodb::types::ConsumedCapacity;
 use aws_sdk_kms::operation::decrypt::DecryptError;
 use aws_sdk_kms::operation::generate_data_key::GenerateDataKeyError;
 use aws_sdk_kms::operation::generate_mac::GenerateMacError;
@@ -30,6 +30,7 @@ use aws_smithy_runtime_api::client::interceptors::context::Error as InterceptorE
 use aws_smithy_runtime_api::client::orchestrator::{Metadata, OrchestratorError};
 use serde_json::json;
 
+use crate::dynamo::{LeadingKeys, leading_keys};
 use crate::errors::THROTTLING_CODES;
 
 /// The CloudWatch namespace of the service's metrics.
@@ -42,6 +43,9 @@ pub struct Usage {
     pub calls: BTreeMap<String, u32>,
     /// The IAM actions the calls needed (a transaction: those of its items).
     pub iam_actions: BTreeSet<String>,
+    /// The partition key prefixes those actions named, by table
+    /// (`dynamodb:LeadingKeys`, [`crate::dynamo::leading_keys`]).
+    pub leading_keys: LeadingKeys,
     /// As DynamoDB reported them (`ReturnConsumedCapacity=TOTAL`).
     pub read_capacity_units: f64,
     pub write_capacity_units: f64,
@@ -115,6 +119,9 @@ impl Usage {
             "KMSThrottles": self.kms_throttles,
             "DynamoDBThrottles": self.dynamodb_throttles,
             "Calls": self.calls,
+            // Not a metric: what the role's grants must allow, checked
+            // against them for every request of the local stack.
+            "LeadingKeys": self.leading_keys,
         })
         .to_string()
     }
@@ -159,17 +166,25 @@ impl Intercept for CallCounter {
             Some(input) => input
                 .transact_items()
                 .iter()
-                .filter_map(item_action)
+                .filter_map(leading_keys::item_action)
                 .map(str::to_owned)
                 .collect(),
             None => vec![iam_action(service, operation)],
         };
+        let named = leading_keys::of_call(context.input());
         let mut usage = self.lock();
         *usage
             .calls
             .entry(format!("{service}.{operation}"))
             .or_default() += 1;
         usage.iam_actions.extend(actions);
+        for (table, action, prefix) in named {
+            let by_action = usage.leading_keys.entry(table).or_default();
+            by_action
+                .entry(action.to_owned())
+                .or_default()
+                .insert(prefix);
+        }
         Ok(())
     }
 
@@ -304,20 +319,6 @@ fn iam_action(service: &str, operation: &str) -> String {
     }
 }
 
-fn item_action(item: &TransactWriteItem) -> Option<&'static str> {
-    if item.put().is_some() {
-        Some("dynamodb:PutItem")
-    } else if item.update().is_some() {
-        Some("dynamodb:UpdateItem")
-    } else if item.delete().is_some() {
-        Some("dynamodb:DeleteItem")
-    } else if item.condition_check().is_some() {
-        Some("dynamodb:ConditionCheckItem")
-    } else {
-        None
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::Value;
@@ -333,6 +334,13 @@ mod tests {
                 ("KMS.GenerateDataKey".to_owned(), 1),
             ]),
             iam_actions: BTreeSet::new(),
+            leading_keys: BTreeMap::from([(
+                "secrets".to_owned(),
+                BTreeMap::from([(
+                    "dynamodb:PutItem".to_owned(),
+                    BTreeSet::from(["TENANT#".to_owned()]),
+                )]),
+            )]),
             read_capacity_units: 1.0,
             write_capacity_units: 8.0,
             transaction_conflicts: 2,
@@ -377,6 +385,10 @@ mod tests {
             (json!(2), json!(1))
         );
         assert_eq!(record["WriteCapacityUnits"], 8.0);
+        assert_eq!(
+            record["LeadingKeys"],
+            json!({"secrets": {"dynamodb:PutItem": ["TENANT#"]}})
+        );
         assert_eq!(record["TransactionConflicts"], 2);
         assert_eq!(record["Unauthenticated"], 0);
         assert_eq!(

@@ -13,7 +13,9 @@
 //!   and their recovery;
 //! - [`idempotency`]: the records of idempotent creates;
 //! - [`audit_window`]: changes by time, for an operator's republishing;
-//! - [`codec`]: items to domain values and back.
+//! - [`codec`]: items to domain values and back;
+//! - [`leading_keys`]: the partitions each call names, as IAM's
+//!   `dynamodb:LeadingKeys` sees them.
 
 mod attributes;
 mod audit;
@@ -26,6 +28,7 @@ mod deleted;
 mod expressions;
 mod idempotency;
 mod layout;
+pub(crate) mod leading_keys;
 mod outcome;
 mod page_starts;
 mod pages;
@@ -58,6 +61,7 @@ pub use audit_window::allowed_changes_between;
 pub use backoff::ConflictBackoff;
 pub use codec::secret_items;
 pub use counts::{DEFAULT_COUNT_SHARDS, MAX_COUNT_SHARDS, count_items};
+pub use leading_keys::LeadingKeys;
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
