@@ -2,6 +2,7 @@
 //! CloudWatch Embedded Metric Format record, with its time, status and AWS
 //! usage. Never a token, a body or a debug representation.
 
+use std::io::Write;
 use std::time::Instant;
 
 use secrets_aws::metrics::CallCounter;
@@ -59,14 +60,18 @@ impl<'a> Telemetry<'a> {
             }
         };
         // EMF records are read by CloudWatch from stdout, one JSON per line.
-        println!(
-            "{}",
-            self.usage.take().to_emf(
-                operation,
-                self.function_name,
-                status,
-                u128::from(now.millis())
-            )
+        let mut record = self.usage.take().to_emf(
+            operation,
+            self.function_name,
+            status,
+            u128::from(now.millis()),
         );
+        record.push('\n');
+        // In one write: `println!` hands stdout's 1 KiB line buffer the
+        // record in pieces, and a longer record leaves in several writes,
+        // which another process sharing the stream (locally, the function's
+        // other instances under `cargo lambda watch`) can come between. One
+        // write to a pipe of at most 4 KiB is never split.
+        let _ = std::io::stdout().lock().write_all(record.as_bytes());
     }
 }
