@@ -43,6 +43,8 @@ test: lint check-template check-workflows check-openapi unit stack-test test-art
 lint: check-boundaries $(VENV_STAMP)
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	# --all-targets leaves out targets with `test = false`: the suites.
+	cargo clippy --workspace --locked --test adapters --test e2e -- -D warnings
 	$(VENV)/bin/ruff check tools
 	$(VENV)/bin/ruff format --check tools
 	$(PY) -m mypy
@@ -89,10 +91,10 @@ check-openapi: $(VENV_STAMP)
 	$(PY) -m tools.checks.openapi --check
 	openapi-spec-validator openapi/cortex-secrets.json
 
-# The adapter and end-to-end suites need the stack, so they are not run by
-# default (`test = false` in tests/Cargo.toml) but are still built with the
-# whole workspace's features: the stack test then reuses this build instead
-# of compiling the AWS SDK again for a narrower selection of packages.
+# The adapter and end-to-end suites need the stack, so they are not built or
+# run by default (`test = false` in tests/Cargo.toml), but their package is
+# selected: their dependencies are built with the same features, and the
+# stack test compiles only the suites instead of the AWS SDK once more.
 unit:
 	cargo test --workspace --locked
 

@@ -4,6 +4,14 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeDeserializationInterceptorContextMut, BeforeSerializationInterceptorContextRef,
+};
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::config_bag::{Storable, StoreReplace};
 use secrets_aws::dynamo::DynamoStore;
 use secrets_aws::kms::KmsDataKeys;
 use secrets_aws::metrics::CallCounter;
@@ -76,8 +84,7 @@ pub async fn harness() -> Harness {
     let kms = aws_sdk_kms::config::Builder::from(&sdk)
         .interceptor(calls.clone())
         .build();
-    let store = DynamoStore::new(Client::from_conf(dynamodb), required_env("TABLE_NAME"))
-        .with_audit_table(required_env("AUDIT_TABLE_NAME"), 400);
+    let store = store_on(Client::from_conf(dynamodb));
     let kms = aws_sdk_kms::Client::from_conf(kms);
     let keys = KmsDataKeys::new(kms.clone(), required_env("KMS_KEY_ID"))
         .with_mac_key(required_env("IDEMPOTENCY_MAC_KEY_ID"));
@@ -86,6 +93,72 @@ pub async fn harness() -> Harness {
         secrets: Secrets::new(store, keys),
         raw: Client::new(&sdk),
         calls,
+    }
+}
+
+/// The store as the functions build it, but every transaction's answer is
+/// lost after DynamoDB applied it (a 500 in its place, no SDK retry): what
+/// a timeout or a dropped connection leaves a writer not knowing.
+pub async fn store_losing_transaction_answers(calls: &CallCounter) -> DynamoStore {
+    let sdk = sdk_config().await;
+    let dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .interceptor(calls.clone())
+        .interceptor(LoseTransactionAnswers)
+        .retry_config(RetryConfig::disabled())
+        .build();
+    store_on(Client::from_conf(dynamodb))
+}
+
+/// The store as the functions configure it, on `client`.
+fn store_on(client: Client) -> DynamoStore {
+    DynamoStore::new(client, required_env("TABLE_NAME"))
+        .with_audit_table(required_env("AUDIT_TABLE_NAME"), 400)
+}
+
+#[derive(Debug)]
+struct LoseTransactionAnswers;
+
+#[derive(Debug)]
+struct ATransaction;
+
+impl Storable for ATransaction {
+    type Storer = StoreReplace<Self>;
+}
+
+impl Intercept for LoseTransactionAnswers {
+    fn name(&self) -> &'static str {
+        "LoseTransactionAnswers"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        if context
+            .input()
+            .downcast_ref::<TransactWriteItemsInput>()
+            .is_some()
+        {
+            cfg.interceptor_state().store_put(ATransaction);
+        }
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        if cfg.load::<ATransaction>().is_some() {
+            let response = context.response_mut();
+            *response.status_mut() = 500.try_into()?;
+            *response.body_mut() = SdkBody::from(
+                r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"lost"}"#,
+            );
+        }
+        Ok(())
     }
 }
 

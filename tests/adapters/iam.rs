@@ -105,6 +105,22 @@ async fn each_function_needs_exactly_the_iam_actions_it_is_granted() {
     let at_limit = harness.calls.take();
     assert_eq!(at_limit.calls.get("DynamoDB.Query"), Some(&1));
     creating.add(at_limit);
+    // A create whose answer was lost reads the new secret's META for its
+    // write token before it reports anything (outcome.rs): it committed.
+    let losing = Secrets::new(
+        store_losing_transaction_answers(&harness.calls).await,
+        harness.secrets.keys().clone(),
+    );
+    losing
+        .create(&actor(&acme, Operation::Create), create("iam-lost", "v"))
+        .await
+        .unwrap();
+    let settled = harness.calls.take();
+    assert_eq!(settled.calls.get("DynamoDB.GetItem"), Some(&1));
+    creating.add(settled);
+    // Not counted against the recovery's small limit below.
+    harness.deleted(&acme, &by_tag("iam-lost")).await;
+    harness.calls.take();
     creating.assert_granted("CreateSecretFunction");
 
     harness.secrets.get(&acme, &by_tag("iam")).await.unwrap();

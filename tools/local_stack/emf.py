@@ -260,15 +260,18 @@ def leading_key_problems(records: list[dict[str, Any]], grants: Grants) -> list[
     table that the manifest's `leading_keys` does not grant its function,
     with the number of records that named it."""
     found: Counter[str] = Counter()
+    naming_the_table = 0
     for record in records:
         function, named = record.get("FunctionName"), named_partitions(record)
         if not isinstance(function, str) or named is None:
-            found["EMF record(s) without FunctionName and LeadingKeys (the partitions their calls named)"] += 1
+            found["EMF record(s) without a FunctionName or a well-formed LeadingKeys (the partitions named)"] += 1
             continue
         logical = grants.functions.get(function)
         granted = grants.leading_keys.get(logical) if logical else None
         who = f"{function} ({logical or 'no function of template.yaml'}), {record['Operation']}"
-        for action, prefixes in sorted(named.get(grants.table, {}).items()):
+        on_table = named.get(grants.table, {})
+        naming_the_table += bool(on_table)
+        for action, prefixes in sorted(on_table.items()):
             for prefix in sorted(prefixes):
                 pattern = f"{prefix}*"
                 if granted is None:
@@ -276,11 +279,20 @@ def leading_key_problems(records: list[dict[str, Any]], grants: Grants) -> list[
                         f"{who}: {action} of {pattern} on {grants.table}, but {MANIFEST_NAME} has no "
                         "leading_keys for it"
                     ] += 1
-                elif pattern not in granted.get(action, []):
+                elif action not in granted:
+                    found[
+                        f"{who}: {action} of {pattern} on {grants.table}, an action leading_keys in "
+                        f"{MANIFEST_NAME} does not grant it on that table at all"
+                    ] += 1
+                elif pattern not in granted[action]:
                     found[
                         f"{who}: {action} of {pattern} on {grants.table}, which leading_keys in {MANIFEST_NAME} "
-                        f"does not grant it (it grants {action} {sorted(granted.get(action, []))})"
+                        f"does not grant it (it grants {action} of {sorted(granted[action])})"
                     ] += 1
+    if records and not naming_the_table:
+        # Every run of the suites reads and writes the table: none named
+        # means the partitions went unrecorded, and nothing was checked.
+        found[f"no EMF record named a partition of {grants.table}"] += 1
     return [f"{problem}: {count} record(s)" for problem, count in sorted(found.items())]
 
 

@@ -44,12 +44,22 @@ def check(watch: list[str], gateway: list[str]) -> tuple[list[str], int, int]:
     return emf.check(watch, gateway, GRANTS)
 
 
+# What a request of each function names on the secrets table by default:
+# a partition its role is granted (none for the reseal function).
+NAMED = {
+    "list-secrets": {devstack.TABLE: {"dynamodb:Query": ["TENANT#"]}},
+    "reseal-secret": {},
+}
+READ_ONE_SECRET = {devstack.TABLE: {"dynamodb:GetItem": ["SECRET#"]}}
+
+
 def record(operation: str, status: int, **costs: Any) -> str:
     """A line as a function prints it: by default, of the function that
-    serves `operation`, naming no table's partitions."""
+    serves `operation`, naming a partition of the secrets table it may."""
+    function = FUNCTIONS[operation]
     fields = {
-        "FunctionName": FUNCTIONS[operation],
-        "LeadingKeys": {},
+        "FunctionName": function,
+        "LeadingKeys": NAMED.get(function, READ_ONE_SECRET),
         "DynamoDBCalls": 1,
         "KMSCalls": 0,
         "ReadCapacityUnits": 1.0,
@@ -256,7 +266,7 @@ class LeadingKeys(unittest.TestCase):
             [
                 "list-secrets (ListSecretsFunction), listAllSecrets: dynamodb:PutItem of SECRET#* on cortex-secrets, "
                 "which leading_keys in deploy/function-permissions.json does not grant it (it grants "
-                f"dynamodb:PutItem {sorted(granted('list-secrets', 'PutItem'))}): 2 record(s)"
+                f"dynamodb:PutItem of {sorted(granted('list-secrets', 'PutItem'))}): 2 record(s)"
             ],
         )
 
@@ -267,7 +277,7 @@ class LeadingKeys(unittest.TestCase):
         problems = check(watch, gateway)[0]
         self.assertEqual(len(problems), 1, problems)
         self.assertIn("get-secret (GetSecretFunction), getSecret: dynamodb:DeleteItem of SECRET#*", problems[0])
-        self.assertIn("(it grants dynamodb:DeleteItem [])", problems[0])
+        self.assertIn("does not grant it on that table at all", problems[0])
 
     def test_a_function_without_leading_keys_naming_the_secrets_table_is_caught(self) -> None:
         watch, gateway = one_of_each()
@@ -294,8 +304,16 @@ class LeadingKeys(unittest.TestCase):
         gateway += [request("getSecret", 200), request("getSecret", 200)]
         self.assertEqual(
             check(watch, gateway)[0],
-            ["EMF record(s) without FunctionName and LeadingKeys (the partitions their calls named): 2 record(s)"],
+            ["EMF record(s) without a FunctionName or a well-formed LeadingKeys (the partitions named): 2 record(s)"],
         )
+
+    def test_records_that_never_name_the_secrets_table_are_caught(self) -> None:
+        # Partitions that went unrecorded would otherwise pass unchecked.
+        watch, gateway = one_of_each()
+        for at, line in enumerate(watch):
+            if line.startswith("{"):
+                watch[at] = json.dumps({**json.loads(line), "LeadingKeys": {}})
+        self.assertEqual(check(watch, gateway)[0], ["no EMF record named a partition of cortex-secrets: 1 record(s)"])
 
 
 def granted(function: str, action: str) -> list[str]:

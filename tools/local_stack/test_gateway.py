@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from tools.local_stack import emf
 from tools.local_stack.gateway import Gateway
 from tools.local_stack.iam import sign
-from tools.local_stack.test_emf import FUNCTIONS, GRANTS
+from tools.local_stack.test_emf import FUNCTIONS, GRANTS, NAMED, READ_ONE_SECRET
 from tools.local_stack.test_iam import ACME, EVERYONE, local_iam
 
 HOST = "127.0.0.1"
@@ -55,7 +55,7 @@ class Functions(BaseHTTPRequestHandler):
             "Operation": operation,
             "FunctionName": FUNCTIONS[operation],
             "Status": status,
-            "LeadingKeys": {},
+            "LeadingKeys": NAMED.get(FUNCTIONS[operation], READ_ONE_SECRET),
         }
         self.records.append(json.dumps(record))
 

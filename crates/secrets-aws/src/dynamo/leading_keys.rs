@@ -25,6 +25,9 @@ use aws_smithy_runtime_api::client::interceptors::context::Input;
 
 use super::attributes::PK;
 
+/// What a call names when its partition could not be read.
+pub const UNREAD: &str = "?";
+
 /// Prefixes by table name, then by IAM action.
 pub type LeadingKeys = BTreeMap<String, BTreeMap<String, BTreeSet<String>>>;
 
@@ -33,7 +36,11 @@ pub type LeadingKeys = BTreeMap<String, BTreeMap<String, BTreeSet<String>>>;
 pub(crate) fn of_call(input: &Input) -> Vec<(String, &'static str, String)> {
     let mut named = Vec::new();
     let mut add = |table: Option<&str>, action, key: Option<&AttributeValue>| {
-        if let (Some(table), Some(prefix)) = (table, key.and_then(prefix_of)) {
+        // A partition this reading cannot tell (a key condition written
+        // otherwise, a key that is not a string) is named UNREAD, which no
+        // grant matches: it fails the checks instead of passing them unseen.
+        let prefix = key.and_then(prefix_of).unwrap_or_else(|| UNREAD.to_owned());
+        if let Some(table) = table {
             named.push((table.to_owned(), action, prefix));
         }
     };
@@ -175,6 +182,20 @@ mod tests {
         assert_eq!(
             of_call(&Input::erase(input)),
             [("secrets".to_owned(), "dynamodb:Query", "PAGES#".to_owned())]
+        );
+    }
+
+    #[test]
+    fn a_query_whose_partition_cannot_be_read_names_one_no_grant_matches() {
+        let input = QueryInput::builder()
+            .table_name("secrets")
+            .key_condition_expression("(pk = :partition)")
+            .expression_attribute_values(":partition", s("TENANT#acme"))
+            .build()
+            .unwrap();
+        assert_eq!(
+            of_call(&Input::erase(input)),
+            [("secrets".to_owned(), "dynamodb:Query", UNREAD.to_owned())]
         );
     }
 

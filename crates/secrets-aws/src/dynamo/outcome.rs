@@ -17,7 +17,7 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use secrets_domain::error::{Error, Result};
+use secrets_domain::error::{Error, ErrorChain, Result};
 use secrets_domain::model::random_hex;
 
 use super::DynamoStore;
@@ -57,7 +57,14 @@ impl DynamoStore {
             Err(Uncommitted::Refused(error)) => Err(error),
             Err(Uncommitted::Unknown(error)) => match self.shows(&evidence).await {
                 Ok(true) => Ok(()),
-                _ => Err(error),
+                Ok(false) => Err(error),
+                // Reported as the write's own failure, but said: a check
+                // that cannot read (an AccessDenied, say) would otherwise
+                // turn every lost answer into a failure without a trace.
+                Err(check) => {
+                    tracing::warn!(error = %ErrorChain(&check), "a write whose answer was lost could not be checked");
+                    Err(error)
+                }
             },
         }
     }
