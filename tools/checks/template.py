@@ -51,6 +51,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -445,6 +446,10 @@ def check_leading_keys(
             )
 
 
+# What a leading_keys pattern may be: a kind of partition, `TENANT#*`.
+PARTITION_PATTERN = re.compile(r"[A-Z]+#\*")
+
+
 def check_leading_keys_cover(
     name: str,
     role_name: str,
@@ -469,6 +474,15 @@ def check_leading_keys_cover(
     for action, listed in sorted(partitions.items()):
         if not listed or listed != sorted(set(listed)):
             yield f"{name}: leading_keys in {manifest} for {action} must be a sorted list without repeats"
+        # StringLike reads `?` and `*` as wildcards: only a prefix of capitals
+        # and `#`, then one `*`, names a kind of partition and nothing wider
+        # (`?*`, what the code's unreadable partition would ask for, is all).
+        for pattern in listed:
+            if not PARTITION_PATTERN.fullmatch(pattern):
+                yield (
+                    f"{name}: leading_keys in {manifest} for {action}: {pattern!r} is not a partition prefix "
+                    "(capitals ending in #, then *)"
+                )
         if action not in on_secrets_table:
             yield (
                 f"{role_name}: grants {action} on {SECRETS_TABLE} nowhere, which leading_keys in {manifest} "

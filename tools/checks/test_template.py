@@ -232,6 +232,20 @@ class PlantedFaults(unittest.TestCase):
         found = faults(lambda keys: keys.update({"RotateSecretFunction": {"dynamodb:GetItem": ["SECRET#*"]}}))
         self.assertIn(f"RotateSecretFunction: has leading_keys in {manifest} but is not one of its functions", found)
 
+        # `?*` is what the code's unreadable partition would ask for: in
+        # StringLike, every partition.
+        for wide in ["?*", "*", "SECRET#*#*", "secret#*"]:
+
+            def widen(keys: dict[str, Any], wide: str = wide) -> None:
+                keys["GetSecretFunction"]["dynamodb:Query"] = [wide]
+
+            found = faults(widen)
+            self.assertIn(
+                f"GetSecretFunction: leading_keys in {manifest} for dynamodb:Query: {wide!r} is not a partition "
+                "prefix (capitals ending in #, then *)",
+                found,
+            )
+
         found = faults(lambda keys: keys["ResolveSecretFunction"]["dynamodb:GetItem"].reverse())
         self.assertIn(
             f"ResolveSecretFunction: leading_keys in {manifest} for dynamodb:GetItem must be a sorted list "
